@@ -1,0 +1,654 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zcipc/client.h"
+#include "zcipc/region.h"
+#include "zcipc/socket.h"
+
+struct client_region
+{
+  uint32_t id;
+  uint32_t flags;
+  struct zcipc_region region;
+  unsigned int refs;            /* frames pointing into it, +1 while announced */
+  bool announced;
+};
+
+struct held_frame
+{
+  uint64_t seq;                 /* 0: free entry */
+  uint32_t n_regions;
+  struct client_region *regions[ZCIPC_WIRE_MAX_MEMS];
+};
+
+/* The biggest datagram a producer may send. */
+#define RECV_BUFFER_SIZE ZCIPC_WIRE_MAX_MESSAGE_SIZE
+
+struct zcipc_client
+{
+  atomic_uint refcount;
+  char *path;
+  uint32_t max_held;
+  int interrupt_fd;             /* eventfd */
+  uint8_t *buffer;              /* one received datagram, 8-aligned */
+
+  pthread_mutex_t lock;         /* protects everything below */
+  int fd;                       /* -1 when not connected */
+  uint32_t quota;
+  uint32_t consumer_id;
+  struct client_region **regions;
+  unsigned int n_regions;
+  struct held_frame *held;      /* ZCIPC_WIRE_MAX_QUOTA entries */
+  uint64_t pending[ZCIPC_WIRE_MAX_QUOTA];  /* releases not sent yet */
+  uint32_t n_pending;
+  char reason[256];
+};
+
+static void flush_releases_locked (struct zcipc_client *c);
+
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+set_reason (struct zcipc_client *c, const char *format, ...)
+__attribute__((format (printf, 2, 3)));
+
+static void
+set_reason (struct zcipc_client *c, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  vsnprintf (c->reason, sizeof c->reason, format, args);
+  va_end (args);
+}
+
+int
+zcipc_client_new (const char *path, uint32_t max_held,
+    struct zcipc_client **out)
+{
+  struct zcipc_client *c;
+  int res;
+
+  if ((res = zcipc_socket_check_path (path)) < 0)
+    return res;
+  if (max_held == 0 || max_held > ZCIPC_WIRE_MAX_QUOTA)
+    return -EINVAL;
+  if (!(c = calloc (1, sizeof *c)))
+    return -ENOMEM;
+  atomic_init (&c->refcount, 1);
+  c->fd = -1;
+  c->max_held = max_held;
+  c->path = strdup (path);
+  c->held = calloc (ZCIPC_WIRE_MAX_QUOTA, sizeof *c->held);
+  c->buffer = aligned_alloc (8, RECV_BUFFER_SIZE);
+  c->interrupt_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  pthread_mutex_init (&c->lock, NULL);
+  if (!c->path || !c->held || !c->buffer || c->interrupt_fd < 0) {
+    zcipc_client_unref (c);
+    return -ENOMEM;
+  }
+  *out = c;
+  return 0;
+}
+
+struct zcipc_client *
+zcipc_client_ref (struct zcipc_client *c)
+{
+  atomic_fetch_add (&c->refcount, 1);
+  return c;
+}
+
+static void
+region_unref_locked (struct zcipc_client *c, struct client_region *r)
+{
+  if (--r->refs > 0)
+    return;
+  for (unsigned int i = 0; i < c->n_regions; i++) {
+    if (c->regions[i] == r) {
+      c->regions[i] = c->regions[--c->n_regions];
+      break;
+    }
+  }
+  zcipc_region_clear (&r->region);
+  free (r);
+}
+
+static void
+forget_regions_locked (struct zcipc_client *c)
+{
+  /* Drop the "announced" reference of every region; those that frames
+   * still point into stay mapped until released. */
+  for (unsigned int i = c->n_regions; i-- > 0;) {
+    struct client_region *r = c->regions[i];
+    if (r->announced) {
+      r->announced = false;
+      region_unref_locked (c, r);
+    }
+  }
+}
+
+void
+zcipc_client_unref (struct zcipc_client *c)
+{
+  if (!c || atomic_fetch_sub (&c->refcount, 1) != 1)
+    return;
+  if (c->fd >= 0)
+    close (c->fd);
+  if (c->held) {
+    for (uint32_t i = 0; i < ZCIPC_WIRE_MAX_QUOTA; i++)
+      for (uint32_t j = 0; c->held[i].seq && j < c->held[i].n_regions; j++)
+        region_unref_locked (c, c->held[i].regions[j]);
+  }
+  forget_regions_locked (c);
+  free (c->regions);
+  if (c->interrupt_fd >= 0)
+    close (c->interrupt_fd);
+  pthread_mutex_destroy (&c->lock);
+  free (c->held);
+  free (c->buffer);
+  free (c->path);
+  free (c);
+}
+
+/* Waits for `fd` to become readable, or the interrupt. */
+static int
+wait_readable (struct zcipc_client *c, int fd, int timeout_ms)
+{
+  struct pollfd pfds[2] = { {c->interrupt_fd, POLLIN, 0}, {fd, POLLIN, 0} };
+  int n = fd >= 0 ? 2 : 1, res;
+
+  do {
+    res = poll (pfds, (nfds_t) n, timeout_ms < 0 ? -1 : timeout_ms);
+  } while (res < 0 && errno == EINTR);
+  if (res < 0)
+    return -errno;
+  if (pfds[0].revents)
+    return -ECANCELED;
+  if (res == 0)
+    return -EAGAIN;
+  return 0;
+}
+
+static int
+remaining (int64_t deadline, int timeout_ms)
+{
+  int64_t left;
+  if (timeout_ms < 0)
+    return -1;
+  left = deadline - now_ms ();
+  return left < 0 ? 0 : (int) left;
+}
+
+static void
+close_socket_locked (struct zcipc_client *c)
+{
+  if (c->fd >= 0) {
+    close (c->fd);
+    c->fd = -1;
+  }
+  c->n_pending = 0;
+  forget_regions_locked (c);
+}
+
+/* Reads one datagram; closes any fds a caller did not expect. */
+static int
+receive (struct zcipc_client *c, int fd, size_t *len, int *fds,
+    unsigned int *n_fds)
+{
+  int res = zcipc_socket_recv (fd, c->buffer, RECV_BUFFER_SIZE, len, fds,
+      ZCIPC_SOCKET_MAX_FDS, n_fds, 1);
+  if (res == 0 && *len == 0)
+    return -EPIPE;
+  return res;
+}
+
+static void
+close_fds (const int *fds, unsigned int n)
+{
+  for (unsigned int i = 0; i < n; i++)
+    close (fds[i]);
+}
+
+static int
+handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
+{
+  struct zcipc_wire_hello hello;
+  struct iovec iov = { &hello, zcipc_wire_init_hello (&hello, c->max_held) };
+  struct zcipc_message msg;
+  int fds[ZCIPC_SOCKET_MAX_FDS];
+  unsigned int n_fds = 0;
+  size_t len = 0;
+  int res;
+
+  if ((res = zcipc_socket_send (fd, &iov, 1, NULL, 0, 0)) < 0) {
+    set_reason (c, "could not greet the producer: %s", strerror (-res));
+    return res;
+  }
+  /* The reply to HELLO comes first, a timeout here means a producer that
+   * is wedged or is not a zcipc producer at all. */
+  for (;;) {
+    res = wait_readable (c, fd, remaining (deadline, timeout_ms < 0 ? 10000 :
+            timeout_ms));
+    if (res == -EAGAIN) {
+      set_reason (c, "the producer did not answer the handshake");
+      return -ETIMEDOUT;
+    }
+    if (res < 0)
+      return res;
+    res = receive (c, fd, &len, fds, &n_fds);
+    if (res == -EAGAIN)
+      continue;
+    break;
+  }
+  if (res == -EPIPE) {
+    set_reason (c, "the producer hung up during the handshake");
+    return -ECONNRESET;
+  }
+  if (res < 0) {
+    set_reason (c, "malformed handshake reply from the producer");
+    return res;
+  }
+  res = zcipc_wire_parse (c->buffer, len, fds, n_fds, &msg);
+  close_fds (fds, n_fds);
+  if (res < 0) {
+    set_reason (c, "the producer sent a malformed %s as handshake reply",
+        zcipc_wire_type_name (msg.type));
+    return -EPROTO;
+  }
+  if (msg.type == ZCIPC_WIRE_REJECT) {
+    if (msg.reject.version != ZCIPC_PROTOCOL_VERSION)
+      set_reason (c, "the producer speaks protocol version %u, this consumer "
+          "speaks version %u: %s", msg.reject.version, ZCIPC_PROTOCOL_VERSION,
+          msg.reject.reason);
+    else
+      set_reason (c, "the producer refused this consumer: %s",
+          msg.reject.reason);
+    return msg.reject.error;
+  }
+  if (msg.type != ZCIPC_WIRE_WELCOME) {
+    set_reason (c, "the producer answered the handshake with %s",
+        zcipc_wire_type_name (msg.type));
+    return -EPROTO;
+  }
+  if (msg.welcome.version != ZCIPC_PROTOCOL_VERSION) {
+    set_reason (c, "the producer speaks protocol version %u, this consumer "
+        "speaks version %u", msg.welcome.version, ZCIPC_PROTOCOL_VERSION);
+    return -EPROTONOSUPPORT;
+  }
+  if (msg.welcome.quota > c->max_held) {
+    set_reason (c, "the producer granted %u held frames, more than the %u "
+        "asked for", msg.welcome.quota, c->max_held);
+    return -EPROTO;
+  }
+  pthread_mutex_lock (&c->lock);
+  c->quota = msg.welcome.quota;
+  c->consumer_id = msg.welcome.consumer_id;
+  c->fd = fd;
+  pthread_mutex_unlock (&c->lock);
+  return 0;
+}
+
+int
+zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
+{
+  int64_t deadline = now_ms () + (timeout_ms < 0 ? 0 : timeout_ms);
+  int fd = -1, res;
+
+  pthread_mutex_lock (&c->lock);
+  close_socket_locked (c);
+  pthread_mutex_unlock (&c->lock);
+
+  for (;;) {
+    res = zcipc_socket_connect (c->path, &fd);
+    if (res == 0)
+      break;
+    if (res != -ENOENT && res != -ECONNREFUSED) {
+      set_reason (c, "could not connect to '%s': %s", c->path,
+          strerror (-res));
+      return res;
+    }
+    if (timeout_ms >= 0 && now_ms () >= deadline) {
+      set_reason (c, "no producer is listening on '%s'", c->path);
+      return -ETIMEDOUT;
+    }
+    /* Nobody listens yet: poll the path every 20 ms (cheap, and a producer
+     * that appears is found within a frame or so). */
+    res = wait_readable (c, -1, timeout_ms < 0 ? 20 :
+        (remaining (deadline, timeout_ms) < 20 ?
+            remaining (deadline, timeout_ms) : 20));
+    if (res == -ECANCELED)
+      return res;
+  }
+  res = handshake (c, fd, deadline + 5000, timeout_ms < 0 ? -1 :
+      timeout_ms + 5000);
+  if (res < 0)
+    close (fd);
+  return res;
+}
+
+static struct client_region *
+find_region_locked (struct zcipc_client *c, uint32_t id)
+{
+  for (unsigned int i = 0; i < c->n_regions; i++)
+    if (c->regions[i]->announced && c->regions[i]->id == id)
+      return c->regions[i];
+  return NULL;
+}
+
+static int
+add_region_locked (struct zcipc_client *c, const struct zcipc_message *msg)
+{
+  const struct zcipc_wire_region_add *info = &msg->region_add.info;
+  struct client_region *r, **grown;
+  int res;
+
+  if (find_region_locked (c, info->region_id)) {
+    set_reason (c, "the producer announced region %u twice", info->region_id);
+    return -EPROTO;
+  }
+  if (c->n_regions >= 4096) {
+    set_reason (c, "the producer announced more than 4096 regions");
+    return -EPROTO;
+  }
+  if (!(r = calloc (1, sizeof *r)))
+    return -ENOMEM;
+  if (!(grown = realloc (c->regions, (c->n_regions + 1) * sizeof *grown))) {
+    free (r);
+    return -ENOMEM;
+  }
+  c->regions = grown;
+  res = zcipc_region_import (&r->region, msg->region_add.fd, info->size,
+      (info->flags & ZCIPC_REGION_FLAG_MEMFD) != 0, ZCIPC_REGION_POPULATE);
+  if (res < 0) {
+    if (res == -EBADFD)
+      set_reason (c, "the producer offered region %u that is smaller than "
+          "it claims (%llu bytes) or not sealed against shrinking; refusing "
+          "to map it", info->region_id, (unsigned long long) info->size);
+    else
+      set_reason (c, "could not map region %u of %llu bytes: %s",
+          info->region_id, (unsigned long long) info->size, strerror (-res));
+    free (r);
+    return res == -EBADFD ? -EPROTO : res;
+  }
+  r->id = info->region_id;
+  r->flags = info->flags;
+  r->refs = 1;
+  r->announced = true;
+  c->regions[c->n_regions++] = r;
+  return 0;
+}
+
+static int
+remove_region_locked (struct zcipc_client *c, uint32_t id)
+{
+  struct client_region *r = find_region_locked (c, id);
+  if (!r) {
+    set_reason (c, "the producer removed unknown region %u", id);
+    return -EPROTO;
+  }
+  r->announced = false;
+  region_unref_locked (c, r);
+  return 0;
+}
+
+static int
+take_frame_locked (struct zcipc_client *c, const struct zcipc_message *msg,
+    struct zcipc_client_event *ev)
+{
+  const struct zcipc_wire_frame *info = &msg->frame.info;
+  struct held_frame *slot = NULL;
+  uint32_t i, held = 0;
+
+  for (i = 0; i < ZCIPC_WIRE_MAX_QUOTA; i++) {
+    if (c->held[i].seq) {
+      held++;
+      if (c->held[i].seq == info->seq) {
+        set_reason (c, "the producer sent frame %llu twice",
+            (unsigned long long) info->seq);
+        return -EPROTO;
+      }
+    } else if (!slot) {
+      slot = &c->held[i];
+    }
+  }
+  if (held >= c->quota || !slot || info->seq == 0) {
+    set_reason (c, "the producer sent more frames than the %u granted",
+        c->quota);
+    return -EPROTO;
+  }
+  for (i = 0; i < info->n_mems; i++) {
+    const struct zcipc_wire_mem *m = &msg->frame.mems[i];
+    struct client_region *r = find_region_locked (c, m->region_id);
+    if (!r) {
+      set_reason (c, "frame %llu points into unknown region %u",
+          (unsigned long long) info->seq, m->region_id);
+      return -EPROTO;
+    }
+    if (m->offset > r->region.size || m->size > r->region.size - m->offset) {
+      set_reason (c, "frame %llu points outside region %u",
+          (unsigned long long) info->seq, m->region_id);
+      return -EPROTO;
+    }
+    ev->frame.mems[i] = (struct zcipc_client_mem) {
+      .data = (const uint8_t *) r->region.data + m->offset,
+      .size = m->size,
+      .region_id = r->id,
+      .region_flags = r->flags,
+      .region_fd = r->region.fd,
+      .offset = m->offset,
+      .region_data = r->region.data,
+      .region_size = r->region.size,
+    };
+    slot->regions[i] = r;
+  }
+  for (i = 0; i < info->n_mems; i++)
+    slot->regions[i]->refs++;
+  slot->n_regions = info->n_mems;
+  slot->seq = info->seq;
+  ev->type = ZCIPC_CLIENT_FRAME;
+  ev->frame.info = *info;
+  ev->frame.n_mems = info->n_mems;
+  ev->frame.meta = msg->frame.meta;
+  ev->frame.meta_size = info->meta_size;
+  zcipc_client_ref (c);         /* dropped by zcipc_client_release */
+  return 0;
+}
+
+int
+zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
+    int timeout_ms)
+{
+  int64_t deadline = now_ms () + (timeout_ms < 0 ? 0 : timeout_ms);
+
+  for (;;) {
+    struct zcipc_message msg;
+    int fds[ZCIPC_SOCKET_MAX_FDS];
+    unsigned int n_fds = 0;
+    size_t len = 0;
+    int fd, res;
+
+    pthread_mutex_lock (&c->lock);
+    fd = c->fd;
+    pthread_mutex_unlock (&c->lock);
+    if (fd < 0) {
+      set_reason (c, "not connected");
+      return -ENOTCONN;
+    }
+    res = receive (c, fd, &len, fds, &n_fds);
+    if (res == -EAGAIN) {
+      pthread_mutex_lock (&c->lock);
+      flush_releases_locked (c);
+      pthread_mutex_unlock (&c->lock);
+      res = wait_readable (c, fd, remaining (deadline, timeout_ms));
+      if (res < 0)
+        return res;
+      continue;
+    }
+    if (res == -EPIPE || res == -ECONNRESET) {
+      set_reason (c, "the producer went away");
+      return -EPIPE;
+    }
+    if (res < 0) {
+      set_reason (c, "the producer sent a malformed message: %s",
+          strerror (-res));
+      return -EPROTO;
+    }
+    res = zcipc_wire_parse (c->buffer, len, fds, n_fds, &msg);
+    if (res == -ENOMSG)
+      continue;                 /* a newer producer's message: skip */
+    if (res < 0 || (msg.type != ZCIPC_WIRE_REGION_ADD && n_fds)) {
+      close_fds (fds, n_fds);
+      set_reason (c, "the producer sent a malformed %s message",
+          zcipc_wire_type_name (msg.type));
+      return -EPROTO;
+    }
+    pthread_mutex_lock (&c->lock);
+    switch (msg.type) {
+      case ZCIPC_WIRE_REGION_ADD:
+        res = add_region_locked (c, &msg);
+        if (res < 0)
+          close (msg.region_add.fd);
+        break;
+      case ZCIPC_WIRE_REGION_REMOVE:
+        res = remove_region_locked (c, msg.region_remove.region_id);
+        break;
+      case ZCIPC_WIRE_FRAME:
+        res = take_frame_locked (c, &msg, ev);
+        if (res == 0) {
+          pthread_mutex_unlock (&c->lock);
+          return 0;
+        }
+        break;
+      case ZCIPC_WIRE_EVENT:
+        ev->type = ZCIPC_CLIENT_EVENT;
+        ev->event.kind = msg.event.info.kind;
+        ev->event.payload = msg.event.payload;
+        ev->event.size = msg.event.info.payload_size;
+        pthread_mutex_unlock (&c->lock);
+        return 0;
+      default:
+        set_reason (c, "the producer sent %s, which producers may not send",
+            zcipc_wire_type_name (msg.type));
+        res = -EPROTO;
+        break;
+    }
+    pthread_mutex_unlock (&c->lock);
+    if (res < 0)
+      return res;
+  }
+}
+
+/* Sends the queued releases as one message. A full socket (the producer
+ * is busy) keeps them queued for the next try; a closed one drops them: the
+ * producer gets every hold back when a connection goes. */
+static void
+flush_releases_locked (struct zcipc_client *c)
+{
+  struct zcipc_wire_release m;
+  struct iovec iov[2];
+  int res;
+
+  if (c->n_pending == 0)
+    return;
+  if (c->fd < 0) {
+    c->n_pending = 0;
+    return;
+  }
+  iov[0] = (struct iovec) { &m, zcipc_wire_init_release (&m, c->n_pending) };
+  iov[1] = (struct iovec) { c->pending, c->n_pending * sizeof (uint64_t) };
+  res = zcipc_socket_send (c->fd, iov, 2, NULL, 0, 1);
+  if (res != -EAGAIN)
+    c->n_pending = 0;
+}
+
+int
+zcipc_client_release (struct zcipc_client *c, uint64_t seq)
+{
+  uint32_t i;
+
+  pthread_mutex_lock (&c->lock);
+  for (i = 0; i < ZCIPC_WIRE_MAX_QUOTA && c->held[i].seq != seq; i++);
+  if (seq == 0 || i == ZCIPC_WIRE_MAX_QUOTA) {
+    pthread_mutex_unlock (&c->lock);
+    return -ENOENT;
+  }
+  /* At most quota frames are held, so the queue cannot overflow. */
+  if (c->fd >= 0)
+    c->pending[c->n_pending++] = seq;
+  flush_releases_locked (c);
+  for (uint32_t j = 0; j < c->held[i].n_regions; j++)
+    region_unref_locked (c, c->held[i].regions[j]);
+  c->held[i].seq = 0;
+  c->held[i].n_regions = 0;
+  pthread_mutex_unlock (&c->lock);
+  zcipc_client_unref (c);
+  return 0;
+}
+
+void
+zcipc_client_set_interrupted (struct zcipc_client *c, bool interrupted)
+{
+  if (interrupted) {
+    uint64_t one = 1;
+    ssize_t r = write (c->interrupt_fd, &one, sizeof one);
+    (void) r;
+  } else {
+    uint64_t v;
+    ssize_t r = read (c->interrupt_fd, &v, sizeof v);
+    (void) r;
+  }
+}
+
+void
+zcipc_client_disconnect (struct zcipc_client *c)
+{
+  pthread_mutex_lock (&c->lock);
+  close_socket_locked (c);
+  pthread_mutex_unlock (&c->lock);
+}
+
+uint32_t
+zcipc_client_quota (struct zcipc_client *c)
+{
+  return c->quota;
+}
+
+uint32_t
+zcipc_client_consumer_id (struct zcipc_client *c)
+{
+  return c->consumer_id;
+}
+
+const char *
+zcipc_client_reason (struct zcipc_client *c)
+{
+  return c->reason;
+}
+
+unsigned int
+zcipc_client_n_regions (struct zcipc_client *c)
+{
+  unsigned int n;
+  pthread_mutex_lock (&c->lock);
+  n = c->n_regions;
+  pthread_mutex_unlock (&c->lock);
+  return n;
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zcipc/region.h"
+
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+static size_t
+page_round (size_t size)
+{
+  size_t page = (size_t) sysconf (_SC_PAGESIZE);
+  return (size + page - 1) / page * page;
+}
+
+static void
+region_reset (struct zcipc_region *region)
+{
+  region->fd = -1;
+  region->data = NULL;
+  region->size = 0;
+  region->writable = false;
+  region->seals = 0;
+}
+
+static int
+add_seals (int fd)
+{
+  const int base = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+
+  if (fcntl (fd, F_ADD_SEALS, base | F_SEAL_FUTURE_WRITE) == 0)
+    return 0;
+  /* Kernels before 5.1 lack F_SEAL_FUTURE_WRITE: consumers then still get
+   * read-only fds and mappings, but could reopen /proc/self/fd writable. */
+  if (errno == EINVAL && fcntl (fd, F_ADD_SEALS, base) == 0)
+    return 0;
+  return -errno;
+}
+
+int
+zcipc_region_create (struct zcipc_region *region, const char *name,
+    size_t size, unsigned int flags)
+{
+  int res, mmap_flags = MAP_SHARED;
+  void *data;
+  int fd;
+
+  region_reset (region);
+  if (size == 0)
+    return -EINVAL;
+  size = page_round (size);
+  if ((fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
+    return -errno;
+  if (ftruncate (fd, (off_t) size) < 0) {
+    res = -errno;
+    goto fail;
+  }
+  if (flags & ZCIPC_REGION_POPULATE)
+    mmap_flags |= MAP_POPULATE;
+  /* The producer's writable mapping must exist before F_SEAL_FUTURE_WRITE:
+   * after it, nobody (us included) can map the memfd writable again. */
+  data = mmap (NULL, size, PROT_READ | PROT_WRITE, mmap_flags, fd, 0);
+  if (data == MAP_FAILED) {
+    res = -errno;
+    goto fail;
+  }
+  /* A forked child (gst-launch's helpers, a Python subprocess) has no
+   * business with the stream's pages. */
+  madvise (data, size, MADV_DONTFORK);
+  if ((res = add_seals (fd)) < 0) {
+    munmap (data, size);
+    goto fail;
+  }
+  region->fd = fd;
+  region->data = data;
+  region->size = size;
+  region->writable = true;
+  region->seals = (unsigned int) fcntl (fd, F_GET_SEALS);
+  return 0;
+
+fail:
+  close (fd);
+  return res;
+}
+
+int
+zcipc_region_import (struct zcipc_region *region, int fd, size_t size,
+    bool check_seals, unsigned int flags)
+{
+  int mmap_flags = MAP_SHARED;
+  int seals = 0;
+  void *data;
+
+  region_reset (region);
+  if (size == 0 || fd < 0)
+    return -EINVAL;
+  if (check_seals) {
+    struct stat st;
+
+    if (fstat (fd, &st) < 0)
+      return -errno;
+    /* Smaller than announced, or able to shrink later: either lets the
+     * producer make us SIGBUS on a read. */
+    if (st.st_size < 0 || (uint64_t) st.st_size < size)
+      return -EBADFD;
+    seals = fcntl (fd, F_GET_SEALS);
+    if (seals < 0 || ((unsigned int) seals & ZCIPC_REGION_REQUIRED_SEALS) !=
+        ZCIPC_REGION_REQUIRED_SEALS)
+      return -EBADFD;
+  }
+  if (flags & ZCIPC_REGION_POPULATE)
+    mmap_flags |= MAP_POPULATE;
+  data = mmap (NULL, size, PROT_READ, mmap_flags, fd, 0);
+  if (data == MAP_FAILED)
+    return -errno;
+  madvise (data, size, MADV_DONTFORK);
+  region->fd = fd;
+  region->data = data;
+  region->size = size;
+  region->writable = false;
+  region->seals = (unsigned int) (seals < 0 ? 0 : seals);
+  return 0;
+}
+
+void
+zcipc_region_clear (struct zcipc_region *region)
+{
+  /* A live region always has its mapping; a zeroed struct (fd 0) must not
+   * close stdin. */
+  if (region->data == NULL)
+    return;
+  munmap (region->data, region->size);
+  if (region->fd >= 0)
+    close (region->fd);
+  region_reset (region);
+}
+
+bool
+zcipc_region_future_write_supported (void)
+{
+  struct zcipc_region r;
+  bool supported;
+
+  if (zcipc_region_create (&r, "zcipc-probe", 1, 0) < 0)
+    return false;
+  supported = (r.seals & F_SEAL_FUTURE_WRITE) != 0;
+  zcipc_region_clear (&r);
+  return supported;
+}

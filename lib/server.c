@@ -1,0 +1,977 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zcipc/server.h"
+#include "zcipc/socket.h"
+
+/* Connections that have not finished their handshake count towards
+ * max_consumers too, so a connect storm cannot exhaust fds or memory. */
+
+struct hold
+{
+  uint64_t seq;
+  void *frame;
+  int64_t since_ns;
+};
+
+struct consumer
+{
+  int fd;
+  bool ready;                   /* past the handshake */
+  bool dropping;                /* shut down; the thread will free it */
+  struct zcipc_consumer_info info;
+  struct hold *holds;           /* info.quota entries; frame NULL = free */
+  uint32_t n_held;
+  uint64_t frames_sent;
+  uint64_t frames_missed;
+  char drop_reason[160];
+};
+
+struct stored_region
+{
+  uint32_t id;
+  uint32_t flags;
+  uint64_t size;
+  int fd;
+};
+
+struct stored_event
+{
+  uint32_t kind;
+  uint32_t size;
+  uint8_t *payload;
+};
+
+#define MAX_STICKY_EVENTS 32
+
+struct zcipc_server
+{
+  char *path;
+  int listen_fd;
+  int wake_fd;                  /* eventfd: stop the thread */
+  pthread_t thread;
+  bool thread_started;
+
+  struct zcipc_server_callbacks callbacks;
+  void *data;
+  uint32_t quota;
+  uint32_t max_consumers;
+  uid_t *allowed_uids;
+  unsigned int n_allowed_uids;
+  gid_t *allowed_gids;
+  unsigned int n_allowed_gids;
+
+  pthread_mutex_t lock;         /* protects everything below */
+  pthread_cond_t cond;          /* a consumer joined, left or released */
+  bool stopping;
+  bool flushing;
+  struct consumer **consumers;
+  unsigned int n_consumers;
+  uint32_t next_consumer_id;
+  uint64_t next_seq;
+  struct stored_region *regions;
+  unsigned int n_regions;
+  struct stored_event events[MAX_STICKY_EVENTS];
+  unsigned int n_events;
+  struct zcipc_server_stats stats;
+};
+
+static int64_t
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+server_log (struct zcipc_server *s, enum zcipc_log_level level,
+    const char *format, ...) __attribute__((format (printf, 3, 4)));
+
+static void
+server_log (struct zcipc_server *s, enum zcipc_log_level level,
+    const char *format, ...)
+{
+  char message[256];
+  va_list args;
+
+  if (!s->callbacks.log)
+    return;
+  va_start (args, format);
+  vsnprintf (message, sizeof message, format, args);
+  va_end (args);
+  s->callbacks.log (s->data, level, message);
+}
+
+/* Called with the lock held. Marks a consumer for removal; the thread frees
+ * it (and releases its holds) when poll reports the hang-up. */
+static void
+drop_consumer_locked (struct consumer *c, const char *reason)
+{
+  if (c->dropping)
+    return;
+  c->dropping = true;
+  snprintf (c->drop_reason, sizeof c->drop_reason, "%s", reason);
+  shutdown (c->fd, SHUT_RDWR);
+}
+
+static int
+send_plain (int fd, const void *msg, size_t size, const void *extra,
+    size_t extra_size, const int *fds, unsigned int n_fds)
+{
+  struct iovec iov[2] = { {(void *) msg, size}, {(void *) extra, extra_size} };
+  return zcipc_socket_send (fd, iov, extra_size ? 2 : 1, fds, n_fds, 1);
+}
+
+static int
+send_region_add (struct consumer *c, const struct stored_region *r)
+{
+  struct zcipc_wire_region_add m;
+  size_t n = zcipc_wire_init_region_add (&m, r->id, r->flags, r->size);
+  return send_plain (c->fd, &m, n, NULL, 0, &r->fd, 1);
+}
+
+static int
+send_event (struct consumer *c, uint32_t kind, const void *payload,
+    uint32_t size)
+{
+  struct zcipc_wire_event m;
+  size_t n = zcipc_wire_init_event (&m, kind, size);
+  return send_plain (c->fd, &m, n, payload, size, NULL, 0);
+}
+
+static bool
+peer_allowed (struct zcipc_server *s, const struct zcipc_peer_cred *cred)
+{
+  unsigned int i;
+
+  if (s->n_allowed_uids == 0 && s->n_allowed_gids == 0)
+    return true;
+  for (i = 0; i < s->n_allowed_uids; i++)
+    if (s->allowed_uids[i] == cred->uid)
+      return true;
+  for (i = 0; i < s->n_allowed_gids; i++)
+    if (s->allowed_gids[i] == cred->gid)
+      return true;
+  return false;
+}
+
+static void
+reject (int fd, int error, const char *reason)
+{
+  struct zcipc_wire_reject m;
+  size_t n = zcipc_wire_init_reject (&m, error, reason);
+  send_plain (fd, &m, n, NULL, 0, NULL, 0);
+}
+
+static void
+accept_pending (struct zcipc_server *s)
+{
+  for (;;) {
+    struct zcipc_peer_cred cred;
+    struct consumer *c, **grown;
+    int fd, res;
+
+    res = zcipc_socket_accept (s->listen_fd, &fd, &cred);
+    if (res == -EAGAIN)
+      return;
+    if (res < 0) {
+      /* EMFILE and friends: leave it pending and try on the next wake-up
+       * rather than spin. */
+      server_log (s, ZCIPC_LOG_WARNING, "accept failed: %s", strerror (-res));
+      return;
+    }
+    if (!peer_allowed (s, &cred)) {
+      server_log (s, ZCIPC_LOG_WARNING,
+          "refused consumer pid %d uid %u gid %u: not on the allow-list",
+          (int) cred.pid, (unsigned) cred.uid, (unsigned) cred.gid);
+      reject (fd, -EACCES, "uid/gid not allowed by this producer");
+      close (fd);
+      continue;
+    }
+    pthread_mutex_lock (&s->lock);
+    if (s->n_consumers >= s->max_consumers) {
+      pthread_mutex_unlock (&s->lock);
+      server_log (s, ZCIPC_LOG_WARNING,
+          "refused consumer pid %d: already %u consumers (max-consumers)",
+          (int) cred.pid, s->max_consumers);
+      reject (fd, -EUSERS, "too many consumers");
+      close (fd);
+      continue;
+    }
+    c = calloc (1, sizeof *c);
+    grown = realloc (s->consumers, (s->n_consumers + 1) * sizeof *grown);
+    if (!c || !grown) {
+      if (grown)
+        s->consumers = grown;
+      pthread_mutex_unlock (&s->lock);
+      free (c);
+      close (fd);
+      continue;
+    }
+    s->consumers = grown;
+    c->fd = fd;
+    c->info.id = ++s->next_consumer_id;
+    c->info.pid = cred.pid;
+    c->info.uid = cred.uid;
+    c->info.gid = cred.gid;
+    s->consumers[s->n_consumers++] = c;
+    pthread_mutex_unlock (&s->lock);
+    server_log (s, ZCIPC_LOG_DEBUG, "connection from pid %d uid %u",
+        (int) cred.pid, (unsigned) cred.uid);
+  }
+}
+
+/* Lock held. Sends WELCOME and the sticky state. */
+static int
+welcome_locked (struct zcipc_server *s, struct consumer *c, uint32_t max_held)
+{
+  struct zcipc_wire_welcome m;
+  unsigned int i;
+  size_t n;
+  int res;
+
+  c->info.quota = max_held < s->quota ? max_held : s->quota;
+  c->holds = calloc (c->info.quota, sizeof *c->holds);
+  if (!c->holds)
+    return -ENOMEM;
+  n = zcipc_wire_init_welcome (&m, c->info.quota, c->info.id);
+  if ((res = send_plain (c->fd, &m, n, NULL, 0, NULL, 0)) < 0)
+    return res;
+  for (i = 0; i < s->n_regions; i++)
+    if ((res = send_region_add (c, &s->regions[i])) < 0)
+      return res;
+  for (i = 0; i < s->n_events; i++)
+    if ((res = send_event (c, s->events[i].kind, s->events[i].payload,
+                s->events[i].size)) < 0)
+      return res;
+  c->ready = true;
+  s->stats.consumers_joined++;
+  pthread_cond_broadcast (&s->cond);
+  return 0;
+}
+
+struct release_list
+{
+  void **frames;
+  unsigned int n, cap;
+};
+
+static void
+release_list_add (struct release_list *l, void *frame)
+{
+  if (l->n == l->cap) {
+    unsigned int cap = l->cap ? l->cap * 2 : 16;
+    void **grown = realloc (l->frames, cap * sizeof *grown);
+    if (!grown)
+      abort ();                 /* cannot lose a release: it would leak a slot */
+    l->frames = grown;
+    l->cap = cap;
+  }
+  l->frames[l->n++] = frame;
+}
+
+/* Lock held. Returns NULL or the reason to drop the consumer. */
+static const char *
+handle_release_locked (struct zcipc_server *s, struct consumer *c,
+    const struct zcipc_message *msg, struct release_list *released,
+    char *why, size_t why_size)
+{
+  for (uint32_t i = 0; i < msg->release.count; i++) {
+    uint64_t seq = msg->release.seqs[i];
+    uint32_t j;
+
+    for (j = 0; j < c->info.quota; j++)
+      if (c->holds[j].frame && c->holds[j].seq == seq)
+        break;
+    if (j == c->info.quota) {
+      snprintf (why, why_size, "released frame %llu, which it does not hold",
+          (unsigned long long) seq);
+      return why;
+    }
+    release_list_add (released, c->holds[j].frame);
+    c->holds[j].frame = NULL;
+    c->n_held--;
+    s->stats.held--;
+  }
+  pthread_cond_broadcast (&s->cond);
+  return NULL;
+}
+
+/* Lock held. Reads everything pending on one consumer. */
+static void
+read_consumer_locked (struct zcipc_server *s, struct consumer *c,
+    struct release_list *released, bool *joined)
+{
+  /* Consumers only ever send small messages; a larger datagram is
+   * truncated and refused. */
+  uint8_t buf[1024] __attribute__((aligned (8)));
+  char why[160];
+
+  for (int budget = 64; budget > 0 && !c->dropping; budget--) {
+    struct zcipc_message msg;
+    int fds[ZCIPC_SOCKET_MAX_FDS];
+    unsigned int n_fds = 0;
+    size_t len = 0;
+    const char *reason = NULL;
+    int res;
+
+    res = zcipc_socket_recv (c->fd, buf, sizeof buf, &len, fds,
+        ZCIPC_SOCKET_MAX_FDS, &n_fds, 1);
+    if (res == -EAGAIN)
+      return;
+    if (res < 0 || len == 0) {
+      drop_consumer_locked (c, res == -EPROTO ?
+          "sent a malformed message (truncated, or carrying fds)" :
+          "hung up");
+      return;
+    }
+    for (unsigned int i = 0; i < n_fds; i++)
+      close (fds[i]);           /* consumers never send fds */
+    res = zcipc_wire_parse (buf, len, fds, n_fds, &msg);
+    if (res == -ENOMSG) {
+      server_log (s, ZCIPC_LOG_DEBUG, "consumer %u: skipping unknown "
+          "message type", c->info.id);
+      continue;
+    }
+    if (res < 0) {
+      snprintf (why, sizeof why, "sent a malformed %s message (%zu bytes)",
+          zcipc_wire_type_name (msg.type), len);
+      reason = why;
+    } else if (!c->ready) {
+      if (msg.type != ZCIPC_WIRE_HELLO) {
+        snprintf (why, sizeof why, "sent %s before HELLO",
+            zcipc_wire_type_name (msg.type));
+        reason = why;
+      } else if (msg.hello.version != ZCIPC_PROTOCOL_VERSION) {
+        snprintf (why, sizeof why, "speaks protocol version %u, this "
+            "producer speaks version %u", msg.hello.version,
+            ZCIPC_PROTOCOL_VERSION);
+        reject (c->fd, -EPROTONOSUPPORT, why);
+        reason = why;
+      } else if ((res = welcome_locked (s, c, msg.hello.max_held)) < 0) {
+        snprintf (why, sizeof why, "could not be sent the stream state: %s",
+            strerror (-res));
+        reason = why;
+      } else {
+        *joined = true;
+      }
+    } else if (msg.type == ZCIPC_WIRE_RELEASE) {
+      reason = handle_release_locked (s, c, &msg, released, why, sizeof why);
+    } else {
+      snprintf (why, sizeof why, "sent %s, which consumers may not send",
+          zcipc_wire_type_name (msg.type));
+      reason = why;
+    }
+    if (reason) {
+      s->stats.consumers_dropped++;
+      drop_consumer_locked (c, reason);
+    }
+  }
+}
+
+/* Lock held. Unlinks consumer `index`, moving its holds to `released`. */
+static struct consumer *
+remove_consumer_locked (struct zcipc_server *s, unsigned int index,
+    struct release_list *released)
+{
+  struct consumer *c = s->consumers[index];
+
+  for (uint32_t j = 0; j < c->info.quota; j++) {
+    if (c->holds[j].frame) {
+      release_list_add (released, c->holds[j].frame);
+      s->stats.held--;
+    }
+  }
+  s->consumers[index] = s->consumers[--s->n_consumers];
+  pthread_cond_broadcast (&s->cond);
+  return c;
+}
+
+static void
+free_consumer (struct consumer *c)
+{
+  close (c->fd);
+  free (c->holds);
+  free (c);
+}
+
+static void
+run_releases (struct zcipc_server *s, struct release_list *released)
+{
+  for (unsigned int i = 0; i < released->n; i++)
+    s->callbacks.release (s->data, released->frames[i]);
+  released->n = 0;
+}
+
+static void
+notify_left (struct zcipc_server *s, struct consumer *c, const char *reason)
+{
+  if (c->ready && s->callbacks.consumer_left)
+    s->callbacks.consumer_left (s->data, &c->info, reason);
+  server_log (s, c->ready ? ZCIPC_LOG_INFO : ZCIPC_LOG_DEBUG,
+      "consumer %u (pid %d) left: %s", c->info.id, (int) c->info.pid, reason);
+}
+
+static void *
+server_thread (void *user)
+{
+  struct zcipc_server *s = user;
+  struct release_list released = { 0 };
+  struct pollfd *pfds = NULL;
+  struct consumer **polled = NULL;
+  unsigned int cap = 0;
+
+  for (;;) {
+    unsigned int n, i;
+
+    pthread_mutex_lock (&s->lock);
+    if (s->stopping) {
+      pthread_mutex_unlock (&s->lock);
+      break;
+    }
+    n = s->n_consumers;
+    if (n + 2 > cap) {
+      cap = n + 16;
+      pfds = realloc (pfds, cap * sizeof *pfds);
+      polled = realloc (polled, cap * sizeof *polled);
+      if (!pfds || !polled)
+        abort ();
+    }
+    pfds[0] = (struct pollfd) { s->wake_fd, POLLIN, 0 };
+    pfds[1] = (struct pollfd) { s->listen_fd, POLLIN, 0 };
+    for (i = 0; i < n; i++) {
+      polled[i] = s->consumers[i];
+      pfds[i + 2] = (struct pollfd) { s->consumers[i]->fd, POLLIN, 0 };
+    }
+    pthread_mutex_unlock (&s->lock);
+
+    if (poll (pfds, n + 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      server_log (s, ZCIPC_LOG_ERROR, "poll failed: %s", strerror (errno));
+      break;
+    }
+    if (pfds[0].revents) {
+      uint64_t v;
+      ssize_t r = read (s->wake_fd, &v, sizeof v);
+      (void) r;
+    }
+    if (pfds[1].revents & POLLIN)
+      accept_pending (s);
+
+    for (i = 0; i < n; i++) {
+      struct consumer *c = polled[i];
+      bool joined = false, gone;
+      char reason[160];
+
+      if (!pfds[i + 2].revents)
+        continue;
+      pthread_mutex_lock (&s->lock);
+      if (pfds[i + 2].revents & POLLIN)
+        read_consumer_locked (s, c, &released, &joined);
+      if (pfds[i + 2].revents & (POLLHUP | POLLERR | POLLNVAL) && !c->dropping)
+        drop_consumer_locked (c, "hung up");
+      gone = c->dropping;
+      if (gone) {
+        unsigned int k;
+        for (k = 0; k < s->n_consumers && s->consumers[k] != c; k++);
+        remove_consumer_locked (s, k, &released);
+        snprintf (reason, sizeof reason, "%s", c->drop_reason);
+      }
+      pthread_mutex_unlock (&s->lock);
+
+      if (joined) {
+        server_log (s, ZCIPC_LOG_INFO, "consumer %u joined: pid %d uid %u, "
+            "quota %u", c->info.id, (int) c->info.pid,
+            (unsigned) c->info.uid, c->info.quota);
+        if (s->callbacks.consumer_joined)
+          s->callbacks.consumer_joined (s->data, &c->info);
+      }
+      run_releases (s, &released);
+      if (gone) {
+        notify_left (s, c, reason);
+        free_consumer (c);
+      }
+    }
+  }
+  free (pfds);
+  free (polled);
+  free (released.frames);
+  return NULL;
+}
+
+static void
+wake_thread (struct zcipc_server *s)
+{
+  uint64_t one = 1;
+  ssize_t r = write (s->wake_fd, &one, sizeof one);
+  (void) r;
+}
+
+int
+zcipc_server_new (const struct zcipc_server_config *config,
+    const struct zcipc_server_callbacks *callbacks, void *data,
+    struct zcipc_server **out)
+{
+  struct zcipc_server *s;
+  int res;
+
+  if (!config || !config->path || !callbacks || !callbacks->hold ||
+      !callbacks->release || config->quota == 0 || config->max_consumers == 0)
+    return -EINVAL;
+  if ((s = calloc (1, sizeof *s)) == NULL)
+    return -ENOMEM;
+  s->listen_fd = -1;
+  s->wake_fd = -1;
+  s->callbacks = *callbacks;
+  s->data = data;
+  s->quota = config->quota > ZCIPC_WIRE_MAX_QUOTA ?
+      ZCIPC_WIRE_MAX_QUOTA : config->quota;
+  s->max_consumers = config->max_consumers;
+  pthread_mutex_init (&s->lock, NULL);
+  {
+    pthread_condattr_t attr;
+    pthread_condattr_init (&attr);
+    pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+    pthread_cond_init (&s->cond, &attr);
+    pthread_condattr_destroy (&attr);
+  }
+  if (!(s->path = strdup (config->path))) {
+    res = -ENOMEM;
+    goto fail;
+  }
+  if (config->n_allowed_uids) {
+    s->allowed_uids = calloc (config->n_allowed_uids, sizeof (uid_t));
+    if (!s->allowed_uids) {
+      res = -ENOMEM;
+      goto fail;
+    }
+    memcpy (s->allowed_uids, config->allowed_uids,
+        config->n_allowed_uids * sizeof (uid_t));
+    s->n_allowed_uids = config->n_allowed_uids;
+  }
+  if (config->n_allowed_gids) {
+    s->allowed_gids = calloc (config->n_allowed_gids, sizeof (gid_t));
+    if (!s->allowed_gids) {
+      res = -ENOMEM;
+      goto fail;
+    }
+    memcpy (s->allowed_gids, config->allowed_gids,
+        config->n_allowed_gids * sizeof (gid_t));
+    s->n_allowed_gids = config->n_allowed_gids;
+  }
+  if ((s->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+    res = -errno;
+    goto fail;
+  }
+  if ((res = zcipc_socket_listen (config->path, config->socket_mode,
+              &s->listen_fd)) < 0)
+    goto fail;
+  if ((res = -pthread_create (&s->thread, NULL, server_thread, s)) < 0) {
+    zcipc_socket_unlink (s->path);
+    goto fail;
+  }
+  s->thread_started = true;
+  *out = s;
+  return 0;
+
+fail:
+  s->stopping = true;
+  zcipc_server_free (s);
+  return res;
+}
+
+void
+zcipc_server_free (struct zcipc_server *s)
+{
+  struct release_list released = { 0 };
+  unsigned int i;
+
+  if (!s)
+    return;
+  pthread_mutex_lock (&s->lock);
+  s->stopping = true;
+  pthread_cond_broadcast (&s->cond);
+  pthread_mutex_unlock (&s->lock);
+  if (s->thread_started) {
+    wake_thread (s);
+    pthread_join (s->thread, NULL);
+    zcipc_socket_unlink (s->path);
+  }
+  while (s->n_consumers) {
+    struct consumer *c = remove_consumer_locked (s, 0, &released);
+    run_releases (s, &released);
+    notify_left (s, c, "producer stopped");
+    free_consumer (c);
+  }
+  free (released.frames);
+  free (s->consumers);
+  for (i = 0; i < s->n_regions; i++)
+    close (s->regions[i].fd);
+  free (s->regions);
+  for (i = 0; i < s->n_events; i++)
+    free (s->events[i].payload);
+  if (s->listen_fd >= 0)
+    close (s->listen_fd);
+  if (s->wake_fd >= 0)
+    close (s->wake_fd);
+  pthread_cond_destroy (&s->cond);
+  pthread_mutex_destroy (&s->lock);
+  free (s->allowed_uids);
+  free (s->allowed_gids);
+  free (s->path);
+  free (s);
+}
+
+int
+zcipc_server_add_region (struct zcipc_server *s, uint32_t region_id, int fd,
+    uint64_t size, uint32_t flags)
+{
+  struct stored_region *grown, *r;
+  int dup_fd;
+
+  if ((dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3)) < 0)
+    return -errno;
+  pthread_mutex_lock (&s->lock);
+  grown = realloc (s->regions, (s->n_regions + 1) * sizeof *grown);
+  if (!grown) {
+    pthread_mutex_unlock (&s->lock);
+    close (dup_fd);
+    return -ENOMEM;
+  }
+  s->regions = grown;
+  r = &s->regions[s->n_regions++];
+  *r = (struct stored_region) { region_id, flags, size, dup_fd };
+  for (unsigned int i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    if (c->ready && !c->dropping && send_region_add (c, r) < 0)
+      drop_consumer_locked (c, "too slow to take a new region");
+  }
+  pthread_mutex_unlock (&s->lock);
+  return 0;
+}
+
+int
+zcipc_server_remove_region (struct zcipc_server *s, uint32_t region_id)
+{
+  struct zcipc_wire_region_remove m;
+  size_t n = zcipc_wire_init_region_remove (&m, region_id);
+  unsigned int i;
+
+  pthread_mutex_lock (&s->lock);
+  for (i = 0; i < s->n_regions && s->regions[i].id != region_id; i++);
+  if (i == s->n_regions) {
+    pthread_mutex_unlock (&s->lock);
+    return -ENOENT;
+  }
+  close (s->regions[i].fd);
+  s->regions[i] = s->regions[--s->n_regions];
+  for (i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    if (c->ready && !c->dropping &&
+        send_plain (c->fd, &m, n, NULL, 0, NULL, 0) < 0)
+      drop_consumer_locked (c, "too slow to take a region removal");
+  }
+  pthread_mutex_unlock (&s->lock);
+  return 0;
+}
+
+static void
+forget_event_locked (struct zcipc_server *s, uint32_t kind)
+{
+  for (unsigned int i = 0; i < s->n_events; i++) {
+    if (s->events[i].kind == kind) {
+      free (s->events[i].payload);
+      memmove (&s->events[i], &s->events[i + 1],
+          (s->n_events - i - 1) * sizeof s->events[0]);
+      s->n_events--;
+      return;
+    }
+  }
+}
+
+int
+zcipc_server_send_event (struct zcipc_server *s, uint32_t kind,
+    const void *payload, uint32_t payload_size, bool sticky)
+{
+  unsigned int i;
+
+  if (payload_size > ZCIPC_WIRE_MAX_MESSAGE_SIZE -
+      sizeof (struct zcipc_wire_event))
+    return -EMSGSIZE;
+  pthread_mutex_lock (&s->lock);
+  if (sticky) {
+    uint8_t *copy = malloc (payload_size ? payload_size : 1);
+    if (!copy) {
+      pthread_mutex_unlock (&s->lock);
+      return -ENOMEM;
+    }
+    memcpy (copy, payload, payload_size);
+    for (i = 0; i < s->n_events && s->events[i].kind != kind; i++);
+    if (i == s->n_events) {
+      if (s->n_events == MAX_STICKY_EVENTS) {
+        pthread_mutex_unlock (&s->lock);
+        free (copy);
+        return -ENOSPC;
+      }
+      s->n_events++;
+    } else {
+      free (s->events[i].payload);
+    }
+    s->events[i] = (struct stored_event) { kind, payload_size, copy };
+  }
+  for (i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    if (c->ready && !c->dropping &&
+        send_event (c, kind, payload, payload_size) < 0)
+      drop_consumer_locked (c, "too slow to take an event");
+  }
+  pthread_mutex_unlock (&s->lock);
+  return 0;
+}
+
+void
+zcipc_server_forget_event (struct zcipc_server *s, uint32_t kind)
+{
+  pthread_mutex_lock (&s->lock);
+  forget_event_locked (s, kind);
+  pthread_mutex_unlock (&s->lock);
+}
+
+void
+zcipc_server_forget_all_events (struct zcipc_server *s)
+{
+  pthread_mutex_lock (&s->lock);
+  while (s->n_events)
+    forget_event_locked (s, s->events[0].kind);
+  pthread_mutex_unlock (&s->lock);
+}
+
+int
+zcipc_server_send_frame (struct zcipc_server *s,
+    const struct zcipc_wire_frame *info, const struct zcipc_wire_mem *mems,
+    uint32_t n_mems, const void *meta, uint32_t meta_size, void *frame,
+    unsigned int *n_sent)
+{
+  struct zcipc_wire_frame m;
+  struct iovec iov[3];
+  unsigned int sent = 0;
+  size_t total;
+
+  if (n_mems == 0 || n_mems > ZCIPC_WIRE_MAX_MEMS)
+    return -EINVAL;
+  total = sizeof m + n_mems * sizeof *mems + meta_size;
+  if (total > ZCIPC_WIRE_MAX_MESSAGE_SIZE)
+    return -EMSGSIZE;
+
+  m = *info;
+  zcipc_wire_init_frame (&m, n_mems, meta_size);
+  m.pts = info->pts;
+  m.dts = info->dts;
+  m.duration = info->duration;
+  m.offset = info->offset;
+  m.offset_end = info->offset_end;
+  m.flags = info->flags;
+  iov[0] = (struct iovec) { &m, sizeof m };
+  iov[1] = (struct iovec) { (void *) mems, n_mems * sizeof *mems };
+  iov[2] = (struct iovec) { (void *) meta, meta_size };
+
+  pthread_mutex_lock (&s->lock);
+  m.seq = ++s->next_seq;
+  m.send_time = (uint64_t) now_ns ();
+  for (unsigned int i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    uint32_t j;
+    int res;
+
+    if (!c->ready || c->dropping)
+      continue;
+    if (c->n_held >= c->info.quota) {
+      c->frames_missed++;
+      s->stats.frames_missed++;
+      continue;
+    }
+    res = zcipc_socket_send (c->fd, iov, meta_size ? 3 : 2, NULL, 0, 1);
+    if (res == -EAGAIN) {
+      c->frames_missed++;
+      s->stats.frames_missed++;
+      continue;
+    }
+    if (res < 0) {
+      drop_consumer_locked (c, "hung up");
+      continue;
+    }
+    for (j = 0; c->holds[j].frame; j++);
+    c->holds[j] = (struct hold) { m.seq, frame, (int64_t) m.send_time };
+    c->n_held++;
+    c->frames_sent++;
+    s->stats.held++;
+    s->callbacks.hold (s->data, frame);
+    sent++;
+  }
+  if (sent)
+    s->stats.frames_sent++;
+  else
+    s->stats.frames_unsent++;
+  pthread_mutex_unlock (&s->lock);
+  if (n_sent)
+    *n_sent = sent;
+  return 0;
+}
+
+static unsigned int
+count_ready_locked (struct zcipc_server *s)
+{
+  unsigned int n = 0;
+  for (unsigned int i = 0; i < s->n_consumers; i++)
+    if (s->consumers[i]->ready && !s->consumers[i]->dropping)
+      n++;
+  return n;
+}
+
+static void
+deadline_to_timespec (int64_t deadline_ns, struct timespec *ts)
+{
+  ts->tv_sec = deadline_ns / 1000000000;
+  ts->tv_nsec = deadline_ns % 1000000000;
+}
+
+int
+zcipc_server_wait_consumers (struct zcipc_server *s, unsigned int n,
+    int64_t timeout_ns)
+{
+  int64_t deadline = timeout_ns >= 0 ? now_ns () + timeout_ns : 0;
+  int res = 0;
+
+  pthread_mutex_lock (&s->lock);
+  while (count_ready_locked (s) < n) {
+    struct timespec ts;
+    if (s->flushing || s->stopping) {
+      res = -ECANCELED;
+      break;
+    }
+    if (timeout_ns < 0) {
+      pthread_cond_wait (&s->cond, &s->lock);
+      continue;
+    }
+    deadline_to_timespec (deadline, &ts);
+    if (pthread_cond_timedwait (&s->cond, &s->lock, &ts) == ETIMEDOUT &&
+        count_ready_locked (s) < n) {
+      res = -ETIMEDOUT;
+      break;
+    }
+  }
+  pthread_mutex_unlock (&s->lock);
+  return res;
+}
+
+/* Lock held: the earliest hold of a full consumer, or -1 if none is full. */
+static int64_t
+oldest_full_hold_locked (struct zcipc_server *s)
+{
+  int64_t oldest = -1;
+  for (unsigned int i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    if (!c->ready || c->dropping || c->n_held < c->info.quota)
+      continue;
+    for (uint32_t j = 0; j < c->info.quota; j++)
+      if (c->holds[j].frame && (oldest < 0 || c->holds[j].since_ns < oldest))
+        oldest = c->holds[j].since_ns;
+  }
+  return oldest;
+}
+
+int
+zcipc_server_wait_room (struct zcipc_server *s, int64_t timeout_ns)
+{
+  int res = 0;
+
+  pthread_mutex_lock (&s->lock);
+  for (;;) {
+    int64_t oldest = oldest_full_hold_locked (s), now;
+    struct timespec ts;
+
+    if (oldest < 0)
+      break;
+    if (s->flushing || s->stopping) {
+      res = -ECANCELED;
+      break;
+    }
+    now = now_ns ();
+    if (timeout_ns >= 0 && now - oldest >= timeout_ns) {
+      char why[160];
+      /* Drop every consumer whose oldest hold is past the timeout. */
+      for (unsigned int i = 0; i < s->n_consumers; i++) {
+        struct consumer *c = s->consumers[i];
+        bool stale = false;
+        if (!c->ready || c->dropping || c->n_held < c->info.quota)
+          continue;
+        for (uint32_t j = 0; j < c->info.quota; j++)
+          if (c->holds[j].frame && now - c->holds[j].since_ns >= timeout_ns)
+            stale = true;
+        if (!stale)
+          continue;
+        snprintf (why, sizeof why, "held %u frames for longer than the wait "
+            "timeout (%lld ms)", c->n_held, (long long) (timeout_ns / 1000000));
+        s->stats.consumers_dropped++;
+        drop_consumer_locked (c, why);
+      }
+      continue;
+    }
+    if (timeout_ns < 0) {
+      pthread_cond_wait (&s->cond, &s->lock);
+      continue;
+    }
+    deadline_to_timespec (oldest + timeout_ns, &ts);
+    pthread_cond_timedwait (&s->cond, &s->lock, &ts);
+  }
+  pthread_mutex_unlock (&s->lock);
+  return res;
+}
+
+void
+zcipc_server_set_flushing (struct zcipc_server *s, bool flushing)
+{
+  pthread_mutex_lock (&s->lock);
+  s->flushing = flushing;
+  pthread_cond_broadcast (&s->cond);
+  pthread_mutex_unlock (&s->lock);
+}
+
+unsigned int
+zcipc_server_get_stats (struct zcipc_server *s,
+    struct zcipc_server_stats *stats, struct zcipc_consumer_stats *consumers,
+    unsigned int max)
+{
+  unsigned int n = 0;
+
+  pthread_mutex_lock (&s->lock);
+  *stats = s->stats;
+  stats->consumers = count_ready_locked (s);
+  for (unsigned int i = 0; i < s->n_consumers && n < max; i++) {
+    struct consumer *c = s->consumers[i];
+    if (!c->ready)
+      continue;
+    consumers[n].info = c->info;
+    consumers[n].frames_sent = c->frames_sent;
+    consumers[n].frames_missed = c->frames_missed;
+    consumers[n].held = c->n_held;
+    n++;
+  }
+  pthread_mutex_unlock (&s->lock);
+  return n;
+}

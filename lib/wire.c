@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#include <errno.h>
+#include <string.h>
+
+#include "zcipc/wire.h"
+
+/* Every parse_* works on a datagram whose header was already checked: `len`
+ * equals header.size and is at least the header. Fixed parts are memcpy'd out
+ * so that an unaligned datagram (a fuzzer's, say) is never dereferenced as a
+ * struct. */
+
+static int
+expect_fds (unsigned n_fds, unsigned expected)
+{
+  return n_fds == expected ? 0 : -EPROTO;
+}
+
+static int
+parse_hello (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  if (len != sizeof msg->hello || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->hello, data, sizeof msg->hello);
+  if (msg->hello.magic != ZCIPC_WIRE_MAGIC)
+    return -EPROTO;
+  /* The version is checked by the receiver, which must answer a mismatch
+   * with a REJECT naming both versions rather than a silent hang-up. */
+  if (msg->hello.max_held == 0 || msg->hello.flags != 0)
+    return -EPROTO;
+  return 0;
+}
+
+static int
+parse_welcome (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  if (len != sizeof msg->welcome || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->welcome, data, sizeof msg->welcome);
+  if (msg->welcome.magic != ZCIPC_WIRE_MAGIC)
+    return -EPROTO;
+  if (msg->welcome.quota == 0 || msg->welcome.quota > ZCIPC_WIRE_MAX_QUOTA)
+    return -EPROTO;
+  return 0;
+}
+
+static int
+parse_reject (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  if (len != sizeof msg->reject || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->reject, data, sizeof msg->reject);
+  if (memchr (msg->reject.reason, '\0', sizeof msg->reject.reason) == NULL)
+    return -EPROTO;
+  if (msg->reject.error >= 0)
+    return -EPROTO;
+  return 0;
+}
+
+static int
+parse_region_add (const uint8_t *data, size_t len, const int *fds,
+    unsigned n_fds, struct zcipc_message *msg)
+{
+  const uint32_t known = ZCIPC_REGION_FLAG_MEMFD | ZCIPC_REGION_FLAG_DMABUF;
+
+  if (len != sizeof msg->region_add.info || expect_fds (n_fds, 1) < 0)
+    return -EPROTO;
+  memcpy (&msg->region_add.info, data, sizeof msg->region_add.info);
+  if (msg->region_add.info.size == 0 || (msg->region_add.info.flags & ~known))
+    return -EPROTO;
+  if (fds[0] < 0)
+    return -EPROTO;
+  msg->region_add.fd = fds[0];
+  return 0;
+}
+
+static int
+parse_region_remove (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  if (len != sizeof msg->region_remove || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->region_remove, data, sizeof msg->region_remove);
+  return 0;
+}
+
+static int
+parse_event (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  const size_t fixed = sizeof msg->event.info;
+
+  if (len < fixed || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->event.info, data, fixed);
+  if (msg->event.info.payload_size != len - fixed)
+    return -EPROTO;
+  msg->event.payload = data + fixed;
+  return 0;
+}
+
+static int
+parse_frame (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  const size_t fixed = sizeof msg->frame.info;
+  size_t mems_size;
+  uint32_t i;
+
+  if (len < fixed || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->frame.info, data, fixed);
+  if (msg->frame.info.n_mems == 0 ||
+      msg->frame.info.n_mems > ZCIPC_WIRE_MAX_MEMS)
+    return -EPROTO;
+  mems_size = (size_t) msg->frame.info.n_mems * sizeof (struct zcipc_wire_mem);
+  /* Both counts are bounded, so the sum cannot overflow. */
+  if (len != fixed + mems_size + msg->frame.info.meta_size)
+    return -EPROTO;
+  memcpy (msg->frame.mems, data + fixed, mems_size);
+  for (i = 0; i < msg->frame.info.n_mems; i++) {
+    const struct zcipc_wire_mem *m = &msg->frame.mems[i];
+    /* Region bounds are checked by the consumer, which knows the regions. */
+    if (m->size == 0 || m->offset + m->size < m->offset)
+      return -EPROTO;
+  }
+  msg->frame.meta = data + fixed + mems_size;
+  return 0;
+}
+
+static int
+parse_release (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  struct zcipc_wire_release fixed;
+
+  if (len < sizeof fixed || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&fixed, data, sizeof fixed);
+  if (fixed.count == 0 || fixed.count > ZCIPC_WIRE_MAX_RELEASES)
+    return -EPROTO;
+  if (len != sizeof fixed + fixed.count * sizeof (uint64_t))
+    return -EPROTO;
+  msg->release.count = fixed.count;
+  memcpy (msg->release.seqs, data + sizeof fixed,
+      fixed.count * sizeof (uint64_t));
+  return 0;
+}
+
+int
+zcipc_wire_parse (const void *data, size_t len, const int *fds,
+    unsigned n_fds, struct zcipc_message *msg)
+{
+  const uint8_t *bytes = data;
+  struct zcipc_wire_header header;
+
+  msg->type = 0;
+  if (data == NULL || len < sizeof header || len > ZCIPC_WIRE_MAX_MESSAGE_SIZE)
+    return -EPROTO;
+  memcpy (&header, bytes, sizeof header);
+  if (header.size != len)
+    return -EPROTO;
+
+  switch (header.type) {
+    case ZCIPC_WIRE_HELLO:
+      msg->type = header.type;
+      return parse_hello (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_WELCOME:
+      msg->type = header.type;
+      return parse_welcome (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_REJECT:
+      msg->type = header.type;
+      return parse_reject (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_REGION_ADD:
+      msg->type = header.type;
+      return parse_region_add (bytes, len, fds, n_fds, msg);
+    case ZCIPC_WIRE_REGION_REMOVE:
+      msg->type = header.type;
+      return parse_region_remove (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_EVENT:
+      msg->type = header.type;
+      return parse_event (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_FRAME:
+      msg->type = header.type;
+      return parse_frame (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_RELEASE:
+      msg->type = header.type;
+      return parse_release (bytes, len, n_fds, msg);
+    default:
+      /* A newer peer's message: skippable, unless it smuggles fds we would
+       * not know how to own. */
+      return n_fds == 0 ? -ENOMSG : -EPROTO;
+  }
+}
+
+const char *
+zcipc_wire_type_name (uint32_t type)
+{
+  switch (type) {
+    case ZCIPC_WIRE_HELLO:
+      return "HELLO";
+    case ZCIPC_WIRE_WELCOME:
+      return "WELCOME";
+    case ZCIPC_WIRE_REJECT:
+      return "REJECT";
+    case ZCIPC_WIRE_REGION_ADD:
+      return "REGION_ADD";
+    case ZCIPC_WIRE_REGION_REMOVE:
+      return "REGION_REMOVE";
+    case ZCIPC_WIRE_EVENT:
+      return "EVENT";
+    case ZCIPC_WIRE_FRAME:
+      return "FRAME";
+    case ZCIPC_WIRE_RELEASE:
+      return "RELEASE";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+static void
+init_header (struct zcipc_wire_header *h, uint32_t type, size_t size)
+{
+  h->type = type;
+  h->size = (uint32_t) size;
+}
+
+size_t
+zcipc_wire_init_hello (struct zcipc_wire_hello *m, uint32_t max_held)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_HELLO, sizeof *m);
+  m->magic = ZCIPC_WIRE_MAGIC;
+  m->version = ZCIPC_PROTOCOL_VERSION;
+  m->max_held = max_held;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_welcome (struct zcipc_wire_welcome *m, uint32_t quota,
+    uint32_t consumer_id)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_WELCOME, sizeof *m);
+  m->magic = ZCIPC_WIRE_MAGIC;
+  m->version = ZCIPC_PROTOCOL_VERSION;
+  m->quota = quota;
+  m->consumer_id = consumer_id;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_reject (struct zcipc_wire_reject *m, int error,
+    const char *reason)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_REJECT, sizeof *m);
+  m->version = ZCIPC_PROTOCOL_VERSION;
+  m->error = error < 0 ? error : -EPERM;
+  if (reason)
+    strncpy (m->reason, reason, sizeof m->reason - 1);
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_region_add (struct zcipc_wire_region_add *m,
+    uint32_t region_id, uint32_t flags, uint64_t size)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_REGION_ADD, sizeof *m);
+  m->region_id = region_id;
+  m->flags = flags;
+  m->size = size;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_region_remove (struct zcipc_wire_region_remove *m,
+    uint32_t region_id)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_REGION_REMOVE, sizeof *m);
+  m->region_id = region_id;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_event (struct zcipc_wire_event *m, uint32_t kind,
+    uint32_t payload_size)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_EVENT, sizeof *m + payload_size);
+  m->kind = kind;
+  m->payload_size = payload_size;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_frame (struct zcipc_wire_frame *m, uint32_t n_mems,
+    uint32_t meta_size)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_FRAME, sizeof *m +
+      n_mems * sizeof (struct zcipc_wire_mem) + meta_size);
+  m->n_mems = n_mems;
+  m->meta_size = meta_size;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_release (struct zcipc_wire_release *m, uint32_t count)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_RELEASE,
+      sizeof *m + count * sizeof (uint64_t));
+  m->count = count;
+  return sizeof *m;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#ifndef ZCIPC_CLIENT_H
+#define ZCIPC_CLIENT_H
+
+/* The consumer's side: one connection to a producer, its regions mapped
+ * once each (read-only), and the frames this consumer holds.
+ *
+ * A client is reference counted: every frame handed out by
+ * zcipc_client_next() keeps it (and the regions the frame points into)
+ * alive until zcipc_client_release(), so a frame may outlive the connection
+ * and the element that made it. zcipc_client_next() is for one thread;
+ * zcipc_client_release() may be called from any thread. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "zcipc/wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct zcipc_client;
+
+enum zcipc_client_event_type
+{
+  ZCIPC_CLIENT_FRAME = 1,
+  ZCIPC_CLIENT_EVENT = 2,
+};
+
+struct zcipc_client_mem
+{
+  const uint8_t *data;          /* inside the region's read-only mapping */
+  uint64_t size;
+  uint32_t region_id;
+  uint32_t region_flags;        /* ZCIPC_REGION_FLAG_* */
+  int region_fd;                /* owned by the client */
+  uint64_t offset;              /* within the region */
+  const uint8_t *region_data;   /* start of the region's mapping */
+  uint64_t region_size;
+};
+
+/* Valid until the next zcipc_client_next() call, except the mems' memory,
+ * which stays valid until zcipc_client_release (seq). */
+struct zcipc_client_event
+{
+  enum zcipc_client_event_type type;
+  struct
+  {
+    struct zcipc_wire_frame info;
+    uint32_t n_mems;
+    struct zcipc_client_mem mems[ZCIPC_WIRE_MAX_MEMS];
+    const uint8_t *meta;
+    uint32_t meta_size;
+  } frame;
+  struct
+  {
+    uint32_t kind;
+    const uint8_t *payload;
+    uint32_t size;
+  } event;
+};
+
+/* Creates an unconnected client that will ask to hold `max_held` frames. */
+int zcipc_client_new (const char *path, uint32_t max_held,
+    struct zcipc_client **out);
+
+struct zcipc_client *zcipc_client_ref (struct zcipc_client *client);
+void zcipc_client_unref (struct zcipc_client *client);
+
+/* Connects and shakes hands, retrying while nobody listens until
+ * `timeout_ms` (negative: forever). Returns 0; -ETIMEDOUT when nobody came;
+ * -ECANCELED when interrupted; -EPROTONOSUPPORT or -EACCES (and others) when
+ * the producer refused us, with its reason in zcipc_client_reason(). */
+int zcipc_client_connect (struct zcipc_client *client, int timeout_ms);
+
+/* Waits for the next frame or event. Region messages are handled inside.
+ * Returns 0; -EAGAIN after `timeout_ms` (negative: forever); -ECANCELED when
+ * interrupted; -EPIPE when the producer went away; -EPROTO when the producer
+ * broke the protocol (reason in zcipc_client_reason()). */
+int zcipc_client_next (struct zcipc_client *client,
+    struct zcipc_client_event *event, int timeout_ms);
+
+/* Gives frame `seq` back to the producer. Safe from any thread, also after
+ * the connection closed. */
+int zcipc_client_release (struct zcipc_client *client, uint64_t seq);
+
+/* Makes a blocked (and every later) connect/next return -ECANCELED, until
+ * zcipc_client_set_interrupted (client, false). */
+void zcipc_client_set_interrupted (struct zcipc_client *client,
+    bool interrupted);
+
+/* Closes the socket; frames still held keep their regions mapped. */
+void zcipc_client_disconnect (struct zcipc_client *client);
+
+uint32_t zcipc_client_quota (struct zcipc_client *client);
+uint32_t zcipc_client_consumer_id (struct zcipc_client *client);
+/* The last error's explanation, for messages; never NULL. */
+const char *zcipc_client_reason (struct zcipc_client *client);
+/* Regions mapped now (for leak checks). */
+unsigned int zcipc_client_n_regions (struct zcipc_client *client);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

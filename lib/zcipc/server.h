@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#ifndef ZCIPC_SERVER_H
+#define ZCIPC_SERVER_H
+
+/* The producer's side: a listening socket, the consumers connected to it, and
+ * the record of which consumer holds which frame.
+ *
+ * The producer keeps "sticky" state (regions and events marked sticky) that
+ * every consumer receives right after its handshake, so a late joiner starts
+ * with the current format, then gets the next frame.
+ *
+ * Threads: one internal thread accepts, shakes hands and reads releases. All
+ * other calls may come from any thread. Callbacks run on the internal thread,
+ * except `hold`, which runs inside zcipc_server_send_frame(). */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "zcipc/wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct zcipc_server;
+
+enum zcipc_log_level
+{
+  ZCIPC_LOG_ERROR,
+  ZCIPC_LOG_WARNING,
+  ZCIPC_LOG_INFO,
+  ZCIPC_LOG_DEBUG,
+};
+
+struct zcipc_consumer_info
+{
+  uint32_t id;
+  pid_t pid;
+  uid_t uid;
+  gid_t gid;
+  uint32_t quota;               /* frames it may hold at once, as granted */
+};
+
+struct zcipc_consumer_stats
+{
+  struct zcipc_consumer_info info;
+  uint64_t frames_sent;
+  uint64_t frames_missed;       /* skipped: at its quota, or socket full */
+  uint32_t held;                /* frames it holds right now */
+};
+
+struct zcipc_server_stats
+{
+  uint32_t consumers;           /* past the handshake */
+  uint64_t frames_sent;         /* frames that reached at least one consumer */
+  uint64_t frames_unsent;       /* frames that no consumer took */
+  uint64_t frames_missed;       /* sum over consumers, gone ones included */
+  uint64_t consumers_joined;
+  uint64_t consumers_dropped;   /* disconnected for a protocol violation or timeout */
+  uint32_t held;                /* holds across all consumers now */
+};
+
+struct zcipc_server_callbacks
+{
+  /* A consumer now holds `frame`: take a reference. Called with the server
+   * lock held: must not call into the server. */
+  void (*hold) (void *data, void *frame);
+  /* A consumer let go of `frame` (released it, or went away). */
+  void (*release) (void *data, void *frame);
+  void (*consumer_joined) (void *data, const struct zcipc_consumer_info *info);
+  void (*consumer_left) (void *data, const struct zcipc_consumer_info *info,
+      const char *reason);
+  void (*log) (void *data, enum zcipc_log_level level, const char *message);
+};
+
+struct zcipc_server_config
+{
+  const char *path;             /* '@name' for the abstract namespace */
+  uint32_t socket_mode;         /* file mode of the socket, e.g. 0660 */
+  uint32_t quota;               /* most frames one consumer may hold */
+  uint32_t max_consumers;
+  const uid_t *allowed_uids;    /* NULL/0: any uid (subject to socket mode) */
+  unsigned int n_allowed_uids;
+  const gid_t *allowed_gids;
+  unsigned int n_allowed_gids;
+};
+
+/* Binds the socket and starts the server thread. Errors are those of
+ * zcipc_socket_listen(). */
+int zcipc_server_new (const struct zcipc_server_config *config,
+    const struct zcipc_server_callbacks *callbacks, void *data,
+    struct zcipc_server **out);
+
+/* Stops the thread, hangs up on every consumer (releasing what they held),
+ * removes the socket file and frees the server. */
+void zcipc_server_free (struct zcipc_server *server);
+
+/* Announces a region to every consumer now and to every later one.
+ * `fd` stays the caller's: the server keeps its own duplicate. */
+int zcipc_server_add_region (struct zcipc_server *server, uint32_t region_id,
+    int fd, uint64_t size, uint32_t flags);
+int zcipc_server_remove_region (struct zcipc_server *server,
+    uint32_t region_id);
+
+/* Sends an event to every consumer. A sticky event replaces the stored one
+ * of the same kind (keeping its place, so first-sent order is kept) and is
+ * replayed to later consumers; `unstick_kind`, if not 0, forgets the stored
+ * event of that kind (a flush forgets EOS, say). */
+int zcipc_server_send_event (struct zcipc_server *server, uint32_t kind,
+    const void *payload, uint32_t payload_size, bool sticky);
+void zcipc_server_forget_event (struct zcipc_server *server, uint32_t kind);
+void zcipc_server_forget_all_events (struct zcipc_server *server);
+
+/* Sends a frame to every consumer below its quota. `info`'s timestamps and
+ * flags are the caller's; the server sets the header, seq and send time.
+ * For each consumer reached, callbacks->hold(frame) is called, and later one
+ * callbacks->release(frame). *n_sent (may be NULL) says how many. */
+int zcipc_server_send_frame (struct zcipc_server *server,
+    const struct zcipc_wire_frame *info, const struct zcipc_wire_mem *mems,
+    uint32_t n_mems, const void *meta, uint32_t meta_size, void *frame,
+    unsigned int *n_sent);
+
+/* Blocks until `n` consumers are connected. Returns 0, -ETIMEDOUT after
+ * `timeout_ns` (negative: forever), or -ECANCELED while flushing. */
+int zcipc_server_wait_consumers (struct zcipc_server *server, unsigned int n,
+    int64_t timeout_ns);
+
+/* Lossless mode: blocks until every consumer is below its quota. A consumer
+ * that still sits at its quota after `timeout_ns` is disconnected (and logged)
+ * so the stream goes on. Returns 0 or -ECANCELED while flushing. */
+int zcipc_server_wait_room (struct zcipc_server *server, int64_t timeout_ns);
+
+/* While flushing, the waits above return -ECANCELED at once. */
+void zcipc_server_set_flushing (struct zcipc_server *server, bool flushing);
+
+/* Fills `stats`, and up to `max` per-consumer entries; returns how many. */
+unsigned int zcipc_server_get_stats (struct zcipc_server *server,
+    struct zcipc_server_stats *stats, struct zcipc_consumer_stats *consumers,
+    unsigned int max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#ifndef ZCIPC_WIRE_H
+#define ZCIPC_WIRE_H
+
+/* The zcipc wire protocol.
+ *
+ * One message per SOCK_SEQPACKET datagram, native byte order (both peers are
+ * on the same host). Every message starts with a zcipc_wire_header whose
+ * `size` is the datagram's full length. Fixed parts use fixed-width fields
+ * and are checked with _Static_assert so the layout cannot drift. File
+ * descriptors travel as SCM_RIGHTS; only REGION_ADD carries one.
+ *
+ *   consumer                      producer
+ *      HELLO  ------------------>
+ *             <------------------  WELCOME (or REJECT, then hang-up)
+ *             <------------------  REGION_ADD*, EVENT* (sticky state)
+ *             <------------------  FRAME / EVENT / REGION_ADD / REGION_REMOVE
+ *    RELEASE  ------------------>
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZCIPC_PROTOCOL_VERSION 1u
+#define ZCIPC_WIRE_MAGIC 0x3150435au    /* "ZCP1" in memory order */
+
+/* Upper bounds a peer may rely on; anything larger is a protocol error. */
+#define ZCIPC_WIRE_MAX_MESSAGE_SIZE (256u * 1024u)
+#define ZCIPC_WIRE_MAX_MEMS 16u
+#define ZCIPC_WIRE_MAX_RELEASES 64u
+#define ZCIPC_WIRE_MAX_QUOTA 64u
+#define ZCIPC_WIRE_REASON_SIZE 128u
+
+enum zcipc_wire_type
+{
+  ZCIPC_WIRE_HELLO = 1,         /* consumer -> producer */
+  ZCIPC_WIRE_WELCOME = 2,       /* producer -> consumer */
+  ZCIPC_WIRE_REJECT = 3,        /* producer -> consumer */
+  ZCIPC_WIRE_REGION_ADD = 4,    /* producer -> consumer, 1 fd */
+  ZCIPC_WIRE_REGION_REMOVE = 5, /* producer -> consumer */
+  ZCIPC_WIRE_EVENT = 6,         /* producer -> consumer */
+  ZCIPC_WIRE_FRAME = 7,         /* producer -> consumer */
+  ZCIPC_WIRE_RELEASE = 8,       /* consumer -> producer */
+};
+
+/* Region flags. */
+#define ZCIPC_REGION_FLAG_MEMFD  (1u << 0)  /* sealed memfd: check seals, size */
+#define ZCIPC_REGION_FLAG_DMABUF (1u << 1)  /* DMABuf owned by someone else */
+
+struct zcipc_wire_header
+{
+  uint32_t type;
+  uint32_t size;                /* whole datagram, header included */
+};
+_Static_assert (sizeof (struct zcipc_wire_header) == 8, "header layout");
+
+struct zcipc_wire_hello
+{
+  struct zcipc_wire_header header;
+  uint32_t magic;
+  uint32_t version;
+  uint32_t max_held;            /* frames this consumer wants to hold at once */
+  uint32_t flags;               /* reserved, 0 */
+};
+_Static_assert (sizeof (struct zcipc_wire_hello) == 24, "hello layout");
+
+struct zcipc_wire_welcome
+{
+  struct zcipc_wire_header header;
+  uint32_t magic;
+  uint32_t version;
+  uint32_t quota;               /* frames granted: never more than asked */
+  uint32_t consumer_id;
+};
+_Static_assert (sizeof (struct zcipc_wire_welcome) == 24, "welcome layout");
+
+struct zcipc_wire_reject
+{
+  struct zcipc_wire_header header;
+  uint32_t version;             /* the producer's protocol version */
+  int32_t error;                /* negative errno */
+  char reason[ZCIPC_WIRE_REASON_SIZE];  /* NUL-terminated */
+};
+_Static_assert (sizeof (struct zcipc_wire_reject) == 144, "reject layout");
+
+struct zcipc_wire_region_add
+{
+  struct zcipc_wire_header header;
+  uint32_t region_id;
+  uint32_t flags;
+  uint64_t size;
+};
+_Static_assert (sizeof (struct zcipc_wire_region_add) == 24, "region layout");
+
+struct zcipc_wire_region_remove
+{
+  struct zcipc_wire_header header;
+  uint32_t region_id;
+  uint32_t reserved;
+};
+_Static_assert (sizeof (struct zcipc_wire_region_remove) == 16, "remove layout");
+
+/* Followed by `size` payload bytes. The kind and payload are the caller's
+ * (the GStreamer layer puts serialized events here). */
+struct zcipc_wire_event
+{
+  struct zcipc_wire_header header;
+  uint32_t kind;
+  uint32_t payload_size;
+};
+_Static_assert (sizeof (struct zcipc_wire_event) == 16, "event layout");
+
+struct zcipc_wire_mem
+{
+  uint32_t region_id;
+  uint32_t reserved;
+  uint64_t offset;              /* from the start of the region */
+  uint64_t size;
+};
+_Static_assert (sizeof (struct zcipc_wire_mem) == 24, "mem layout");
+
+/* Followed by n_mems zcipc_wire_mem, then meta_size bytes of metadata. */
+struct zcipc_wire_frame
+{
+  struct zcipc_wire_header header;
+  uint64_t seq;                 /* unique per producer, echoed in RELEASE */
+  uint64_t pts;
+  uint64_t dts;
+  uint64_t duration;
+  uint64_t offset;
+  uint64_t offset_end;
+  uint64_t send_time;           /* producer CLOCK_MONOTONIC ns at send */
+  uint32_t flags;
+  uint32_t n_mems;
+  uint32_t meta_size;
+  uint32_t reserved;
+};
+_Static_assert (sizeof (struct zcipc_wire_frame) == 80, "frame layout");
+
+/* Followed by count uint64_t sequence numbers. */
+struct zcipc_wire_release
+{
+  struct zcipc_wire_header header;
+  uint32_t count;
+  uint32_t reserved;
+};
+_Static_assert (sizeof (struct zcipc_wire_release) == 16, "release layout");
+
+/* A validated message. Pointers refer into the datagram passed to
+ * zcipc_wire_parse() and live as long as it does. */
+struct zcipc_message
+{
+  uint32_t type;                /* enum zcipc_wire_type, or 0 for unknown */
+  union
+  {
+    struct zcipc_wire_hello hello;
+    struct zcipc_wire_welcome welcome;
+    struct zcipc_wire_reject reject;
+    struct
+    {
+      struct zcipc_wire_region_add info;
+      int fd;                   /* owned by the caller of zcipc_wire_parse */
+    } region_add;
+    struct zcipc_wire_region_remove region_remove;
+    struct
+    {
+      struct zcipc_wire_event info;
+      const uint8_t *payload;
+    } event;
+    struct
+    {
+      struct zcipc_wire_frame info;
+      struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS];
+      const uint8_t *meta;
+    } frame;
+    struct
+    {
+      uint32_t count;
+      uint64_t seqs[ZCIPC_WIRE_MAX_RELEASES];
+    } release;
+  };
+};
+
+/* Validates one datagram of `len` bytes that arrived with `n_fds` file
+ * descriptors (`fds`), and fills `msg`. Checks the header, the size of every
+ * part, counts against the ZCIPC_WIRE_MAX_* bounds, and that exactly the
+ * expected number of fds came along. Never takes ownership of the fds: the
+ * caller closes them on error, and on success keeps msg->region_add.fd.
+ *
+ * Returns 0, or -EPROTO for a malformed message (the peer must be dropped),
+ * or -ENOMSG for a well-formed message of a type this version does not know
+ * (the caller may skip it: that is how newer peers add messages). */
+int zcipc_wire_parse (const void *data, size_t len, const int *fds,
+    unsigned n_fds, struct zcipc_message *msg);
+
+/* Human-readable message type, for logs. */
+const char *zcipc_wire_type_name (uint32_t type);
+
+/* Fills a header and the fixed part of each message. Each returns the number
+ * of bytes of the fixed part; variable parts are sent as further iovecs. */
+size_t zcipc_wire_init_hello (struct zcipc_wire_hello *m, uint32_t max_held);
+size_t zcipc_wire_init_welcome (struct zcipc_wire_welcome *m, uint32_t quota,
+    uint32_t consumer_id);
+size_t zcipc_wire_init_reject (struct zcipc_wire_reject *m, int error,
+    const char *reason);
+size_t zcipc_wire_init_region_add (struct zcipc_wire_region_add *m,
+    uint32_t region_id, uint32_t flags, uint64_t size);
+size_t zcipc_wire_init_region_remove (struct zcipc_wire_region_remove *m,
+    uint32_t region_id);
+size_t zcipc_wire_init_event (struct zcipc_wire_event *m, uint32_t kind,
+    uint32_t payload_size);
+/* `m->seq`, timestamps and flags are left for the caller to set. */
+size_t zcipc_wire_init_frame (struct zcipc_wire_frame *m, uint32_t n_mems,
+    uint32_t meta_size);
+size_t zcipc_wire_init_release (struct zcipc_wire_release *m, uint32_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
