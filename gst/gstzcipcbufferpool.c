@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+/**
+ * SECTION:gstzcipcbufferpool
+ * @title: GstZcipcBufferPool
+ * @short_description: the buffer pool zcipcsink proposes upstream
+ *
+ * A video-aware pool (alignment, strides, #GstVideoMeta) whose buffers are
+ * slots of shared memory regions: upstream writes a frame once, straight
+ * into memory every consumer maps. The pool starts with one region holding
+ * min-buffers slots; it adds regions only while consumers hold frames, up to
+ * max-buffers, so that in steady state every frame reuses the same mapping.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <unistd.h>
+
+#include <gst/video/video.h>
+
+#include "gstzcipcbufferpool.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_zcipc_buffer_pool_debug);
+#define GST_CAT_DEFAULT gst_zcipc_buffer_pool_debug
+
+/* A region's slot bitmap is 64 bits wide. */
+#define MAX_SLOTS_PER_REGION 64
+
+struct _GstZcipcBufferPool
+{
+  GstBufferPool parent;
+
+  GstZcipcAllocator *allocator;
+
+  /* Set in set_config, read in alloc_buffer (the pool serializes both). */
+  gboolean is_video;
+  GstVideoInfo info;
+  gboolean add_video_meta;
+  gsize size;
+  gsize slot_stride;
+  guint min_buffers;
+
+  GMutex lock;                  /* protects regions */
+  GPtrArray *regions;           /* GstZcipcRegion*, owned */
+};
+
+G_DEFINE_TYPE (GstZcipcBufferPool, gst_zcipc_buffer_pool,
+    GST_TYPE_BUFFER_POOL);
+
+static const gchar **
+gst_zcipc_buffer_pool_get_options (GstBufferPool * pool)
+{
+  static const gchar *options[] = { GST_BUFFER_POOL_OPTION_VIDEO_META,
+    GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT, NULL
+  };
+  return options;
+}
+
+static gsize
+page_round (gsize size)
+{
+  gsize page = (gsize) sysconf (_SC_PAGESIZE);
+  return (size + page - 1) / page * page;
+}
+
+static gboolean
+gst_zcipc_buffer_pool_set_config (GstBufferPool * pool, GstStructure * config)
+{
+  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstCaps *caps;
+  guint size, min, max;
+
+  if (!gst_buffer_pool_config_get_params (config, &caps, &size, &min, &max)) {
+    GST_WARNING_OBJECT (pool, "invalid config");
+    return FALSE;
+  }
+  if (!caps) {
+    GST_WARNING_OBJECT (pool, "no caps in config");
+    return FALSE;
+  }
+
+  self->is_video = FALSE;
+  self->add_video_meta = FALSE;
+  if (gst_video_info_from_caps (&self->info, caps)) {
+    self->is_video = TRUE;
+    self->add_video_meta = gst_buffer_pool_config_has_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_META);
+    if (gst_buffer_pool_config_has_option (config,
+            GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT)) {
+      GstVideoAlignment align;
+
+      gst_buffer_pool_config_get_video_alignment (config, &align);
+      if (!gst_video_info_align (&self->info, &align)) {
+        GST_WARNING_OBJECT (pool, "cannot apply the requested alignment");
+        return FALSE;
+      }
+      gst_buffer_pool_config_set_video_alignment (config, &align);
+    }
+    size = MAX (size, (guint) self->info.size);
+  }
+  if (size == 0) {
+    GST_WARNING_OBJECT (pool, "buffer size 0 for caps %" GST_PTR_FORMAT, caps);
+    return FALSE;
+  }
+  if (min == 0)
+    min = 1;
+  if (max != 0 && max < min) {
+    GST_WARNING_OBJECT (pool, "max-buffers %u below min-buffers %u", max, min);
+    return FALSE;
+  }
+  self->size = size;
+  self->slot_stride = page_round (size);
+  self->min_buffers = min;
+  GST_DEBUG_OBJECT (pool, "size %" G_GSIZE_FORMAT " (slot %" G_GSIZE_FORMAT
+      "), min %u, max %u, video meta %d", self->size, self->slot_stride, min,
+      max, self->add_video_meta);
+
+  /* Write back what we will really do. */
+  gst_buffer_pool_config_set_params (config, caps, size, min, max);
+  return GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->set_config
+      (pool, config);
+}
+
+/* Lock held. A region with a free slot, creating one if all are full. */
+static GstZcipcRegion *
+find_free_slot_locked (GstZcipcBufferPool * self, guint * slot,
+    GError ** error)
+{
+  GstZcipcRegion *region;
+  guint n;
+
+  for (guint i = 0; i < self->regions->len; i++) {
+    region = g_ptr_array_index (self->regions, i);
+    guint64 used = (guint64) g_atomic_pointer_get (&region->slots_used);
+    for (guint s = 0; s < region->n_slots; s++) {
+      if (!(used & (G_GUINT64_CONSTANT (1) << s))) {
+        *slot = s;
+        return region;
+      }
+    }
+  }
+  /* The first region holds min-buffers; later ones, grown while consumers
+   * hold frames, half as many (at least 2) to keep growth gradual. */
+  n = self->regions->len == 0 ? self->min_buffers :
+      MAX (2, self->min_buffers / 2);
+  n = MIN (n, MAX_SLOTS_PER_REGION);
+  region = gst_zcipc_region_new (self->slot_stride * n, n, self->slot_stride,
+      error);
+  if (!region)
+    return NULL;
+  g_ptr_array_add (self->regions, region);
+  *slot = 0;
+  return region;
+}
+
+static GstFlowReturn
+gst_zcipc_buffer_pool_alloc_buffer (GstBufferPool * pool, GstBuffer ** buffer,
+    GstBufferPoolAcquireParams * params)
+{
+  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstZcipcRegion *region;
+  GError *error = NULL;
+  GstBuffer *buf;
+  GstMemory *mem;
+  guint slot;
+
+  g_mutex_lock (&self->lock);
+  region = find_free_slot_locked (self, &slot, &error);
+  if (!region) {
+    g_mutex_unlock (&self->lock);
+    GST_ERROR_OBJECT (pool, "%s", error->message);
+    g_clear_error (&error);
+    return GST_FLOW_ERROR;
+  }
+  mem = gst_zcipc_allocator_alloc_slot (self->allocator, region, slot,
+      self->size);
+  g_mutex_unlock (&self->lock);
+
+  buf = gst_buffer_new ();
+  gst_buffer_append_memory (buf, mem);
+  if (self->add_video_meta) {
+    GstVideoInfo *info = &self->info;
+    gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
+        GST_VIDEO_INFO_FORMAT (info), GST_VIDEO_INFO_WIDTH (info),
+        GST_VIDEO_INFO_HEIGHT (info), GST_VIDEO_INFO_N_PLANES (info),
+        info->offset, info->stride);
+  }
+  GST_LOG_OBJECT (pool, "buffer %p: region %u slot %u", buf, region->id, slot);
+  *buffer = buf;
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_zcipc_buffer_pool_stop (GstBufferPool * pool)
+{
+  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  gboolean ret;
+
+  ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->stop (pool);
+  /* The buffers are freed; regions stay alive while a consumer or the sink
+   * still references them. */
+  g_mutex_lock (&self->lock);
+  g_ptr_array_set_size (self->regions, 0);
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+static void
+gst_zcipc_buffer_pool_finalize (GObject * object)
+{
+  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (object);
+
+  g_ptr_array_unref (self->regions);
+  g_mutex_clear (&self->lock);
+  gst_object_unref (self->allocator);
+  G_OBJECT_CLASS (gst_zcipc_buffer_pool_parent_class)->finalize (object);
+}
+
+static void
+gst_zcipc_buffer_pool_class_init (GstZcipcBufferPoolClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstBufferPoolClass *pool_class = GST_BUFFER_POOL_CLASS (klass);
+
+  gobject_class->finalize = gst_zcipc_buffer_pool_finalize;
+  pool_class->get_options = gst_zcipc_buffer_pool_get_options;
+  pool_class->set_config = gst_zcipc_buffer_pool_set_config;
+  pool_class->alloc_buffer = gst_zcipc_buffer_pool_alloc_buffer;
+  pool_class->stop = gst_zcipc_buffer_pool_stop;
+
+  GST_DEBUG_CATEGORY_INIT (gst_zcipc_buffer_pool_debug, "zcipcbufferpool", 0,
+      "zcipc shared memory buffer pool");
+}
+
+static void
+gst_zcipc_buffer_pool_init (GstZcipcBufferPool * self)
+{
+  g_mutex_init (&self->lock);
+  self->regions = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) gst_zcipc_region_unref);
+}
+
+GstBufferPool *
+gst_zcipc_buffer_pool_new (GstAllocator * allocator)
+{
+  GstZcipcBufferPool *self;
+
+  g_return_val_if_fail (GST_IS_ZCIPC_ALLOCATOR (allocator), NULL);
+  self = g_object_new (GST_TYPE_ZCIPC_BUFFER_POOL, NULL);
+  self->allocator = gst_object_ref (GST_ZCIPC_ALLOCATOR (allocator));
+  gst_object_ref_sink (self);
+  return GST_BUFFER_POOL_CAST (self);
+}

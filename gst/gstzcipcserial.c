@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+
+#include <gst/video/video.h>
+
+#include "gstzcipcserial.h"
+
+/* Events travel as GstStructure strings: self-describing, versionable, and
+ * parsed by GStreamer's own strict parser on the way back. Metas travel as
+ * binary records: [guint32 kind][guint32 size][size bytes][pad to 8]. */
+
+static GBytes *
+bytes_from_structure (GstStructure * s)
+{
+  gchar *str = gst_structure_to_string (s);
+  gst_structure_free (s);
+  return g_bytes_new_take (str, strlen (str) + 1);
+}
+
+static GstStructure *
+structure_from_payload (const guint8 * payload, gsize size, const gchar * name)
+{
+  GstStructure *s;
+
+  /* Producers send the terminating NUL; anything else is malformed. */
+  if (size == 0 || payload[size - 1] != '\0' ||
+      memchr (payload, '\0', size) != payload + size - 1)
+    return NULL;
+  s = gst_structure_from_string ((const gchar *) payload, NULL);
+  if (s && name && !gst_structure_has_name (s, name)) {
+    gst_structure_free (s);
+    return NULL;
+  }
+  return s;
+}
+
+GBytes *
+gst_zcipc_event_serialize (GstEvent * event, guint32 * kind)
+{
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      gchar *str;
+
+      gst_event_parse_caps (event, &caps);
+      str = gst_caps_to_string (caps);
+      *kind = GST_ZCIPC_EVENT_CAPS;
+      return g_bytes_new_take (str, strlen (str) + 1);
+    }
+    case GST_EVENT_STREAM_START:{
+      const gchar *stream_id = NULL;
+      GstStreamFlags flags = 0;
+      guint group_id = 0;
+      gboolean has_group;
+
+      gst_event_parse_stream_start (event, &stream_id);
+      gst_event_parse_stream_flags (event, &flags);
+      has_group = gst_event_parse_group_id (event, &group_id);
+      *kind = GST_ZCIPC_EVENT_STREAM_START;
+      return bytes_from_structure (gst_structure_new ("stream-start",
+              "stream-id", G_TYPE_STRING, stream_id ? stream_id : "",
+              "flags", G_TYPE_UINT, (guint) flags,
+              "has-group-id", G_TYPE_BOOLEAN, has_group,
+              "group-id", G_TYPE_UINT, group_id, NULL));
+    }
+    case GST_EVENT_SEGMENT:{
+      const GstSegment *seg;
+
+      gst_event_parse_segment (event, &seg);
+      *kind = GST_ZCIPC_EVENT_SEGMENT;
+      return bytes_from_structure (gst_structure_new ("segment",
+              "flags", G_TYPE_UINT, (guint) seg->flags,
+              "rate", G_TYPE_DOUBLE, seg->rate,
+              "applied-rate", G_TYPE_DOUBLE, seg->applied_rate,
+              "format", G_TYPE_INT, (gint) seg->format,
+              "base", G_TYPE_UINT64, seg->base,
+              "offset", G_TYPE_UINT64, seg->offset,
+              "start", G_TYPE_UINT64, seg->start,
+              "stop", G_TYPE_UINT64, seg->stop,
+              "time", G_TYPE_UINT64, seg->time,
+              "position", G_TYPE_UINT64, seg->position,
+              "duration", G_TYPE_UINT64, seg->duration, NULL));
+    }
+    case GST_EVENT_TAG:{
+      GstTagList *tags;
+      gchar *str;
+      GstStructure *s;
+
+      gst_event_parse_tag (event, &tags);
+      str = gst_tag_list_to_string (tags);
+      s = gst_structure_new ("tag", "scope", G_TYPE_INT,
+          (gint) gst_tag_list_get_scope (tags), "tags", G_TYPE_STRING, str,
+          NULL);
+      g_free (str);
+      *kind = GST_ZCIPC_EVENT_TAG;
+      return bytes_from_structure (s);
+    }
+    case GST_EVENT_EOS:
+      *kind = GST_ZCIPC_EVENT_EOS;
+      return g_bytes_new_static ("", 1);
+    case GST_EVENT_GAP:{
+      GstClockTime ts, duration;
+
+      gst_event_parse_gap (event, &ts, &duration);
+      *kind = GST_ZCIPC_EVENT_GAP;
+      return bytes_from_structure (gst_structure_new ("gap",
+              "timestamp", G_TYPE_UINT64, ts,
+              "duration", G_TYPE_UINT64, duration, NULL));
+    }
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+    case GST_EVENT_CUSTOM_DOWNSTREAM_STICKY:{
+      const GstStructure *custom = gst_event_get_structure (event);
+      gchar *str;
+      GstStructure *s;
+
+      if (!custom)
+        return NULL;
+      str = gst_structure_to_string (custom);
+      s = gst_structure_new ("custom", "type", G_TYPE_UINT,
+          (guint) GST_EVENT_TYPE (event), "structure", G_TYPE_STRING, str,
+          NULL);
+      g_free (str);
+      *kind = GST_ZCIPC_EVENT_CUSTOM;
+      return bytes_from_structure (s);
+    }
+    default:
+      return NULL;
+  }
+}
+
+static gboolean
+get_u64 (const GstStructure * s, const gchar * field, guint64 * out)
+{
+  return gst_structure_get_uint64 (s, field, out);
+}
+
+static GstEvent *
+deserialize_segment (const GstStructure * s)
+{
+  GstSegment seg;
+  guint flags;
+  gint format;
+
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  if (!gst_structure_get_uint (s, "flags", &flags) ||
+      !gst_structure_get_double (s, "rate", &seg.rate) ||
+      !gst_structure_get_double (s, "applied-rate", &seg.applied_rate) ||
+      !gst_structure_get_int (s, "format", &format) ||
+      !get_u64 (s, "base", &seg.base) || !get_u64 (s, "offset", &seg.offset) ||
+      !get_u64 (s, "start", &seg.start) || !get_u64 (s, "stop", &seg.stop) ||
+      !get_u64 (s, "time", &seg.time) ||
+      !get_u64 (s, "position", &seg.position) ||
+      !get_u64 (s, "duration", &seg.duration))
+    return NULL;
+  if (seg.rate == 0.0 || seg.applied_rate == 0.0)
+    return NULL;
+  seg.flags = flags;
+  seg.format = format;
+  return gst_event_new_segment (&seg);
+}
+
+GstEvent *
+gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload, gsize size)
+{
+  GstStructure *s = NULL;
+  GstEvent *event = NULL;
+
+  switch (kind) {
+    case GST_ZCIPC_EVENT_CAPS:{
+      GstCaps *caps;
+
+      if (size == 0 || payload[size - 1] != '\0')
+        return NULL;
+      caps = gst_caps_from_string ((const gchar *) payload);
+      if (!caps)
+        return NULL;
+      if (!gst_caps_is_fixed (caps)) {
+        gst_caps_unref (caps);
+        return NULL;
+      }
+      event = gst_event_new_caps (caps);
+      gst_caps_unref (caps);
+      return event;
+    }
+    case GST_ZCIPC_EVENT_STREAM_START:{
+      const gchar *id;
+      guint flags, group;
+      gboolean has_group;
+
+      if (!(s = structure_from_payload (payload, size, "stream-start")))
+        return NULL;
+      id = gst_structure_get_string (s, "stream-id");
+      if (id && gst_structure_get_uint (s, "flags", &flags) &&
+          gst_structure_get_boolean (s, "has-group-id", &has_group) &&
+          gst_structure_get_uint (s, "group-id", &group)) {
+        event = gst_event_new_stream_start (id);
+        gst_event_set_stream_flags (event, flags);
+        if (has_group)
+          gst_event_set_group_id (event, group);
+      }
+      break;
+    }
+    case GST_ZCIPC_EVENT_SEGMENT:
+      if ((s = structure_from_payload (payload, size, "segment")))
+        event = deserialize_segment (s);
+      break;
+    case GST_ZCIPC_EVENT_TAG:{
+      const gchar *str;
+      GstTagList *tags;
+      gint scope;
+
+      if (!(s = structure_from_payload (payload, size, "tag")))
+        return NULL;
+      str = gst_structure_get_string (s, "tags");
+      if (str && gst_structure_get_int (s, "scope", &scope) &&
+          (tags = gst_tag_list_new_from_string (str))) {
+        gst_tag_list_set_scope (tags, scope == GST_TAG_SCOPE_GLOBAL ?
+            GST_TAG_SCOPE_GLOBAL : GST_TAG_SCOPE_STREAM);
+        event = gst_event_new_tag (tags);
+      }
+      break;
+    }
+    case GST_ZCIPC_EVENT_EOS:
+      return gst_event_new_eos ();
+    case GST_ZCIPC_EVENT_GAP:{
+      guint64 ts, duration;
+
+      if (!(s = structure_from_payload (payload, size, "gap")))
+        return NULL;
+      if (get_u64 (s, "timestamp", &ts) && get_u64 (s, "duration", &duration)
+          && GST_CLOCK_TIME_IS_VALID (ts))
+        event = gst_event_new_gap (ts, duration);
+      break;
+    }
+    case GST_ZCIPC_EVENT_CUSTOM:{
+      const gchar *str;
+      guint type;
+      GstStructure *custom;
+
+      if (!(s = structure_from_payload (payload, size, "custom")))
+        return NULL;
+      str = gst_structure_get_string (s, "structure");
+      if (str && gst_structure_get_uint (s, "type", &type) &&
+          (type == GST_EVENT_CUSTOM_DOWNSTREAM ||
+              type == GST_EVENT_CUSTOM_DOWNSTREAM_STICKY) &&
+          (custom = gst_structure_from_string (str, NULL)))
+        event = gst_event_new_custom (type, custom);
+      break;
+    }
+    default:
+      return NULL;
+  }
+  if (s)
+    gst_structure_free (s);
+  return event;
+}
+
+GBytes *
+gst_zcipc_timing_serialize (const GstZcipcTiming * timing)
+{
+  return bytes_from_structure (gst_structure_new ("timing",
+          "render-offset", G_TYPE_UINT64, timing->render_offset,
+          "monotonic", G_TYPE_BOOLEAN, timing->monotonic, NULL));
+}
+
+gboolean
+gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
+    GstZcipcTiming * timing)
+{
+  GstStructure *s = structure_from_payload (payload, size, "timing");
+  gboolean ok;
+
+  if (!s)
+    return FALSE;
+  ok = gst_structure_get_uint64 (s, "render-offset", &timing->render_offset)
+      && gst_structure_get_boolean (s, "monotonic", &timing->monotonic);
+  gst_structure_free (s);
+  return ok;
+}
+
+/* ------------------------------------------------------------------ metas */
+
+/* Meta kinds on the wire. Stable: never renumber. */
+enum
+{
+  META_VIDEO = 1,
+  META_VIDEO_CROP = 2,
+  META_REFERENCE_TIMESTAMP = 3,
+  META_CUSTOM = 4,
+};
+
+typedef struct
+{
+  guint32 kind;
+  guint32 size;
+} MetaRecordHeader;
+
+typedef struct
+{
+  guint32 flags;
+  guint32 format;
+  guint32 width;
+  guint32 height;
+  guint32 n_planes;
+  guint32 id;
+  guint64 offset[GST_VIDEO_MAX_PLANES];
+  gint32 stride[GST_VIDEO_MAX_PLANES];
+} WireVideoMeta;
+G_STATIC_ASSERT (sizeof (WireVideoMeta) == 72);
+
+typedef struct
+{
+  guint32 x, y, width, height;
+} WireCropMeta;
+
+typedef struct
+{
+  guint64 timestamp;
+  guint64 duration;
+} WireReferenceTimestamp;       /* followed by the reference caps string */
+
+typedef struct
+{
+  GType (*api) (void);
+  guint32 kind;
+  /* Appends the record payload; FALSE skips this meta. */
+  gboolean (*encode) (GstMeta * meta, GByteArray * out);
+  /* FALSE: the record is malformed. */
+  gboolean (*decode) (GstBuffer * buffer, const guint8 * data, gsize size);
+} MetaCodec;
+
+static gboolean
+encode_video (GstMeta * meta, GByteArray * out)
+{
+  GstVideoMeta *vm = (GstVideoMeta *) meta;
+  WireVideoMeta w = { 0 };
+  guint i;
+
+  w.flags = vm->flags;
+  w.format = vm->format;
+  w.width = vm->width;
+  w.height = vm->height;
+  w.n_planes = vm->n_planes;
+  w.id = (guint32) vm->id;
+  for (i = 0; i < vm->n_planes && i < GST_VIDEO_MAX_PLANES; i++) {
+    w.offset[i] = vm->offset[i];
+    w.stride[i] = vm->stride[i];
+  }
+  g_byte_array_append (out, (const guint8 *) &w, sizeof w);
+  return TRUE;
+}
+
+static gboolean
+decode_video (GstBuffer * buffer, const guint8 * data, gsize size)
+{
+  WireVideoMeta w;
+  gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+  gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
+  GstVideoMeta *vm;
+  guint i;
+
+  if (size != sizeof w)
+    return FALSE;
+  memcpy (&w, data, sizeof w);
+  if (w.n_planes == 0 || w.n_planes > GST_VIDEO_MAX_PLANES ||
+      w.format == GST_VIDEO_FORMAT_UNKNOWN ||
+      gst_video_format_get_info (w.format) == NULL ||
+      w.width == 0 || w.height == 0)
+    return FALSE;
+  for (i = 0; i < w.n_planes; i++) {
+    if (w.offset[i] >= gst_buffer_get_size (buffer))
+      return FALSE;
+    offset[i] = w.offset[i];
+    stride[i] = w.stride[i];
+  }
+  vm = gst_buffer_add_video_meta_full (buffer, w.flags, w.format, w.width,
+      w.height, w.n_planes, offset, stride);
+  if (!vm)
+    return FALSE;
+  vm->id = w.id;
+  return TRUE;
+}
+
+static gboolean
+encode_crop (GstMeta * meta, GByteArray * out)
+{
+  GstVideoCropMeta *cm = (GstVideoCropMeta *) meta;
+  WireCropMeta w = { cm->x, cm->y, cm->width, cm->height };
+  g_byte_array_append (out, (const guint8 *) &w, sizeof w);
+  return TRUE;
+}
+
+static gboolean
+decode_crop (GstBuffer * buffer, const guint8 * data, gsize size)
+{
+  WireCropMeta w;
+  GstVideoCropMeta *cm;
+
+  if (size != sizeof w)
+    return FALSE;
+  memcpy (&w, data, sizeof w);
+  cm = gst_buffer_add_video_crop_meta (buffer);
+  cm->x = w.x;
+  cm->y = w.y;
+  cm->width = w.width;
+  cm->height = w.height;
+  return TRUE;
+}
+
+static gboolean
+encode_reference_timestamp (GstMeta * meta, GByteArray * out)
+{
+  GstReferenceTimestampMeta *rm = (GstReferenceTimestampMeta *) meta;
+  WireReferenceTimestamp w = { rm->timestamp, rm->duration };
+  gchar *caps = rm->reference ? gst_caps_to_string (rm->reference) :
+      g_strdup ("");
+
+  g_byte_array_append (out, (const guint8 *) &w, sizeof w);
+  g_byte_array_append (out, (const guint8 *) caps, strlen (caps) + 1);
+  g_free (caps);
+  return TRUE;
+}
+
+static gboolean
+decode_reference_timestamp (GstBuffer * buffer, const guint8 * data,
+    gsize size)
+{
+  WireReferenceTimestamp w;
+  const gchar *str;
+  GstCaps *caps;
+
+  if (size <= sizeof w || data[size - 1] != '\0')
+    return FALSE;
+  memcpy (&w, data, sizeof w);
+  str = (const gchar *) data + sizeof w;
+  if (memchr (str, '\0', size - sizeof w) != data + size - 1)
+    return FALSE;
+  caps = gst_caps_from_string (str);
+  if (!caps)
+    return FALSE;
+  gst_buffer_add_reference_timestamp_meta (buffer, caps, w.timestamp,
+      w.duration);
+  gst_caps_unref (caps);
+  return TRUE;
+}
+
+static gboolean
+encode_custom (GstMeta * meta, GByteArray * out)
+{
+  GstStructure *s;
+  gchar *str;
+
+  if (!gst_meta_info_is_custom (meta->info))
+    return FALSE;
+  s = gst_custom_meta_get_structure ((GstCustomMeta *) meta);
+  /* The structure's name is the registered meta name by convention of
+   * gst_meta_register_custom(); send the name explicitly anyway. */
+  str = gst_structure_to_string (s);
+  g_byte_array_append (out, (const guint8 *) g_type_name (meta->info->type),
+      strlen (g_type_name (meta->info->type)) + 1);
+  g_byte_array_append (out, (const guint8 *) str, strlen (str) + 1);
+  g_free (str);
+  return TRUE;
+}
+
+static gboolean
+decode_custom (GstBuffer * buffer, const guint8 * data, gsize size)
+{
+  const gchar *name = (const gchar *) data, *str;
+  const guint8 *nul;
+  GstStructure *src, *dst;
+  GstCustomMeta *cm;
+  const GstMetaInfo *info;
+
+  if (size < 4 || data[size - 1] != '\0' ||
+      !(nul = memchr (data, '\0', size)) || nul == data + size - 1)
+    return FALSE;
+  str = (const gchar *) nul + 1;
+  if (memchr (str, '\0', size - (gsize) (nul + 1 - data)) != data + size - 1)
+    return FALSE;
+  /* A custom meta is known by its registered name; the consumer registers
+   * names it has not seen, so applications need no setup to read them. */
+  info = gst_meta_get_info (name);
+  if (!info) {
+    const gchar *tags[] = { NULL };
+    info = gst_meta_register_custom (name, tags, NULL, NULL, NULL);
+  }
+  if (!info || !gst_meta_info_is_custom (info))
+    return FALSE;
+  if (!(src = gst_structure_from_string (str, NULL)))
+    return FALSE;
+  cm = gst_buffer_add_custom_meta (buffer, name);
+  if (!cm) {
+    gst_structure_free (src);
+    return FALSE;
+  }
+  dst = gst_custom_meta_get_structure (cm);
+  gst_structure_set_name (dst, gst_structure_get_name (src));
+  for (gint i = 0; i < gst_structure_n_fields (src); i++) {
+    const gchar *field = gst_structure_nth_field_name (src, i);
+    gst_structure_set_value (dst, field, gst_structure_get_value (src, field));
+  }
+  gst_structure_free (src);
+  return TRUE;
+}
+
+static const MetaCodec meta_codecs[] = {
+  {gst_video_meta_api_get_type, META_VIDEO, encode_video, decode_video},
+  {gst_video_crop_meta_api_get_type, META_VIDEO_CROP, encode_crop,
+      decode_crop},
+  {gst_reference_timestamp_meta_api_get_type, META_REFERENCE_TIMESTAMP,
+      encode_reference_timestamp, decode_reference_timestamp},
+};
+
+static const MetaCodec custom_codec =
+    { NULL, META_CUSTOM, encode_custom, decode_custom };
+
+static const MetaCodec *
+codec_for_meta (GstMeta * meta)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (meta_codecs); i++)
+    if (meta->info->api == meta_codecs[i].api ())
+      return &meta_codecs[i];
+  if (gst_meta_info_is_custom (meta->info))
+    return &custom_codec;
+  return NULL;
+}
+
+static const MetaCodec *
+codec_for_kind (guint32 kind)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (meta_codecs); i++)
+    if (meta_codecs[i].kind == kind)
+      return &meta_codecs[i];
+  return kind == META_CUSTOM ? &custom_codec : NULL;
+}
+
+void
+gst_zcipc_metas_serialize (GstBuffer * buffer, GByteArray * out,
+    guint * n_skipped)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  while ((meta = gst_buffer_iterate_meta (buffer, &state))) {
+    const MetaCodec *codec = codec_for_meta (meta);
+    MetaRecordHeader header = { 0, 0 };
+    guint start = out->len;
+    static const guint8 zeros[8] = { 0 };
+
+    if (!codec) {
+      if (n_skipped)
+        (*n_skipped)++;
+      continue;
+    }
+    g_byte_array_append (out, (const guint8 *) &header, sizeof header);
+    if (!codec->encode (meta, out) ||
+        out->len - start - sizeof header > GST_ZCIPC_MAX_META_SIZE ||
+        out->len > GST_ZCIPC_MAX_META_SIZE) {
+      g_byte_array_set_size (out, start);
+      if (n_skipped)
+        (*n_skipped)++;
+      continue;
+    }
+    header.kind = codec->kind;
+    header.size = out->len - start - sizeof header;
+    memcpy (out->data + start, &header, sizeof header);
+    g_byte_array_append (out, zeros, (8 - out->len % 8) % 8);
+  }
+}
+
+gboolean
+gst_zcipc_metas_deserialize (GstBuffer * buffer, const guint8 * data,
+    gsize size, guint * n_unknown)
+{
+  gsize pos = 0;
+
+  while (pos < size) {
+    MetaRecordHeader header;
+    const MetaCodec *codec;
+
+    if (size - pos < sizeof header)
+      return FALSE;
+    memcpy (&header, data + pos, sizeof header);
+    pos += sizeof header;
+    if (header.size > size - pos)
+      return FALSE;
+    codec = codec_for_kind (header.kind);
+    if (!codec) {
+      if (n_unknown)
+        (*n_unknown)++;
+    } else if (!codec->decode (buffer, data + pos, header.size)) {
+      return FALSE;
+    }
+    pos += header.size;
+    pos += (8 - pos % 8) % 8;
+  }
+  return TRUE;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#ifndef __GST_ZCIPC_SERIAL_H__
+#define __GST_ZCIPC_SERIAL_H__
+
+/* What crosses the wire besides pixels: events and buffer metas, turned into
+ * bytes by the producer and back into GStreamer objects by the consumer.
+ * GStreamer 1.22 has no meta serialization API, so zcipc brings its own: a
+ * registry with one encoder/decoder pair per meta API. */
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/* Event kinds on the wire (zcipc_wire_event.kind). Stable: never renumber. */
+typedef enum
+{
+  GST_ZCIPC_EVENT_CAPS = 1,
+  GST_ZCIPC_EVENT_STREAM_START = 2,
+  GST_ZCIPC_EVENT_SEGMENT = 3,
+  GST_ZCIPC_EVENT_TAG = 4,
+  GST_ZCIPC_EVENT_EOS = 5,
+  GST_ZCIPC_EVENT_GAP = 6,
+  GST_ZCIPC_EVENT_CUSTOM = 7,
+  GST_ZCIPC_EVENT_TIMING = 8,   /* the producer's clock mapping */
+} GstZcipcEventKind;
+
+/* The producer's clock: consumers on the same clock map running times. */
+typedef struct
+{
+  GstClockTime render_offset;   /* producer base time + its render latency */
+  gboolean monotonic;           /* producer runs on the system monotonic clock */
+} GstZcipcTiming;
+
+/* Serializes a serialized downstream event the consumer should see.
+ * Returns NULL for events that do not cross (flushes, QoS, ...). *kind is
+ * the wire kind; the bytes are the payload. */
+GBytes *gst_zcipc_event_serialize (GstEvent * event, guint32 * kind);
+
+/* Rebuilds an event; NULL if the payload is malformed (the caller logs). */
+GstEvent *gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload,
+    gsize size);
+
+GBytes *gst_zcipc_timing_serialize (const GstZcipcTiming * timing);
+gboolean gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
+    GstZcipcTiming * timing);
+
+/* Appends every meta of `buffer` that has a registered encoder to `out`.
+ * Metas without one stay behind (counted in *n_skipped when not NULL). */
+void gst_zcipc_metas_serialize (GstBuffer * buffer, GByteArray * out,
+    guint * n_skipped);
+
+/* Adds the metas in `data` to `buffer`. Records of unknown kinds are skipped
+ * and counted; a malformed record ends decoding and returns FALSE. */
+gboolean gst_zcipc_metas_deserialize (GstBuffer * buffer, const guint8 * data,
+    gsize size, guint * n_unknown);
+
+/* Most bytes of metas one frame may carry. */
+#define GST_ZCIPC_MAX_META_SIZE (192 * 1024)
+
+G_END_DECLS
+#endif

@@ -1,0 +1,1061 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+/**
+ * SECTION:element-zcipcsink
+ * @title: zcipcsink
+ * @see_also: zcipcsrc, shmsink
+ *
+ * Publishes a stream on a Unix socket for any number of zcipcsrc elements in
+ * other processes, without copying frames.
+ *
+ * zcipcsink answers upstream's ALLOCATION query with a buffer pool whose
+ * buffers live in sealed memfd regions (and offers its allocator as an
+ * allocation parameter too), so upstream writes each frame once, straight
+ * into shared memory. For each frame the sink sends every consumer a small
+ * descriptor (region, offset, size, timestamps, flags, metas) and keeps the
+ * buffer until every consumer released it. Caps, segments, tags, stream-start,
+ * custom serialized events and EOS cross in stream order; a consumer that
+ * joins late gets the current caps and sticky events, then the next frame.
+ *
+ * A copy happens only for a buffer whose memory is not zcipc memory (upstream
+ * ignored the pool and the allocator, e.g. behind a tee); it is logged to
+ * GST_PERFORMANCE and counted in #GstZcipcSink:stats, or refused with
+ * #GstZcipcSink:copy-mode=forbid.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=RGBA,width=1280,height=720 ! zcipcsink socket-path=/tmp/cam0
+ * ]| publishes a live test stream;
+ * |[
+ * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 ! videoconvert ! autovideosink
+ * ]| shows it in another process.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <string.h>
+
+#include <gst/video/video.h>
+
+#include "gstzcipcsink.h"
+#include "gstzcipcallocator.h"
+#include "gstzcipcbufferpool.h"
+#include "gstzcipcserial.h"
+#include "zcipc/server.h"
+#include "zcipc/socket.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_zcipc_sink_debug);
+#define GST_CAT_DEFAULT gst_zcipc_sink_debug
+GST_DEBUG_CATEGORY_EXTERN (GST_CAT_PERFORMANCE);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS_ANY);
+
+#define DEFAULT_SOCKET_PATH NULL
+#define DEFAULT_SOCKET_MODE 0660
+#define DEFAULT_CONSUMER_QUOTA 8
+#define DEFAULT_MAX_CONSUMERS 32
+#define DEFAULT_SLOW_CONSUMER GST_ZCIPC_SLOW_CONSUMER_SKIP
+#define DEFAULT_WAIT_TIMEOUT 2000
+#define DEFAULT_MIN_CONSUMERS 0
+#define DEFAULT_POOL_SIZE 4
+#define DEFAULT_COPY_MODE GST_ZCIPC_COPY_MODE_ALLOW
+
+enum
+{
+  PROP_0,
+  PROP_SOCKET_PATH,
+  PROP_SOCKET_MODE,
+  PROP_CONSUMER_QUOTA,
+  PROP_MAX_CONSUMERS,
+  PROP_SLOW_CONSUMER,
+  PROP_WAIT_TIMEOUT,
+  PROP_MIN_CONSUMERS,
+  PROP_POOL_SIZE,
+  PROP_COPY_MODE,
+  PROP_STATS,
+  N_PROPERTIES
+};
+
+static GParamSpec *properties[N_PROPERTIES];
+
+enum
+{
+  SIGNAL_CONSUMER_JOINED,
+  SIGNAL_CONSUMER_LEFT,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+struct _GstZcipcSink
+{
+  GstBaseSink parent;
+
+  /* OBJECT LOCK: properties */
+  gchar *socket_path;
+  guint socket_mode;
+  guint consumer_quota;
+  guint max_consumers;
+  GstZcipcSlowConsumer slow_consumer;
+  guint wait_timeout;
+  guint min_consumers;
+  guint pool_size;
+  GstZcipcCopyMode copy_mode;
+
+  /* Created in start(), freed in stop(); used from the streaming thread and,
+   * for stats, the application thread (lib's own lock guards it). */
+  struct zcipc_server *server;
+  GstAllocator *allocator;
+
+  /* OBJECT LOCK: the pool proposed last, and its caps */
+  GstBufferPool *pool;
+  GstCaps *pool_caps;
+
+  /* Streaming thread only */
+  GHashTable *announced;        /* region id -> GstZcipcRegion* (ref) */
+  GByteArray *meta_scratch;
+  GstClockTime timing_sent;
+
+  /* Atomic counters */
+  guint64 frames_copied;
+  guint64 bytes_copied;
+  guint64 metas_skipped;
+};
+
+#define gst_zcipc_sink_parent_class parent_class
+G_DEFINE_TYPE (GstZcipcSink, gst_zcipc_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE (zcipcsink, "zcipcsink", GST_RANK_NONE,
+    GST_TYPE_ZCIPC_SINK);
+
+GType
+gst_zcipc_slow_consumer_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ZCIPC_SLOW_CONSUMER_SKIP,
+        "A consumer at its quota misses frames; nobody waits for it", "skip"},
+    {GST_ZCIPC_SLOW_CONSUMER_WAIT,
+          "Lossless: wait for the slowest consumer, drop it after wait-timeout",
+        "wait"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstZcipcSlowConsumer", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_zcipc_copy_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ZCIPC_COPY_MODE_ALLOW,
+        "Copy buffers that are not in shared memory (counted)", "allow"},
+    {GST_ZCIPC_COPY_MODE_FORBID,
+        "Fail on a buffer that is not in shared memory", "forbid"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstZcipcCopyMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static void gst_zcipc_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_zcipc_sink_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static void gst_zcipc_sink_finalize (GObject * object);
+static gboolean gst_zcipc_sink_start (GstBaseSink * bsink);
+static gboolean gst_zcipc_sink_stop (GstBaseSink * bsink);
+static gboolean gst_zcipc_sink_unlock (GstBaseSink * bsink);
+static gboolean gst_zcipc_sink_unlock_stop (GstBaseSink * bsink);
+static gboolean gst_zcipc_sink_event (GstBaseSink * bsink, GstEvent * event);
+static gboolean gst_zcipc_sink_propose_allocation (GstBaseSink * bsink,
+    GstQuery * query);
+static GstFlowReturn gst_zcipc_sink_render (GstBaseSink * bsink,
+    GstBuffer * buffer);
+
+static void
+gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+
+  gobject_class->set_property = gst_zcipc_sink_set_property;
+  gobject_class->get_property = gst_zcipc_sink_get_property;
+  gobject_class->finalize = gst_zcipc_sink_finalize;
+
+  /**
+   * GstZcipcSink:socket-path:
+   *
+   * Where consumers connect: a file system path for a Unix socket (at most
+   * 107 bytes; the directory must exist), or "@name" for a Linux
+   * abstract-namespace socket. A stale socket file left by a dead producer
+   * is replaced; one a live producer still serves is an error.
+   */
+  properties[PROP_SOCKET_PATH] = g_param_spec_string ("socket-path",
+      "Socket path", "Unix socket consumers connect to ('@name': abstract "
+      "namespace)", DEFAULT_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSink:socket-mode:
+   *
+   * File mode of the socket: who may connect (write permission is needed).
+   * Ignored for abstract sockets.
+   */
+  properties[PROP_SOCKET_MODE] = g_param_spec_uint ("socket-mode",
+      "Socket mode", "File mode of the socket (who may connect)", 0, 0777,
+      DEFAULT_SOCKET_MODE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSink:consumer-quota:
+   *
+   * The most frames one consumer may hold at once. Each consumer asks for a
+   * number (zcipcsrc's max-held) and is granted at most this.
+   */
+  properties[PROP_CONSUMER_QUOTA] = g_param_spec_uint ("consumer-quota",
+      "Consumer quota", "Most frames one consumer may hold at once", 1,
+      ZCIPC_WIRE_MAX_QUOTA, DEFAULT_CONSUMER_QUOTA,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSink:max-consumers:
+   *
+   * Connections accepted at once (handshakes in progress included); more
+   * are refused with a logged reason.
+   */
+  properties[PROP_MAX_CONSUMERS] = g_param_spec_uint ("max-consumers",
+      "Max consumers", "Most consumers connected at once", 1, 1024,
+      DEFAULT_MAX_CONSUMERS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSink:slow-consumer:
+   *
+   * What happens when a consumer sits at its quota: skip (it misses frames,
+   * counted) or wait (lossless; see wait-timeout).
+   */
+  properties[PROP_SLOW_CONSUMER] = g_param_spec_enum ("slow-consumer",
+      "Slow consumer policy", "What happens when a consumer is at its quota",
+      GST_TYPE_ZCIPC_SLOW_CONSUMER, DEFAULT_SLOW_CONSUMER,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_PLAYING);
+
+  /**
+   * GstZcipcSink:wait-timeout:
+   *
+   * With slow-consumer=wait: milliseconds a consumer may hold its quota
+   * before it is disconnected so the stream goes on. 0 waits forever.
+   */
+  properties[PROP_WAIT_TIMEOUT] = g_param_spec_uint ("wait-timeout",
+      "Wait timeout", "With slow-consumer=wait, ms before a stuck consumer "
+      "is dropped (0 = never)", 0, G_MAXUINT, DEFAULT_WAIT_TIMEOUT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_PLAYING);
+
+  /**
+   * GstZcipcSink:min-consumers:
+   *
+   * The sink holds its first frame (and any later one) until this many
+   * consumers are connected. With slow-consumer=wait this gives a lossless
+   * start.
+   */
+  properties[PROP_MIN_CONSUMERS] = g_param_spec_uint ("min-consumers",
+      "Min consumers", "Wait for this many consumers before rendering", 0,
+      1024, DEFAULT_MIN_CONSUMERS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_PLAYING);
+
+  /**
+   * GstZcipcSink:pool-size:
+   *
+   * Frames the proposed pool preallocates in one shared region. The pool
+   * grows (by further regions) only while consumers hold frames.
+   */
+  properties[PROP_POOL_SIZE] = g_param_spec_uint ("pool-size", "Pool size",
+      "Buffers the proposed pool preallocates", 1, 64, DEFAULT_POOL_SIZE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSink:copy-mode:
+   *
+   * What to do with a buffer whose memory consumers cannot map: copy it into
+   * shared memory (counted in stats and logged to GST_PERFORMANCE), or fail.
+   */
+  properties[PROP_COPY_MODE] = g_param_spec_enum ("copy-mode", "Copy mode",
+      "Copy buffers that are not in shared memory, or fail",
+      GST_TYPE_ZCIPC_COPY_MODE, DEFAULT_COPY_MODE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_PLAYING);
+
+  /**
+   * GstZcipcSink:stats:
+   *
+   * #GstBaseSink's statistics (average-rate, dropped, rendered) plus:
+   * consumers (guint, connected now), frames-sent (guint64, frames that
+   * reached at least one consumer), frames-unsent (guint64, frames rendered
+   * while no consumer could take them), frames-dropped (guint64, frames
+   * consumers missed, summed over consumers), frames-copied and bytes-copied
+   * (guint64, copies into shared memory), frames-held (guint, holds across
+   * consumers now), consumers-joined, consumers-dropped (guint64, cut off for
+   * a protocol violation or the wait timeout), metas-skipped (guint64, metas
+   * with no serializer), and consumer-stats (a #GstValueArray with one
+   * structure per consumer: id, pid, uid, quota, frames-sent, frames-missed,
+   * frames-held).
+   */
+  properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
+      "Sink and per-consumer statistics", GST_TYPE_STRUCTURE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
+
+  /**
+   * GstZcipcSink::consumer-joined:
+   * @sink: the sink
+   * @id: the consumer's id
+   * @pid: its process id
+   * @uid: its user id
+   *
+   * A consumer finished its handshake. Emitted from the sink's socket
+   * thread; an element message "zcipc-consumer-joined" is posted too.
+   */
+  signals[SIGNAL_CONSUMER_JOINED] = g_signal_new ("consumer-joined",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_INT, G_TYPE_UINT);
+
+  /**
+   * GstZcipcSink::consumer-left:
+   * @sink: the sink
+   * @id: the consumer's id
+   * @pid: its process id
+   * @uid: its user id
+   * @reason: why it left
+   *
+   * A consumer hung up or was disconnected; its frames are back. Emitted from
+   * the sink's socket thread; an element message "zcipc-consumer-left" is
+   * posted too.
+   */
+  signals[SIGNAL_CONSUMER_LEFT] = g_signal_new ("consumer-left",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 4, G_TYPE_UINT, G_TYPE_INT, G_TYPE_UINT, G_TYPE_STRING);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Zero-copy IPC sink", "Sink/Network",
+      "Publishes a stream to other processes through shared memory, "
+      "without copying", "The zcipc authors");
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_zcipc_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_zcipc_sink_stop);
+  basesink_class->unlock = GST_DEBUG_FUNCPTR (gst_zcipc_sink_unlock);
+  basesink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_zcipc_sink_unlock_stop);
+  basesink_class->event = GST_DEBUG_FUNCPTR (gst_zcipc_sink_event);
+  basesink_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_zcipc_sink_propose_allocation);
+  basesink_class->render = GST_DEBUG_FUNCPTR (gst_zcipc_sink_render);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_ZCIPC_SLOW_CONSUMER, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ZCIPC_COPY_MODE, 0);
+  GST_DEBUG_CATEGORY_INIT (gst_zcipc_sink_debug, "zcipcsink", 0,
+      "zcipc zero-copy IPC sink");
+}
+
+static void
+gst_zcipc_sink_init (GstZcipcSink * self)
+{
+  self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
+  self->socket_mode = DEFAULT_SOCKET_MODE;
+  self->consumer_quota = DEFAULT_CONSUMER_QUOTA;
+  self->max_consumers = DEFAULT_MAX_CONSUMERS;
+  self->slow_consumer = DEFAULT_SLOW_CONSUMER;
+  self->wait_timeout = DEFAULT_WAIT_TIMEOUT;
+  self->min_consumers = DEFAULT_MIN_CONSUMERS;
+  self->pool_size = DEFAULT_POOL_SIZE;
+  self->copy_mode = DEFAULT_COPY_MODE;
+  self->allocator = gst_zcipc_allocator_new ();
+  self->announced = g_hash_table_new_full (NULL, NULL, NULL,
+      (GDestroyNotify) gst_zcipc_region_unref);
+  self->meta_scratch = g_byte_array_new ();
+  self->timing_sent = GST_CLOCK_TIME_NONE;
+}
+
+static void
+gst_zcipc_sink_finalize (GObject * object)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (object);
+
+  g_free (self->socket_path);
+  g_hash_table_unref (self->announced);
+  g_byte_array_unref (self->meta_scratch);
+  gst_clear_object (&self->pool);
+  gst_clear_caps (&self->pool_caps);
+  gst_object_unref (self->allocator);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static GstStructure *
+gst_zcipc_sink_create_stats (GstZcipcSink * self)
+{
+  GstStructure *s = gst_base_sink_get_stats (GST_BASE_SINK (self));
+  struct zcipc_server_stats st = { 0 };
+  struct zcipc_consumer_stats per[64];
+  GValue array = G_VALUE_INIT;
+  guint n = 0;
+
+  GST_OBJECT_LOCK (self);
+  if (self->server)
+    n = zcipc_server_get_stats (self->server, &st, per, G_N_ELEMENTS (per));
+  GST_OBJECT_UNLOCK (self);
+
+  gst_structure_set (s,
+      "consumers", G_TYPE_UINT, st.consumers,
+      "frames-sent", G_TYPE_UINT64, st.frames_sent,
+      "frames-unsent", G_TYPE_UINT64, st.frames_unsent,
+      "frames-dropped", G_TYPE_UINT64, st.frames_missed,
+      "frames-copied", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->frames_copied),
+      "bytes-copied", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->bytes_copied),
+      "frames-held", G_TYPE_UINT, st.held,
+      "consumers-joined", G_TYPE_UINT64, st.consumers_joined,
+      "consumers-dropped", G_TYPE_UINT64, st.consumers_dropped,
+      "metas-skipped", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->metas_skipped), NULL);
+
+  g_value_init (&array, GST_TYPE_ARRAY);
+  for (guint i = 0; i < n; i++) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, gst_structure_new ("consumer",
+            "id", G_TYPE_UINT, per[i].info.id,
+            "pid", G_TYPE_INT, (gint) per[i].info.pid,
+            "uid", G_TYPE_UINT, (guint) per[i].info.uid,
+            "quota", G_TYPE_UINT, per[i].info.quota,
+            "frames-sent", G_TYPE_UINT64, per[i].frames_sent,
+            "frames-missed", G_TYPE_UINT64, per[i].frames_missed,
+            "frames-held", G_TYPE_UINT, per[i].held, NULL));
+    gst_value_array_append_and_take_value (&array, &v);
+  }
+  gst_structure_take_value (s, "consumer-stats", &array);
+  return s;
+}
+
+static void
+gst_zcipc_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_SOCKET_PATH:
+      g_free (self->socket_path);
+      self->socket_path = g_value_dup_string (value);
+      break;
+    case PROP_SOCKET_MODE:
+      self->socket_mode = g_value_get_uint (value);
+      break;
+    case PROP_CONSUMER_QUOTA:
+      self->consumer_quota = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CONSUMERS:
+      self->max_consumers = g_value_get_uint (value);
+      break;
+    case PROP_SLOW_CONSUMER:
+      self->slow_consumer = g_value_get_enum (value);
+      break;
+    case PROP_WAIT_TIMEOUT:
+      self->wait_timeout = g_value_get_uint (value);
+      break;
+    case PROP_MIN_CONSUMERS:
+      self->min_consumers = g_value_get_uint (value);
+      break;
+    case PROP_POOL_SIZE:
+      self->pool_size = g_value_get_uint (value);
+      break;
+    case PROP_COPY_MODE:
+      self->copy_mode = g_value_get_enum (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zcipc_sink_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (object);
+
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, gst_zcipc_sink_create_stats (self));
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_SOCKET_PATH:
+      g_value_set_string (value, self->socket_path);
+      break;
+    case PROP_SOCKET_MODE:
+      g_value_set_uint (value, self->socket_mode);
+      break;
+    case PROP_CONSUMER_QUOTA:
+      g_value_set_uint (value, self->consumer_quota);
+      break;
+    case PROP_MAX_CONSUMERS:
+      g_value_set_uint (value, self->max_consumers);
+      break;
+    case PROP_SLOW_CONSUMER:
+      g_value_set_enum (value, self->slow_consumer);
+      break;
+    case PROP_WAIT_TIMEOUT:
+      g_value_set_uint (value, self->wait_timeout);
+      break;
+    case PROP_MIN_CONSUMERS:
+      g_value_set_uint (value, self->min_consumers);
+      break;
+    case PROP_POOL_SIZE:
+      g_value_set_uint (value, self->pool_size);
+      break;
+    case PROP_COPY_MODE:
+      g_value_set_enum (value, self->copy_mode);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---------------------------------------------------- server callbacks */
+
+static void
+on_hold (void *data, void *frame)
+{
+  gst_buffer_ref (GST_BUFFER_CAST (frame));
+}
+
+static void
+on_release (void *data, void *frame)
+{
+  gst_buffer_unref (GST_BUFFER_CAST (frame));
+}
+
+static void
+post_consumer_message (GstZcipcSink * self, const gchar * name,
+    const struct zcipc_consumer_info *info, const gchar * reason)
+{
+  GstStructure *s = gst_structure_new (name,
+      "id", G_TYPE_UINT, info->id,
+      "pid", G_TYPE_INT, (gint) info->pid,
+      "uid", G_TYPE_UINT, (guint) info->uid,
+      "gid", G_TYPE_UINT, (guint) info->gid,
+      "quota", G_TYPE_UINT, info->quota, NULL);
+  if (reason)
+    gst_structure_set (s, "reason", G_TYPE_STRING, reason, NULL);
+  gst_element_post_message (GST_ELEMENT_CAST (self),
+      gst_message_new_element (GST_OBJECT_CAST (self), s));
+}
+
+static void
+on_consumer_joined (void *data, const struct zcipc_consumer_info *info)
+{
+  GstZcipcSink *self = data;
+
+  post_consumer_message (self, "zcipc-consumer-joined", info, NULL);
+  g_signal_emit (self, signals[SIGNAL_CONSUMER_JOINED], 0, info->id,
+      (gint) info->pid, (guint) info->uid);
+}
+
+static void
+on_consumer_left (void *data, const struct zcipc_consumer_info *info,
+    const char *reason)
+{
+  GstZcipcSink *self = data;
+
+  post_consumer_message (self, "zcipc-consumer-left", info, reason);
+  g_signal_emit (self, signals[SIGNAL_CONSUMER_LEFT], 0, info->id,
+      (gint) info->pid, (guint) info->uid, reason);
+}
+
+static void
+on_log (void *data, enum zcipc_log_level level, const char *message)
+{
+  static const GstDebugLevel levels[] = {
+    [ZCIPC_LOG_ERROR] = GST_LEVEL_ERROR,
+    [ZCIPC_LOG_WARNING] = GST_LEVEL_WARNING,
+    [ZCIPC_LOG_INFO] = GST_LEVEL_INFO,
+    [ZCIPC_LOG_DEBUG] = GST_LEVEL_DEBUG,
+  };
+  GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, levels[level], data, "%s", message);
+}
+
+static const struct zcipc_server_callbacks server_callbacks = {
+  .hold = on_hold,
+  .release = on_release,
+  .consumer_joined = on_consumer_joined,
+  .consumer_left = on_consumer_left,
+  .log = on_log,
+};
+
+/* ------------------------------------------------------------ lifecycle */
+
+static gboolean
+gst_zcipc_sink_start (GstBaseSink * bsink)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
+  struct zcipc_server_config config = { 0 };
+  struct zcipc_server *server = NULL;
+  gchar *path;
+  int res;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->socket_path);
+  config.socket_mode = self->socket_mode;
+  config.quota = self->consumer_quota;
+  config.max_consumers = self->max_consumers;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!path || !*path) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No socket path set: set zcipcsink's socket-path property"),
+        ("socket-path is empty"));
+    g_free (path);
+    return FALSE;
+  }
+  config.path = path;
+  res = zcipc_server_new (&config, &server_callbacks, self, &server);
+  switch (res) {
+    case 0:
+      break;
+    case -ENAMETOOLONG:
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Socket path '%s' is too long: a Unix socket path holds at most "
+              "107 bytes", path), ("zcipc_socket_listen: %s",
+              g_strerror (-res)));
+      break;
+    case -ENOENT:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+          ("Could not create socket '%s': its directory does not exist",
+              path), ("bind: %s", g_strerror (-res)));
+      break;
+    case -EACCES:
+    case -EPERM:
+    case -EROFS:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+          ("Could not create socket '%s': no permission to write in its "
+              "directory", path), ("bind: %s", g_strerror (-res)));
+      break;
+    case -EADDRINUSE:
+      GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
+          ("Could not bind socket '%s': already in use by a running "
+              "zcipcsink (or another live server)", path),
+          ("bind: %s; a connect succeeded, so the socket is not stale",
+              g_strerror (-res)));
+      break;
+    case -EEXIST:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+          ("Could not create socket '%s': a file that is not a socket is in "
+              "the way", path), ("bind: %s", g_strerror (-res)));
+      break;
+    default:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+          ("Could not create socket '%s': %s", path, g_strerror (-res)),
+          ("zcipc_server_new: %s", g_strerror (-res)));
+      break;
+  }
+  if (res < 0) {
+    g_free (path);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "publishing on '%s'", path);
+  g_free (path);
+
+  GST_OBJECT_LOCK (self);
+  self->server = server;
+  GST_OBJECT_UNLOCK (self);
+  self->timing_sent = GST_CLOCK_TIME_NONE;
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_sink_stop (GstBaseSink * bsink)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
+  struct zcipc_server *server;
+
+  GST_OBJECT_LOCK (self);
+  server = self->server;
+  self->server = NULL;
+  GST_OBJECT_UNLOCK (self);
+
+  /* Hangs up on every consumer, which gives their buffers back. */
+  zcipc_server_free (server);
+  g_hash_table_remove_all (self->announced);
+
+  GST_OBJECT_LOCK (self);
+  gst_clear_object (&self->pool);
+  gst_clear_caps (&self->pool_caps);
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "stopped");
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_sink_unlock (GstBaseSink * bsink)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
+
+  if (self->server)
+    zcipc_server_set_flushing (self->server, TRUE);
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_sink_unlock_stop (GstBaseSink * bsink)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
+
+  if (self->server)
+    zcipc_server_set_flushing (self->server, FALSE);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void
+send_event_bytes (GstZcipcSink * self, guint32 kind, GBytes * bytes,
+    gboolean sticky)
+{
+  gsize size;
+  gconstpointer data = g_bytes_get_data (bytes, &size);
+  int res = zcipc_server_send_event (self->server, kind, data, (guint32) size,
+      sticky);
+
+  if (res < 0)
+    GST_WARNING_OBJECT (self, "could not send event kind %u: %s", kind,
+        g_strerror (-res));
+}
+
+static gboolean
+gst_zcipc_sink_event (GstBaseSink * bsink, GstEvent * event)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
+
+  if (self->server) {
+    guint32 kind = 0;
+    GBytes *bytes;
+
+    switch (GST_EVENT_TYPE (event)) {
+      case GST_EVENT_FLUSH_STOP:
+        /* After a flush the stream goes on: a new segment follows. */
+        zcipc_server_forget_event (self->server, GST_ZCIPC_EVENT_EOS);
+        break;
+      case GST_EVENT_STREAM_START:
+        /* A new stream: late joiners must not see the old one's end. */
+        zcipc_server_forget_event (self->server, GST_ZCIPC_EVENT_EOS);
+        zcipc_server_forget_event (self->server, GST_ZCIPC_EVENT_TAG);
+        break;
+      default:
+        break;
+    }
+    bytes = gst_zcipc_event_serialize (event, &kind);
+    if (bytes) {
+      GST_DEBUG_OBJECT (self, "forwarding %" GST_PTR_FORMAT, event);
+      send_event_bytes (self, kind, bytes, GST_EVENT_IS_STICKY (event));
+      g_bytes_unref (bytes);
+    }
+  }
+  return GST_BASE_SINK_CLASS (parent_class)->event (bsink, event);
+}
+
+/* Tells consumers how to map our running times onto the shared clock:
+ * frames are rendered at running time + base time + latency. */
+static void
+update_timing (GstZcipcSink * self)
+{
+  GstElement *element = GST_ELEMENT_CAST (self);
+  GstZcipcTiming timing = { 0 };
+  GstClock *clock;
+  GBytes *bytes;
+
+  timing.render_offset = gst_element_get_base_time (element) +
+      gst_base_sink_get_latency (GST_BASE_SINK (self));
+  if (timing.render_offset == self->timing_sent)
+    return;
+  clock = gst_element_get_clock (element);
+  if (clock && GST_IS_SYSTEM_CLOCK (clock)) {
+    GstClockType type;
+    g_object_get (clock, "clock-type", &type, NULL);
+    timing.monotonic = type == GST_CLOCK_TYPE_MONOTONIC;
+  }
+  gst_clear_object (&clock);
+  bytes = gst_zcipc_timing_serialize (&timing);
+  send_event_bytes (self, GST_ZCIPC_EVENT_TIMING, bytes, TRUE);
+  g_bytes_unref (bytes);
+  self->timing_sent = timing.render_offset;
+}
+
+/* ------------------------------------------------------------- allocation */
+
+static gboolean
+gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
+  GstAllocationParams params;
+  GstBufferPool *pool = NULL;
+  GstVideoInfo info;
+  GstCaps *caps;
+  gboolean need_pool;
+  guint min, max;
+
+  gst_query_parse_allocation (query, &caps, &need_pool);
+  if (!caps) {
+    GST_DEBUG_OBJECT (self, "allocation query without caps");
+    return FALSE;
+  }
+
+  gst_allocation_params_init (&params);
+  /* Upstream that builds its own pool still allocates shared memory. */
+  gst_query_add_allocation_param (query, self->allocator, &params);
+  gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+  gst_query_add_allocation_meta (query, GST_VIDEO_CROP_META_API_TYPE, NULL);
+
+  if (!gst_video_info_from_caps (&info, caps))
+    return TRUE;                /* no frame size to build a pool for */
+
+  GST_OBJECT_LOCK (self);
+  min = self->pool_size;
+  /* Enough that consumers holding their quota never starve upstream in
+   * the default skip mode; slots beyond min are created only when needed. */
+  max = min + self->consumer_quota * self->max_consumers;
+  if (self->pool && self->pool_caps && gst_caps_is_equal (caps,
+          self->pool_caps))
+    pool = gst_object_ref (self->pool);
+  GST_OBJECT_UNLOCK (self);
+
+  if (!pool) {
+    GstStructure *config;
+
+    pool = gst_zcipc_buffer_pool_new (self->allocator);
+    config = gst_buffer_pool_get_config (pool);
+    gst_buffer_pool_config_set_params (config, caps, (guint) info.size, min,
+        max);
+    gst_buffer_pool_config_set_allocator (config, self->allocator, &params);
+    gst_buffer_pool_config_add_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_META);
+    if (!gst_buffer_pool_set_config (pool, config)) {
+      GST_WARNING_OBJECT (self, "could not configure a pool for %"
+          GST_PTR_FORMAT, caps);
+      gst_object_unref (pool);
+      return TRUE;
+    }
+    GST_OBJECT_LOCK (self);
+    gst_object_replace ((GstObject **) & self->pool, GST_OBJECT_CAST (pool));
+    gst_caps_replace (&self->pool_caps, caps);
+    GST_OBJECT_UNLOCK (self);
+    GST_DEBUG_OBJECT (self, "proposing new pool %" GST_PTR_FORMAT " for %"
+        GST_PTR_FORMAT, pool, caps);
+  }
+  gst_query_add_allocation_pool (query, pool, (guint) info.size, min, max);
+  gst_object_unref (pool);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------- render */
+
+static gboolean
+buffer_is_shared (GstBuffer * buffer)
+{
+  guint n = gst_buffer_n_memory (buffer);
+
+  if (n == 0 || n > ZCIPC_WIRE_MAX_MEMS)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (!gst_is_zcipc_memory (gst_buffer_peek_memory (buffer, i)))
+      return FALSE;
+  return TRUE;
+}
+
+static GstBuffer *
+copy_into_shared (GstZcipcSink * self, GstBuffer * buffer)
+{
+  gsize size = gst_buffer_get_size (buffer);
+  GstBuffer *copy;
+  GstMemory *mem;
+  GstMapInfo map;
+
+  mem = gst_allocator_alloc (self->allocator, size, NULL);
+  if (!mem)
+    return NULL;
+  if (!gst_memory_map (mem, &map, GST_MAP_WRITE)) {
+    gst_memory_unref (mem);
+    return NULL;
+  }
+  gst_buffer_extract (buffer, 0, map.data, size);
+  gst_memory_unmap (mem, &map);
+  copy = gst_buffer_new ();
+  gst_buffer_append_memory (copy, mem);
+  gst_buffer_copy_into (copy, buffer, GST_BUFFER_COPY_METADATA, 0, -1);
+
+  g_atomic_pointer_add (&self->frames_copied, 1);
+  g_atomic_pointer_add (&self->bytes_copied, size);
+  GST_CAT_LOG_OBJECT (GST_CAT_PERFORMANCE, self, "copied %" G_GSIZE_FORMAT
+      " bytes into shared memory: upstream's buffer is not zcipc memory",
+      size);
+  return copy;
+}
+
+/* Announces regions not yet known to consumers. */
+static gboolean
+announce_region (GstZcipcSink * self, GstZcipcRegion * region)
+{
+  int res;
+
+  if (g_hash_table_contains (self->announced, GUINT_TO_POINTER (region->id)))
+    return TRUE;
+  res = zcipc_server_add_region (self->server, region->id, region->region.fd,
+      region->region.size, ZCIPC_REGION_FLAG_MEMFD);
+  if (res < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+        ("Could not share a memory region with consumers"),
+        ("zcipc_server_add_region: %s", g_strerror (-res)));
+    return FALSE;
+  }
+  g_hash_table_insert (self->announced, GUINT_TO_POINTER (region->id),
+      gst_zcipc_region_ref (region));
+  GST_DEBUG_OBJECT (self, "announced region %u (%" G_GSIZE_FORMAT " bytes)",
+      region->id, region->region.size);
+  return TRUE;
+}
+
+/* Forgets regions only we still reference (their pool went away and every
+ * consumer released its frames), so consumers unmap them. */
+static void
+sweep_regions (GstZcipcSink * self)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->announced);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    GstZcipcRegion *region = value;
+    if (g_atomic_int_get (&region->refcount) == 1) {
+      GST_DEBUG_OBJECT (self, "region %u no longer used", region->id);
+      zcipc_server_remove_region (self->server, region->id);
+      g_hash_table_iter_remove (&iter);
+    }
+  }
+}
+
+static GstFlowReturn
+gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
+  struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS];
+  struct zcipc_wire_frame info = { {0} };
+  GstZcipcSlowConsumer policy;
+  guint min_consumers, wait_timeout, n_mems, n_skipped = 0;
+  GstZcipcCopyMode copy_mode;
+  GstBuffer *shared;
+  unsigned int n_sent = 0;
+  int res;
+
+  GST_OBJECT_LOCK (self);
+  policy = self->slow_consumer;
+  min_consumers = self->min_consumers;
+  wait_timeout = self->wait_timeout;
+  copy_mode = self->copy_mode;
+  GST_OBJECT_UNLOCK (self);
+
+  if (gst_buffer_get_size (buffer) == 0) {
+    GST_DEBUG_OBJECT (self, "skipping empty buffer");
+    return GST_FLOW_OK;
+  }
+  if (min_consumers > 0) {
+    res = zcipc_server_wait_consumers (self->server, min_consumers, -1);
+    if (res == -ECANCELED)
+      return GST_FLOW_FLUSHING;
+  }
+  if (policy == GST_ZCIPC_SLOW_CONSUMER_WAIT) {
+    res = zcipc_server_wait_room (self->server, wait_timeout ?
+        (gint64) wait_timeout * GST_MSECOND : -1);
+    if (res == -ECANCELED)
+      return GST_FLOW_FLUSHING;
+  }
+  update_timing (self);
+
+  if (buffer_is_shared (buffer)) {
+    shared = gst_buffer_ref (buffer);
+  } else if (copy_mode == GST_ZCIPC_COPY_MODE_FORBID) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Upstream's buffer is not in shared memory and copy-mode=forbid"),
+        ("buffer %" GST_PTR_FORMAT " has memory from another allocator; "
+            "upstream did not use the proposed pool or allocator (a tee?)",
+            buffer));
+    return GST_FLOW_ERROR;
+  } else if (!(shared = copy_into_shared (self, buffer))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Could not allocate shared memory for a frame of %" G_GSIZE_FORMAT
+            " bytes", gst_buffer_get_size (buffer)), (NULL));
+    return GST_FLOW_ERROR;
+  }
+
+  n_mems = gst_buffer_n_memory (shared);
+  for (guint i = 0; i < n_mems; i++) {
+    GstMemory *mem = gst_buffer_peek_memory (shared, i);
+    gsize offset;
+    GstZcipcRegion *region = gst_zcipc_memory_get_region (mem, &offset);
+
+    if (!announce_region (self, region)) {
+      gst_buffer_unref (shared);
+      return GST_FLOW_ERROR;
+    }
+    mems[i] = (struct zcipc_wire_mem) {
+    .region_id = region->id,.offset = offset,.size = mem->size};
+  }
+
+  g_byte_array_set_size (self->meta_scratch, 0);
+  gst_zcipc_metas_serialize (shared, self->meta_scratch, &n_skipped);
+  if (n_skipped)
+    g_atomic_pointer_add (&self->metas_skipped, n_skipped);
+
+  info.pts = GST_BUFFER_PTS (shared);
+  info.dts = GST_BUFFER_DTS (shared);
+  info.duration = GST_BUFFER_DURATION (shared);
+  info.offset = GST_BUFFER_OFFSET (shared);
+  info.offset_end = GST_BUFFER_OFFSET_END (shared);
+  info.flags = GST_BUFFER_FLAGS (shared) & ~GST_BUFFER_FLAG_TAG_MEMORY;
+
+  res = zcipc_server_send_frame (self->server, &info, mems, n_mems,
+      self->meta_scratch->data, self->meta_scratch->len, shared, &n_sent);
+  gst_buffer_unref (shared);
+  if (res < 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Could not describe a frame to consumers"),
+        ("zcipc_server_send_frame: %s (%u metas bytes)", g_strerror (-res),
+            self->meta_scratch->len));
+    return GST_FLOW_ERROR;
+  }
+  GST_LOG_OBJECT (self, "frame %" GST_TIME_FORMAT " sent to %u consumers",
+      GST_TIME_ARGS (info.pts), n_sent);
+
+  sweep_regions (self);
+  return GST_FLOW_OK;
+}

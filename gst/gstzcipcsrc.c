@@ -1,0 +1,795 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+/**
+ * SECTION:element-zcipcsrc
+ * @title: zcipcsrc
+ * @see_also: zcipcsink, shmsrc
+ *
+ * Receives a stream published by zcipcsink in another process, without
+ * copying frames.
+ *
+ * zcipcsrc connects to the sink's socket, receives the caps, sticky events
+ * and the shared memory regions (each mapped once, read-only), and pushes
+ * one buffer per frame whose memory points straight into that mapping. When
+ * the last reference to such a buffer goes, the frame is given back to the
+ * producer. A consumer may hold at most #GstZcipcSrc:max-held frames at once
+ * (as granted by the producer); holding more makes it miss frames.
+ *
+ * It is a live source. Caps come from the producer (no capsfilter needed),
+ * PTS differences are kept exactly, and when both processes run on the
+ * system monotonic clock the segment is shifted so that a `sync=true` sink
+ * renders in step with the producer.
+ *
+ * If the producer goes away, zcipcsrc waits for it to come back
+ * (#GstZcipcSrc:reconnect) and continues with the new caps.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 ! videoconvert ! autovideosink
+ * ]| shows the stream of `zcipcsink socket-path=/tmp/cam0`.
+ * |[
+ * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 timeout=0 ! fakesink
+ * ]| waits as long as it takes for the producer to appear.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <string.h>
+
+#include "gstzcipcsrc.h"
+#include "gstzcipcserial.h"
+#include "zcipc/client.h"
+#include "zcipc/socket.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_zcipc_src_debug);
+#define GST_CAT_DEFAULT gst_zcipc_src_debug
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS_ANY);
+
+#define DEFAULT_SOCKET_PATH NULL
+#define DEFAULT_TIMEOUT 10000
+#define DEFAULT_MAX_HELD 2
+#define DEFAULT_RECONNECT TRUE
+
+enum
+{
+  PROP_0,
+  PROP_SOCKET_PATH,
+  PROP_TIMEOUT,
+  PROP_MAX_HELD,
+  PROP_RECONNECT,
+  PROP_STATS,
+  N_PROPERTIES
+};
+
+static GParamSpec *properties[N_PROPERTIES];
+
+struct _GstZcipcSrc
+{
+  GstPushSrc parent;
+
+  /* OBJECT LOCK: properties */
+  gchar *socket_path;
+  guint timeout;
+  guint max_held;
+  gboolean reconnect;
+
+  /* OBJECT LOCK: swapped by the streaming thread, interrupted by unlock() */
+  struct zcipc_client *client;
+  gboolean flushing;
+  GstCaps *caps;                /* the producer's current caps */
+
+  /* Streaming thread only */
+  gboolean connected;
+  gboolean ever_connected;
+  guint64 last_seq;
+  GstZcipcTiming timing;
+  gboolean have_timing;
+  GstSegment producer_segment;
+  gboolean have_segment;
+  GstClockTime segment_base_time;       /* our base time the segment used */
+  gboolean segment_pending;     /* new segment not yet pushed */
+  GstSegment out_segment;
+
+  /* Atomic counters */
+  guint64 frames_received;
+  guint64 frames_dropped;
+  guint64 metas_unknown;
+  guint64 reconnects;
+};
+
+#define gst_zcipc_src_parent_class parent_class
+G_DEFINE_TYPE (GstZcipcSrc, gst_zcipc_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE (zcipcsrc, "zcipcsrc", GST_RANK_NONE,
+    GST_TYPE_ZCIPC_SRC);
+
+static void gst_zcipc_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_zcipc_src_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static void gst_zcipc_src_finalize (GObject * object);
+static gboolean gst_zcipc_src_start (GstBaseSrc * bsrc);
+static gboolean gst_zcipc_src_stop (GstBaseSrc * bsrc);
+static gboolean gst_zcipc_src_unlock (GstBaseSrc * bsrc);
+static gboolean gst_zcipc_src_unlock_stop (GstBaseSrc * bsrc);
+static GstCaps *gst_zcipc_src_get_caps (GstBaseSrc * bsrc, GstCaps * filter);
+static gboolean gst_zcipc_src_negotiate (GstBaseSrc * bsrc);
+static gboolean gst_zcipc_src_query (GstBaseSrc * bsrc, GstQuery * query);
+static GstFlowReturn gst_zcipc_src_create (GstPushSrc * psrc,
+    GstBuffer ** buffer);
+
+static void
+gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  gobject_class->set_property = gst_zcipc_src_set_property;
+  gobject_class->get_property = gst_zcipc_src_get_property;
+  gobject_class->finalize = gst_zcipc_src_finalize;
+
+  /**
+   * GstZcipcSrc:socket-path:
+   *
+   * The socket of the zcipcsink to receive from ("@name" for an abstract
+   * socket).
+   */
+  properties[PROP_SOCKET_PATH] = g_param_spec_string ("socket-path",
+      "Socket path", "Socket of the zcipcsink to receive from ('@name': "
+      "abstract namespace)", DEFAULT_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSrc:timeout:
+   *
+   * Milliseconds to wait for the producer to appear when starting; past
+   * that, an error. 0 waits forever. (After a producer that was there goes
+   * away, reconnect waits without limit.)
+   */
+  properties[PROP_TIMEOUT] = g_param_spec_uint ("timeout", "Timeout",
+      "ms to wait for the producer at start (0 = forever)", 0, G_MAXUINT,
+      DEFAULT_TIMEOUT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSrc:max-held:
+   *
+   * Frames this consumer asks to hold at once (the producer grants at most
+   * its consumer-quota). Downstream holding more than that (a queue, a
+   * Python list) makes this consumer miss frames, never stalls the producer.
+   */
+  properties[PROP_MAX_HELD] = g_param_spec_uint ("max-held", "Max held",
+      "Frames this consumer may hold at once", 1, ZCIPC_WIRE_MAX_QUOTA,
+      DEFAULT_MAX_HELD,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSrc:reconnect:
+   *
+   * When the producer goes away (crash, restart): wait for it to come back
+   * and continue with its new caps (TRUE), or post an error (FALSE). An EOS
+   * from the producer is EOS either way.
+   */
+  properties[PROP_RECONNECT] = g_param_spec_boolean ("reconnect",
+      "Reconnect", "Wait for a producer that went away to come back",
+      DEFAULT_RECONNECT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+
+  /**
+   * GstZcipcSrc:stats:
+   *
+   * frames-received (guint64), frames-dropped (guint64: frames the producer
+   * skipped for this consumer, seen as gaps in its frame numbers),
+   * reconnects (guint64), metas-unknown (guint64: metas this build cannot
+   * decode), quota (guint: frames granted), consumer-id (guint), regions
+   * (guint: shared regions mapped now).
+   */
+  properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
+      "Consumer statistics", GST_TYPE_STRUCTURE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Zero-copy IPC source", "Source/Network",
+      "Receives a stream from zcipcsink in another process through shared "
+      "memory, without copying", "The zcipc authors");
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_zcipc_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_zcipc_src_stop);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_zcipc_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_zcipc_src_unlock_stop);
+  basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_zcipc_src_get_caps);
+  basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_zcipc_src_negotiate);
+  basesrc_class->query = GST_DEBUG_FUNCPTR (gst_zcipc_src_query);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_zcipc_src_create);
+
+  GST_DEBUG_CATEGORY_INIT (gst_zcipc_src_debug, "zcipcsrc", 0,
+      "zcipc zero-copy IPC source");
+}
+
+static void
+gst_zcipc_src_init (GstZcipcSrc * self)
+{
+  self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
+  self->timeout = DEFAULT_TIMEOUT;
+  self->max_held = DEFAULT_MAX_HELD;
+  self->reconnect = DEFAULT_RECONNECT;
+  gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+}
+
+static void
+gst_zcipc_src_finalize (GObject * object)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (object);
+
+  g_free (self->socket_path);
+  gst_clear_caps (&self->caps);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static GstStructure *
+gst_zcipc_src_create_stats (GstZcipcSrc * self)
+{
+  guint quota = 0, id = 0, regions = 0;
+
+  GST_OBJECT_LOCK (self);
+  if (self->client) {
+    quota = zcipc_client_quota (self->client);
+    id = zcipc_client_consumer_id (self->client);
+    regions = zcipc_client_n_regions (self->client);
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  return gst_structure_new ("application/x-zcipcsrc-stats",
+      "frames-received", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->frames_received),
+      "frames-dropped", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->frames_dropped),
+      "reconnects", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->reconnects),
+      "metas-unknown", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->metas_unknown),
+      "quota", G_TYPE_UINT, quota,
+      "consumer-id", G_TYPE_UINT, id, "regions", G_TYPE_UINT, regions, NULL);
+}
+
+static void
+gst_zcipc_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_SOCKET_PATH:
+      g_free (self->socket_path);
+      self->socket_path = g_value_dup_string (value);
+      break;
+    case PROP_TIMEOUT:
+      self->timeout = g_value_get_uint (value);
+      break;
+    case PROP_MAX_HELD:
+      self->max_held = g_value_get_uint (value);
+      break;
+    case PROP_RECONNECT:
+      self->reconnect = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zcipc_src_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (object);
+
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, gst_zcipc_src_create_stats (self));
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_SOCKET_PATH:
+      g_value_set_string (value, self->socket_path);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout);
+      break;
+    case PROP_MAX_HELD:
+      g_value_set_uint (value, self->max_held);
+      break;
+    case PROP_RECONNECT:
+      g_value_set_boolean (value, self->reconnect);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static gboolean
+gst_zcipc_src_start (GstBaseSrc * bsrc)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
+  gchar *path;
+  int res;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->socket_path);
+  GST_OBJECT_UNLOCK (self);
+
+  res = zcipc_socket_check_path (path);
+  if (res == -ENAMETOOLONG) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Socket path '%s' is too long: a Unix socket path holds at most "
+            "107 bytes", path), ("zcipc_socket_check_path: %s",
+            g_strerror (-res)));
+  } else if (res < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No socket path set: set zcipcsrc's socket-path property to the "
+            "zcipcsink's"), ("socket-path is empty"));
+  }
+  g_free (path);
+  if (res < 0)
+    return FALSE;
+
+  self->connected = FALSE;
+  self->ever_connected = FALSE;
+  self->have_timing = FALSE;
+  self->have_segment = FALSE;
+  self->segment_pending = FALSE;
+  return TRUE;
+}
+
+static void
+drop_connection (GstZcipcSrc * self)
+{
+  struct zcipc_client *client;
+
+  GST_OBJECT_LOCK (self);
+  client = self->client;
+  self->client = NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (client) {
+    /* Frames still held downstream keep the client (and their regions)
+     * alive; the socket closes now. */
+    zcipc_client_disconnect (client);
+    zcipc_client_unref (client);
+  }
+  self->connected = FALSE;
+}
+
+static gboolean
+gst_zcipc_src_stop (GstBaseSrc * bsrc)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
+
+  drop_connection (self);
+  GST_OBJECT_LOCK (self);
+  gst_clear_caps (&self->caps);
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_src_unlock (GstBaseSrc * bsrc)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
+
+  GST_OBJECT_LOCK (self);
+  self->flushing = TRUE;
+  if (self->client)
+    zcipc_client_set_interrupted (self->client, TRUE);
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_src_unlock_stop (GstBaseSrc * bsrc)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
+
+  GST_OBJECT_LOCK (self);
+  self->flushing = FALSE;
+  if (self->client)
+    zcipc_client_set_interrupted (self->client, FALSE);
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static GstCaps *
+gst_zcipc_src_get_caps (GstBaseSrc * bsrc, GstCaps * filter)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
+  GstCaps *caps;
+
+  GST_OBJECT_LOCK (self);
+  caps = self->caps ? gst_caps_ref (self->caps) : gst_caps_new_any ();
+  GST_OBJECT_UNLOCK (self);
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, caps,
+        GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (caps);
+    caps = tmp;
+  }
+  return caps;
+}
+
+static gboolean
+gst_zcipc_src_negotiate (GstBaseSrc * bsrc)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
+  GstCaps *caps;
+  gboolean ret = TRUE;
+
+  /* The producer decides the caps; until it said, there is nothing to do. */
+  GST_OBJECT_LOCK (self);
+  caps = self->caps ? gst_caps_ref (self->caps) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (caps) {
+    ret = gst_base_src_set_caps (bsrc, caps);
+    gst_caps_unref (caps);
+  }
+  return ret;
+}
+
+static gboolean
+gst_zcipc_src_query (GstBaseSrc * bsrc, GstQuery * query)
+{
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    /* Frames are pushed as they arrive and carry the producer's render
+     * schedule in their running time: no latency of our own. */
+    gst_query_set_latency (query, TRUE, 0, GST_CLOCK_TIME_NONE);
+    return TRUE;
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->query (bsrc, query);
+}
+
+/* ------------------------------------------------------------- streaming */
+
+static GstFlowReturn
+connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
+{
+  struct zcipc_client *client;
+  gchar *path;
+  guint max_held, timeout;
+  int res;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->socket_path);
+  max_held = self->max_held;
+  timeout = self->timeout;
+  GST_OBJECT_UNLOCK (self);
+
+  res = zcipc_client_new (path, max_held, &client);
+  if (res < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not set up a connection to '%s'", path),
+        ("zcipc_client_new: %s", g_strerror (-res)));
+    g_free (path);
+    return GST_FLOW_ERROR;
+  }
+  GST_OBJECT_LOCK (self);
+  self->client = client;
+  if (self->flushing)
+    zcipc_client_set_interrupted (client, TRUE);
+  GST_OBJECT_UNLOCK (self);
+
+  GST_INFO_OBJECT (self, "connecting to '%s'", path);
+  res = zcipc_client_connect (client, (after_loss || timeout == 0) ? -1 :
+      (int) MIN (timeout, (guint) G_MAXINT));
+  if (res == 0) {
+    GST_INFO_OBJECT (self, "connected to '%s' as consumer %u, quota %u",
+        path, zcipc_client_consumer_id (client), zcipc_client_quota (client));
+    self->connected = TRUE;
+    self->ever_connected = TRUE;
+    self->last_seq = 0;
+    g_free (path);
+    gst_element_post_message (GST_ELEMENT_CAST (self),
+        gst_message_new_element (GST_OBJECT_CAST (self),
+            gst_structure_new ("zcipc-connected", "socket-path",
+                G_TYPE_STRING, self->socket_path, "consumer-id", G_TYPE_UINT,
+                zcipc_client_consumer_id (client), "quota", G_TYPE_UINT,
+                zcipc_client_quota (client), NULL)));
+    return GST_FLOW_OK;
+  }
+
+  drop_connection (self);
+  if (res == -ECANCELED) {
+    g_free (path);
+    return GST_FLOW_FLUSHING;
+  }
+  if (res == -ETIMEDOUT && zcipc_client_reason (client)[0] == 'n') {
+    /* "no producer is listening" */
+  }
+  switch (res) {
+    case -ETIMEDOUT:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("No zcipcsink is publishing on '%s' (waited %u ms). Start the "
+              "producer, check the path, or set timeout=0 to wait forever",
+              path, timeout), ("zcipc_client_connect: %s", g_strerror (-res)));
+      break;
+    case -EPROTONOSUPPORT:
+    case -EACCES:
+    case -EPERM:
+    case -EUSERS:
+    case -EPROTO:
+    case -ECONNRESET:
+    default:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Could not receive from '%s'", path),
+          ("zcipc_client_connect: %s", g_strerror (-res)));
+      break;
+  }
+  g_free (path);
+  return GST_FLOW_ERROR;
+}
+
+/* Recomputes the segment we push: the producer's, shifted so that running
+ * time + our base time is the clock time the producer renders at. */
+static void
+update_segment (GstZcipcSrc * self)
+{
+  GstSegment seg;
+  GstClock *clock;
+  gboolean same_clock = FALSE;
+  GstClockTime base_time;
+
+  if (!self->have_segment)
+    return;
+  seg = self->producer_segment;
+  base_time = gst_element_get_base_time (GST_ELEMENT_CAST (self));
+  clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
+  if (clock && GST_IS_SYSTEM_CLOCK (clock)) {
+    GstClockType type;
+    g_object_get (clock, "clock-type", &type, NULL);
+    same_clock = type == GST_CLOCK_TYPE_MONOTONIC;
+  }
+  gst_clear_object (&clock);
+
+  if (seg.format == GST_FORMAT_TIME && self->have_timing &&
+      self->timing.monotonic && same_clock &&
+      GST_CLOCK_TIME_IS_VALID (base_time)) {
+    gint64 shift = (gint64) self->timing.render_offset - (gint64) base_time;
+    if (!gst_segment_offset_running_time (&seg, GST_FORMAT_TIME, shift))
+      GST_WARNING_OBJECT (self, "could not shift the segment by %"
+          GST_STIME_FORMAT, GST_STIME_ARGS (shift));
+    GST_DEBUG_OBJECT (self, "segment shifted by %" GST_STIME_FORMAT,
+        GST_STIME_ARGS (shift));
+  }
+  self->segment_base_time = base_time;
+  self->out_segment = seg;
+  self->segment_pending = TRUE;
+  gst_base_src_new_segment (GST_BASE_SRC (self), &seg);
+}
+
+/* Serialized events after the segment must not overtake it. */
+static void
+push_serialized_event (GstZcipcSrc * self, GstEvent * event)
+{
+  GstPad *pad = GST_BASE_SRC_PAD (self);
+
+  if (self->segment_pending && GST_EVENT_TYPE (event) != GST_EVENT_STREAM_START) {
+    gst_pad_push_event (pad, gst_event_new_segment (&self->out_segment));
+    self->segment_pending = FALSE;
+  }
+  gst_pad_push_event (pad, event);
+}
+
+static GstFlowReturn
+handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
+{
+  GstEvent *event;
+
+  if (ev->event.kind == GST_ZCIPC_EVENT_TIMING) {
+    if (!gst_zcipc_timing_deserialize (ev->event.payload, ev->event.size,
+            &self->timing)) {
+      GST_WARNING_OBJECT (self, "malformed timing from the producer");
+      return GST_FLOW_OK;
+    }
+    self->have_timing = TRUE;
+    update_segment (self);
+    return GST_FLOW_OK;
+  }
+
+  event = gst_zcipc_event_deserialize (ev->event.kind, ev->event.payload,
+      ev->event.size);
+  if (!event) {
+    GST_WARNING_OBJECT (self, "skipping malformed or unknown event kind %u "
+        "from the producer", ev->event.kind);
+    return GST_FLOW_OK;
+  }
+  GST_DEBUG_OBJECT (self, "producer event %" GST_PTR_FORMAT, event);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+
+      gst_event_parse_caps (event, &caps);
+      GST_OBJECT_LOCK (self);
+      gst_caps_replace (&self->caps, caps);
+      GST_OBJECT_UNLOCK (self);
+      if (!gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
+        GstCaps *peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (self),
+            NULL);
+        gchar *ours = gst_caps_to_string (caps);
+        gchar *theirs = gst_caps_to_string (peer);
+        GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+            ("Downstream does not accept the producer's caps %s (it accepts "
+                "%s)", ours, theirs), ("gst_base_src_set_caps failed"));
+        g_free (ours);
+        g_free (theirs);
+        gst_caps_unref (peer);
+        gst_event_unref (event);
+        return GST_FLOW_NOT_NEGOTIATED;
+      }
+      gst_event_unref (event);
+      return GST_FLOW_OK;
+    }
+    case GST_EVENT_SEGMENT:{
+      const GstSegment *seg;
+
+      gst_event_parse_segment (event, &seg);
+      self->producer_segment = *seg;
+      self->have_segment = TRUE;
+      gst_event_unref (event);
+      update_segment (self);
+      return GST_FLOW_OK;
+    }
+    case GST_EVENT_EOS:
+      gst_event_unref (event);
+      GST_INFO_OBJECT (self, "end of stream from the producer");
+      return GST_FLOW_EOS;
+    default:
+      push_serialized_event (self, event);
+      return GST_FLOW_OK;
+  }
+}
+
+typedef struct
+{
+  struct zcipc_client *client;
+  guint64 seq;
+  gint refs;
+} HeldFrame;
+
+static void
+held_frame_unref (gpointer data)
+{
+  HeldFrame *frame = data;
+
+  if (!g_atomic_int_dec_and_test (&frame->refs))
+    return;
+  /* Gives the frame back, and drops the client reference the frame held:
+   * the last frame of a closed connection frees its mappings here. */
+  zcipc_client_release (frame->client, frame->seq);
+  g_free (frame);
+}
+
+static GstBuffer *
+wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
+    const struct zcipc_client_event *ev)
+{
+  const struct zcipc_wire_frame *info = &ev->frame.info;
+  HeldFrame *frame = g_new (HeldFrame, 1);
+  GstBuffer *buffer = gst_buffer_new ();
+  guint n_unknown = 0;
+
+  frame->client = client;
+  frame->seq = info->seq;
+  frame->refs = (gint) ev->frame.n_mems;
+  for (guint i = 0; i < ev->frame.n_mems; i++) {
+    const struct zcipc_client_mem *m = &ev->frame.mems[i];
+    /* Read-only: the mapping is PROT_READ, and a writer downstream must
+     * copy (gst_buffer_make_writable) rather than crash. */
+    gst_buffer_append_memory (buffer,
+        gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY, (gpointer) m->data,
+            m->size, 0, m->size, frame, held_frame_unref));
+  }
+  GST_BUFFER_PTS (buffer) = info->pts;
+  GST_BUFFER_DTS (buffer) = info->dts;
+  GST_BUFFER_DURATION (buffer) = info->duration;
+  GST_BUFFER_OFFSET (buffer) = info->offset;
+  GST_BUFFER_OFFSET_END (buffer) = info->offset_end;
+  GST_MINI_OBJECT_FLAGS (buffer) = info->flags & ~GST_BUFFER_FLAG_TAG_MEMORY;
+
+  if (ev->frame.meta_size &&
+      !gst_zcipc_metas_deserialize (buffer, ev->frame.meta,
+          ev->frame.meta_size, &n_unknown))
+    GST_WARNING_OBJECT (self, "frame %" G_GUINT64_FORMAT " carried malformed "
+        "metas; kept the ones before", info->seq);
+  if (n_unknown)
+    g_atomic_pointer_add (&self->metas_unknown, n_unknown);
+  return buffer;
+}
+
+static GstFlowReturn
+gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (psrc);
+
+  for (;;) {
+    struct zcipc_client_event ev;
+    struct zcipc_client *client;
+    GstFlowReturn ret;
+    gboolean reconnect;
+    int res;
+
+    if (!self->connected) {
+      ret = connect_to_producer (self, self->ever_connected);
+      if (ret != GST_FLOW_OK)
+        return ret;
+    }
+    client = self->client;
+    res = zcipc_client_next (client, &ev, -1);
+    if (res == -ECANCELED)
+      return GST_FLOW_FLUSHING;
+    if (res == -EPIPE) {
+      GST_OBJECT_LOCK (self);
+      reconnect = self->reconnect;
+      GST_OBJECT_UNLOCK (self);
+      drop_connection (self);
+      if (!reconnect) {
+        GST_ELEMENT_ERROR (self, RESOURCE, READ,
+            ("The producer on '%s' went away", self->socket_path),
+            ("zcipc_client_next: hang-up; reconnect=false"));
+        return GST_FLOW_ERROR;
+      }
+      GST_ELEMENT_WARNING (self, RESOURCE, READ,
+          ("The producer on '%s' went away; waiting for it to come back",
+              self->socket_path), ("zcipc_client_next: hang-up"));
+      g_atomic_pointer_add (&self->reconnects, 1);
+      continue;
+    }
+    if (res < 0) {
+      GST_ELEMENT_ERROR (self, STREAM, DECODE,
+          ("The producer on '%s' broke the protocol: %s", self->socket_path,
+              zcipc_client_reason (client)),
+          ("zcipc_client_next: %s", g_strerror (-res)));
+      drop_connection (self);
+      return GST_FLOW_ERROR;
+    }
+
+    if (ev.type == ZCIPC_CLIENT_EVENT) {
+      ret = handle_event (self, &ev);
+      if (ret != GST_FLOW_OK)
+        return ret;
+      continue;
+    }
+
+    /* A frame. Keep the segment in step with our base time, which changes
+     * when our pipeline is paused and resumed. */
+    if (self->have_segment && self->segment_base_time !=
+        gst_element_get_base_time (GST_ELEMENT_CAST (self)))
+      update_segment (self);
+    self->segment_pending = FALSE;      /* basesrc pushes it before this buffer */
+
+    if (self->last_seq && ev.frame.info.seq > self->last_seq + 1)
+      g_atomic_pointer_add (&self->frames_dropped,
+          ev.frame.info.seq - self->last_seq - 1);
+    self->last_seq = ev.frame.info.seq;
+    g_atomic_pointer_add (&self->frames_received, 1);
+
+    *buffer = wrap_frame (self, client, &ev);
+    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " %" GST_PTR_FORMAT,
+        ev.frame.info.seq, *buffer);
+    return GST_FLOW_OK;
+  }
+}
