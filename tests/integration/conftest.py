@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Copyright (C) 2026 The zcipc authors
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import zcipctest  # noqa: E402
+
+# In-process GStreamer (gst-python) in the test runner itself sees the same
+# plugins as the processes it starts. Must happen before Gst.init().
+_registry_dir = tempfile.mkdtemp(prefix="zcipc-registry-")
+os.environ.update(zcipctest.gst_environment(Path(_registry_dir) / "registry.bin"))
+
+
+@pytest.fixture
+def sock_dir():
+    """A private directory for this test's sockets (short, to fit sun_path)."""
+    with tempfile.TemporaryDirectory(prefix="zc-", dir="/tmp") as d:
+        yield Path(d)
+
+
+@pytest.fixture
+def launcher(tmp_path):
+    lau = zcipctest.Launcher(tmp_path, Path(_registry_dir) / "registry.bin")
+    yield lau
+    lau.close()
