@@ -1,0 +1,693 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+/**
+ * SECTION:plugin-zcipcbench
+ * @title: zcipcbench
+ *
+ * Two measuring elements for the benchmark in tests/bench/, never installed.
+ *
+ * `zcipcstamp` sits just before the sink of the producing pipeline (zcipcsink,
+ * shmsink, or the fakesinks of the in-process baseline). For every frame it
+ * writes, in place, the frame's index (a native-endian guint64 at byte 8) and
+ * then the CLOCK_MONOTONIC time in nanoseconds (a guint64 at byte 0), as late
+ * as it can: the next thing that happens to the frame is the sink's render().
+ * The buffer is writable because the source allocated it from the sink's pool
+ * and nobody else holds it yet, so stamping copies nothing.
+ *
+ * `zcipclatency` sits right after the source of a consuming pipeline (or
+ * after a tee in the in-process baseline). It is a read-only pass-through:
+ * for every frame it reads the stamp and records now - stamp, and it counts
+ * gaps in the frame index as lost frames.
+ *
+ * Both measure the process they run in over a steady-state window: at the
+ * frame number #warmup they take CLOCK_MONOTONIC and getrusage(RUSAGE_SELF)
+ * (all threads of the process: CPU time with microsecond resolution, minor
+ * and major page faults, context switches), and again at the end of the
+ * stream. The end is EOS, or for zcipclatency the frame whose index reaches
+ * #last-index (then it returns GST_FLOW_EOS itself, for transports such as
+ * shmsrc that do not carry EOS). The result goes as one JSON object to the
+ * file named by #location.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true pattern=black num-buffers=300 ! video/x-raw,format=RGBA,width=1920,height=1080,framerate=30/1 ! zcipcstamp warmup=30 ! zcipcsink socket-path=/tmp/b min-consumers=1
+ * gst-launch-1.0 zcipcsrc socket-path=/tmp/b ! zcipclatency warmup=30 location=lat.json ! fakesink
+ * ]|
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <gst/gst.h>
+#include <gst/base/gstbasetransform.h>
+
+#define PACKAGE "zcipc"
+
+GST_DEBUG_CATEGORY_STATIC (zcipc_bench_debug);
+#define GST_CAT_DEFAULT zcipc_bench_debug
+
+/* Bytes the stamp occupies at the start of each frame. */
+#define STAMP_SIZE 16
+
+#define DEFAULT_WARMUP 0
+#define DEFAULT_LOCATION NULL
+#define DEFAULT_LAST_INDEX G_MAXUINT64
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+/* ------------------------------------------------- shared: measurements */
+
+static guint64
+monotonic_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) +
+      (guint64) ts.tv_nsec;
+}
+
+typedef struct
+{
+  guint64 ns;
+  struct rusage ru;
+} BenchSample;
+
+static void
+bench_sample_take (BenchSample * s)
+{
+  getrusage (RUSAGE_SELF, &s->ru);
+  s->ns = monotonic_ns ();
+}
+
+static gint64
+timeval_us (const struct timeval *tv)
+{
+  return (gint64) tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+/* Appends the "window" member: what the process spent between two samples,
+ * over @frames frames. */
+static void
+append_window (GString * out, const BenchSample * a, const BenchSample * b,
+    guint64 frames)
+{
+  g_string_append_printf (out, "\"window\": {\"frames\": %" G_GUINT64_FORMAT
+      ", \"ns\": %" G_GUINT64_FORMAT ", \"utime_us\": %" G_GINT64_FORMAT
+      ", \"stime_us\": %" G_GINT64_FORMAT ", \"minflt\": %ld, \"majflt\": %ld"
+      ", \"nvcsw\": %ld, \"nivcsw\": %ld}", frames, b->ns - a->ns,
+      timeval_us (&b->ru.ru_utime) - timeval_us (&a->ru.ru_utime),
+      timeval_us (&b->ru.ru_stime) - timeval_us (&a->ru.ru_stime),
+      b->ru.ru_minflt - a->ru.ru_minflt, b->ru.ru_majflt - a->ru.ru_majflt,
+      b->ru.ru_nvcsw - a->ru.ru_nvcsw, b->ru.ru_nivcsw - a->ru.ru_nivcsw);
+}
+
+/* Writes @text to @location (replacing it); logs why when it cannot. */
+static void
+write_report (GstElement * element, const gchar * location, const GString * text)
+{
+  GError *err = NULL;
+
+  if (!location)
+    return;
+  if (!g_file_set_contents (location, text->str, (gssize) text->len, &err)) {
+    GST_ELEMENT_WARNING (element, RESOURCE, WRITE,
+        ("Could not write the measurements to '%s'", location),
+        ("g_file_set_contents: %s", err->message));
+    g_clear_error (&err);
+  }
+}
+
+/* =============================================================== stamp */
+
+#define GST_TYPE_ZCIPC_STAMP (gst_zcipc_stamp_get_type ())
+G_DECLARE_FINAL_TYPE (GstZcipcStamp, gst_zcipc_stamp, GST, ZCIPC_STAMP,
+    GstBaseTransform);
+
+enum
+{
+  STAMP_PROP_0,
+  STAMP_PROP_WARMUP,
+  STAMP_PROP_LOCATION,
+  STAMP_N_PROPERTIES
+};
+
+static GParamSpec *stamp_properties[STAMP_N_PROPERTIES];
+
+struct _GstZcipcStamp
+{
+  GstBaseTransform parent;
+
+  /* OBJECT LOCK: properties */
+  guint warmup;
+  gchar *location;
+
+  /* Streaming thread (and stop(), once streaming stopped) */
+  guint64 index;
+  BenchSample start;
+  gboolean started;
+  gboolean reported;
+  gboolean warned_small;
+};
+
+GST_ELEMENT_REGISTER_DECLARE (zcipcstamp);
+G_DEFINE_TYPE (GstZcipcStamp, gst_zcipc_stamp, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (zcipcstamp, "zcipcstamp", GST_RANK_NONE,
+    GST_TYPE_ZCIPC_STAMP);
+
+static void
+gst_zcipc_stamp_report (GstZcipcStamp * self, gboolean complete)
+{
+  GString *out;
+  BenchSample end;
+  gchar *location;
+
+  if (self->reported)
+    return;
+  self->reported = TRUE;
+  bench_sample_take (&end);
+
+  GST_OBJECT_LOCK (self);
+  location = g_strdup (self->location);
+  GST_OBJECT_UNLOCK (self);
+
+  out = g_string_new (NULL);
+  g_string_append_printf (out, "{\"element\": \"zcipcstamp\", \"complete\": "
+      "%s, \"frames\": %" G_GUINT64_FORMAT ", ", complete ? "true" : "false",
+      self->index);
+  if (self->started)
+    append_window (out, &self->start, &end, self->index - self->warmup);
+  else
+    g_string_append (out, "\"window\": null");
+  g_string_append (out, "}\n");
+  write_report (GST_ELEMENT_CAST (self), location, out);
+  g_string_free (out, TRUE);
+  g_free (location);
+}
+
+static gboolean
+gst_zcipc_stamp_start (GstBaseTransform * trans)
+{
+  GstZcipcStamp *self = GST_ZCIPC_STAMP (trans);
+
+  self->index = 0;
+  self->started = FALSE;
+  self->reported = FALSE;
+  self->warned_small = FALSE;
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_stamp_stop (GstBaseTransform * trans)
+{
+  /* Interrupted before EOS: still say what we saw. */
+  gst_zcipc_stamp_report (GST_ZCIPC_STAMP (trans), FALSE);
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_stamp_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstZcipcStamp *self = GST_ZCIPC_STAMP (trans);
+
+  /* Every frame was rendered (a sink's render() returns before the next
+   * buffer or event reaches it), so the window ends here. */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    gst_zcipc_stamp_report (self, TRUE);
+  return GST_BASE_TRANSFORM_CLASS (gst_zcipc_stamp_parent_class)->sink_event
+      (trans, event);
+}
+
+static GstFlowReturn
+gst_zcipc_stamp_transform_ip (GstBaseTransform * trans, GstBuffer * buffer)
+{
+  GstZcipcStamp *self = GST_ZCIPC_STAMP (trans);
+  GstMapInfo map;
+  guint64 now;
+
+  if (self->index == self->warmup && !self->started) {
+    bench_sample_take (&self->start);
+    self->started = TRUE;
+  }
+
+  if (!gst_buffer_map (buffer, &map, GST_MAP_WRITE)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+        ("Could not map a frame writable to stamp it"),
+        ("gst_buffer_map (WRITE) failed on %" GST_PTR_FORMAT, buffer));
+    return GST_FLOW_ERROR;
+  }
+  if (map.size >= STAMP_SIZE) {
+    memcpy (map.data + 8, &self->index, 8);
+    now = monotonic_ns ();
+    memcpy (map.data, &now, 8);
+  } else if (!self->warned_small) {
+    GST_WARNING_OBJECT (self, "frame of %" G_GSIZE_FORMAT " bytes is too "
+        "small for a %d-byte stamp; not stamping", map.size, STAMP_SIZE);
+    self->warned_small = TRUE;
+  }
+  gst_buffer_unmap (buffer, &map);
+  self->index++;
+  return GST_FLOW_OK;
+}
+
+static void
+gst_zcipc_stamp_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstZcipcStamp *self = GST_ZCIPC_STAMP (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case STAMP_PROP_WARMUP:
+      self->warmup = g_value_get_uint (value);
+      break;
+    case STAMP_PROP_LOCATION:
+      g_free (self->location);
+      self->location = g_value_dup_string (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zcipc_stamp_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstZcipcStamp *self = GST_ZCIPC_STAMP (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case STAMP_PROP_WARMUP:
+      g_value_set_uint (value, self->warmup);
+      break;
+    case STAMP_PROP_LOCATION:
+      g_value_set_string (value, self->location);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zcipc_stamp_finalize (GObject * object)
+{
+  g_free (GST_ZCIPC_STAMP (object)->location);
+  G_OBJECT_CLASS (gst_zcipc_stamp_parent_class)->finalize (object);
+}
+
+static void
+gst_zcipc_stamp_class_init (GstZcipcStampClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  gobject_class->set_property = gst_zcipc_stamp_set_property;
+  gobject_class->get_property = gst_zcipc_stamp_get_property;
+  gobject_class->finalize = gst_zcipc_stamp_finalize;
+
+  /**
+   * GstZcipcStamp:warmup:
+   *
+   * Frames to let pass before the measuring window opens.
+   */
+  stamp_properties[STAMP_PROP_WARMUP] = g_param_spec_uint ("warmup",
+      "Warm-up frames", "Frames before the measuring window opens", 0,
+      G_MAXUINT, DEFAULT_WARMUP,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcStamp:location:
+   *
+   * File the process's measurements go to (JSON) at EOS, or when the element
+   * stops. NULL: none.
+   */
+  stamp_properties[STAMP_PROP_LOCATION] = g_param_spec_string ("location",
+      "Location", "File the measurements are written to (JSON)",
+      DEFAULT_LOCATION,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  g_object_class_install_properties (gobject_class, STAMP_N_PROPERTIES,
+      stamp_properties);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "zcipc benchmark stamp", "Filter/Debug",
+      "Writes a frame index and the CLOCK_MONOTONIC time into each frame",
+      "The zcipc authors");
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_zcipc_stamp_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_zcipc_stamp_stop);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_zcipc_stamp_sink_event);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_zcipc_stamp_transform_ip);
+  /* In place and never passthrough: basetransform then hands the ALLOCATION
+   * query to the sink, so the source allocates from the sink's pool. */
+  trans_class->passthrough_on_same_caps = FALSE;
+}
+
+static void
+gst_zcipc_stamp_init (GstZcipcStamp * self)
+{
+  self->warmup = DEFAULT_WARMUP;
+  self->location = g_strdup (DEFAULT_LOCATION);
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
+}
+
+/* ============================================================= latency */
+
+#define GST_TYPE_ZCIPC_LATENCY (gst_zcipc_latency_get_type ())
+G_DECLARE_FINAL_TYPE (GstZcipcLatency, gst_zcipc_latency, GST, ZCIPC_LATENCY,
+    GstBaseTransform);
+
+enum
+{
+  LATENCY_PROP_0,
+  LATENCY_PROP_WARMUP,
+  LATENCY_PROP_LOCATION,
+  LATENCY_PROP_LAST_INDEX,
+  LATENCY_N_PROPERTIES
+};
+
+static GParamSpec *latency_properties[LATENCY_N_PROPERTIES];
+
+struct _GstZcipcLatency
+{
+  GstBaseTransform parent;
+
+  /* OBJECT LOCK: properties */
+  guint warmup;
+  gchar *location;
+  guint64 last_index;
+
+  /* Streaming thread (and stop(), once streaming stopped) */
+  guint64 received;
+  guint64 lost;
+  guint64 first_index;
+  guint64 prev_index;
+  guint64 reordered;
+  GArray *latencies;            /* gint64 ns, frames after the warm-up */
+  BenchSample start;
+  gboolean started;
+  gboolean reported;
+};
+
+GST_ELEMENT_REGISTER_DECLARE (zcipclatency);
+G_DEFINE_TYPE (GstZcipcLatency, gst_zcipc_latency, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (zcipclatency, "zcipclatency", GST_RANK_NONE,
+    GST_TYPE_ZCIPC_LATENCY);
+
+static void
+gst_zcipc_latency_report (GstZcipcLatency * self, gboolean complete)
+{
+  GString *out;
+  BenchSample end;
+  gchar *location;
+  guint warmup;
+
+  if (self->reported)
+    return;
+  self->reported = TRUE;
+  bench_sample_take (&end);
+
+  GST_OBJECT_LOCK (self);
+  location = g_strdup (self->location);
+  warmup = self->warmup;
+  GST_OBJECT_UNLOCK (self);
+
+  out = g_string_new (NULL);
+  g_string_append_printf (out, "{\"element\": \"zcipclatency\", \"complete\": "
+      "%s, \"received\": %" G_GUINT64_FORMAT ", \"lost\": %" G_GUINT64_FORMAT
+      ", \"reordered\": %" G_GUINT64_FORMAT ", \"first_index\": %"
+      G_GINT64_FORMAT ", \"last_index\": %" G_GINT64_FORMAT ", ",
+      complete ? "true" : "false", self->received, self->lost,
+      self->reordered, self->received ? (gint64) self->first_index : -1,
+      self->received ? (gint64) self->prev_index : -1);
+  if (self->started)
+    append_window (out, &self->start, &end, self->received - warmup);
+  else
+    g_string_append (out, "\"window\": null");
+  g_string_append (out, ", \"latency_ns\": [");
+  for (guint i = 0; i < self->latencies->len; i++)
+    g_string_append_printf (out, "%s%" G_GINT64_FORMAT, i ? ", " : "",
+        g_array_index (self->latencies, gint64, i));
+  g_string_append (out, "]}\n");
+  write_report (GST_ELEMENT_CAST (self), location, out);
+  g_string_free (out, TRUE);
+  g_free (location);
+}
+
+static gboolean
+gst_zcipc_latency_start (GstBaseTransform * trans)
+{
+  GstZcipcLatency *self = GST_ZCIPC_LATENCY (trans);
+
+  self->received = 0;
+  self->lost = 0;
+  self->reordered = 0;
+  self->first_index = 0;
+  self->prev_index = 0;
+  self->started = FALSE;
+  self->reported = FALSE;
+  g_array_set_size (self->latencies, 0);
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_latency_stop (GstBaseTransform * trans)
+{
+  gst_zcipc_latency_report (GST_ZCIPC_LATENCY (trans), FALSE);
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_latency_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    gst_zcipc_latency_report (GST_ZCIPC_LATENCY (trans), TRUE);
+  return GST_BASE_TRANSFORM_CLASS (gst_zcipc_latency_parent_class)->sink_event
+      (trans, event);
+}
+
+static GstFlowReturn
+gst_zcipc_latency_transform_ip (GstBaseTransform * trans, GstBuffer * buffer)
+{
+  GstZcipcLatency *self = GST_ZCIPC_LATENCY (trans);
+  guint64 now = monotonic_ns ();
+  guint64 stamp, index, last_index;
+  GstMapInfo map;
+  guint warmup;
+
+  if (self->reported)
+    return GST_FLOW_EOS;
+
+  GST_OBJECT_LOCK (self);
+  warmup = self->warmup;
+  last_index = self->last_index;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("Could not map a frame to read its stamp"),
+        ("gst_buffer_map (READ) failed on %" GST_PTR_FORMAT, buffer));
+    return GST_FLOW_ERROR;
+  }
+  if (map.size < STAMP_SIZE) {
+    gst_buffer_unmap (buffer, &map);
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("A frame of %" G_GSIZE_FORMAT " bytes cannot carry a stamp",
+            map.size), ("zcipcstamp needs %d bytes", STAMP_SIZE));
+    return GST_FLOW_ERROR;
+  }
+  memcpy (&stamp, map.data, 8);
+  memcpy (&index, map.data + 8, 8);
+  gst_buffer_unmap (buffer, &map);
+
+  if (self->received == 0) {
+    self->first_index = index;
+  } else if (index > self->prev_index) {
+    self->lost += index - self->prev_index - 1;
+  } else {
+    self->reordered++;
+  }
+  if (self->received == 0 || index > self->prev_index)
+    self->prev_index = index;
+
+  if (self->received == warmup) {
+    bench_sample_take (&self->start);
+    self->started = TRUE;
+  }
+  if (self->received >= warmup) {
+    gint64 latency = (gint64) (now - stamp);
+    g_array_append_val (self->latencies, latency);
+  }
+  self->received++;
+
+  if (index >= last_index) {
+    /* The producer's last frame: transports like shmsrc carry no EOS, so
+     * end the stream here (this frame still goes downstream). */
+    gst_zcipc_latency_report (self, TRUE);
+  }
+  return GST_FLOW_OK;
+}
+
+static void
+gst_zcipc_latency_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstZcipcLatency *self = GST_ZCIPC_LATENCY (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case LATENCY_PROP_WARMUP:
+      self->warmup = g_value_get_uint (value);
+      break;
+    case LATENCY_PROP_LOCATION:
+      g_free (self->location);
+      self->location = g_value_dup_string (value);
+      break;
+    case LATENCY_PROP_LAST_INDEX:
+      self->last_index = g_value_get_uint64 (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zcipc_latency_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstZcipcLatency *self = GST_ZCIPC_LATENCY (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case LATENCY_PROP_WARMUP:
+      g_value_set_uint (value, self->warmup);
+      break;
+    case LATENCY_PROP_LOCATION:
+      g_value_set_string (value, self->location);
+      break;
+    case LATENCY_PROP_LAST_INDEX:
+      g_value_set_uint64 (value, self->last_index);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zcipc_latency_finalize (GObject * object)
+{
+  GstZcipcLatency *self = GST_ZCIPC_LATENCY (object);
+
+  g_free (self->location);
+  g_array_unref (self->latencies);
+  G_OBJECT_CLASS (gst_zcipc_latency_parent_class)->finalize (object);
+}
+
+static void
+gst_zcipc_latency_class_init (GstZcipcLatencyClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  gobject_class->set_property = gst_zcipc_latency_set_property;
+  gobject_class->get_property = gst_zcipc_latency_get_property;
+  gobject_class->finalize = gst_zcipc_latency_finalize;
+
+  /**
+   * GstZcipcLatency:warmup:
+   *
+   * Frames received before the measuring window opens and latencies are
+   * recorded.
+   */
+  latency_properties[LATENCY_PROP_WARMUP] = g_param_spec_uint ("warmup",
+      "Warm-up frames", "Frames received before recording starts", 0,
+      G_MAXUINT, DEFAULT_WARMUP,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcLatency:location:
+   *
+   * File the measurements and the list of latencies go to (JSON) at the end
+   * of the stream. NULL: none.
+   */
+  latency_properties[LATENCY_PROP_LOCATION] = g_param_spec_string
+      ("location", "Location", "File the measurements are written to (JSON)",
+      DEFAULT_LOCATION,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcLatency:last-index:
+   *
+   * The producer's last frame index: the frame that carries it ends the
+   * measurement, and the stream (GST_FLOW_EOS on the next frame). The
+   * default, G_MAXUINT64, waits for EOS.
+   */
+  latency_properties[LATENCY_PROP_LAST_INDEX] = g_param_spec_uint64
+      ("last-index", "Last index", "Frame index that ends the measurement",
+      0, G_MAXUINT64, DEFAULT_LAST_INDEX,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  g_object_class_install_properties (gobject_class, LATENCY_N_PROPERTIES,
+      latency_properties);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "zcipc benchmark latency probe", "Filter/Debug",
+      "Reads zcipcstamp's stamp and records latencies and lost frames",
+      "The zcipc authors");
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_zcipc_latency_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_zcipc_latency_stop);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_zcipc_latency_sink_event);
+  trans_class->transform_ip =
+      GST_DEBUG_FUNCPTR (gst_zcipc_latency_transform_ip);
+}
+
+static void
+gst_zcipc_latency_init (GstZcipcLatency * self)
+{
+  self->warmup = DEFAULT_WARMUP;
+  self->location = g_strdup (DEFAULT_LOCATION);
+  self->last_index = DEFAULT_LAST_INDEX;
+  self->latencies = g_array_new (FALSE, FALSE, sizeof (gint64));
+  /* Reads only: never asks for a writable buffer, so it never copies. */
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
+}
+
+/* ============================================================== plugin */
+
+static gboolean
+plugin_init (GstPlugin * plugin)
+{
+  gboolean ret = FALSE;
+
+  GST_DEBUG_CATEGORY_INIT (zcipc_bench_debug, "zcipcbench", 0,
+      "zcipc benchmark elements");
+  ret |= GST_ELEMENT_REGISTER (zcipcstamp, plugin);
+  ret |= GST_ELEMENT_REGISTER (zcipclatency, plugin);
+  return ret;
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, zcipcbench,
+    "zcipc benchmark helpers (not installed)", plugin_init, "0.1.0", "LGPL",
+    "zcipc", "https://github.com/zcipc/zcipc")

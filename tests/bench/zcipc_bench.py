@@ -1,0 +1,927 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Copyright (C) 2026 The zcipc authors
+"""zcipc benchmark: zcipc side by side with the in-process pipeline,
+shmsink/shmsrc and a bare Unix-socket wake-up, in one interleaved run.
+
+    /usr/bin/python3 tests/bench/zcipc_bench.py --build-dir build          # full
+    /usr/bin/python3 tests/bench/zcipc_bench.py --build-dir build --quick  # CI smoke
+
+Every process measures itself: zcipcstamp (before the producer's sink) and
+zcipclatency (after each consumer's source) take CLOCK_MONOTONIC and
+getrusage(RUSAGE_SELF) when the steady-state window opens (after the warm-up
+frames) and when the stream ends, and write JSON; zcipclatency also records
+sink-render -> source-push latencies and counts lost frames. This script starts
+the processes, gates the producer until every consumer is up, collects the
+files, and writes results/latest.json, a markdown table and the plots that
+docs/benchmarks.md shows. See docs/benchmarks.md for what each figure means.
+
+The full run takes about 15 minutes on 2 cores; --quick takes well under a
+minute and exits non-zero unless zcipc took the zero-copy path (frames-copied
+== 0, page faults per frame ~0 in both processes, no frame lost). It never
+checks a wall-clock figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SOURCE_DIR = Path(__file__).resolve().parents[2]
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+DOCS_DIR = SOURCE_DIR / "docs"
+PLOTS_DIR = DOCS_DIR / "bench"
+
+# Design targets (docs/design.md §7), checked in the report, never in --quick.
+TARGET_FPS_RATIO = 0.95
+TARGET_CPU_US = 15.0
+TARGET_P50_X_FLOOR = 1.3
+TARGET_P99_X_FLOOR = 2.0
+# --quick: "about zero" page faults per frame in steady state. A fault per
+# frame (what per-frame mmap/munmap or first-touch would cost) is 1.0.
+QUICK_MAX_FAULTS_PER_FRAME = 0.05
+
+TRANSPORTS = ("inproc", "zcipc", "shm")
+
+
+@dataclass(frozen=True)
+class Config:
+    width: int
+    height: int
+    fmt: str
+    consumers: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.width}x{self.height} {self.fmt} ×{self.consumers}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.width}x{self.height}-{self.fmt}-c{self.consumers}"
+
+    @property
+    def frame_size(self) -> int:
+        if self.fmt == "NV12":
+            return self.width * self.height * 3 // 2
+        return self.width * self.height * 4
+
+    def caps(self, fps: int = 30) -> str:
+        return (f"video/x-raw,format={self.fmt},width={self.width},"
+                f"height={self.height},framerate={fps}/1")
+
+
+FULL_CONFIGS = [
+    Config(640, 480, "RGBA", 1), Config(1920, 1080, "RGBA", 1),
+    Config(3840, 2160, "RGBA", 1), Config(1920, 1080, "NV12", 1),
+    Config(640, 480, "RGBA", 4), Config(1920, 1080, "RGBA", 4),
+    Config(3840, 2160, "RGBA", 4), Config(1920, 1080, "NV12", 4),
+    Config(1920, 1080, "RGBA", 16),
+]
+QUICK_CONFIGS = [Config(640, 480, "RGBA", 1), Config(1920, 1080, "RGBA", 1)]
+
+
+def throughput_frames(cfg: Config, scale: float) -> tuple[int, int]:
+    """(total, warm-up) frames for a max-rate run: about a second of the
+    in-process pipeline, and a warm-up long enough that every pool slot has
+    been written and sent once or more (pool sizes are in the tens)."""
+    mpix = cfg.width * cfg.height / 1e6
+    total = int(max(300, min(3000, 2400 / mpix)) * scale)
+    warmup = max(60, total // 5)
+    return total + warmup, warmup
+
+
+# ----------------------------------------------------------------- helpers
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def agg(values: list[float]) -> dict | None:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals),
+            "max": max(vals), "n": len(vals)}
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True,
+                         text=True).stdout.splitlines()
+    commit = subprocess.run(["git", "-C", str(SOURCE_DIR), "rev-parse", "--short",
+                             "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(SOURCE_DIR), "status", "--porcelain",
+                            "--", "gst", "lib"], capture_output=True,
+                           text=True).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "gstreamer": gst[1] if len(gst) > 1 else "unknown",
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit + ("+dirty(gst/lib)" if dirty else ""),
+    }
+
+
+# ------------------------------------------------------- pipeline runner
+#
+# `zcipc_bench.py _run STATS_FILE [--gate] PIPELINE`: runs one pipeline in
+# this (python) process. With --gate it goes to PAUSED (sockets are open),
+# prints "paused" and waits for a line on stdin before PLAYING, so that the
+# producer's clock starts when every consumer is connected. At EOS it writes
+# the stats of zcipcsink/zcipcsrc/shmsink elements and /proc/self/status
+# memory figures to STATS_FILE. The producer and the in-process baseline both
+# run here, so both pay the same (idle) python main loop.
+
+STATS_FIELDS = ("frames-sent", "frames-unsent", "frames-dropped", "frames-copied",
+                "bytes-copied", "frames-held", "consumers", "consumers-joined",
+                "consumers-dropped", "metas-skipped", "frames-received", "rendered",
+                "dropped")
+
+
+def run_pipeline(argv: list[str]) -> int:
+    import threading
+    import gi
+    gi.require_version("Gst", "1.0")
+    from gi.repository import GLib, Gst
+
+    ap = argparse.ArgumentParser(prog="zcipc_bench.py _run")
+    ap.add_argument("stats_file")
+    ap.add_argument("--gate", action="store_true")
+    ap.add_argument("pipeline")
+    args = ap.parse_args(argv)
+
+    Gst.init(None)
+    pipeline = Gst.parse_launch(args.pipeline)
+    loop = GLib.MainLoop()
+    result = {"ok": False, "error": None}
+
+    def collect() -> None:
+        elements = {}
+        it = pipeline.iterate_recurse()
+        while True:
+            ok, el = it.next()
+            if ok != Gst.IteratorResult.OK:
+                break
+            factory = el.get_factory()
+            fname = factory.get_name() if factory else ""
+            if fname in ("zcipcsink", "zcipcsrc", "shmsink"):
+                entry = {"factory": fname}
+                try:
+                    s = el.get_property("stats")
+                except TypeError:
+                    s = None
+                if s is not None:
+                    for f in STATS_FIELDS:
+                        if s.has_field(f):
+                            entry[f] = s.get_value(f)
+                    entry["text"] = s.to_string()
+                elements[el.get_name()] = entry
+        status = {}
+        for line in Path("/proc/self/status").read_text().splitlines():
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem", "Threads"):
+                status[k] = v.strip()
+        result["elements"] = elements
+        result["status"] = status
+
+    def on_message(bus, msg) -> None:
+        if msg.type == Gst.MessageType.EOS:
+            result["ok"] = True
+            collect()
+            loop.quit()
+        elif msg.type == Gst.MessageType.ERROR:
+            err, dbg = msg.parse_error()
+            result["error"] = f"{msg.src.get_name()}: {err.message} ({dbg})"
+            collect()
+            loop.quit()
+
+    bus = pipeline.get_bus()
+    bus.add_signal_watch()
+    bus.connect("message", on_message)
+
+    if args.gate:
+        pipeline.set_state(Gst.State.PAUSED)
+        ret, _, _ = pipeline.get_state(30 * Gst.SECOND)
+        if ret == Gst.StateChangeReturn.FAILURE:
+            print("failed", flush=True)
+        else:
+            print("paused", flush=True)
+
+        def wait_stdin() -> None:
+            sys.stdin.readline()
+            GLib.idle_add(lambda: pipeline.set_state(Gst.State.PLAYING) and False)
+
+        threading.Thread(target=wait_stdin, name="gate", daemon=True).start()
+    else:
+        pipeline.set_state(Gst.State.PLAYING)
+    loop.run()
+    pipeline.set_state(Gst.State.NULL)
+    Path(args.stats_file).write_text(json.dumps(result, default=str))
+    if result["error"]:
+        print(result["error"], file=sys.stderr)
+    return 0 if result["ok"] else 1
+
+
+# ------------------------------------------------------------- processes
+
+class Proc:
+    """A process of one run, in its own session, output kept in files."""
+
+    def __init__(self, argv: list[str], env: dict, workdir: Path, name: str,
+                 stdin: bool = False):
+        self.name = name
+        self.out_path = workdir / f"{name}.out"
+        self.err_path = workdir / f"{name}.err"
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        self.popen = subprocess.Popen(
+            argv, env=env, stdout=self._out, stderr=self._err,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            start_new_session=True)
+
+    def output(self) -> str:
+        self._out.flush()
+        return self.out_path.read_text(errors="replace")
+
+    def wait_for(self, marker: str, deadline: float) -> bool:
+        while time.monotonic() < deadline:
+            if marker in self.output():
+                return True
+            if self.popen.poll() is not None:
+                return marker in self.output()
+            time.sleep(0.01)
+        return False
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        self._out.close()
+        self._err.close()
+
+    def tail(self) -> str:
+        return (self.output()[-600:] + self.err_path.read_text(errors="replace")[-1500:])
+
+
+class Bench:
+    def __init__(self, build_dir: Path, workdir: Path):
+        self.build_dir = build_dir
+        self.workdir = workdir
+        self.floor_exe = build_dir / "tests" / "bench" / "zcipc-wakeup-floor"
+        plugin_path = os.pathsep.join([str(build_dir / "gst"),
+                                       str(build_dir / "tests" / "bench")])
+        env = dict(os.environ)
+        env["GST_PLUGIN_PATH_1_0"] = plugin_path
+        env["GST_PLUGIN_PATH"] = plugin_path
+        env["GST_REGISTRY_1_0"] = str(workdir / "registry.bin")
+        env.pop("GST_DEBUG", None)
+        self.env = env
+        self.seq = 0
+        for exe, what in ((build_dir / "gst" / "libgstzcipc.so", "the zcipc plugin"),
+                          (build_dir / "tests" / "bench" / "libgstzcipcbench.so",
+                           "the zcipcbench plugin"),
+                          (self.floor_exe, "zcipc-wakeup-floor")):
+            if not exe.exists():
+                raise SystemExit(f"{what} is not built: {exe} is missing. "
+                                 f"Run: ninja -C {build_dir}")
+        # Build the private registry once, outside every measurement.
+        r = subprocess.run(["gst-inspect-1.0", "zcipcstamp"], env=env,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit("gst-inspect-1.0 zcipcstamp failed:\n" + r.stderr)
+        for el in ("zcipcsink", "shmsink"):
+            if subprocess.run(["gst-inspect-1.0", el], env=env,
+                              capture_output=True).returncode != 0:
+                raise SystemExit(f"GStreamer element {el} not found "
+                                 "(shmsink: gstreamer1.0-plugins-bad)")
+
+    def _runner(self, stats: Path, pipeline: str, gate: bool) -> list[str]:
+        argv = [sys.executable, str(Path(__file__).resolve()), "_run", str(stats)]
+        if gate:
+            argv.append("--gate")
+        return argv + [pipeline]
+
+    def run(self, transport: str, cfg: Config, total: int, warmup: int,
+            live: bool, timeout: float) -> dict:
+        """One run of @transport: returns the parsed measurements."""
+        self.seq += 1
+        d = self.workdir / f"run{self.seq:04d}-{transport}-{cfg.key}{'-live' if live else ''}"
+        d.mkdir()
+        sock = d / "sock"
+        src = (f"videotestsrc pattern=black num-buffers={total} "
+               f"is-live={'true' if live else 'false'} ! {cfg.caps()} ! "
+               f"zcipcstamp warmup={warmup} location={d / 'producer.json'}")
+        n = cfg.consumers
+        consumer_tail = "zcipclatency warmup={w} location={loc} last-index={last} ! fakesink sync=false"
+
+        def tail(i: int) -> str:
+            return consumer_tail.format(w=warmup, loc=d / f"consumer{i}.json",
+                                        last=total - 1)
+
+        procs: list[Proc] = []
+        out = {"transport": transport, "config": cfg.key, "live": live,
+               "total": total, "warmup": warmup, "ok": False}
+        try:
+            if transport == "inproc":
+                if n == 1:
+                    pipe = f"{src} ! {tail(0)}"
+                else:
+                    pipe = f"{src} ! tee name=t " + " ".join(
+                        f"t. ! {tail(i)}" for i in range(n))
+                prod = Proc(self._runner(d / "stats.json", pipe, False), self.env, d,
+                            "producer")
+                procs.append(prod)
+            else:
+                if transport == "zcipc":
+                    sink = (f"zcipcsink socket-path={sock} min-consumers={n} "
+                            f"slow-consumer=wait wait-timeout=20000 sync=false")
+                    csrc = f"zcipcsrc socket-path={sock}"
+                else:
+                    shm_size = cfg.frame_size * 12 + (1 << 20)
+                    sink = (f"shmsink socket-path={sock} shm-size={shm_size} "
+                            f"wait-for-connection=true sync=false")
+                    csrc = f"shmsrc socket-path={sock} is-live=true ! {cfg.caps()}"
+                prod = Proc(self._runner(d / "stats.json", f"{src} ! {sink}", True),
+                            self.env, d, "producer", stdin=True)
+                procs.append(prod)
+                if not prod.wait_for("paused", time.monotonic() + 30):
+                    raise RuntimeError("producer did not reach PAUSED:\n" + prod.tail())
+                for i in range(n):
+                    # gst-launch-1.0 escapes spaces inside an argument: one
+                    # word per argument.
+                    procs.append(Proc(["gst-launch-1.0"] + shlex.split(f"{csrc} ! {tail(i)}"),
+                                      self.env, d, f"consumer{i}"))
+                for c in procs[1:]:
+                    if not c.wait_for("Setting pipeline to PLAYING",
+                                      time.monotonic() + 30):
+                        raise RuntimeError(f"{c.name} did not start:\n" + c.tail())
+                prod.popen.stdin.write(b"play\n")
+                prod.popen.stdin.flush()
+            deadline = time.monotonic() + timeout
+            for p in procs:
+                left = max(0.1, deadline - time.monotonic())
+                try:
+                    p.popen.wait(timeout=left)
+                except subprocess.TimeoutExpired:
+                    raise RuntimeError(f"{p.name} did not finish in {timeout:.0f} s:\n"
+                                       + p.tail())
+            out.update(self._parse(d, transport, n))
+        except (RuntimeError, OSError, ValueError, KeyError) as e:
+            out["error"] = str(e)
+            log(f"  !! {transport} {cfg.label}: {str(e)[:2000]}")
+        finally:
+            for p in procs:
+                p.kill()
+                p.close()
+        return out
+
+    def _parse(self, d: Path, transport: str, n: int) -> dict:
+        def load(name: str) -> dict:
+            p = d / name
+            if not p.exists():
+                raise RuntimeError(f"{name} was not written")
+            return json.loads(p.read_text())
+
+        prod = load("producer.json")
+        stats = load("stats.json")
+        if stats.get("error"):
+            raise RuntimeError("producer: " + stats["error"])
+        cons = [load(f"consumer{i}.json") for i in range(n)]
+        if not prod["window"] or not all(c["window"] for c in cons):
+            raise RuntimeError("a steady-state window never opened")
+        pw = prod["window"]
+        res = {
+            "ok": True,
+            "producer": {k: pw[k] for k in pw},
+            "consumers": [{k: c["window"][k] for k in c["window"]} |
+                          {"received": c["received"], "lost": c["lost"],
+                           "first_index": c["first_index"],
+                           "complete": c["complete"]} for c in cons],
+            "elements": stats.get("elements", {}),
+            "producer_status": stats.get("status", {}),
+        }
+        lat = [x / 1000.0 for c in cons for x in c["latency_ns"]]
+        res["latency_us"] = lat
+        return res
+
+
+# ------------------------------------------------------------- analysis
+
+def cpu_us_per_frame(w: dict) -> float:
+    return (w["utime_us"] + w["stime_us"]) / max(1, w["frames"])
+
+
+def summarize_throughput(run: dict) -> dict:
+    """Per-run figures of a max-rate run."""
+    p = run["producer"]
+    s = {"producer_fps": p["frames"] / (p["ns"] / 1e9),
+         "producer_cpu_us": cpu_us_per_frame(p),
+         "producer_faults": p["minflt"] / max(1, p["frames"])}
+    if run["transport"] == "inproc":
+        s["fps"] = s["producer_fps"]
+        s["total_cpu_us"] = s["producer_cpu_us"]
+        s["consumer_cpu_us"] = 0.0
+        s["consumer_faults"] = 0.0
+        s["consumer_faults_max"] = 0.0
+    else:
+        cs = run["consumers"]
+        s["fps"] = min(c["frames"] / (c["ns"] / 1e9) for c in cs)
+        s["consumer_cpu_us"] = sum(cpu_us_per_frame(c) for c in cs)
+        s["consumer_cpu_us_each"] = s["consumer_cpu_us"] / len(cs)
+        s["total_cpu_us"] = s["producer_cpu_us"] + s["consumer_cpu_us"]
+        s["consumer_faults"] = sum(c["minflt"] / max(1, c["frames"]) for c in cs)
+        s["consumer_faults_max"] = max(c["minflt"] / max(1, c["frames"]) for c in cs)
+    s["faults"] = s["producer_faults"] + s["consumer_faults"]
+    s["lost"] = sum(c["lost"] for c in run["consumers"])
+    s["copied"] = None
+    for e in run.get("elements", {}).values():
+        if e.get("factory") == "zcipcsink":
+            s["copied"] = e.get("frames-copied")
+    return s
+
+
+def summarize_latency(run: dict) -> dict:
+    lat = run["latency_us"]
+    return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat),
+            "n": len(lat), "lost": sum(c["lost"] for c in run["consumers"])}
+
+
+def summarize_floor(run: dict) -> dict:
+    lat = run["latency_us"]
+    return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat),
+            "n": len(lat), "lost": 0}
+
+
+def analyze(configs: list[Config], tp_runs: list[dict], lat_runs: list[dict],
+            floor_runs: list[dict]) -> dict:
+    by = {}
+    for r in tp_runs:
+        if r.get("ok"):
+            by.setdefault((r["config"], r["transport"], r["rep"]), r)
+    reps = sorted({r["rep"] for r in tp_runs})
+    table = []
+    for cfg in configs:
+        row = {"config": cfg.key, "label": cfg.label, "consumers": cfg.consumers,
+               "size": f"{cfg.width}x{cfg.height}", "format": cfg.fmt}
+        per = {t: [] for t in TRANSPORTS}
+        for rep in reps:
+            base = by.get((cfg.key, "inproc", rep))
+            bs = summarize_throughput(base) if base else None
+            for t in TRANSPORTS:
+                r = by.get((cfg.key, t, rep))
+                if not r:
+                    continue
+                s = summarize_throughput(r)
+                if bs:
+                    s["ratio"] = s["fps"] / bs["fps"]
+                    s["transport_cpu_us"] = s["total_cpu_us"] - bs["total_cpu_us"]
+                    s["producer_transport_cpu_us"] = s["producer_cpu_us"] - bs["producer_cpu_us"]
+                per[t].append(s)
+        for t in TRANSPORTS:
+            fields = ("fps", "ratio", "total_cpu_us", "transport_cpu_us",
+                      "producer_transport_cpu_us", "consumer_cpu_us", "producer_faults",
+                      "consumer_faults", "consumer_faults_max", "faults", "lost", "copied",
+                      "producer_fps")
+            row[t] = {f: agg([s.get(f) for s in per[t]]) for f in fields}
+        # Latency.
+        for t in ("zcipc", "shm"):
+            runs = [r for r in lat_runs if r.get("ok") and r["config"] == cfg.key
+                    and r["transport"] == t]
+            sums = [summarize_latency(r) for r in runs]
+            pooled = [x for r in runs for x in r["latency_us"]]
+            row[t]["latency"] = {f: agg([s[f] for s in sums])
+                                 for f in ("p50", "p99", "max", "lost")}
+            row[t]["latency"]["pooled"] = ({"p50": percentile(pooled, 50),
+                                            "p99": percentile(pooled, 99),
+                                            "max": max(pooled), "n": len(pooled)}
+                                           if pooled else None)
+        table.append(row)
+    fsums = [summarize_floor(r) for r in floor_runs if r.get("ok")]
+    fpooled = [x for r in floor_runs if r.get("ok") for x in r["latency_us"]]
+    floor = {f: agg([s[f] for s in fsums]) for f in ("p50", "p99", "max")}
+    floor["pooled"] = ({"p50": percentile(fpooled, 50), "p99": percentile(fpooled, 99),
+                        "max": max(fpooled), "n": len(fpooled)} if fpooled else None)
+    return {"rows": table, "floor": floor}
+
+
+def fmt(a: dict | None, spec: str = ".0f", rng: bool = True) -> str:
+    if not a:
+        return "–"
+    m = format(a["median"], spec)
+    if rng and a["n"] > 1:
+        return f"{m} ({format(a['min'], spec)}–{format(a['max'], spec)})"
+    return m
+
+
+def markdown(result: dict) -> str:
+    an = result["analysis"]
+    floor = an["floor"]
+    lines = []
+    lines.append("### Throughput and cost (max rate, sync=false)\n")
+    lines.append("Medians over the repetitions, (min–max) in brackets. *ratio*: "
+                 "delivered fps / in-process fps of the same repetition; *CPU*: "
+                 "transport CPU µs per frame, all processes, minus the in-process "
+                 "pipeline's; *faults*: minor page faults per frame in the steady "
+                 "state, producer / sum of consumers.\n")
+    lines.append("| configuration | in-process fps | zcipc ratio | shm ratio | "
+                 "zcipc CPU µs | shm CPU µs | zcipc faults P / C | shm faults P / C | "
+                 "lost z / s | zcipc copies |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for row in an["rows"]:
+        z, s, i = row["zcipc"], row["shm"], row["inproc"]
+        lines.append(
+            f"| {row['label']} | {fmt(i['fps'])} | {fmt(z['ratio'], '.2f')} | "
+            f"{fmt(s['ratio'], '.2f')} | {fmt(z['transport_cpu_us'], '.1f')} | "
+            f"{fmt(s['transport_cpu_us'], '.1f')} | "
+            f"{fmt(z['producer_faults'], '.2f', False)} / "
+            f"{fmt(z['consumer_faults'], '.2f', False)} | "
+            f"{fmt(s['producer_faults'], '.2f', False)} / "
+            f"{fmt(s['consumer_faults'], '.2f', False)} | "
+            f"{fmt(z['lost'], '.0f', False)} / {fmt(s['lost'], '.0f', False)} | "
+            f"{fmt(z['copied'], '.0f', False)} |")
+    lines.append("")
+    lines.append("### Latency at 30 fps, sink render → source push (µs)\n")
+    fl = floor
+    lines.append(f"Bare Unix-socket wake-up floor (same run): p50 {fmt(fl['p50'])}, "
+                 f"p99 {fmt(fl['p99'])}, max {fmt(fl['max'])} µs. Targets: zcipc p50 ≤ "
+                 f"{TARGET_P50_X_FLOOR}× and p99 ≤ {TARGET_P99_X_FLOOR}× the floor. "
+                 "Per-repetition percentiles over all consumers of the run, medians "
+                 "(min–max) over repetitions; ×floor uses the floor's medians.\n")
+    lines.append("| configuration | zcipc p50 | zcipc p99 | zcipc max | zcipc p50/p99 ×floor | "
+                 "shm p50 | shm p99 | shm max | shm p50/p99 ×floor | lost z / s |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    f50 = fl["p50"]["median"] if fl.get("p50") else None
+    f99 = fl["p99"]["median"] if fl.get("p99") else None
+
+    def x(a, f):
+        return f"{a['median'] / f:.1f}" if a and f else "–"
+
+    for row in an["rows"]:
+        zl, sl = row["zcipc"]["latency"], row["shm"]["latency"]
+        lines.append(
+            f"| {row['label']} | {fmt(zl['p50'])} | {fmt(zl['p99'])} | {fmt(zl['max'])} | "
+            f"{x(zl['p50'], f50)} / {x(zl['p99'], f99)} | {fmt(sl['p50'])} | "
+            f"{fmt(sl['p99'])} | {fmt(sl['max'])} | {x(sl['p50'], f50)} / "
+            f"{x(sl['p99'], f99)} | {fmt(zl['lost'], '.0f', False)} / "
+            f"{fmt(sl['lost'], '.0f', False)} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- plots
+
+def plots(result: dict, outdir: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    an = result["analysis"]
+    rows = an["rows"]
+    labels = [r["label"].replace(" ×", "\n×") for r in rows]
+    xs = list(range(len(rows)))
+    made = []
+    colors = {"zcipc": "#1f77b4", "shm": "#ff7f0e", "inproc": "#7f7f7f"}
+
+    def bars(ax, field, transports, getter=None, width=0.38):
+        for j, t in enumerate(transports):
+            med, lo, hi = [], [], []
+            for r in rows:
+                a = getter(r[t]) if getter else r[t][field]
+                if a:
+                    med.append(a["median"])
+                    lo.append(a["median"] - a["min"])
+                    hi.append(a["max"] - a["median"])
+                else:
+                    med.append(0)
+                    lo.append(0)
+                    hi.append(0)
+            off = (j - (len(transports) - 1) / 2) * width
+            ax.bar([x + off for x in xs], med, width, yerr=[lo, hi], capsize=3,
+                   label={"zcipc": "zcipc", "shm": "shmsink/shmsrc",
+                          "inproc": "in-process"}[t], color=colors[t])
+        ax.set_xticks(xs)
+        ax.set_xticklabels(labels, fontsize=7)
+
+    def save(fig, name):
+        p = outdir / name
+        fig.tight_layout()
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        made.append(p)
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    bars(ax, "ratio", ("zcipc", "shm"))
+    ax.axhline(TARGET_FPS_RATIO, color="green", ls="--", lw=1,
+               label=f"target ≥ {TARGET_FPS_RATIO}")
+    ax.set_ylabel("fps / in-process fps")
+    ax.set_title("Throughput relative to the same pipeline in one process")
+    ax.legend(fontsize=8)
+    save(fig, "fps_ratio.png")
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    bars(ax, "transport_cpu_us", ("zcipc", "shm"))
+    ax.axhline(TARGET_CPU_US, color="green", ls="--", lw=1,
+               label=f"target ≤ {TARGET_CPU_US:.0f} µs")
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylabel("transport CPU µs / frame (all processes)")
+    ax.set_title("Transport CPU per frame (minus the in-process pipeline)")
+    ax.legend(fontsize=8)
+    save(fig, "cpu_per_frame.png")
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    bars(ax, "faults", ("zcipc", "shm"))
+    ax.set_ylabel("minor page faults / frame (all processes)")
+    ax.set_title("Page faults per frame in steady state")
+    ax.legend(fontsize=8)
+    save(fig, "faults_per_frame.png")
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    floor = an["floor"]
+    for ax, q, tx in ((axes[0], "p50", TARGET_P50_X_FLOOR), (axes[1], "p99", TARGET_P99_X_FLOOR)):
+        bars(ax, None, ("zcipc", "shm"), getter=lambda t, q=q: t["latency"][q])
+        if floor.get(q):
+            ax.axhline(floor[q]["median"], color="black", lw=1, label=f"socket floor {q}")
+            ax.axhline(floor[q]["median"] * tx, color="green", ls="--", lw=1,
+                       label=f"target {tx}× floor")
+        ax.set_yscale("log")
+        ax.set_ylabel(f"latency {q} µs")
+        ax.set_title(f"Sink render → source push at 30 fps, {q}")
+        ax.legend(fontsize=7)
+    save(fig, "latency.png")
+
+    # CDF of the pooled latencies for single-consumer 1080p RGBA.
+    cdf = result.get("latency_samples", {})
+    if cdf:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, vals in cdf.items():
+            if not vals:
+                continue
+            s = sorted(vals)
+            ax.plot(s, [(i + 1) / len(s) for i in range(len(s))], label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("latency µs (log)")
+        ax.set_ylabel("fraction of frames")
+        ax.set_title("Latency distribution, 1920x1080 RGBA, 1 consumer, 30 fps")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        save(fig, "latency_cdf.png")
+    return made
+
+
+# ----------------------------------------------------------------- main
+
+def replace_block(text: str, name: str, body: str) -> str:
+    begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
+    pat = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pat.search(text):
+        return text
+    return pat.sub(lambda _: f"{begin}\n{body}\n{end}", text)
+
+
+def quick_check(result: dict) -> list[str]:
+    problems = []
+    for r in result["runs"]["throughput"] + result["runs"]["latency"]:
+        if r["transport"] != "zcipc":
+            continue
+        what = f"zcipc {r['config']}{' live' if r['live'] else ''}"
+        if not r.get("ok"):
+            problems.append(f"{what}: run failed: {r.get('error', '?')[:500]}")
+            continue
+        s = summarize_throughput(r)
+        if s["copied"] != 0:
+            problems.append(f"{what}: zcipcsink frames-copied = {s['copied']} (want 0)")
+        if s["lost"] != 0:
+            problems.append(f"{what}: {s['lost']} frames lost (want 0)")
+        if s["producer_faults"] > QUICK_MAX_FAULTS_PER_FRAME:
+            problems.append(f"{what}: producer {s['producer_faults']:.3f} page faults "
+                            f"per frame in steady state (want ~0)")
+        if s["consumer_faults_max"] > QUICK_MAX_FAULTS_PER_FRAME:
+            problems.append(f"{what}: consumer {s['consumer_faults_max']:.3f} page "
+                            f"faults per frame in steady state (want ~0)")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "_run":
+        return run_pipeline(argv[1:])
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build-dir", default=str(SOURCE_DIR / "build"),
+                    help="meson build directory (default: ./build)")
+    ap.add_argument("--quick", action="store_true",
+                    help="CI smoke run (< 60 s): zcipc only, checks the zero-copy path")
+    ap.add_argument("--reps", type=int, default=5, help="repetitions (default 5)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="scale the max-rate frame counts")
+    ap.add_argument("--latency-frames", type=int, default=150,
+                    help="recorded frames per 30 fps latency run (default 150)")
+    ap.add_argument("--floor-count", type=int, default=300,
+                    help="wake-ups per floor run (default 300)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated config keys, e.g. 1920x1080-RGBA-c1")
+    ap.add_argument("--no-latency", action="store_true")
+    ap.add_argument("--output", default=None, help="JSON output (default "
+                    "tests/bench/results/latest.json, quick.json with --quick)")
+    ap.add_argument("--plots-dir", default=str(PLOTS_DIR))
+    ap.add_argument("--no-docs", action="store_true",
+                    help="do not refresh the generated tables in docs/benchmarks.md")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args(argv)
+
+    build_dir = Path(args.build_dir).resolve()
+    configs = QUICK_CONFIGS if args.quick else FULL_CONFIGS
+    if args.only:
+        keys = set(args.only.split(","))
+        configs = [c for c in FULL_CONFIGS + QUICK_CONFIGS if c.key in keys]
+        configs = list(dict.fromkeys(configs))
+    reps = 1 if args.quick else args.reps
+    scale = 0.3 if args.quick else args.scale
+    lat_frames = 45 if args.quick else args.latency_frames
+    lat_warmup = 15
+    transports = ("inproc", "zcipc") if args.quick else TRANSPORTS
+    output = Path(args.output) if args.output else RESULTS_DIR / (
+        "quick.json" if args.quick else "latest.json")
+
+    workdir = Path(tempfile.mkdtemp(prefix="zcipc-bench-"))
+    started = time.monotonic()
+    bench = Bench(build_dir, workdir)
+    info = machine_info()
+    log(f"zcipc bench: {len(configs)} configurations × {reps} repetitions, "
+        f"work dir {workdir}")
+    log(f"machine: {info['nproc']} × {info['cpu']}, Linux {info['kernel']}, "
+        f"{info['gstreamer']}")
+
+    tp_runs, lat_runs, floor_runs = [], [], []
+    rng = random.Random(1234)
+    try:
+        for rep in range(reps):
+            # Max-rate runs: every configuration, every transport, in an order
+            # that changes per repetition so no transport always runs first.
+            order = [(c, t) for c in configs for t in transports]
+            rng.shuffle(order)
+            for cfg, t in order:
+                total, warmup = throughput_frames(cfg, scale)
+                r = bench.run(t, cfg, total, warmup, live=False,
+                              timeout=60 + total / 50)
+                r["rep"] = rep
+                tp_runs.append(r)
+                if r.get("ok"):
+                    s = summarize_throughput(r)
+                    log(f"  rep {rep} {t:6s} {cfg.label:24s} {s['fps']:8.0f} fps "
+                        f"cpu {s['total_cpu_us']:8.1f} µs/f faults {s['faults']:.3f}/f")
+            if args.no_latency:
+                continue
+            # 30 fps latency runs, with the floor in among them.
+            lorder = [(c, t) for c in configs for t in transports if t != "inproc"]
+            if not args.quick:
+                lorder.append((None, "floor"))
+            rng.shuffle(lorder)
+            for cfg, t in lorder:
+                if t == "floor":
+                    r = run_floor(bench, args.floor_count)
+                    r["rep"] = rep
+                    floor_runs.append(r)
+                    if r.get("ok"):
+                        s = summarize_floor(r)
+                        log(f"  rep {rep} floor  {'':24s} p50 {s['p50']:7.0f} µs "
+                            f"p99 {s['p99']:7.0f} µs")
+                    continue
+                r = bench.run(t, cfg, lat_frames + lat_warmup, lat_warmup, live=True,
+                              timeout=60 + lat_frames / 30)
+                r["rep"] = rep
+                lat_runs.append(r)
+                if r.get("ok"):
+                    s = summarize_latency(r)
+                    log(f"  rep {rep} {t:6s} {cfg.label:24s} p50 {s['p50']:7.0f} µs "
+                        f"p99 {s['p99']:7.0f} µs max {s['max']:7.0f} µs lost {s['lost']}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    elapsed = time.monotonic() - started
+    cmd = "/usr/bin/python3 tests/bench/zcipc_bench.py " + " ".join(argv)
+    result = {
+        "command": cmd.strip(),
+        "machine": info,
+        "elapsed_s": round(elapsed, 1),
+        "quick": args.quick,
+        "reps": reps,
+        "settings": {"scale": scale, "latency_frames": lat_frames,
+                     "latency_warmup": lat_warmup, "floor_count": args.floor_count,
+                     "frames": {c.key: throughput_frames(c, scale) for c in configs}},
+        "targets": {"fps_ratio": TARGET_FPS_RATIO, "cpu_us": TARGET_CPU_US,
+                    "p50_x_floor": TARGET_P50_X_FLOOR, "p99_x_floor": TARGET_P99_X_FLOOR},
+        "runs": {"throughput": tp_runs, "latency": lat_runs, "floor": floor_runs},
+    }
+    result["analysis"] = analyze(configs, tp_runs, lat_runs, floor_runs)
+    key = "1920x1080-RGBA-c1"
+    result["latency_samples"] = {
+        "zcipc": [x for r in lat_runs if r.get("ok") and r["config"] == key
+                  and r["transport"] == "zcipc" for x in r["latency_us"]],
+        "shmsink/shmsrc": [x for r in lat_runs if r.get("ok") and r["config"] == key
+                           and r["transport"] == "shm" for x in r["latency_us"]],
+        "socket wake-up floor": [x for r in floor_runs if r.get("ok")
+                                 for x in r["latency_us"]],
+    }
+    table = markdown(result)
+    print(table)
+
+    # The raw latency lists make the JSON big; the summaries stay.
+    samples = result.pop("latency_samples")
+    for r in tp_runs + lat_runs + floor_runs:
+        lat = r.pop("latency_us", None)
+        if lat and r["live"]:
+            r["latency_summary"] = summarize_floor({"latency_us": lat})
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    output.with_suffix(".md").write_text(
+        f"Command: `{result['command']}`  \nMachine: {info['nproc']} × {info['cpu']}, "
+        f"Linux {info['kernel']}, {info['gstreamer']}, {info['date']}, "
+        f"commit {info['commit']}, {elapsed:.0f} s\n\n" + table)
+    log(f"wrote {output} and {output.with_suffix('.md')} ({elapsed:.0f} s)")
+
+    if args.quick:
+        problems = quick_check(result)
+        for p in problems:
+            log("FAIL: " + p)
+        if problems:
+            return 1
+        log(f"PASS: zero-copy path taken (0 copies, ~0 faults/frame), {elapsed:.0f} s")
+        return 0
+
+    result["latency_samples"] = samples
+    made = plots(result, Path(args.plots_dir))
+    log("plots: " + ", ".join(str(p) for p in made))
+    doc = DOCS_DIR / "benchmarks.md"
+    if not args.no_docs and doc.exists() and not args.only:
+        text = doc.read_text()
+        meta = (f"Measured {info['date']} on {info['nproc']} × {info['cpu']}, Linux "
+                f"{info['kernel']}, {info['gstreamer']}, commit {info['commit']}; "
+                f"{reps} repetitions, {elapsed / 60:.1f} minutes, with "
+                f"`{result['command']}`.\n")
+        text = replace_block(text, "table", meta + "\n" + table)
+        doc.write_text(text)
+        log(f"refreshed the tables in {doc}")
+    return 0
+
+
+def run_floor(bench: Bench, count: int) -> dict:
+    warm = 15
+    out = {"transport": "floor", "config": "floor", "live": True, "ok": False}
+    try:
+        r = subprocess.run([str(bench.floor_exe), str(count + warm), "30", str(warm)],
+                           capture_output=True, text=True, timeout=count / 30 + 30)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr)
+        data = json.loads(r.stdout)
+        out["latency_us"] = [x / 1000.0 for x in data["latency_ns"]]
+        out["ok"] = True
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+        out["error"] = str(e)
+        log(f"  !! floor: {e}")
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
