@@ -1,0 +1,200 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Copyright (C) 2026 The zcipc authors
+"""Receiving frames: ``zcipcsrc ! appsink`` driven from Python."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, Iterator
+
+from . import _gst
+from ._gst import Gst
+from ._mapping import RegionCache
+from .errors import Error
+from .frame import Frame, FrameStats
+from .layout import Layout, layout_for, video_info
+
+__all__ = ["Consumer", "PIPELINE_HOLD"]
+
+#: Frames the pipeline itself may hold besides those Python keeps: one in
+#: appsink's queue and one that zcipcsrc is pushing while the queue is full.
+PIPELINE_HOLD = 2
+
+#: How long one wait on appsink lasts before the bus and the Python signal
+#: handlers (Ctrl-C) are looked at.
+_SLICE_NS = 50 * Gst.MSECOND
+
+
+class Consumer:
+    """Receives frames published by a zcipcsink (or ``zcipc.Producer``).
+
+    ::
+
+        with zcipc.Consumer("/tmp/cam0") as consumer:
+            for frame in consumer:
+                image = frame.numpy()      # (height, width, channels), no copy
+
+    ``timeout`` is how many seconds to wait for the producer to appear
+    (None: forever); past it, iterating raises :class:`ProducerNotFound`.
+    ``hold`` is how many frames Python may keep alive at once (a frame is
+    alive while the Frame object or any array or tensor made from it is):
+    the default 3 leaves room for the loop's current frame, the previous
+    one it still holds while asking for the next, and one kept frame. The
+    consumer asks the producer for ``hold + PIPELINE_HOLD`` frames
+    (zcipcsrc's max-held); the producer grants at most its consumer-quota
+    (see :attr:`quota`). Keeping more frames alive than that makes this
+    consumer miss frames (counted in ``stats["frames-dropped"]``); it never
+    blocks the producer in its default (skip) mode.
+
+    Iteration ends at end of stream. A producer that goes away raises
+    :class:`ProducerGone`. Waiting releases the GIL and wakes every 50 ms, so
+    Ctrl-C and :meth:`close` from another thread interrupt it.
+    """
+
+    def __init__(self, socket_path: str, timeout: float | None = 10.0,
+                 hold: int = 3) -> None:
+        if hold < 1:
+            raise ValueError("hold must be at least 1")
+        _gst.init()
+        self.socket_path = socket_path
+        self.hold = hold
+        self._cache = RegionCache()
+        self._frame_stats = FrameStats()
+        self._caps: Gst.Caps | None = None
+        self._info: Any = None
+        self._connected = False
+        self._eos = False
+        self._closed = False
+        self._error: Error | None = None
+        self._lock = threading.Lock()
+
+        self._pipeline = Gst.Pipeline.new(f"zcipc-consumer")
+        self._src = _gst.make_element("zcipcsrc", "src")
+        self._sink = _gst.make_element("appsink", "sink")
+        self._src.set_property("socket-path", socket_path)
+        self._src.set_property("timeout", 0 if timeout is None
+                               else max(1, int(timeout * 1000)))
+        self._src.set_property("max-held", hold + PIPELINE_HOLD)
+        self._src.set_property("reconnect", False)
+        for name, value in (("sync", False), ("max-buffers", 1), ("drop", False),
+                            ("enable-last-sample", False),
+                            ("emit-signals", False), ("wait-on-eos", False)):
+            self._sink.set_property(name, value)
+        self._pipeline.add(self._src)
+        self._pipeline.add(self._sink)
+        self._src.link(self._sink)
+        self._bus = self._pipeline.get_bus()
+        if self._pipeline.set_state(Gst.State.PLAYING) == \
+                Gst.StateChangeReturn.FAILURE:
+            error = self._poll_bus() or Error(
+                f"could not start receiving from '{socket_path}'")
+            self.close()
+            raise error
+
+    # ------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        """Stops receiving. Frames (and arrays) still alive stay valid."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._pipeline.set_state(Gst.State.NULL)
+        self._cache.close()
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_pipeline", None) is not None and not self._closed \
+                and not sys.is_finalizing():
+            self.close()
+
+    # ----------------------------------------------------------- receiving
+
+    def _poll_bus(self) -> Error | None:
+        while True:
+            msg = self._bus.pop_filtered(Gst.MessageType.ERROR
+                                         | Gst.MessageType.ELEMENT)
+            if msg is None:
+                return None
+            if msg.type == Gst.MessageType.ELEMENT:
+                s = msg.get_structure()
+                if s is not None and s.get_name() == "zcipc-connected":
+                    self._connected = True
+                continue
+            return _gst.consumer_error(msg, self._connected)
+
+    def _frame(self, sample: Gst.Sample) -> Frame:
+        caps = sample.get_caps()
+        if self._caps is None or not caps.is_equal(self._caps):
+            self._caps = caps
+            self._info = video_info(caps)
+        layout: Layout = layout_for(self._info, sample.get_buffer())
+        return Frame(sample, layout, self._cache, self._frame_stats)
+
+    def pull(self, timeout: float | None = None) -> Frame | None:
+        """The next frame; None when none came within ``timeout`` seconds
+        (None: wait as long as it takes) or at end of stream (then
+        :attr:`eos` is True). Raises a :class:`zcipc.Error` when the
+        producer is not found or goes away."""
+        if self._error is not None:
+            raise self._error
+        deadline = None if timeout is None else \
+            Gst.util_get_timestamp() + int(timeout * Gst.SECOND)
+        while not self._closed:
+            wait = _SLICE_NS if deadline is None else \
+                max(0, min(_SLICE_NS, deadline - Gst.util_get_timestamp()))
+            sample = self._sink.try_pull_sample(wait)
+            if sample is not None:
+                return self._frame(sample)
+            error = self._poll_bus()
+            if error is not None:
+                self._error = error
+                raise error
+            if self._sink.is_eos():
+                self._eos = True
+                return None
+            if deadline is not None and Gst.util_get_timestamp() >= deadline:
+                return None
+        return None
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self
+
+    def __next__(self) -> Frame:
+        frame = self.pull()
+        if frame is None:
+            raise StopIteration
+        return frame
+
+    # ---------------------------------------------------------- statistics
+
+    @property
+    def eos(self) -> bool:
+        """Whether the producer ended the stream."""
+        return self._eos
+
+    @property
+    def quota(self) -> int:
+        """Frames the producer granted this consumer (0 before connecting):
+        ``hold + PIPELINE_HOLD``, or less if its consumer-quota is smaller."""
+        return int(self._src.get_property("stats").get_value("quota"))
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """zcipcsrc's statistics (frames-received, frames-dropped: frames the
+        producer skipped for this consumer, quota, ...) plus this package's
+        own: frames-merged (multi-memory buffers mapped with a copy),
+        torch-copies, pages-reverted (frames whose privately written pages
+        were dropped on release)."""
+        out = _gst.structure_to_dict(self._src.get_property("stats"))
+        fs = self._frame_stats
+        out.update({"frames-merged": fs.frames_merged,
+                    "torch-copies": fs.torch_copies,
+                    "pages-reverted": fs.pages_reverted})
+        return out

@@ -1,0 +1,270 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Copyright (C) 2026 The zcipc authors
+"""Frames received from a producer, and the arrays that view them.
+
+Every array or tensor made from a frame has, at the bottom of its ``base``
+chain, a small owner object that keeps the frame's Gst.Buffer referenced and
+mapped. The buffer is unmapped and released (giving the producer its slot
+back) only when the frame object and the last view made from it are gone.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._gst import CLOCK_TIME_NONE, Gst
+from ._mapping import RegionCache, RegionView
+from .layout import Layout, Plane
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Frame"]
+
+
+class FrameStats:
+    """Counters a consumer shares with its frames."""
+
+    __slots__ = ("frames_merged", "torch_copies", "pages_reverted", "_lock")
+
+    def __init__(self) -> None:
+        self.frames_merged = 0  # multi-memory buffers mapped as one (a copy)
+        self.torch_copies = 0   # torch views that had to be private copies
+        self.pages_reverted = 0  # frames whose written pages were dropped
+        self._lock = threading.Lock()
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+
+class _Hold:
+    """Keeps one frame's buffer referenced and mapped (read-only) until the
+    frame and every view of it are gone; then drops the pages this process
+    wrote, unmaps and releases the buffer."""
+
+    __slots__ = ("buffer", "_info", "pointer", "size", "view", "address",
+                 "_cache", "_stats", "writable_given")
+
+    def __init__(self, buffer: Gst.Buffer, cache: RegionCache,
+                 stats: FrameStats) -> None:
+        self.buffer: Gst.Buffer | None = None
+        self._info: Any = None
+        if buffer.n_memory() != 1:
+            stats.add("frames_merged")  # gst_buffer_map merges: one copy
+        ok, info = buffer.map(Gst.MapFlags.READ)
+        if not ok:
+            raise MemoryError("could not map the frame's buffer")
+        self.buffer = buffer
+        self._info = info
+        self._cache = cache
+        self._stats = stats
+        self.size = info.size
+        self.pointer = np.frombuffer(info.data, dtype=np.uint8).ctypes.data \
+            if info.size else 0
+        self.view: RegionView | None = cache.lookup(self.pointer, self.size) \
+            if info.size else None
+        self.address = self.view.translate(self.pointer) if self.view else self.pointer
+        self.writable_given = False
+
+    def __del__(self) -> None:
+        buffer, info = self.buffer, self._info
+        if buffer is None or sys.is_finalizing():
+            # At interpreter exit GObject introspection may already be torn
+            # down; the process is going away and takes its holds with it.
+            return
+        self.buffer = self._info = None
+        if self.view is not None and self.writable_given:
+            try:
+                if self.view.revert(self.address, self.size, self._cache.pagemap):
+                    self._stats.add("pages_reverted")
+            except (OSError, ValueError):
+                pass
+        buffer.unmap(info)
+
+
+class _Owner:
+    """The base object of an array: exposes one plane of a held frame
+    through the array interface, and keeps the hold alive."""
+
+    __slots__ = ("__array_interface__", "_hold")
+
+    def __init__(self, hold: _Hold, plane: Plane, writable: bool) -> None:
+        self._hold = hold
+        self.__array_interface__ = {
+            "version": 3,
+            "shape": plane.shape,
+            "typestr": plane.typestr,
+            "strides": plane.strides,
+            "data": (hold.address + plane.offset, not writable),
+        }
+
+
+def _ns(value: int) -> int | None:
+    return None if value == CLOCK_TIME_NONE else value
+
+
+class Frame:
+    """One frame from a producer.
+
+    ``pts``, ``dts`` and ``duration`` are in nanoseconds (None when unset);
+    ``format`` is the GStreamer video format name ("RGBA", "I420", ...) or
+    None for caps that are not raw video; ``strides`` and ``offsets`` are per
+    plane, in bytes, from the buffer's GstVideoMeta.
+    """
+
+    __slots__ = ("_sample", "_buffer", "_layout", "_cache", "_stats", "_hold",
+                 "_lock", "__weakref__")
+
+    def __init__(self, sample: Gst.Sample, layout: Layout, cache: RegionCache,
+                 stats: FrameStats) -> None:
+        self._sample: Gst.Sample | None = sample
+        self._buffer: Gst.Buffer | None = sample.get_buffer()
+        self._layout = layout
+        self._cache = cache
+        self._stats = stats
+        self._hold: _Hold | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ metadata
+
+    @property
+    def buffer(self) -> Gst.Buffer:
+        """The Gst.Buffer (read-only memory)."""
+        if self._buffer is None:
+            raise ValueError("the frame was released")
+        return self._buffer
+
+    @property
+    def caps(self) -> Gst.Caps:
+        if self._sample is None:
+            raise ValueError("the frame was released")
+        return self._sample.get_caps()
+
+    @property
+    def pts(self) -> int | None:
+        return _ns(self.buffer.pts)
+
+    @property
+    def dts(self) -> int | None:
+        return _ns(self.buffer.dts)
+
+    @property
+    def duration(self) -> int | None:
+        return _ns(self.buffer.duration)
+
+    @property
+    def format(self) -> str | None:
+        return self._layout.format
+
+    @property
+    def width(self) -> int:
+        return self._layout.width
+
+    @property
+    def height(self) -> int:
+        return self._layout.height
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return self._layout.strides
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        return self._layout.offsets
+
+    @property
+    def n_planes(self) -> int:
+        return len(self._layout.planes)
+
+    @property
+    def layout(self) -> Layout:
+        return self._layout
+
+    def __repr__(self) -> str:
+        if self._buffer is None:
+            return "<zcipc.Frame (released)>"
+        return (f"<zcipc.Frame {self.format} {self.width}x{self.height} "
+                f"pts={self.pts}>")
+
+    # --------------------------------------------------------------- views
+
+    def _held(self) -> _Hold:
+        with self._lock:
+            if self._hold is None:
+                self._hold = _Hold(self.buffer, self._cache, self._stats)
+            return self._hold
+
+    def _array(self, plane: Plane, writable: bool) -> np.ndarray:
+        hold = self._held()
+        if writable:
+            hold.writable_given = True
+        return np.asarray(_Owner(hold, plane, writable))
+
+    def numpy(self, plane: int | None = None) -> np.ndarray:
+        """A read-only array over the frame, no copy: (height, width,
+        channels) for a single-plane format; ``plane=i`` for one plane of a
+        planar format. Caps that are not raw video give the bytes (1-D).
+        Writing raises ValueError."""
+        if self._layout.format is None and plane is None:
+            hold = self._held()
+            return np.asarray(_Owner(hold, Plane(0, (hold.size, 1, 1),
+                                                 (1, 1, 1), "|u1"), False))[:, 0, 0]
+        return self._array(self._layout.plane(plane), writable=False)
+
+    def planes(self) -> tuple[np.ndarray, ...]:
+        """A read-only (rows, columns, channels) array per plane."""
+        self._layout.plane(0)  # raises FormatError when there is no layout
+        return tuple(self._array(p, writable=False) for p in self._layout.planes)
+
+    def _writable(self, plane: int | None) -> np.ndarray:
+        hold = self._held()
+        p = self._layout.plane(plane)
+        if hold.view is None:
+            # No private mapping of this memory: a writable view would be
+            # zcipcsrc's read-only mapping (SIGSEGV on write). Copy instead.
+            self._stats.add("torch_copies")
+            warnings.warn("zcipc: the frame's memory has no private mapping; "
+                          "torch gets a copy", RuntimeWarning, stacklevel=3)
+            return self._array(p, writable=False).copy()
+        return self._array(p, writable=True)
+
+    def torch(self, plane: int | None = None) -> "torch.Tensor":
+        """A uint8 (or uint16...) tensor of the same shape as ``numpy()``,
+        sharing its memory (same data_ptr, no copy). In-place ops are
+        allowed and private to this process: they change this process's
+        views of this frame only (numpy views included), never the producer
+        or other consumers, and are undone when the frame is released."""
+        import torch
+
+        return torch.from_numpy(self._writable(plane))
+
+    def __dlpack__(self, stream: int | None = None) -> Any:
+        """DLPack export of the single plane (same memory as ``torch()``)."""
+        if stream is not None:
+            raise BufferError("zcipc frames are CPU memory: stream must be None")
+        return self._writable(None).__dlpack__()
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return (1, 0)  # kDLCPU
+
+    # ------------------------------------------------------------ lifetime
+
+    def release(self) -> None:
+        """Drops the frame's own references; the buffer goes back to the
+        producer once no array or tensor made from it is alive."""
+        with self._lock:
+            self._hold = None
+        self._buffer = None
+        self._sample = None
+
+    def __enter__(self) -> Frame:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
