@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Copyright (C) 2026 The zcipc authors
+"""Test setup for the Python package: the same environment and fixtures as
+the multi-process tests (tests/integration/conftest.py, loaded from there),
+plus the package itself from the source tree."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCE_DIR = HERE.parents[1]
+INTEGRATION = SOURCE_DIR / "tests" / "integration"
+
+# Run as `GST_PLUGIN_PATH=<build>/gst pytest tests/python`: use that build
+# (zcipctest otherwise assumes <source>/build, or $ZCIPC_BUILD_DIR).
+if "ZCIPC_BUILD_DIR" not in os.environ:
+    for entry in os.environ.get("GST_PLUGIN_PATH", "").split(os.pathsep):
+        if entry and (Path(entry) / "libgstzcipc.so").exists():
+            os.environ["ZCIPC_BUILD_DIR"] = str(Path(entry).resolve().parent)
+            break
+
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(INTEGRATION))
+sys.path.insert(0, str(SOURCE_DIR / "python"))
+
+# Loading the integration conftest sets the GStreamer environment of this
+# process (plugin path, private registry) before anything initialises Gst,
+# and gives us its fixtures.
+_spec = importlib.util.spec_from_file_location("zcipc_integration_conftest",
+                                               INTEGRATION / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_integration = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_integration)
+
+sock_dir = _integration.sock_dir
+launcher = _integration.launcher

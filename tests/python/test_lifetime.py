@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Copyright (C) 2026 The zcipc authors
+"""The view owns the frame: arrays and tensors keep their frame alive and
+correct, releasing them gives the slots back, and holding too many makes
+this consumer miss frames without stalling anyone."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import numpy as np
+import pytest
+
+import patterns
+import pyhelpers
+import zcipc
+
+CAPS = "video/x-raw,format=RGB,width=319,height=97,framerate=100/1"
+SHAPE = (97, 319, 3)
+
+
+def test_kept_tensors_stay_valid_and_no_frame_is_missed_with_hold_6(launcher, sock_dir):
+    sock = sock_dir / "s"
+    n = 30
+    prod = pyhelpers.start_producer(launcher, sock, CAPS, n, props=pyhelpers.LOSSLESS,
+                                    linger=True)
+    kept = {}  # frame number -> tensor
+    numbers = []
+    with zcipc.Consumer(str(sock), hold=6) as consumer:
+        for frame in consumer:
+            i = patterns.frame_number(frame.pts)
+            numbers.append(i)
+            assert (frame.numpy() == patterns.pattern(i, SHAPE)).all()
+            if i in (2, 5, 8):
+                kept[i] = frame.torch()  # the frame object itself goes
+            for k, tensor in kept.items():
+                assert (tensor.numpy() == patterns.pattern(k, SHAPE)).all(), \
+                    f"kept frame {k} changed while at frame {i}"
+            if i == n - 1:
+                break
+        assert consumer.quota == 6 + zcipc.PIPELINE_HOLD
+        assert consumer.stats["frames-dropped"] == 0
+        del frame
+        gc.collect()
+
+        # The producer has our 3 kept frames out, plus the last one received,
+        # which appsink keeps (its cached GstSample) until the next pull.
+        published = pyhelpers.wait_event(prod, "published")["stats"]
+        assert published["consumers-dropped"] == 0
+        assert published["frames-dropped"] == 0
+        held = pyhelpers.wait_stat(prod, "frames-held", 3 + 1)
+        assert held["frames-held"] == 3 + 1, held
+        assert numbers == list(range(n))
+
+        for k, tensor in kept.items():  # still the bytes of their frames
+            assert (tensor.numpy() == patterns.pattern(k, SHAPE)).all()
+        views = [kept[k][10:20] for k in kept]  # views keep frames too
+        del tensor
+        kept.clear()
+        gc.collect()
+        assert pyhelpers.wait_stat(prod, "frames-held", 4)["frames-held"] == 4
+        assert all((v.numpy() == patterns.pattern(k, SHAPE)[10:20]).all()
+                   for k, v in zip((2, 5, 8), views))
+        del views
+        gc.collect()
+        assert pyhelpers.wait_stat(prod, "frames-held", 1)["frames-held"] == 1
+    assert pyhelpers.wait_stat(prod, "frames-held", 0)["frames-held"] == 0
+    prod.kill(15)
+
+
+def test_arrays_outlive_the_frame_and_the_consumer(launcher, sock_dir):
+    sock = sock_dir / "s"
+    prod = pyhelpers.start_producer(launcher, sock, CAPS, 4, props=pyhelpers.LOSSLESS)
+    consumer = zcipc.Consumer(str(sock))
+    frame = consumer.pull(timeout=10)
+    i = patterns.frame_number(frame.pts)
+    array = frame.numpy()[::2]
+    tensor = frame.torch()
+    frame.release()
+    with pytest.raises(ValueError):
+        frame.numpy()
+    del frame
+    consumer.close()
+    prod.wait(10)
+    gc.collect()
+    assert (array == patterns.pattern(i, SHAPE)[::2]).all()
+    assert (tensor.numpy() == patterns.pattern(i, SHAPE)).all()
+    assert pyhelpers.mapping_of(array) is not None
+    del array, tensor
+    gc.collect()
+
+
+def test_keeping_more_than_hold_misses_frames_but_never_hangs(launcher, sock_dir):
+    sock = sock_dir / "s"
+    n = 60
+    # Default (skip) policy, paced at 100 fps: a consumer at its quota
+    # misses frames, the producer goes on.
+    prod = pyhelpers.start_producer(launcher, sock, CAPS, n, interval=0.01,
+                                    props={"min-consumers": 1})
+    hold = 2
+    kept = []
+    numbers = []
+    start = time.monotonic()
+    with zcipc.Consumer(str(sock), hold=hold) as consumer:
+        for frame in consumer:
+            i = patterns.frame_number(frame.pts)
+            numbers.append(i)
+            assert (frame.numpy() == patterns.pattern(i, SHAPE)).all()
+            if len(numbers) <= consumer.quota:
+                # More than hold: at the quota, the producer skips us.
+                kept.append(frame)
+                if len(numbers) == consumer.quota:
+                    time.sleep(0.2)
+                    kept.clear()  # give them back: frames flow again
+        stats = consumer.stats
+    assert time.monotonic() - start < 15
+    assert consumer.eos
+    published = pyhelpers.wait_event(prod, "published")["stats"]
+    prod.wait(10)
+    missed = n - len(numbers)
+    assert missed > 0, "holding more than hold should have missed frames"
+    assert numbers == sorted(numbers) and numbers[-1] == n - 1
+    assert stats["frames-dropped"] == missed
+    assert published["frames-dropped"] == missed
+    assert published["rendered"] == n  # the producer never stalled
