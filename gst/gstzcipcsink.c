@@ -893,6 +893,28 @@ buffer_is_shared (GstBuffer * buffer)
   return TRUE;
 }
 
+/* gst_buffer_copy_into() leaves out metas tagged "memory" (GstVideoMeta
+ * among them) when memories are not copied along. Our copy keeps the byte
+ * layout exactly (planes at the same offsets), so they stay true: copy
+ * them through their own transform. */
+static void
+copy_memory_metas (GstBuffer * dest, GstBuffer * src)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  while ((meta = gst_buffer_iterate_meta (src, &state))) {
+    GstMetaTransformCopy copy_data = { FALSE, 0, (gsize) - 1 };
+
+    if (!gst_meta_api_type_has_tag (meta->info->api,
+            g_quark_from_static_string (GST_META_TAG_MEMORY_STR)) ||
+        !meta->info->transform_func)
+      continue;
+    meta->info->transform_func (dest, meta, src, _gst_meta_transform_copy,
+        &copy_data);
+  }
+}
+
 static GstBuffer *
 copy_into_shared (GstZcipcSink * self, GstBuffer * buffer)
 {
@@ -913,6 +935,7 @@ copy_into_shared (GstZcipcSink * self, GstBuffer * buffer)
   copy = gst_buffer_new ();
   gst_buffer_append_memory (copy, mem);
   gst_buffer_copy_into (copy, buffer, GST_BUFFER_COPY_METADATA, 0, -1);
+  copy_memory_metas (copy, buffer);
 
   g_atomic_pointer_add (&self->frames_copied, 1);
   g_atomic_pointer_add (&self->bytes_copied, size);
@@ -1053,8 +1076,9 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
             self->meta_scratch->len));
     return GST_FLOW_ERROR;
   }
-  GST_LOG_OBJECT (self, "frame %" GST_TIME_FORMAT " sent to %u consumers",
-      GST_TIME_ARGS (info.pts), n_sent);
+  GST_LOG_OBJECT (self, "frame %" GST_TIME_FORMAT " (%u memories, %u bytes "
+      "of metas) sent to %u consumers", GST_TIME_ARGS (info.pts), n_mems,
+      self->meta_scratch->len, n_sent);
 
   sweep_regions (self);
   return GST_FLOW_OK;
