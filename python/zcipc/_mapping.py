@@ -29,7 +29,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["RegionView", "RegionCache"]
+__all__ = ["RegionView", "RegionCache", "pagemap_fd"]
 
 PAGE_SIZE = mmap.PAGESIZE
 MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14
@@ -85,7 +85,7 @@ class RegionView:
     def translate(self, pointer: int) -> int:
         return self.address + (pointer - self.shared_start)
 
-    def revert(self, address: int, size: int, pagemap: int | None) -> bool:
+    def revert(self, address: int, size: int) -> bool:
         """Drops this process's private copies of the pages of
         [address, address+size) so they show the shared bytes again.
         Returns whether any page had been written."""
@@ -94,6 +94,7 @@ class RegionView:
                   len(self._mmap)) // PAGE_SIZE * PAGE_SIZE
         if end <= first:
             return False
+        pagemap = pagemap_fd()
         if pagemap is not None:
             n = (end - first) // PAGE_SIZE
             raw = os.pread(pagemap, n * 8, (self.address + first) // PAGE_SIZE * 8)
@@ -121,6 +122,23 @@ def _parse_maps_line(line: str) -> tuple[int, int, str, int, int, int, str] | No
         int(parts[4]), name
 
 
+_pagemap_lock = threading.Lock()
+_pagemap: int | None = -1
+
+
+def pagemap_fd() -> int | None:
+    """This process's /proc/self/pagemap, opened once and kept (None when
+    it cannot be read: then every page of a written frame is dropped)."""
+    global _pagemap
+    with _pagemap_lock:
+        if _pagemap == -1:
+            try:
+                _pagemap = os.open("/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                _pagemap = None
+        return _pagemap
+
+
 class RegionCache:
     """Finds (or makes) the private view of the region a pointer lies in.
     Thread-safe; one per consumer."""
@@ -128,19 +146,13 @@ class RegionCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._views: list[RegionView] = []
-        try:
-            self.pagemap: int | None = os.open("/proc/self/pagemap",
-                                               os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            self.pagemap = None
         self.failures = 0
 
     def close(self) -> None:
+        """Forgets the views; those that frames still use stay mapped until
+        the frames go."""
         with self._lock:
             self._views = []
-            if self.pagemap is not None:
-                os.close(self.pagemap)
-                self.pagemap = None
 
     def lookup(self, pointer: int, size: int) -> RegionView | None:
         """The view holding [pointer, pointer+size), or None when the memory

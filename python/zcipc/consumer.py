@@ -8,12 +8,12 @@ import sys
 import threading
 from typing import Any, Iterator
 
-from . import _gst
+from . import _gst, _reclaim
 from ._gst import Gst
 from ._mapping import RegionCache
 from .errors import Error
 from .frame import Frame, FrameStats
-from .layout import Layout, layout_for, video_info
+from .layout import Layout, VideoCaps, layout_for, video_caps
 
 __all__ = ["Consumer", "PIPELINE_HOLD"]
 
@@ -62,7 +62,7 @@ class Consumer:
         self._cache = RegionCache()
         self._frame_stats = FrameStats()
         self._caps: Gst.Caps | None = None
-        self._info: Any = None
+        self._vcaps: VideoCaps | None = None
         self._connected = False
         self._eos = False
         self._closed = False
@@ -133,8 +133,8 @@ class Consumer:
         caps = sample.get_caps()
         if self._caps is None or not caps.is_equal(self._caps):
             self._caps = caps
-            self._info = video_info(caps)
-        layout: Layout = layout_for(self._info, sample.get_buffer())
+            self._vcaps = video_caps(caps)
+        layout: Layout = layout_for(self._vcaps, sample.get_buffer())
         return Frame(sample, layout, self._cache, self._frame_stats)
 
     def pull(self, timeout: float | None = None) -> Frame | None:
@@ -192,6 +192,7 @@ class Consumer:
         own: frames-merged (multi-memory buffers mapped with a copy),
         torch-copies, pages-reverted (frames whose privately written pages
         were dropped on release)."""
+        _reclaim.flush(1.0)  # count frames released a moment ago
         out = _gst.structure_to_dict(self._src.get_property("stats"))
         fs = self._frame_stats
         out.update({"frames-merged": fs.frames_merged,

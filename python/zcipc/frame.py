@@ -10,6 +10,7 @@ back) only when the frame object and the last view made from it are gone.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import warnings
@@ -17,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _reclaim
 from ._gst import CLOCK_TIME_NONE, Gst
 from ._mapping import RegionCache, RegionView
+from .errors import FormatError
 from .layout import Layout, Plane
 
 if TYPE_CHECKING:
@@ -49,7 +52,7 @@ class _Hold:
     wrote, unmaps and releases the buffer."""
 
     __slots__ = ("buffer", "_info", "pointer", "size", "view", "address",
-                 "_cache", "_stats", "writable_given")
+                 "_stats", "writable_given")
 
     def __init__(self, buffer: Gst.Buffer, cache: RegionCache,
                  stats: FrameStats) -> None:
@@ -62,7 +65,6 @@ class _Hold:
             raise MemoryError("could not map the frame's buffer")
         self.buffer = buffer
         self._info = info
-        self._cache = cache
         self._stats = stats
         self.size = info.size
         self.pointer = np.frombuffer(info.data, dtype=np.uint8).ctypes.data \
@@ -80,11 +82,22 @@ class _Hold:
             return
         self.buffer = self._info = None
         if self.view is not None and self.writable_given:
-            try:
-                if self.view.revert(self.address, self.size, self._cache.pagemap):
-                    self._stats.add("pages_reverted")
-            except (OSError, ValueError):
-                pass
+            _reclaim.submit(functools.partial(
+                _revert_and_release, self.view, self.address, self.size,
+                buffer, info, self._stats))
+        else:
+            buffer.unmap(info)
+
+
+def _revert_and_release(view: RegionView, address: int, size: int,
+                        buffer: Gst.Buffer, info: Any, stats: FrameStats) -> None:
+    """Drops the pages of the frame this process wrote, then gives the frame
+    back (in that order: the slot must be clean before the producer reuses
+    it). Runs on the reclaim thread."""
+    try:
+        if view.revert(address, size):
+            stats.add("pages_reverted")
+    finally:
         buffer.unmap(info)
 
 
@@ -235,14 +248,22 @@ class Frame:
         return self._array(p, writable=True)
 
     def torch(self, plane: int | None = None) -> "torch.Tensor":
-        """A uint8 (or uint16...) tensor of the same shape as ``numpy()``,
+        """A uint8 tensor (int16/int32 holding the bits of 16/32-bit formats:
+        torch has no unsigned wider types) of the same shape as ``numpy()``,
         sharing its memory (same data_ptr, no copy). In-place ops are
         allowed and private to this process: they change this process's
         views of this frame only (numpy views included), never the producer
         or other consumers, and are undone when the frame is released."""
         import torch
 
-        return torch.from_numpy(self._writable(plane))
+        array = self._writable(plane)
+        if array.dtype.itemsize > 1:
+            if not array.dtype.isnative:
+                raise FormatError(f"{self.format}: torch has no byte-swapped "
+                                  "tensors (use numpy())")
+            # torch 1.13 has no uint16/uint32: same bits, signed type.
+            array = array.view(f"i{array.dtype.itemsize}")
+        return torch.from_numpy(array)
 
     def __dlpack__(self, stream: int | None = None) -> Any:
         """DLPack export of the single plane (same memory as ``torch()``)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ._gst import Gst, GstVideo
 from .errors import FormatError
 
-__all__ = ["Plane", "Layout", "video_info", "layout_for"]
+__all__ = ["Plane", "Layout", "VideoCaps", "video_caps", "layout_for", "caps_layout"]
 
 
 @dataclass(frozen=True)
@@ -67,16 +67,17 @@ class Layout:
         return self.planes[index]
 
 
-def video_info(caps: Gst.Caps) -> GstVideo.VideoInfo | None:
-    """The caps' video info, or None when they are not raw video."""
+def video_caps(caps: Gst.Caps) -> VideoCaps | None:
+    """The caps' video description, or None when they are not raw video."""
     if caps is None or caps.get_size() == 0:
         return None
     if caps.get_structure(0).get_name() != "video/x-raw":
         return None
     try:
-        return GstVideo.VideoInfo.new_from_caps(caps)
+        info = GstVideo.VideoInfo.new_from_caps(caps)
     except (TypeError, ValueError):
         return None
+    return VideoCaps(info) if info is not None else None
 
 
 def _element_size(depths: list[int], shifts: list[int], poffsets: list[int],
@@ -99,8 +100,9 @@ def _sub(size: int, sub: int) -> int:
 @functools.lru_cache(maxsize=64)
 def _layout(fmt: int, width: int, height: int, offsets: tuple[int, ...],
             strides: tuple[int, ...]) -> Layout:
-    finfo = GstVideo.VideoFormat.get_info(fmt)
-    name = GstVideo.video_format_to_string(fmt)
+    vfmt = GstVideo.VideoFormat(fmt)
+    finfo = GstVideo.video_format_get_info(vfmt)
+    name = GstVideo.video_format_to_string(vfmt)
     flags = finfo.flags
     bad = (GstVideo.VideoFormatFlags.COMPLEX | GstVideo.VideoFormatFlags.TILED
            | GstVideo.VideoFormatFlags.PALETTE)
@@ -135,20 +137,42 @@ def _layout(fmt: int, width: int, height: int, offsets: tuple[int, ...],
     return Layout(name, width, height, offsets, strides, tuple(planes))
 
 
-def layout_for(info: GstVideo.VideoInfo | None, buffer: Gst.Buffer) -> Layout:
-    """The layout of ``buffer`` holding a frame of ``info``: its GstVideoMeta's
+class VideoCaps:
+    """What the layout code needs from raw video caps, read once per caps
+    (GstVideoInfo field access through introspection is slow)."""
+
+    __slots__ = ("format", "width", "height", "n_planes", "offsets", "strides")
+
+    def __init__(self, info: GstVideo.VideoInfo) -> None:
+        finfo = info.finfo
+        self.format = int(finfo.format)
+        self.width = info.width
+        self.height = info.height
+        self.n_planes = finfo.n_planes
+        self.offsets = tuple(info.offset[:self.n_planes])
+        self.strides = tuple(info.stride[:self.n_planes])
+
+
+def layout_for(caps: VideoCaps | None, buffer: Gst.Buffer) -> Layout:
+    """The layout of ``buffer`` holding a frame of ``caps``: its GstVideoMeta's
     offsets and strides when it has one, else the caps' defaults."""
-    if info is None:
+    if caps is None:
         return Layout(None, 0, 0, (0,), (buffer.get_size(),), (),
                       "the caps are not raw video: there are no planes")
     meta = GstVideo.buffer_get_video_meta(buffer)
-    n = info.finfo.n_planes
-    if meta is not None:
-        offsets = tuple(meta.offset[:n])
-        strides = tuple(meta.stride[:n])
-        fmt, width, height = meta.format, meta.width, meta.height
-    else:
-        offsets = tuple(info.offset[:n])
-        strides = tuple(info.stride[:n])
-        fmt, width, height = info.finfo.format, info.width, info.height
-    return _layout(int(fmt), width, height, offsets, strides)
+    if meta is None:
+        return _layout(caps.format, caps.width, caps.height, caps.offsets,
+                       caps.strides)
+    # As gst_video_frame_map(): format and size from the caps (the meta
+    # must agree), plane offsets and strides from the meta.
+    n = caps.n_planes
+    return _layout(caps.format, caps.width, caps.height,
+                   tuple(meta.offset[:n]), tuple(meta.stride[:n]))
+
+
+def caps_layout(caps: VideoCaps) -> Layout:
+    """The layout the caps alone describe (GStreamer's default strides).
+    Plane shapes and types are those of every buffer; a pool may pad rows
+    differently, so strides and offsets can differ from a real buffer's."""
+    return _layout(caps.format, caps.width, caps.height, caps.offsets,
+                   caps.strides)

@@ -14,7 +14,7 @@ import numpy as np
 from . import _gst
 from ._gst import Gst
 from .errors import FormatError, ProducerError
-from .layout import Layout, Plane, layout_for, video_info
+from .layout import Layout, Plane, caps_layout, layout_for, video_caps
 
 __all__ = ["Producer"]
 
@@ -62,12 +62,14 @@ class Producer:
         self.caps = Gst.Caps.from_string(caps) if isinstance(caps, str) else caps
         if self.caps is None or not self.caps.is_fixed():
             raise ValueError(f"caps must be fixed, got {caps!r}")
-        self._info = video_info(self.caps)
+        self._info = video_caps(self.caps)
         if self._info is None:
+            if self.caps.get_structure(0).get_name() == "video/x-raw":
+                raise ValueError(f"caps need a format, width and height: {caps!r}")
             raise FormatError("zcipc.Producer publishes raw video (video/x-raw)")
-        self._duration = (Gst.util_uint64_scale_int(
-            Gst.SECOND, self._info.fps_d, self._info.fps_n)
-            if self._info.fps_n > 0 else None)
+        fps = self.caps.get_structure(0).get_fraction("framerate")
+        self._duration = (Gst.util_uint64_scale_int(Gst.SECOND, fps[2], fps[1])
+                          if fps[0] and fps[1] > 0 else None)
         self._count = 0
         self.frames_copied = 0
         self._closed = False
@@ -220,6 +222,11 @@ class Producer:
         out = _gst.structure_to_dict(self._sink.get_property("stats"))
         out["python-frames-copied"] = self.frames_copied
         return out
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int, int], ...]:
+        """The (rows, columns, channels) shape of each plane of a frame."""
+        return tuple(p.shape for p in caps_layout(self._info).planes)
 
     @property
     def sink(self) -> Gst.Element:
