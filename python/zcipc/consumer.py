@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import warnings
 from typing import Any, Iterator
 
 from . import _gst, _reclaim
@@ -64,6 +65,7 @@ class Consumer:
         self._caps: Gst.Caps | None = None
         self._vcaps: VideoCaps | None = None
         self._connected = False
+        self._quota_checked = False
         self._eos = False
         self._closed = False
         self._error: Error | None = None
@@ -118,16 +120,15 @@ class Consumer:
 
     def _poll_bus(self) -> Error | None:
         while True:
-            msg = self._bus.pop_filtered(Gst.MessageType.ERROR
-                                         | Gst.MessageType.ELEMENT)
+            msg = self._bus.pop()
             if msg is None:
                 return None
+            if msg.type == Gst.MessageType.ERROR:
+                return _gst.consumer_error(msg, self._connected)
             if msg.type == Gst.MessageType.ELEMENT:
                 s = msg.get_structure()
                 if s is not None and s.get_name() == "zcipc-connected":
                     self._connected = True
-                continue
-            return _gst.consumer_error(msg, self._connected)
 
     def _frame(self, sample: Gst.Sample) -> Frame:
         caps = sample.get_caps()
@@ -135,6 +136,16 @@ class Consumer:
             self._caps = caps
             self._vcaps = video_caps(caps)
         layout: Layout = layout_for(self._vcaps, sample.get_buffer())
+        if not self._quota_checked:
+            self._quota_checked = True
+            quota = self.quota
+            if 0 < quota < self.hold + PIPELINE_HOLD:
+                warnings.warn(
+                    f"zcipc: the producer on '{self.socket_path}' grants "
+                    f"{quota} frames (its consumer-quota), less than hold="
+                    f"{self.hold} + {PIPELINE_HOLD}: keeping more than "
+                    f"{max(0, quota - PIPELINE_HOLD)} frames alive makes this "
+                    "consumer miss frames", RuntimeWarning, stacklevel=3)
         return Frame(sample, layout, self._cache, self._frame_stats)
 
     def pull(self, timeout: float | None = None) -> Frame | None:

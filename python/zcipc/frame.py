@@ -213,39 +213,43 @@ class Frame:
                 self._hold = _Hold(self.buffer, self._cache, self._stats)
             return self._hold
 
-    def _array(self, plane: Plane, writable: bool) -> np.ndarray:
+    def _array(self, plane: int | None, writable: bool) -> np.ndarray:
         hold = self._held()
+        if self._layout.format is None and plane is None:
+            # Not raw video: the bytes, as a 1-D array.
+            layout = Plane(0, (hold.size, 1, 1), (1, 1, 1), "|u1")
+        else:
+            layout = self._layout.plane(plane)
         if writable:
             hold.writable_given = True
-        return np.asarray(_Owner(hold, plane, writable))
+        array = np.asarray(_Owner(hold, layout, writable))
+        return array[:, 0, 0] if self._layout.format is None and plane is None \
+            else array
 
     def numpy(self, plane: int | None = None) -> np.ndarray:
         """A read-only array over the frame, no copy: (height, width,
         channels) for a single-plane format; ``plane=i`` for one plane of a
         planar format. Caps that are not raw video give the bytes (1-D).
         Writing raises ValueError."""
-        if self._layout.format is None and plane is None:
-            hold = self._held()
-            return np.asarray(_Owner(hold, Plane(0, (hold.size, 1, 1),
-                                                 (1, 1, 1), "|u1"), False))[:, 0, 0]
-        return self._array(self._layout.plane(plane), writable=False)
+        return self._array(plane, writable=False)
 
     def planes(self) -> tuple[np.ndarray, ...]:
         """A read-only (rows, columns, channels) array per plane."""
         self._layout.plane(0)  # raises FormatError when there is no layout
-        return tuple(self._array(p, writable=False) for p in self._layout.planes)
+        return tuple(self._array(i, writable=False)
+                     for i in range(len(self._layout.planes)))
 
     def _writable(self, plane: int | None) -> np.ndarray:
         hold = self._held()
-        p = self._layout.plane(plane)
         if hold.view is None:
             # No private mapping of this memory: a writable view would be
             # zcipcsrc's read-only mapping (SIGSEGV on write). Copy instead.
+            array = self._array(plane, writable=False)
             self._stats.add("torch_copies")
             warnings.warn("zcipc: the frame's memory has no private mapping; "
                           "torch gets a copy", RuntimeWarning, stacklevel=3)
-            return self._array(p, writable=False).copy()
-        return self._array(p, writable=True)
+            return array.copy()
+        return self._array(plane, writable=True)
 
     def torch(self, plane: int | None = None) -> "torch.Tensor":
         """A uint8 tensor (int16/int32 holding the bits of 16/32-bit formats:
@@ -266,7 +270,8 @@ class Frame:
         return torch.from_numpy(array)
 
     def __dlpack__(self, stream: int | None = None) -> Any:
-        """DLPack export of the single plane (same memory as ``torch()``)."""
+        """DLPack export of the single plane (the same memory, and the same
+        write rules, as ``torch()``)."""
         if stream is not None:
             raise BufferError("zcipc frames are CPU memory: stream must be None")
         return self._writable(None).__dlpack__()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -211,6 +212,19 @@ class Producer:
                 np.copyto(dst, src, casting="same_kind")
         self.frames_copied += 1
         self._publish(buffer, pts, duration)
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Waits until the sink has handled every frame published so far
+        (appsrc queues up to two). Returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._sink.get_property("stats").get_value("rendered") < self._count:
+            if time.monotonic() > deadline:
+                return False
+            error = self._bus_error()
+            if error is not None:
+                raise error
+            time.sleep(0.002)
+        return True
 
     # ------------------------------------------------------------ lifetime
 

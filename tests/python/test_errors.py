@@ -7,6 +7,7 @@ end of stream ends the iteration."""
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 
@@ -115,3 +116,43 @@ def test_pull_timeout_returns_none_while_the_producer_is_idle(launcher, sock_dir
         assert 0.15 < time.monotonic() - start < 2
         assert not consumer.eos
     prod.kill(signal.SIGTERM)
+
+
+def test_waiting_releases_the_gil(sock_dir):
+    ticks = 0
+    stop = False
+
+    def spin() -> None:
+        nonlocal ticks
+        while not stop:
+            ticks += 1
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=spin)
+    with zcipc.Consumer(str(sock_dir / "nobody"), timeout=None) as consumer:
+        thread.start()
+        assert consumer.pull(timeout=0.5) is None
+        stop = True
+    thread.join()
+    assert ticks > 100  # ~500 if the wait never held the GIL
+
+
+def test_ctrl_c_interrupts_a_waiting_consumer(launcher, sock_dir):
+    code = ("import zcipc, sys\n"
+            f"c = zcipc.Consumer({str(sock_dir / 'nobody')!r}, timeout=None)\n"
+            "print('waiting', flush=True)\n"
+            "try:\n"
+            "    c.pull()\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted', flush=True)\n"
+            "    sys.exit(3)\n")
+    proc = launcher.run([sys.executable, "-c", code], name="ctrlc")
+    deadline = time.monotonic() + 10
+    while "waiting" not in proc.stdout():
+        assert time.monotonic() < deadline and proc.popen.poll() is None, proc.describe()
+        time.sleep(0.02)
+    time.sleep(0.2)
+    start = time.monotonic()
+    proc.kill(signal.SIGINT)
+    assert proc.wait(5) == 3, proc.describe()
+    assert time.monotonic() - start < 2

@@ -172,3 +172,58 @@ def test_planar_python_producer_round_trip(launcher, sock_dir):
                 assert frame.torch(plane=p).data_ptr() == plane.ctypes.data
     assert numbers == list(range(5))
     prod.wait(10)
+
+
+def test_caps_that_are_not_video_give_the_bytes(launcher, sock_dir):
+    sock = sock_dir / "s"
+    pyhelpers.gst_producer(launcher, sock, "audiotestsrc num-buffers=3 samplesperbuffer=480 wave=silence",
+                           "audio/x-raw,format=S16LE,rate=48000,channels=2", LOSSLESS_GST)
+    count = 0
+    with zcipc.Consumer(str(sock)) as consumer:
+        for frame in consumer:
+            assert frame.format is None and frame.caps.get_structure(0).get_name() == "audio/x-raw"
+            data = frame.numpy()
+            assert data.shape == (480 * 4,) and data.dtype == np.uint8
+            assert not data.any() and not data.flags.writeable
+            assert frame.torch().shape == (480 * 4,)
+            assert pyhelpers.mapping_of(data) is not None
+            with pytest.raises(zcipc.FormatError):
+                frame.planes()
+            count += 1
+    assert count == 3
+
+
+def test_16_bit_formats_come_as_uint16_arrays_and_int16_tensors(launcher, sock_dir):
+    sock = sock_dir / "s"
+    pyhelpers.gst_producer(launcher, sock, "videotestsrc num-buffers=2 pattern=white",
+                           "video/x-raw,format=GRAY16_LE,width=99,height=10", LOSSLESS_GST)
+    with zcipc.Consumer(str(sock)) as consumer:
+        for frame in consumer:
+            image = frame.numpy()
+            assert image.shape == (10, 99, 1) and image.dtype == np.dtype("<u2")
+            assert (image == 0xebeb).all()  # videotestsrc's white: 235 << 8 | 235
+            tensor = frame.torch()
+            assert tensor.dtype == torch.int16 and tensor.data_ptr() == image.ctypes.data
+            assert (tensor.numpy().view(np.uint16) == image).all()  # the same bits
+
+
+def test_without_a_private_mapping_numpy_reads_in_place_and_torch_copies(
+        launcher, sock_dir, monkeypatch):
+    monkeypatch.setattr(zcipc.consumer.RegionCache, "lookup", lambda self, p, s: None)
+    sock = sock_dir / "s"
+    prod = pyhelpers.start_producer(launcher, sock, RGBA_640, 2, props=pyhelpers.LOSSLESS)
+    with zcipc.Consumer(str(sock)) as consumer:
+        frame = consumer.pull(timeout=10)
+        array = frame.numpy()
+        mapping = pyhelpers.mapping_of(array)
+        assert mapping is not None and mapping[2].startswith("r--s")  # zcipcsrc's
+        with pytest.raises(ValueError):
+            array[0, 0, 0] = 1
+        with pytest.warns(RuntimeWarning, match="copy"):
+            tensor = frame.torch()
+        assert tensor.data_ptr() != array.ctypes.data
+        tensor.zero_()  # a private copy: safe
+        assert (array == patterns.pattern(0, array.shape)).all()
+        assert consumer.stats["torch-copies"] == 1
+        del frame, array, tensor
+    prod.wait(10)

@@ -124,3 +124,16 @@ def test_keeping_more_than_hold_misses_frames_but_never_hangs(launcher, sock_dir
     assert stats["frames-dropped"] == missed
     assert published["frames-dropped"] == missed
     assert published["rendered"] == n  # the producer never stalled
+
+
+def test_a_producer_quota_below_hold_is_warned_about(launcher, sock_dir):
+    sock = sock_dir / "s"
+    prod = pyhelpers.start_producer(launcher, sock, CAPS, 3,
+                                    props={**pyhelpers.LOSSLESS, "consumer-quota": 3})
+    with zcipc.Consumer(str(sock), hold=3) as consumer:
+        with pytest.warns(RuntimeWarning, match="grants 3 frames"):
+            frame = consumer.pull(timeout=10)
+        assert consumer.quota == 3
+        del frame
+        assert len([f for f in consumer]) == 2
+    prod.wait(10)

@@ -31,6 +31,7 @@ def test_frame_writes_into_the_shared_pool_with_no_copy(launcher, sock_dir):
                     "the array is not the sink's shared memory"
                 image[...] = patterns.pattern(i, SHAPE)
             assert not image.flags.writeable  # published: hands off
+        assert producer.drain()
         stats = producer.stats
         assert stats["frames-copied"] == 0
         assert stats["python-frames-copied"] == 0
@@ -48,6 +49,7 @@ def test_push_copies_once_and_consumers_get_the_bytes(launcher, sock_dir):
         for i in range(n):
             image = np.ascontiguousarray(patterns.pattern(i, SHAPE))
             producer.push(image, pts=i * patterns.FRAME_DURATION)
+        assert producer.drain()
         stats = producer.stats
         assert stats["python-frames-copied"] == n
         assert stats["frames-copied"] == 0  # the copy went into a pool slot
