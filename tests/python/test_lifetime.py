@@ -137,3 +137,25 @@ def test_a_producer_quota_below_hold_is_warned_about(launcher, sock_dir):
         del frame
         assert len([f for f in consumer]) == 2
     prod.wait(10)
+
+
+def test_keeping_more_than_hold_from_a_lossless_producer_ends_in_producer_gone(
+        launcher, sock_dir):
+    sock = sock_dir / "s"
+    prod = pyhelpers.start_producer(
+        launcher, sock, CAPS, 30,
+        props={"min-consumers": 1, "slow-consumer": "wait", "wait-timeout": 300})
+    kept = []
+    start = time.monotonic()
+    with zcipc.Consumer(str(sock), hold=1) as consumer:
+        with pytest.raises(zcipc.ProducerGone):
+            for frame in consumer:
+                kept.append(frame)  # never given back: the producer waits, then drops us
+    assert time.monotonic() - start < 10
+    assert len(kept) == 1 + zcipc.PIPELINE_HOLD  # the quota asked for
+    for frame in kept:  # still valid after the producer dropped us
+        i = patterns.frame_number(frame.pts)
+        assert (frame.numpy() == patterns.pattern(i, SHAPE)).all()
+    published = pyhelpers.wait_event(prod, "published")["stats"]
+    assert published["consumers-dropped"] == 1
+    prod.wait(10)
