@@ -30,6 +30,7 @@ struct client_region
 struct held_frame
 {
   uint64_t seq;                 /* 0: free entry */
+  uint64_t connection;          /* zcipc_client.connection it came on */
   uint32_t n_regions;
   struct client_region *regions[ZCIPC_WIRE_MAX_MEMS];
 };
@@ -49,6 +50,7 @@ struct zcipc_client
   int fd;                       /* -1 when not connected */
   uint32_t quota;
   uint32_t consumer_id;
+  uint64_t connection;          /* counts handshakes: seqs are per connection */
   struct client_region **regions;
   unsigned int n_regions;
   struct held_frame *held;      /* ZCIPC_WIRE_MAX_QUOTA entries */
@@ -215,6 +217,13 @@ receive (struct zcipc_client *c, int fd, size_t *len, int *fds,
 {
   int res = zcipc_socket_recv (fd, c->buffer, RECV_BUFFER_SIZE, len, fds,
       ZCIPC_SOCKET_MAX_FDS, n_fds, 1);
+  /* A producer that closes with our last message unread (a RELEASE, or a
+   * HELLO it refuses) makes the kernel report ECONNRESET once, ahead of
+   * what it sent before closing (an EOS, a REJECT): read on to get that,
+   * then the hang-up. */
+  if (res == -ECONNRESET)
+    res = zcipc_socket_recv (fd, c->buffer, RECV_BUFFER_SIZE, len, fds,
+        ZCIPC_SOCKET_MAX_FDS, n_fds, 1);
   if (res == 0 && *len == 0)
     return -EPIPE;
   return res;
@@ -238,7 +247,10 @@ handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
   size_t len = 0;
   int res;
 
-  if ((res = zcipc_socket_send (fd, &iov, 1, NULL, 0, 0)) < 0) {
+  /* A producer that refuses us at accept time may have closed already:
+   * its REJECT is still queued for us, so read on after EPIPE. */
+  if ((res = zcipc_socket_send (fd, &iov, 1, NULL, 0, 0)) < 0 &&
+      res != -EPIPE && res != -ECONNRESET) {
     set_reason (c, "could not greet the producer: %s", strerror (-res));
     return res;
   }
@@ -301,6 +313,7 @@ handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
   pthread_mutex_lock (&c->lock);
   c->quota = msg.welcome.quota;
   c->consumer_id = msg.welcome.consumer_id;
+  c->connection++;
   c->fd = fd;
   pthread_mutex_unlock (&c->lock);
   return 0;
@@ -318,8 +331,21 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
 
   for (;;) {
     res = zcipc_socket_connect (c->path, &fd);
-    if (res == 0)
-      break;
+    if (res == 0) {
+      /* The handshake has its own 5 s, counted from now: a producer that
+       * appeared after a long wait must not find the deadline gone. */
+      res = handshake (c, fd, now_ms () + 5000, 5000);
+      if (res == 0)
+        return 0;
+      close (fd);
+      /* A producer that dies (or is killed) while we connect leaves our
+       * connection in its dying listen queue: it is reset unanswered.
+       * That is "not there yet", like a refused connect; anything else
+       * (a REJECT, a protocol error) is final. */
+      if (res != -ECONNRESET)
+        return res;
+      res = -ECONNREFUSED;
+    }
     if (res != -ENOENT && res != -ECONNREFUSED) {
       set_reason (c, "could not connect to '%s': %s", c->path,
           strerror (-res));
@@ -337,11 +363,6 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
     if (res == -ECANCELED)
       return res;
   }
-  res = handshake (c, fd, deadline + 5000, timeout_ms < 0 ? -1 :
-      timeout_ms + 5000);
-  if (res < 0)
-    close (fd);
-  return res;
 }
 
 static struct client_region *
@@ -417,15 +438,17 @@ take_frame_locked (struct zcipc_client *c, const struct zcipc_message *msg,
   struct held_frame *slot = NULL;
   uint32_t i, held = 0;
 
+  /* Frames still held from an earlier connection are not this producer
+   * connection's business: it gave them back when that one closed. */
   for (i = 0; i < ZCIPC_WIRE_MAX_QUOTA; i++) {
-    if (c->held[i].seq) {
+    if (c->held[i].seq && c->held[i].connection == c->connection) {
       held++;
       if (c->held[i].seq == info->seq) {
         set_reason (c, "the producer sent frame %llu twice",
             (unsigned long long) info->seq);
         return -EPROTO;
       }
-    } else if (!slot) {
+    } else if (!c->held[i].seq && !slot) {
       slot = &c->held[i];
     }
   }
@@ -463,6 +486,7 @@ take_frame_locked (struct zcipc_client *c, const struct zcipc_message *msg,
     slot->regions[i]->refs++;
   slot->n_regions = info->n_mems;
   slot->seq = info->seq;
+  slot->connection = c->connection;
   ev->type = ZCIPC_CLIENT_FRAME;
   ev->frame.info = *info;
   ev->frame.n_mems = info->n_mems;
@@ -590,8 +614,10 @@ zcipc_client_release (struct zcipc_client *c, uint64_t seq)
     pthread_mutex_unlock (&c->lock);
     return -ENOENT;
   }
-  /* At most quota frames are held, so the queue cannot overflow. */
-  if (c->fd >= 0)
+  /* At most quota frames are held, so the queue cannot overflow. A frame
+   * from an earlier connection goes back to nobody: that producer
+   * connection released it when it closed, and this one never sent it. */
+  if (c->fd >= 0 && c->held[i].connection == c->connection)
     c->pending[c->n_pending++] = seq;
   flush_releases_locked (c);
   for (uint32_t j = 0; j < c->held[i].n_regions; j++)

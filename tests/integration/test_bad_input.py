@@ -43,7 +43,8 @@ def test_consumer_with_nobody_listening_errors_after_its_timeout(launcher, sock_
 def test_consumer_started_first_waits_for_the_producer(launcher, sock_dir):
     sock = sock_dir / "s"
     c = launcher.launch(f"zcipcsrc socket-path={sock} timeout=0 ! checksumsink sync=false")
-    time.sleep(1.0)
+    # Longer than the 5 s handshake allowance: waiting must not eat into it.
+    time.sleep(6.0)
     assert c.popen.poll() is None, c.describe()
     p = launcher.launch(f"{PRODUCER} ! zcipcsink socket-path={sock} min-consumers=1 "
                         "slow-consumer=wait sync=false")
