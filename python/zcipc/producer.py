@@ -19,6 +19,9 @@ from .layout import Layout, Plane, caps_layout, layout_for, video_caps
 
 __all__ = ["Producer"]
 
+#: Frames appsrc may queue ahead of the sink.
+_QUEUE = 2
+
 
 class _WriteMapping:
     """The base of a producer's writable array: one plane of a pool buffer
@@ -80,7 +83,7 @@ class Producer:
         self._src = _gst.make_element("appsrc", "src")
         self._sink = _gst.make_element("zcipcsink", "sink")
         for name, value in (("caps", self.caps), ("format", Gst.Format.TIME),
-                            ("block", True), ("max-buffers", 2),
+                            ("block", False), ("max-buffers", _QUEUE),
                             ("emit-signals", False)):
             self._src.set_property(name, value)
         self._sink.set_property("socket-path", socket_path)
@@ -141,6 +144,7 @@ class Producer:
         buffer.pts = pts
         if duration is not None:
             buffer.duration = duration
+        self._wait_for_room()
         self._count += 1
         ret = self._src.push_buffer(buffer)
         error = self._bus_error()
@@ -148,6 +152,18 @@ class Producer:
             raise error
         if ret != Gst.FlowReturn.OK:
             raise ProducerError(f"could not publish a frame: {ret.value_nick}")
+
+    def _wait_for_room(self) -> None:
+        # appsrc's own blocking push would wait in C, deaf to Ctrl-C and
+        # signal handlers, for as long as the sink waits (for min-consumers,
+        # or for a lossless consumer to give a frame back). Wait here.
+        delay = 0.0001
+        while self._src.get_property("current-level-buffers") >= _QUEUE:
+            error = self._bus_error()
+            if error is not None:
+                raise error
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
 
     @contextlib.contextmanager
     def _mapped(self) -> Iterator[tuple[Gst.Buffer, Layout, int]]:

@@ -45,7 +45,7 @@ def main() -> int:
     for p in args.prop:
         k, v = p.split("=", 1)
         props[k] = int(v) if v.isdigit() else v
-    stop = False
+    stop = lingering = False
 
     with zcipc.Producer(args.socket_path, args.caps, **props) as producer:
         def on_usr1(*_: object) -> None:
@@ -54,40 +54,53 @@ def main() -> int:
         def on_term(*_: object) -> None:
             nonlocal stop
             stop = True
+            if not lingering:
+                raise Stopped  # out of a wait for consumers, too
 
         signal.signal(signal.SIGUSR1, on_usr1)
         signal.signal(signal.SIGTERM, on_term)
         say("ready")
-        written: dict[int, int] = {}  # slot address -> frame number
-        slot_mismatches = slot_checks = 0
-        for i in range(args.frames):
-            if stop:
-                break
-            pts = i * patterns.FRAME_DURATION
-            if args.mode == "frame":
-                with producer.planes(pts=pts, duration=patterns.FRAME_DURATION) as planes:
-                    key = planes[0].ctypes.data
-                    if args.verify_slots and key in written:
-                        slot_checks += 1
-                        for p, a in enumerate(planes):
-                            if not (a == patterns.pattern(written[key], a.shape, p)).all():
-                                slot_mismatches += 1
-                    for p, a in enumerate(planes):
-                        a[...] = patterns.pattern(i, a.shape, p)
-                    written[key] = i
-            else:
-                producer.push([patterns.pattern(i, s, p)
-                               for p, s in enumerate(producer.shapes)],
-                              pts=pts, duration=patterns.FRAME_DURATION)
-            if args.interval:
-                time.sleep(args.interval)
-        say("published", stats=producer.stats, slot_mismatches=slot_mismatches,
-            slot_checks=slot_checks, slots=len(written))
+        try:
+            publish(producer, args)
+        except Stopped:
+            say("stopped")
+        lingering = True
         while args.linger and not stop:
             time.sleep(0.02)
         final = producer.stats
+        producer.close(timeout=1.0)
     say("closed", stats=final)
     return 0
+
+
+class Stopped(Exception):
+    """SIGTERM while publishing."""
+
+
+def publish(producer: zcipc.Producer, args: argparse.Namespace) -> None:
+    written: dict[int, int] = {}  # slot address -> frame number
+    slot_mismatches = slot_checks = 0
+    for i in range(args.frames):
+        pts = i * patterns.FRAME_DURATION
+        if args.mode == "frame":
+            with producer.planes(pts=pts, duration=patterns.FRAME_DURATION) as planes:
+                key = planes[0].ctypes.data
+                if args.verify_slots and key in written:
+                    slot_checks += 1
+                    for p, a in enumerate(planes):
+                        if not (a == patterns.pattern(written[key], a.shape, p)).all():
+                            slot_mismatches += 1
+                for p, a in enumerate(planes):
+                    a[...] = patterns.pattern(i, a.shape, p)
+                written[key] = i
+        else:
+            producer.push([patterns.pattern(i, s, p)
+                           for p, s in enumerate(producer.shapes)],
+                          pts=pts, duration=patterns.FRAME_DURATION)
+        if args.interval:
+            time.sleep(args.interval)
+    say("published", stats=producer.stats, slot_mismatches=slot_mismatches,
+        slot_checks=slot_checks, slots=len(written))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ push() copies once; consumers in other processes get the bytes."""
 
 from __future__ import annotations
 
+import signal
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -88,3 +92,27 @@ def test_producer_errors_are_clear(sock_dir):
                 pass
         with pytest.raises(zcipc.FormatError):
             p.push(np.zeros((16, 16, 1), np.uint8))
+
+
+def test_ctrl_c_interrupts_a_producer_waiting_for_consumers(launcher, sock_dir):
+    code = ("import zcipc, sys, numpy\n"
+            f"p = zcipc.Producer({str(sock_dir / 's')!r}, {CAPS!r}, min_consumers=1)\n"
+            "print('publishing', flush=True)\n"
+            "try:\n"
+            "    for i in range(100):\n"
+            "        p.push(numpy.zeros(p.shapes[0], numpy.uint8))\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted', flush=True)\n"
+            "    p.close(timeout=0.5)\n"
+            "    sys.exit(3)\n")
+    proc = launcher.run([sys.executable, "-c", code], name="ctrlc")
+    deadline = time.monotonic() + 10
+    while "publishing" not in proc.stdout():
+        assert time.monotonic() < deadline and proc.popen.poll() is None, proc.describe()
+        time.sleep(0.02)
+    time.sleep(0.3)  # now waiting: nobody consumes
+    assert proc.popen.poll() is None
+    start = time.monotonic()
+    proc.kill(signal.SIGINT)
+    assert proc.wait(5) == 3, proc.describe()
+    assert time.monotonic() - start < 3
