@@ -35,6 +35,9 @@
 #endif
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gst/video/video.h>
@@ -64,6 +67,8 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 #define DEFAULT_MIN_CONSUMERS 0
 #define DEFAULT_POOL_SIZE 4
 #define DEFAULT_COPY_MODE GST_ZCIPC_COPY_MODE_ALLOW
+#define DEFAULT_ALLOWED_UIDS NULL
+#define DEFAULT_ALLOWED_GIDS NULL
 
 enum
 {
@@ -77,6 +82,8 @@ enum
   PROP_MIN_CONSUMERS,
   PROP_POOL_SIZE,
   PROP_COPY_MODE,
+  PROP_ALLOWED_UIDS,
+  PROP_ALLOWED_GIDS,
   PROP_STATS,
   N_PROPERTIES
 };
@@ -106,6 +113,8 @@ struct _GstZcipcSink
   guint min_consumers;
   guint pool_size;
   GstZcipcCopyMode copy_mode;
+  gchar *allowed_uids;
+  gchar *allowed_gids;
 
   /* Created in start(), freed in stop(); used from the streaming thread and,
    * for stats, the application thread (lib's own lock guards it). */
@@ -303,6 +312,30 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
       GST_PARAM_MUTABLE_PLAYING);
 
   /**
+   * GstZcipcSink:allowed-uids:
+   *
+   * Comma-separated user ids or names allowed to connect, checked with
+   * SO_PEERCRED before anything is sent (a refused peer gets a REJECT and
+   * is logged). With allowed-gids, a peer matching either list is allowed.
+   * NULL (both): anybody the socket's file mode lets in.
+   */
+  properties[PROP_ALLOWED_UIDS] = g_param_spec_string ("allowed-uids",
+      "Allowed uids", "Comma-separated user ids or names allowed to connect "
+      "(NULL: any)", DEFAULT_ALLOWED_UIDS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSink:allowed-gids:
+   *
+   * Comma-separated group ids or names allowed to connect (the peer's
+   * primary group), see allowed-uids.
+   */
+  properties[PROP_ALLOWED_GIDS] = g_param_spec_string ("allowed-gids",
+      "Allowed gids", "Comma-separated group ids or names allowed to connect "
+      "(NULL: any)", DEFAULT_ALLOWED_GIDS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
    * GstZcipcSink:stats:
    *
    * #GstBaseSink's statistics (average-rate, dropped, rendered) plus:
@@ -399,6 +432,8 @@ gst_zcipc_sink_finalize (GObject * object)
   GstZcipcSink *self = GST_ZCIPC_SINK (object);
 
   g_free (self->socket_path);
+  g_free (self->allowed_uids);
+  g_free (self->allowed_gids);
   g_hash_table_unref (self->announced);
   g_byte_array_unref (self->meta_scratch);
   gst_clear_object (&self->pool);
@@ -490,6 +525,14 @@ gst_zcipc_sink_set_property (GObject * object, guint prop_id,
     case PROP_COPY_MODE:
       self->copy_mode = g_value_get_enum (value);
       break;
+    case PROP_ALLOWED_UIDS:
+      g_free (self->allowed_uids);
+      self->allowed_uids = g_value_dup_string (value);
+      break;
+    case PROP_ALLOWED_GIDS:
+      g_free (self->allowed_gids);
+      self->allowed_gids = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -535,6 +578,12 @@ gst_zcipc_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_COPY_MODE:
       g_value_set_enum (value, self->copy_mode);
+      break;
+    case PROP_ALLOWED_UIDS:
+      g_value_set_string (value, self->allowed_uids);
+      break;
+    case PROP_ALLOWED_GIDS:
+      g_value_set_string (value, self->allowed_gids);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -616,17 +665,58 @@ static const struct zcipc_server_callbacks server_callbacks = {
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* Parses "1000,alice" into ids, resolving names; FALSE names the bad entry. */
+static gboolean
+parse_id_list (const gchar * list, gboolean groups, GArray * out,
+    gchar ** bad)
+{
+  gchar **items;
+  gboolean ok = TRUE;
+
+  if (!list || !*list)
+    return TRUE;
+  items = g_strsplit (list, ",", -1);
+  for (gchar ** item = items; *item && ok; item++) {
+    gchar *name = g_strstrip (*item), *end = NULL;
+    guint64 id;
+
+    if (!*name)
+      continue;
+    id = g_ascii_strtoull (name, &end, 10);
+    if (end && *end == '\0' && id <= G_MAXUINT32) {
+      guint32 v = (guint32) id;
+      g_array_append_val (out, v);
+    } else if (!groups && getpwnam (name)) {
+      guint32 v = getpwnam (name)->pw_uid;
+      g_array_append_val (out, v);
+    } else if (groups && getgrnam (name)) {
+      guint32 v = getgrnam (name)->gr_gid;
+      g_array_append_val (out, v);
+    } else {
+      *bad = g_strdup (name);
+      ok = FALSE;
+    }
+  }
+  g_strfreev (items);
+  return ok;
+}
+
 static gboolean
 gst_zcipc_sink_start (GstBaseSink * bsink)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
   struct zcipc_server_config config = { 0 };
   struct zcipc_server *server = NULL;
-  gchar *path;
+  GArray *uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GArray *gids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  gchar *path, *uid_list, *gid_list, *bad = NULL;
+  gboolean ids_ok;
   int res;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->socket_path);
+  uid_list = g_strdup (self->allowed_uids);
+  gid_list = g_strdup (self->allowed_gids);
   config.socket_mode = self->socket_mode;
   config.quota = self->consumer_quota;
   config.max_consumers = self->max_consumers;
@@ -637,10 +727,36 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
         ("No socket path set: set zcipcsink's socket-path property"),
         ("socket-path is empty"));
     g_free (path);
+    g_free (uid_list);
+    g_free (gid_list);
+    g_array_unref (uids);
+    g_array_unref (gids);
     return FALSE;
   }
+  ids_ok = parse_id_list (uid_list, FALSE, uids, &bad) &&
+      parse_id_list (gid_list, TRUE, gids, &bad);
+  g_free (uid_list);
+  g_free (gid_list);
+  if (!ids_ok) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("'%s' in allowed-uids/allowed-gids is neither a number nor a known "
+            "user or group", bad), (NULL));
+    g_free (bad);
+    g_free (path);
+    g_array_unref (uids);
+    g_array_unref (gids);
+    return FALSE;
+  }
+  G_STATIC_ASSERT (sizeof (uid_t) == sizeof (guint32));
+  G_STATIC_ASSERT (sizeof (gid_t) == sizeof (guint32));
+  config.allowed_uids = (const uid_t *) uids->data;
+  config.n_allowed_uids = uids->len;
+  config.allowed_gids = (const gid_t *) gids->data;
+  config.n_allowed_gids = gids->len;
   config.path = path;
   res = zcipc_server_new (&config, &server_callbacks, self, &server);
+  g_array_unref (uids);
+  g_array_unref (gids);
   switch (res) {
     case 0:
       break;

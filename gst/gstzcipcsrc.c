@@ -55,6 +55,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define DEFAULT_TIMEOUT 10000
 #define DEFAULT_MAX_HELD 2
 #define DEFAULT_RECONNECT TRUE
+#define DEFAULT_RETIMESTAMP FALSE
 
 enum
 {
@@ -63,6 +64,7 @@ enum
   PROP_TIMEOUT,
   PROP_MAX_HELD,
   PROP_RECONNECT,
+  PROP_RETIMESTAMP,
   PROP_STATS,
   N_PROPERTIES
 };
@@ -78,6 +80,10 @@ struct _GstZcipcSrc
   guint timeout;
   guint max_held;
   gboolean reconnect;
+  gboolean retimestamp;
+
+  /* Streaming thread: retimestamp as of start() */
+  gboolean retimestamp_active;
 
   /* OBJECT LOCK: swapped by the streaming thread, interrupted by unlock() */
   struct zcipc_client *client;
@@ -183,6 +189,19 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   /**
+   * GstZcipcSrc:retimestamp:
+   *
+   * Stamp each buffer with this pipeline's running time at arrival (like
+   * do-timestamp on a capture source) instead of the producer's PTS/DTS,
+   * in a plain segment starting at 0. The producer's PTS stays available
+   * as a #GstReferenceTimestampMeta with caps "timestamp/x-zcipc-pts".
+   */
+  properties[PROP_RETIMESTAMP] = g_param_spec_boolean ("retimestamp",
+      "Re-timestamp", "Timestamp buffers with the running time at arrival "
+      "(producer PTS kept in a reference timestamp meta)", DEFAULT_RETIMESTAMP,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
    * GstZcipcSrc:stats:
    *
    * frames-received (guint64), frames-dropped (guint64: frames the producer
@@ -223,6 +242,7 @@ gst_zcipc_src_init (GstZcipcSrc * self)
   self->timeout = DEFAULT_TIMEOUT;
   self->max_held = DEFAULT_MAX_HELD;
   self->reconnect = DEFAULT_RECONNECT;
+  self->retimestamp = DEFAULT_RETIMESTAMP;
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
 }
@@ -284,6 +304,9 @@ gst_zcipc_src_set_property (GObject * object, guint prop_id,
     case PROP_RECONNECT:
       self->reconnect = g_value_get_boolean (value);
       break;
+    case PROP_RETIMESTAMP:
+      self->retimestamp = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -314,6 +337,9 @@ gst_zcipc_src_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_RECONNECT:
       g_value_set_boolean (value, self->reconnect);
+      break;
+    case PROP_RETIMESTAMP:
+      g_value_set_boolean (value, self->retimestamp);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -350,6 +376,9 @@ gst_zcipc_src_start (GstBaseSrc * bsrc)
   if (res < 0)
     return FALSE;
 
+  GST_OBJECT_LOCK (self);
+  self->retimestamp_active = self->retimestamp;
+  GST_OBJECT_UNLOCK (self);
   self->connected = FALSE;
   self->ever_connected = FALSE;
   self->have_timing = FALSE;
@@ -468,7 +497,7 @@ static GstFlowReturn
 connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
 {
   struct zcipc_client *client;
-  gchar *path;
+  gchar *path, *reason;
   guint max_held, timeout;
   int res;
 
@@ -511,33 +540,27 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
     return GST_FLOW_OK;
   }
 
-  drop_connection (self);
+  reason = g_strdup (zcipc_client_reason (client));
+  drop_connection (self);       /* frees the client */
   if (res == -ECANCELED) {
+    g_free (reason);
     g_free (path);
     return GST_FLOW_FLUSHING;
   }
-  if (res == -ETIMEDOUT && zcipc_client_reason (client)[0] == 'n') {
-    /* "no producer is listening" */
+  if (res == -ETIMEDOUT && !after_loss) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("No zcipcsink is publishing on '%s' (waited %u ms). Start the "
+            "producer, check the path, or set timeout=0 to wait forever",
+            path, timeout), ("zcipc_client_connect: %s: %s", g_strerror (-res),
+            reason));
+  } else {
+    /* Refused (allow-list, too many consumers, protocol version) or a
+     * producer that broke the handshake: the reason says which. */
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not receive from '%s': %s", path, reason),
+        ("zcipc_client_connect: %s", g_strerror (-res)));
   }
-  switch (res) {
-    case -ETIMEDOUT:
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("No zcipcsink is publishing on '%s' (waited %u ms). Start the "
-              "producer, check the path, or set timeout=0 to wait forever",
-              path, timeout), ("zcipc_client_connect: %s", g_strerror (-res)));
-      break;
-    case -EPROTONOSUPPORT:
-    case -EACCES:
-    case -EPERM:
-    case -EUSERS:
-    case -EPROTO:
-    case -ECONNRESET:
-    default:
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("Could not receive from '%s'", path),
-          ("zcipc_client_connect: %s", g_strerror (-res)));
-      break;
-  }
+  g_free (reason);
   g_free (path);
   return GST_FLOW_ERROR;
 }
@@ -552,8 +575,8 @@ update_segment (GstZcipcSrc * self)
   gboolean same_clock = FALSE;
   GstClockTime base_time;
 
-  if (!self->have_segment)
-    return;
+  if (!self->have_segment || self->retimestamp_active)
+    return;                     /* retimestamp: basesrc's own 0-based segment */
   seg = self->producer_segment;
   base_time = gst_element_get_base_time (GST_ELEMENT_CAST (self));
   clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
@@ -720,6 +743,32 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
   return buffer;
 }
 
+/* The running time now becomes the PTS; the producer's PTS is kept. */
+static void
+retimestamp (GstZcipcSrc * self, GstBuffer * buffer)
+{
+  static GstCaps *reference = NULL;
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
+  GstClockTime now = GST_CLOCK_TIME_NONE;
+
+  if (g_once_init_enter (&reference)) {
+    GstCaps *caps = gst_caps_new_empty_simple ("timestamp/x-zcipc-pts");
+    GST_MINI_OBJECT_FLAG_SET (caps, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+    g_once_init_leave (&reference, caps);
+  }
+  if (GST_BUFFER_PTS_IS_VALID (buffer))
+    gst_buffer_add_reference_timestamp_meta (buffer, reference,
+        GST_BUFFER_PTS (buffer), GST_BUFFER_DURATION (buffer));
+  if (clock) {
+    GstClockTime base = gst_element_get_base_time (GST_ELEMENT_CAST (self));
+    now = gst_clock_get_time (clock);
+    now = now > base ? now - base : 0;
+    gst_object_unref (clock);
+  }
+  GST_BUFFER_PTS (buffer) = now;
+  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+}
+
 static GstFlowReturn
 gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
 {
@@ -788,6 +837,8 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     g_atomic_pointer_add (&self->frames_received, 1);
 
     *buffer = wrap_frame (self, client, &ev);
+    if (self->retimestamp_active)
+      retimestamp (self, *buffer);
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " %" GST_PTR_FORMAT,
         ev.frame.info.seq, *buffer);
     return GST_FLOW_OK;

@@ -87,14 +87,19 @@ def test_a_stopped_consumer_does_not_slow_a_fast_one_by_default(launcher, sock_d
         slow.kill(signal.SIGSTOP)
         time.sleep(0.3)                  # let it fill its quota
         before = consumer_stats(sink)
+        rendered_before = sink.get_property("stats").get_value("rendered")
         time.sleep(3.0)
         after = consumer_stats(sink)
+        rendered = sink.get_property("stats").get_value("rendered") - rendered_before
         fast_frames = after[fast.pid].get_value("frames-sent") - before[fast.pid].get_value("frames-sent")
         slow_missed = after[slow.pid].get_value("frames-missed") - before[slow.pid].get_value("frames-missed")
-        # 30 fps for 3 s: the fast consumer keeps (nearly) the full rate.
-        assert fast_frames >= 80, fast_frames
+        # Whatever the machine's load, the producer kept rendering, and the
+        # fast consumer got every frame it rendered while the stopped one
+        # missed them (it holds at most its quota).
+        assert rendered >= 30, rendered
+        assert fast_frames >= rendered - 1, (fast_frames, rendered)
         assert after[fast.pid].get_value("frames-missed") == 0
-        assert slow_missed >= 80, slow_missed
+        assert slow_missed >= rendered - 1, (slow_missed, rendered)
         assert after[slow.pid].get_value("frames-held") <= after[slow.pid].get_value("quota")
         slow.kill(signal.SIGCONT)
         stats = sink.get_property("stats")
@@ -125,8 +130,12 @@ def test_a_stopped_consumer_gates_lossless_mode_until_the_timeout_drops_it(launc
         wait_until(lambda: any(pid == slow.pid for pid, _ in left), 5, "consumer-left signal")
         assert "wait timeout" in dict(left)[slow.pid]
         resumed = consumer_stats(sink)[fast.pid].get_value("frames-sent")
+        rendered_before = sink.get_property("stats").get_value("rendered")
         time.sleep(1.0)
-        assert consumer_stats(sink)[fast.pid].get_value("frames-sent") - resumed >= 20
+        rendered = sink.get_property("stats").get_value("rendered") - rendered_before
+        # The stream goes on at the producer's pace for the remaining consumer.
+        assert rendered >= 10, rendered
+        assert consumer_stats(sink)[fast.pid].get_value("frames-sent") - resumed >= rendered - 1
         assert list(consumer_stats(sink)) == [fast.pid]
         slow.kill(signal.SIGCONT)
     finally:
