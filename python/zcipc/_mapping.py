@@ -9,9 +9,10 @@ memfd, made here once per region: MAP_PRIVATE, readable and writable. It
 reads the very same pages (no copy, no page faults once populated); a write
 copies just the page written into memory private to this process, which
 nobody else sees (the memfd is sealed against shared writes). When a frame
-is released, the pages of its range that were written are dropped
-(MADV_DONTNEED) before the frame goes back to the producer, so the slot
-shows the shared bytes again when it comes back with a later frame.
+is released, the pages of its range that were written (found by
+_writes.py) are dropped (MADV_DONTNEED) before the frame goes back to the
+producer, so the slot shows the shared bytes again when it comes back with a
+later frame.
 
 The region's fd is found by the inode of zcipcsrc's mapping, among the fds
 of this process, and reopened read-only. A cached view stays valid while
@@ -27,15 +28,12 @@ import mmap
 import os
 import threading
 
-import numpy as np
+from . import _writes
 
-__all__ = ["RegionView", "RegionCache", "pagemap_fd"]
+__all__ = ["RegionView", "RegionCache"]
 
 PAGE_SIZE = mmap.PAGESIZE
 MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14
-
-_PM_FILE_OR_SHARED = np.uint64(1 << 61)
-_PM_SWAPPED_OR_PRESENT = np.uint64(3 << 62)
 
 
 def _address_of(m: mmap.mmap) -> int:
@@ -50,7 +48,7 @@ class RegionView:
     """One private copy-on-write mapping of one shared region."""
 
     __slots__ = ("shared_start", "shared_end", "inode", "device", "fd",
-                 "address", "_mmap", "__weakref__")
+                 "address", "tracked", "_mmap", "__weakref__")
 
     def __init__(self, shared_start: int, shared_end: int, inode: int,
                  device: int, fd: int, pgoff: int) -> None:
@@ -68,6 +66,7 @@ class RegionView:
         finally:
             os.close(own)
         self.address = _address_of(self._mmap)
+        self.tracked = _writes.track(self.address, len(self._mmap))
         try:
             # Read-only page table entries for every page now, so that the
             # first frame does not fault on every page (no copy: reads).
@@ -94,21 +93,16 @@ class RegionView:
                   len(self._mmap)) // PAGE_SIZE * PAGE_SIZE
         if end <= first:
             return False
-        pagemap = pagemap_fd()
-        if pagemap is not None:
-            n = (end - first) // PAGE_SIZE
-            raw = os.pread(pagemap, n * 8, (self.address + first) // PAGE_SIZE * 8)
-            entries = np.frombuffer(raw, dtype="<u8")
-            written = ((entries & _PM_SWAPPED_OR_PRESENT) != 0) & \
-                      ((entries & _PM_FILE_OR_SHARED) == 0)
-            if not written.any():
-                return False
-        self._mmap.madvise(mmap.MADV_DONTNEED, first, end - first)
-        try:
-            self._mmap.madvise(MADV_POPULATE_READ, first, end - first)
-        except (OSError, ValueError):
-            pass
-        return True
+        ranges = _writes.written(self.address + first, self.address + end,
+                                 self.tracked)
+        for start, stop in ranges:
+            offset, length = start - self.address, stop - start
+            self._mmap.madvise(mmap.MADV_DONTNEED, offset, length)
+            try:
+                self._mmap.madvise(MADV_POPULATE_READ, offset, length)
+            except (OSError, ValueError):
+                pass
+        return bool(ranges)
 
 
 def _parse_maps_line(line: str) -> tuple[int, int, str, int, int, int, str] | None:
@@ -120,23 +114,6 @@ def _parse_maps_line(line: str) -> tuple[int, int, str, int, int, int, str] | No
     name = parts[5].strip() if len(parts) == 6 else ""
     return start, end, parts[1], int(parts[2], 16), os.makedev(major, minor), \
         int(parts[4]), name
-
-
-_pagemap_lock = threading.Lock()
-_pagemap: int | None = -1
-
-
-def pagemap_fd() -> int | None:
-    """This process's /proc/self/pagemap, opened once and kept (None when
-    it cannot be read: then every page of a written frame is dropped)."""
-    global _pagemap
-    with _pagemap_lock:
-        if _pagemap == -1:
-            try:
-                _pagemap = os.open("/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                _pagemap = None
-        return _pagemap
 
 
 class RegionCache:

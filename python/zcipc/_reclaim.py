@@ -4,10 +4,11 @@
 
 A frame that had a writable (torch / DLPack) view must have the pages this
 process wrote dropped before its slot goes back to the producer (see
-_mapping.py). Finding them walks the page table of the whole frame
-(~0.1 ms for 1080p RGBA), so one background thread per process does it,
-then releases the frame; the loop that dropped the last view goes on at
-once. Jobs run in order; nothing is released before its pages are clean.
+_mapping.py). Where the kernel cannot track writes cheaply (_writes.py),
+finding them reads the pagemap of the whole frame (0.1-0.3 ms for 1080p
+RGBA), so one background thread per process does it, then releases the
+frame; the loop that dropped the last view goes on at once. Jobs run in
+order; nothing is released before its pages are clean.
 """
 
 from __future__ import annotations

@@ -81,19 +81,22 @@ class _Hold:
             # down; the process is going away and takes its holds with it.
             return
         self.buffer = self._info = None
-        if self.view is not None and self.writable_given:
+        if self.view is None or not self.writable_given:
+            buffer.unmap(info)
+        elif self.view.tracked:  # finding written pages is cheap: do it now
+            _revert_and_release(self.view, self.address, self.size, buffer,
+                                info, self._stats)
+        else:
             _reclaim.submit(functools.partial(
                 _revert_and_release, self.view, self.address, self.size,
                 buffer, info, self._stats))
-        else:
-            buffer.unmap(info)
 
 
 def _revert_and_release(view: RegionView, address: int, size: int,
                         buffer: Gst.Buffer, info: Any, stats: FrameStats) -> None:
     """Drops the pages of the frame this process wrote, then gives the frame
     back (in that order: the slot must be clean before the producer reuses
-    it). Runs on the reclaim thread."""
+    it). Runs on the reclaim thread when finding the pages is slow."""
     try:
         if view.revert(address, size):
             stats.add("pages_reverted")

@@ -13,6 +13,7 @@ import torch
 import patterns
 import pyhelpers
 import zcipc
+from zcipc import _writes
 
 CAPS = "video/x-raw,format=RGBA,width=256,height=64,framerate=100/1"
 SHAPE = (64, 256, 4)
@@ -41,7 +42,16 @@ def test_numpy_views_are_read_only(launcher, sock_dir):
     prod.wait(10)
 
 
-def test_torch_writes_are_private_and_undone_and_nobody_else_sees_them(launcher, sock_dir):
+@pytest.mark.parametrize("finder", ["default", "pagemap", "none"])
+def test_torch_writes_are_private_and_undone_and_nobody_else_sees_them(
+        launcher, sock_dir, monkeypatch, finder):
+    # How written pages are found: the default (userfaultfd write-protect
+    # where the kernel has it), the /proc/self/pagemap fallback, or none
+    # (every page of a written frame is dropped).
+    if finder == "pagemap":
+        monkeypatch.setattr(_writes, "track", lambda address, length: False)
+    elif finder == "none":
+        monkeypatch.setattr(_writes, "_fds", lambda: (None, None))
     sock = sock_dir / "s"
     n = 40
     # A small pool, so slots come back many times; the producer checks that a
