@@ -39,7 +39,7 @@ class FrameStats:
         self.frames_merged = 0  # multi-memory buffers mapped as one (a copy)
         self.torch_copies = 0   # torch views that had to be private copies
         self.pages_reverted = 0  # frames whose written pages were dropped
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # add() may run from a __del__
 
     def add(self, name: str) -> None:
         with self._lock:
@@ -69,8 +69,10 @@ class _Hold:
         self.size = info.size
         self.pointer = np.frombuffer(info.data, dtype=np.uint8).ctypes.data \
             if info.size else 0
+        # A buffer of several memories was merged into a temporary one by
+        # map(): not shared memory, nothing to look up.
         self.view: RegionView | None = cache.lookup(self.pointer, self.size) \
-            if info.size else None
+            if info.size and buffer.n_memory() == 1 else None
         self.address = self.view.translate(self.pointer) if self.view else self.pointer
         self.writable_given = False
 
