@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
 from pathlib import Path
+
+import pytest
 
 HERE = Path(__file__).resolve().parent
 SOURCE_DIR = HERE.parents[1]
@@ -38,3 +41,20 @@ _spec.loader.exec_module(_integration)
 
 sock_dir = _integration.sock_dir
 launcher = _integration.launcher
+
+
+# Every test is bounded: a consumer loop waiting for a frame that never comes
+# wakes every 50 ms, so SIGALRM's exception ends it in time.
+TEST_TIME_LIMIT_S = 30
+
+
+@pytest.fixture(autouse=True)
+def _time_limit(request):
+    def expired(signum, frame):
+        raise TimeoutError(f"{request.node.name} ran past {TEST_TIME_LIMIT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, TEST_TIME_LIMIT_S)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
