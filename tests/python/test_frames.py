@@ -227,3 +227,22 @@ def test_without_a_private_mapping_numpy_reads_in_place_and_torch_copies(
         assert consumer.stats["torch-copies"] == 1
         del frame, array, tensor
     prod.wait(10)
+
+
+def test_two_consumers_in_one_process_each_see_every_frame(launcher, sock_dir):
+    sock = sock_dir / "s"
+    n = 8
+    prod = pyhelpers.start_producer(launcher, sock, RGBA_640, n,
+                                    props={**pyhelpers.LOSSLESS, "min-consumers": 2})
+    with zcipc.Consumer(str(sock)) as a, zcipc.Consumer(str(sock)) as b:
+        for i in range(n):
+            fa, fb = a.pull(timeout=10), b.pull(timeout=10)
+            assert patterns.frame_number(fa.pts) == patterns.frame_number(fb.pts) == i
+            ta, tb = fa.torch(), fb.torch()
+            assert ta.data_ptr() != tb.data_ptr()  # each has its own mapping
+            ta.zero_()  # private to a's view
+            assert (fb.numpy() == patterns.pattern(i, (480, 640, 4))).all()
+            del fa, fb, ta, tb
+        assert a.pull(timeout=10) is None and a.eos
+        assert b.pull(timeout=10) is None and b.eos
+    prod.wait(10)
