@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include <gst/audio/audio.h>
 #include <gst/video/video.h>
 
 #include "gstzcipcserial.h"
@@ -292,6 +293,7 @@ enum
   META_VIDEO_CROP = 2,
   META_REFERENCE_TIMESTAMP = 3,
   META_CUSTOM = 4,
+  META_AUDIO = 5,
 };
 
 typedef struct
@@ -323,6 +325,19 @@ typedef struct
   guint64 timestamp;
   guint64 duration;
 } WireReferenceTimestamp;       /* followed by the reference caps string */
+
+typedef struct
+{
+  guint32 format;               /* GstAudioFormat */
+  guint32 flags;                /* GstAudioFlags */
+  guint32 layout;               /* GstAudioLayout */
+  guint32 rate;
+  guint32 channels;             /* 1..64 */
+  guint32 n_offsets;            /* channels if non-interleaved, else 0 */
+  guint64 samples;
+} WireAudioMeta;                /* followed by n_offsets guint64 plane offsets,
+                                 * then channels gint32 positions */
+G_STATIC_ASSERT (sizeof (WireAudioMeta) == 32);
 
 typedef struct
 {
@@ -509,12 +524,150 @@ decode_custom (GstBuffer * buffer, const guint8 * data, gsize size)
   return TRUE;
 }
 
+/* GstAudioMeta: the audio info that describes the buffer (format, layout,
+ * rate, channel positions), the number of valid samples and, for
+ * non-interleaved audio, where each channel's plane starts. Offsets and
+ * positions are checked here, before gst_buffer_add_audio_meta() and
+ * gst_audio_info_set_format() see them: both assert on bad input. */
+static gboolean
+encode_audio (GstMeta * meta, GByteArray * out)
+{
+  GstAudioMeta *am = (GstAudioMeta *) meta;
+  const GstAudioInfo *info = &am->info;
+  WireAudioMeta w = { 0 };
+  gint i;
+
+  /* Positions exist for 64 channels at most; more is not sent. Neither is
+   * a meta the decoder would refuse as a whole (it ends the frame's metas):
+   * planes without offsets, or positions out of GStreamer's order. */
+  if (!info->finfo || info->channels <= 0 || info->channels > 64)
+    return FALSE;
+  if (info->layout == GST_AUDIO_LAYOUT_NON_INTERLEAVED ? !am->offsets :
+      info->layout != GST_AUDIO_LAYOUT_INTERLEAVED || am->offsets)
+    return FALSE;
+  if (info->position[0] != GST_AUDIO_CHANNEL_POSITION_NONE &&
+      !gst_audio_check_valid_channel_positions (info->position,
+          info->channels, TRUE))
+    return FALSE;
+  w.format = GST_AUDIO_INFO_FORMAT (info);
+  /* Only the flags this version knows: a newer flag would make an older
+   * consumer refuse the meta. */
+  w.flags = info->flags & GST_AUDIO_FLAG_UNPOSITIONED;
+  w.layout = info->layout;
+  w.rate = (guint32) info->rate;
+  w.channels = (guint32) info->channels;
+  w.n_offsets = am->offsets ? w.channels : 0;
+  w.samples = am->samples;
+  g_byte_array_append (out, (const guint8 *) &w, sizeof w);
+  for (i = 0; i < (gint) w.n_offsets; i++) {
+    guint64 offset = am->offsets[i];
+    g_byte_array_append (out, (const guint8 *) &offset, sizeof offset);
+  }
+  for (i = 0; i < info->channels; i++) {
+    /* Unpositioned: GStreamer only looks at the first; send them all NONE. */
+    gint32 position = info->position[0] == GST_AUDIO_CHANNEL_POSITION_NONE ?
+        GST_AUDIO_CHANNEL_POSITION_NONE : info->position[i];
+    g_byte_array_append (out, (const guint8 *) &position, sizeof position);
+  }
+  return TRUE;
+}
+
+static gboolean
+decode_audio (GstBuffer * buffer, const guint8 * data, gsize size)
+{
+  WireAudioMeta w;
+  GstAudioChannelPosition position[64];
+  gsize offsets[64];
+  const GstAudioFormatInfo *finfo;
+  const gchar *format_name;
+  GstAudioInfo info;
+  gsize buffer_size = gst_buffer_get_size (buffer), bps, plane_size;
+  guint i, j;
+
+  if (size < sizeof w)
+    return FALSE;
+  memcpy (&w, data, sizeof w);
+  if (w.channels == 0 || w.channels > 64 || w.rate == 0 ||
+      w.rate > G_MAXINT ||
+      (w.flags & ~(guint32) GST_AUDIO_FLAG_UNPOSITIONED) != 0)
+    return FALSE;
+  if (w.layout == GST_AUDIO_LAYOUT_NON_INTERLEAVED) {
+    if (w.n_offsets != w.channels)
+      return FALSE;
+  } else if (w.layout != GST_AUDIO_LAYOUT_INTERLEAVED || w.n_offsets != 0) {
+    return FALSE;
+  }
+  if (size != sizeof w + (gsize) w.n_offsets * sizeof (guint64) +
+      (gsize) w.channels * sizeof (gint32))
+    return FALSE;
+
+  /* A format this build knows, with a sample size (not ENCODED). */
+  if (w.format == GST_AUDIO_FORMAT_UNKNOWN || w.format > G_MAXINT ||
+      !(format_name = gst_audio_format_to_string (w.format)) ||
+      gst_audio_format_from_string (format_name) != (GstAudioFormat) w.format)
+    return FALSE;
+  finfo = gst_audio_format_get_info (w.format);
+  if (!finfo || finfo->width <= 0 || finfo->width % 8 != 0)
+    return FALSE;
+  bps = (gsize) finfo->width / 8;
+
+  for (i = 0; i < w.channels; i++) {
+    guint64 offset;
+    gint32 pos;
+
+    if (i < w.n_offsets) {
+      memcpy (&offset, data + sizeof w + i * sizeof offset, sizeof offset);
+      if (offset > buffer_size)
+        return FALSE;
+      offsets[i] = offset;
+    }
+    memcpy (&pos, data + sizeof w + w.n_offsets * sizeof (guint64) +
+        i * sizeof pos, sizeof pos);
+    position[i] = pos;
+  }
+  /* Unpositioned means every channel NONE (GStreamer only looks at the
+   * first); otherwise positions in GStreamer's order, each once. */
+  if (position[0] == GST_AUDIO_CHANNEL_POSITION_NONE) {
+    for (i = 1; i < w.channels; i++)
+      if (position[i] != GST_AUDIO_CHANNEL_POSITION_NONE)
+        return FALSE;
+  } else if (!gst_audio_check_valid_channel_positions (position,
+          (gint) w.channels, TRUE)) {
+    return FALSE;
+  }
+
+  /* Every plane (or the interleaved frames) inside the buffer. */
+  if (w.samples > buffer_size / bps)
+    return FALSE;
+  plane_size = w.samples * bps;
+  if (w.layout == GST_AUDIO_LAYOUT_NON_INTERLEAVED) {
+    for (i = 0; i < w.channels; i++) {
+      if (offsets[i] > buffer_size - plane_size)
+        return FALSE;
+      for (j = 0; j < i; j++)
+        if (plane_size > 0 && offsets[j] < offsets[i] + plane_size &&
+            offsets[i] < offsets[j] + plane_size)
+          return FALSE;         /* planes overlap */
+    }
+  } else if (w.samples > buffer_size / (bps * w.channels)) {
+    return FALSE;
+  }
+
+  gst_audio_info_set_format (&info, w.format, (gint) w.rate,
+      (gint) w.channels, position);
+  info.flags = w.flags;
+  info.layout = w.layout;
+  return gst_buffer_add_audio_meta (buffer, &info, w.samples,
+      w.n_offsets ? offsets : NULL) != NULL;
+}
+
 static const MetaCodec meta_codecs[] = {
   {gst_video_meta_api_get_type, META_VIDEO, encode_video, decode_video},
   {gst_video_crop_meta_api_get_type, META_VIDEO_CROP, encode_crop,
       decode_crop},
   {gst_reference_timestamp_meta_api_get_type, META_REFERENCE_TIMESTAMP,
       encode_reference_timestamp, decode_reference_timestamp},
+  {gst_audio_meta_api_get_type, META_AUDIO, encode_audio, decode_audio},
 };
 
 static const MetaCodec custom_codec =
