@@ -10,6 +10,10 @@
  * into memory every consumer maps. The pool starts with one region holding
  * min-buffers slots; it adds regions only while consumers hold frames, up to
  * max-buffers, so that in steady state every frame reuses the same mapping.
+ * When demand falls back (the consumers that held frames released them or
+ * died), buffers of the added regions are freed as they come back, and an
+ * added region goes away with its last buffer: a pool that grew for a
+ * stalled consumer returns to its first region.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -42,7 +46,9 @@ struct _GstZcipcBufferPool
   guint min_buffers;
 
   GMutex lock;                  /* protects regions */
-  GPtrArray *regions;           /* GstZcipcRegion*, owned */
+  GPtrArray *regions;           /* GstZcipcRegion*, owned; [0] is the first */
+
+  gint outstanding;             /* atomic: buffers acquired, not released */
 };
 
 G_DEFINE_TYPE (GstZcipcBufferPool, gst_zcipc_buffer_pool,
@@ -191,6 +197,102 @@ gst_zcipc_buffer_pool_alloc_buffer (GstBufferPool * pool, GstBuffer ** buffer,
   return GST_FLOW_OK;
 }
 
+static GstZcipcRegion *
+buffer_region (GstBuffer * buffer)
+{
+  GstMemory *mem = gst_buffer_n_memory (buffer) == 1 ?
+      gst_buffer_peek_memory (buffer, 0) : NULL;
+  return mem ? gst_zcipc_memory_get_region (mem, NULL) : NULL;
+}
+
+/* Lock held. An added region is extra while demand fits the first one. */
+static gboolean
+is_added_region_locked (GstZcipcBufferPool * self, GstZcipcRegion * region)
+{
+  return region && self->regions->len > 1 &&
+      region != g_ptr_array_index (self->regions, 0);
+}
+
+static GstFlowReturn
+gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
+    GstBuffer ** buffer, GstBufferPoolAcquireParams * params)
+{
+  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstFlowReturn ret;
+
+  ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->
+      acquire_buffer (pool, buffer, params);
+  if (ret == GST_FLOW_OK)
+    g_atomic_int_inc (&self->outstanding);
+  return ret;
+}
+
+static void
+gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool,
+    GstBuffer * buffer)
+{
+  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  gint outstanding = g_atomic_int_add (&self->outstanding, -1) - 1;
+  GstZcipcRegion *region = buffer_region (buffer);
+  gboolean shrink;
+
+  /* Hysteresis: only once demand fits comfortably in the first region
+   * (half of it), so a consumer that steadily holds more never makes the
+   * pool free and recreate regions frame after frame. */
+  g_mutex_lock (&self->lock);
+  shrink = is_added_region_locked (self, region) &&
+      outstanding <= (gint) self->min_buffers / 2;
+  g_mutex_unlock (&self->lock);
+  if (shrink) {
+    GST_DEBUG_OBJECT (pool, "freeing %p of added region %u (%d outstanding)",
+        buffer, region->id, outstanding);
+    /* GstBufferPool frees a buffer that comes back memory-tagged. */
+    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY);
+  }
+  GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->release_buffer
+      (pool, buffer);
+}
+
+static void
+gst_zcipc_buffer_pool_free_buffer (GstBufferPool * pool, GstBuffer * buffer)
+{
+  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstZcipcRegion *region = buffer_region (buffer);
+
+  if (region)
+    gst_zcipc_region_ref (region);
+  GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->free_buffer
+      (pool, buffer);
+  if (!region)
+    return;
+  /* Its last slot gone, an added region leaves the pool; the sink tells
+   * consumers once nobody references it any more. */
+  g_mutex_lock (&self->lock);
+  if (is_added_region_locked (self, region) &&
+      g_atomic_pointer_get (&region->slots_used) == 0) {
+    GST_DEBUG_OBJECT (pool, "added region %u is empty, dropping it",
+        region->id);
+    g_ptr_array_remove (self->regions, region);
+  }
+  g_mutex_unlock (&self->lock);
+  gst_zcipc_region_unref (region);
+}
+
+static gboolean
+gst_zcipc_buffer_pool_start (GstBufferPool * pool)
+{
+  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  gboolean ret;
+
+  g_atomic_int_set (&self->outstanding, 0);
+  ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->start
+      (pool);
+  /* GstBufferPool preallocates min-buffers by releasing them straight into
+   * its queue, without an acquire: balance the count. */
+  g_atomic_int_add (&self->outstanding, (gint) self->min_buffers);
+  return ret;
+}
+
 static gboolean
 gst_zcipc_buffer_pool_stop (GstBufferPool * pool)
 {
@@ -227,7 +329,11 @@ gst_zcipc_buffer_pool_class_init (GstZcipcBufferPoolClass * klass)
   pool_class->get_options = gst_zcipc_buffer_pool_get_options;
   pool_class->set_config = gst_zcipc_buffer_pool_set_config;
   pool_class->alloc_buffer = gst_zcipc_buffer_pool_alloc_buffer;
+  pool_class->start = gst_zcipc_buffer_pool_start;
   pool_class->stop = gst_zcipc_buffer_pool_stop;
+  pool_class->acquire_buffer = gst_zcipc_buffer_pool_acquire_buffer;
+  pool_class->release_buffer = gst_zcipc_buffer_pool_release_buffer;
+  pool_class->free_buffer = gst_zcipc_buffer_pool_free_buffer;
 
   GST_DEBUG_CATEGORY_INIT (gst_zcipc_buffer_pool_debug, "zcipcbufferpool", 0,
       "zcipc shared memory buffer pool");

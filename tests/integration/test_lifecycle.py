@@ -164,10 +164,12 @@ def test_100_consumers_killed_at_random_moments_leak_nothing_and_the_survivor_mi
             victim.close()
         wait_until(lambda: sink.get_property("stats").get_value("consumers") == 1, 10,
                    "killed consumers to be gone")
-        time.sleep(0.3)
+        # The pool may have grown while victims held frames; as their frames
+        # come back it shrinks to its first region, and the fds and mappings
+        # of the producer return to what they were.
+        wait_until(lambda: fd_count() == base_fds and len(zcipc_mappings()) == base_maps, 15,
+                   f"fds {fd_count()} -> {base_fds}, mappings {len(zcipc_mappings())} -> {base_maps}")
         stats = sink.get_property("stats")
-        assert fd_count() == base_fds
-        assert len(zcipc_mappings()) == base_maps
         assert stats.get_value("frames-held") <= 2      # only the survivor's
         assert stats.get_value("consumers-joined") >= 2
         pipeline.send_event(Gst.Event.new_eos())
