@@ -12,7 +12,13 @@
  * and the shared memory regions (each mapped once, read-only), and pushes
  * one buffer per frame whose memory points straight into that mapping. When
  * the last reference to such a buffer goes, the frame is given back to the
- * producer. A consumer may hold at most #GstZcipcSrc:max-held frames at once
+ * producer.
+ *
+ * A region the producer passed as a DMABuf (a camera's or a decoder's
+ * buffer) stays DMABuf: frames in it are #GstDmaBufMemory (shares of one
+ * read-only memory per region over the received fd, kept mapped once
+ * mapped), so downstream that imports DMABuf (GL, VA, an encoder) still
+ * can, and `memory:DMABuf` caps keep their meaning. A consumer may hold at most #GstZcipcSrc:max-held frames at once
  * (as granted by the producer); holding more makes it miss frames.
  *
  * It is a live source. Caps come from the producer (no capsfilter needed),
@@ -31,12 +37,19 @@
  * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 timeout=0 ! fakesink
  * ]| waits as long as it takes for the producer to appear.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* F_DUPFD_CLOEXEC under -std=c11 */
+#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <gst/allocators/allocators.h>
 
 #include "gstzcipcsrc.h"
 #include "gstzcipcserial.h"
@@ -102,7 +115,14 @@ struct _GstZcipcSrc
   gboolean segment_pending;     /* new segment not yet pushed */
   GstSegment out_segment;
 
+  /* Streaming thread (and stop()): region id -> GstMemory*, the read-only
+   * GstDmaBufMemory over a DMABuf region of this connection; frames are
+   * shares of it. Dropped when the producer removes the region. */
+  GHashTable *dmabufs;
+  GstAllocator *dmabuf_allocator;
+
   /* Atomic counters */
+  guint dmabuf_regions;
   guint64 frames_received;
   guint64 frames_dropped;
   guint64 metas_unknown;
@@ -208,7 +228,8 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * skipped for this consumer, seen as gaps in its frame numbers),
    * reconnects (guint64), metas-unknown (guint64: metas this build cannot
    * decode), quota (guint: frames granted), consumer-id (guint), regions
-   * (guint: shared regions mapped now).
+   * (guint: shared regions mapped now), dmabuf-regions (guint: of those,
+   * DMABuf regions whose frames are pushed as DMABuf memory).
    */
   properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
       "Consumer statistics", GST_TYPE_STRUCTURE,
@@ -245,6 +266,9 @@ gst_zcipc_src_init (GstZcipcSrc * self)
   self->retimestamp = DEFAULT_RETIMESTAMP;
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+  self->dmabufs = g_hash_table_new_full (NULL, NULL, NULL,
+      (GDestroyNotify) gst_memory_unref);
+  self->dmabuf_allocator = gst_dmabuf_allocator_new ();
 }
 
 static void
@@ -254,6 +278,8 @@ gst_zcipc_src_finalize (GObject * object)
 
   g_free (self->socket_path);
   gst_clear_caps (&self->caps);
+  g_hash_table_unref (self->dmabufs);
+  gst_object_unref (self->dmabuf_allocator);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -280,7 +306,9 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       "metas-unknown", G_TYPE_UINT64,
       (guint64) g_atomic_pointer_get (&self->metas_unknown),
       "quota", G_TYPE_UINT, quota,
-      "consumer-id", G_TYPE_UINT, id, "regions", G_TYPE_UINT, regions, NULL);
+      "consumer-id", G_TYPE_UINT, id, "regions", G_TYPE_UINT, regions,
+      "dmabuf-regions", G_TYPE_UINT,
+      (guint) g_atomic_int_get (&self->dmabuf_regions), NULL);
 }
 
 static void
@@ -402,6 +430,10 @@ drop_connection (GstZcipcSrc * self)
     zcipc_client_disconnect (client);
     zcipc_client_unref (client);
   }
+  /* DMABuf frames still held keep their region's memory (a share holds
+   * its parent): it is unmapped and closed with the last of them. */
+  g_hash_table_remove_all (self->dmabufs);
+  g_atomic_int_set (&self->dmabuf_regions, 0);
   self->connected = FALSE;
 }
 
@@ -515,6 +547,8 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
     g_free (path);
     return GST_FLOW_ERROR;
   }
+  /* To drop our DMABuf memory of a region when the producer removes it. */
+  zcipc_client_report_region_removals (client, true);
   GST_OBJECT_LOCK (self);
   self->client = client;
   if (self->flushing)
@@ -649,7 +683,10 @@ handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
       GST_OBJECT_LOCK (self);
       gst_caps_replace (&self->caps, caps);
       GST_OBJECT_UNLOCK (self);
-      if (!gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
+      /* Pushing a sticky caps event succeeds whatever downstream thinks of
+       * it: ask first, so a refusal names both caps. */
+      if (!gst_pad_peer_query_accept_caps (GST_BASE_SRC_PAD (self), caps) ||
+          !gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
         GstCaps *peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (self),
             NULL);
         gchar *ours = gst_caps_to_string (caps);
@@ -706,6 +743,53 @@ held_frame_unref (gpointer data)
   g_free (frame);
 }
 
+static GQuark
+held_frame_quark (void)
+{
+  static GQuark quark = 0;
+
+  if (!quark)
+    quark = g_quark_from_static_string ("GstZcipcSrcHeldFrame");
+  return quark;
+}
+
+/* The one read-only DMABuf memory over a DMABuf region, made at its first
+ * frame with a duplicate of the region's fd. KEEP_MAPPED: the first CPU map
+ * downstream mmaps it, and it stays mapped until the memory goes (the
+ * region removed or the connection gone, and its last frame released), so
+ * there is no per-frame mmap. NULL when the fd cannot be wrapped. */
+static GstMemory *
+dmabuf_parent (GstZcipcSrc * self, const struct zcipc_client_mem *m)
+{
+  GstMemory *parent = g_hash_table_lookup (self->dmabufs,
+      GUINT_TO_POINTER (m->region_id));
+  int fd;
+
+  if (parent)
+    return parent;
+  if ((fd = fcntl (m->region_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+    GST_WARNING_OBJECT (self, "could not duplicate the fd of DMABuf region "
+        "%u: %s; its frames are pushed as plain memory", m->region_id,
+        g_strerror (errno));
+    return NULL;
+  }
+  /* Owns fd from here on (closed when the memory is freed). */
+  parent = gst_dmabuf_allocator_alloc_with_flags (self->dmabuf_allocator, fd,
+      (gsize) m->region_size, GST_FD_MEMORY_FLAG_KEEP_MAPPED);
+  if (!parent) {
+    close (fd);
+    return NULL;
+  }
+  /* Shares inherit it: a writer downstream copies, never maps writable. */
+  GST_MINI_OBJECT_FLAG_SET (parent, GST_MEMORY_FLAG_READONLY);
+  g_hash_table_insert (self->dmabufs, GUINT_TO_POINTER (m->region_id),
+      parent);
+  g_atomic_int_inc (&self->dmabuf_regions);
+  GST_DEBUG_OBJECT (self, "DMABuf region %u: %" G_GUINT64_FORMAT " bytes, "
+      "fd %d", m->region_id, m->region_size, fd);
+  return parent;
+}
+
 static GstBuffer *
 wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
     const struct zcipc_client_event *ev)
@@ -720,11 +804,23 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
   frame->refs = (gint) ev->frame.n_mems;
   for (guint i = 0; i < ev->frame.n_mems; i++) {
     const struct zcipc_client_mem *m = &ev->frame.mems[i];
-    /* Read-only: the mapping is PROT_READ, and a writer downstream must
-     * copy (gst_buffer_make_writable) rather than crash. */
-    gst_buffer_append_memory (buffer,
-        gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY, (gpointer) m->data,
-            m->size, 0, m->size, frame, held_frame_unref));
+    GstMemory *parent = NULL, *mem;
+
+    if (m->region_flags & ZCIPC_REGION_FLAG_DMABUF)
+      parent = dmabuf_parent (self, m);
+    /* DMABuf stays DMABuf: a share of the region's memory at the frame's
+     * offset; freeing it gives the frame back. */
+    if (parent && (mem = gst_memory_share (parent, (gssize) m->offset,
+                (gssize) m->size))) {
+      gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem),
+          held_frame_quark (), frame, held_frame_unref);
+    } else {
+      /* Read-only: the mapping is PROT_READ, and a writer downstream must
+       * copy (gst_buffer_make_writable) rather than crash. */
+      mem = gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
+          (gpointer) m->data, m->size, 0, m->size, frame, held_frame_unref);
+    }
+    gst_buffer_append_memory (buffer, mem);
   }
   GST_BUFFER_PTS (buffer) = info->pts;
   GST_BUFFER_DTS (buffer) = info->dts;
@@ -816,6 +912,11 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
       return GST_FLOW_ERROR;
     }
 
+    if (ev.type == ZCIPC_CLIENT_REGION_REMOVED) {
+      if (g_hash_table_remove (self->dmabufs, GUINT_TO_POINTER (ev.region.id)))
+        g_atomic_int_add (&self->dmabuf_regions, -1);
+      continue;
+    }
     if (ev.type == ZCIPC_CLIENT_EVENT) {
       ret = handle_event (self, &ev);
       if (ret != GST_FLOW_OK)
