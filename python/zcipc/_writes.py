@@ -144,20 +144,25 @@ def track(address: int, length: int) -> bool:
     return True
 
 
+_scan_lock = threading.Lock()
+_scan_vec = (_PageRegion * _VEC_LEN)()
+_scan_arg = _PmScanArg(size=ctypes.sizeof(_PmScanArg),
+                       flags=_PM_SCAN_WP_MATCHING | _PM_SCAN_CHECK_WPASYNC,
+                       vec=ctypes.addressof(_scan_vec), vec_len=_VEC_LEN,
+                       category_mask=_PAGE_IS_WRITTEN,
+                       return_mask=_PAGE_IS_WRITTEN)
+
+
 def _scan(pagemap: int, start: int, end: int) -> list[tuple[int, int]]:
-    vec = (_PageRegion * _VEC_LEN)()
     out: list[tuple[int, int]] = []
-    while start < end:
-        arg = _PmScanArg(size=ctypes.sizeof(_PmScanArg),
-                         flags=_PM_SCAN_WP_MATCHING | _PM_SCAN_CHECK_WPASYNC,
-                         start=start, end=end, vec=ctypes.addressof(vec),
-                         vec_len=_VEC_LEN, category_mask=_PAGE_IS_WRITTEN,
-                         return_mask=_PAGE_IS_WRITTEN)
-        n = fcntl.ioctl(pagemap, _PAGEMAP_SCAN, arg, True)
-        out.extend((vec[i].start, vec[i].end) for i in range(n))
-        if n < _VEC_LEN or arg.walk_end <= start:
-            break
-        start = arg.walk_end
+    with _scan_lock:  # one preallocated argument and result vector
+        while start < end:
+            _scan_arg.start, _scan_arg.end, _scan_arg.walk_end = start, end, 0
+            n = fcntl.ioctl(pagemap, _PAGEMAP_SCAN, _scan_arg, True)
+            out.extend((_scan_vec[i].start, _scan_vec[i].end) for i in range(n))
+            if n < _VEC_LEN or _scan_arg.walk_end <= start:
+                break
+            start = _scan_arg.walk_end
     return out
 
 

@@ -25,6 +25,8 @@ PIPELINE_HOLD = 2
 #: How long one wait on appsink lasts before the bus and the Python signal
 #: handlers (Ctrl-C) are looked at.
 _SLICE_NS = 50 * Gst.MSECOND
+_MSG_ERROR = Gst.MessageType.ERROR
+_MSG_ELEMENT = Gst.MessageType.ELEMENT
 
 
 class Consumer:
@@ -123,9 +125,9 @@ class Consumer:
             msg = self._bus.pop()
             if msg is None:
                 return None
-            if msg.type == Gst.MessageType.ERROR:
+            if msg.type == _MSG_ERROR:
                 return _gst.consumer_error(msg, self._connected)
-            if msg.type == Gst.MessageType.ELEMENT:
+            if msg.type == _MSG_ELEMENT:
                 s = msg.get_structure()
                 if s is not None and s.get_name() == "zcipc-connected":
                     self._connected = True

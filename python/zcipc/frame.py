@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Frame"]
 
+# Looked up once: attribute access on gi modules is slow, and these are
+# per-frame paths.
+_MAP_READ = Gst.MapFlags.READ
+
 
 class FrameStats:
     """Counters a consumer shares with its frames."""
@@ -58,21 +62,22 @@ class _Hold:
                  stats: FrameStats) -> None:
         self.buffer: Gst.Buffer | None = None
         self._info: Any = None
-        if buffer.n_memory() != 1:
+        single = buffer.n_memory() == 1
+        if not single:
             stats.add("frames_merged")  # gst_buffer_map merges: one copy
-        ok, info = buffer.map(Gst.MapFlags.READ)
+        ok, info = buffer.map(_MAP_READ)
         if not ok:
             raise MemoryError("could not map the frame's buffer")
         self.buffer = buffer
         self._info = info
         self._stats = stats
         self.size = info.size
-        self.pointer = np.frombuffer(info.data, dtype=np.uint8).ctypes.data \
-            if info.size else 0
+        self.pointer = np.frombuffer(info.data, dtype=np.uint8) \
+            .__array_interface__["data"][0] if info.size else 0
         # A buffer of several memories was merged into a temporary one by
         # map(): not shared memory, nothing to look up.
         self.view: RegionView | None = cache.lookup(self.pointer, self.size) \
-            if info.size and buffer.n_memory() == 1 else None
+            if info.size and single else None
         self.address = self.view.translate(self.pointer) if self.view else self.pointer
         self.writable_given = False
 

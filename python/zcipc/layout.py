@@ -159,7 +159,7 @@ def layout_for(caps: VideoCaps | None, buffer: Gst.Buffer) -> Layout:
     if caps is None:
         return Layout(None, 0, 0, (0,), (buffer.get_size(),), (),
                       "the caps are not raw video: there are no planes")
-    meta = GstVideo.buffer_get_video_meta(buffer)
+    meta = _get_video_meta(buffer)
     if meta is None:
         return _layout(caps.format, caps.width, caps.height, caps.offsets,
                        caps.strides)
@@ -168,6 +168,9 @@ def layout_for(caps: VideoCaps | None, buffer: Gst.Buffer) -> Layout:
     n = caps.n_planes
     return _layout(caps.format, caps.width, caps.height,
                    tuple(meta.offset[:n]), tuple(meta.stride[:n]))
+
+
+_get_video_meta = GstVideo.buffer_get_video_meta  # per frame: look up once
 
 
 def caps_layout(caps: VideoCaps) -> Layout:
