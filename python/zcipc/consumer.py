@@ -73,7 +73,7 @@ class Consumer:
         self._error: Error | None = None
         self._lock = threading.Lock()
 
-        self._pipeline = Gst.Pipeline.new(f"zcipc-consumer")
+        self._pipeline = Gst.Pipeline.new("zcipc-consumer")
         self._src = _gst.make_element("zcipcsrc", "src")
         self._sink = _gst.make_element("appsink", "sink")
         self._src.set_property("socket-path", socket_path)

@@ -25,7 +25,7 @@ from .errors import FormatError
 from .layout import Layout, Plane
 
 if TYPE_CHECKING:
-    import torch
+    from torch import Tensor
 
 __all__ = ["Frame"]
 
@@ -261,14 +261,14 @@ class Frame:
             return array.copy()
         return self._array(plane, writable=True)
 
-    def torch(self, plane: int | None = None) -> "torch.Tensor":
+    def torch(self, plane: int | None = None) -> Tensor:
         """A uint8 tensor (int16/int32 holding the bits of 16/32-bit formats:
         torch has no unsigned wider types) of the same shape as ``numpy()``,
         sharing its memory (same data_ptr, no copy). In-place ops are
         allowed and private to this process: they change this process's
         views of this frame only (numpy views included), never the producer
         or other consumers, and are undone when the frame is released."""
-        import torch
+        import torch as _torch
 
         array = self._writable(plane)
         if array.dtype.itemsize > 1:
@@ -277,7 +277,7 @@ class Frame:
                                   "tensors (use numpy())")
             # torch 1.13 has no uint16/uint32: same bits, signed type.
             array = array.view(f"i{array.dtype.itemsize}")
-        return torch.from_numpy(array)
+        return _torch.from_numpy(array)
 
     def __dlpack__(self, stream: int | None = None) -> Any:
         """DLPack export of the single plane (the same memory, and the same

@@ -22,6 +22,7 @@ at >= 1000 fps), and the CPU time each consumer process spent per frame.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -111,8 +112,9 @@ def main() -> int:
                     help="what the Python consumer takes of each frame")
     args = ap.parse_args()
 
-    import torch  # noqa: F401  (imported before timing anything)
-    import zcipc  # noqa: F401
+    # Imported before timing anything (torch takes seconds to import).
+    importlib.import_module("torch")
+    importlib.import_module("zcipc")
 
     gst_fps: list[float] = []
     py_fps: list[float] = []

@@ -10,7 +10,6 @@ import gc
 import signal
 import time
 
-import numpy as np
 import pytest
 
 import patterns
