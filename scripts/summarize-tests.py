@@ -63,9 +63,16 @@ def pytest_counts(path: Path):
 def main() -> int:
     results = Path(sys.argv[1])
     passed = failed = 0
-    for p, f in (meson_counts(results / "meson.json"), pytest_counts(results / "pytest.xml")):
+    runs = [meson_counts(results / "meson.json"), pytest_counts(results / "pytest.xml")]
+    # Optional second passes: sanitizers, valgrind.
+    runs += [meson_counts(p) for p in sorted(results.glob("meson-*.json"))]
+    runs += [pytest_counts(p) for p in sorted(results.glob("pytest-*.xml"))]
+    for p, f in runs:
         passed += p
         failed += f
+    if (results / "asan.failed").exists():
+        failed += 1
+        print("FAILED: the ASan/UBSan build")
     fuzz = results / "fuzz.result"
     if fuzz.exists():
         if "ok" in fuzz.read_text():
