@@ -134,7 +134,8 @@ def test_waiting_releases_the_gil(sock_dir):
         assert consumer.pull(timeout=0.5) is None
         stop = True
     thread.join()
-    assert ticks > 100  # ~500 if the wait never held the GIL
+    # ~500 if the wait never holds the GIL; ~10 if each 50 ms slice held it
+    assert ticks > 50
 
 
 def test_ctrl_c_interrupts_a_waiting_consumer(launcher, sock_dir):
