@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,10 +253,40 @@ zg_warm_up (void)
 
 /* ----------------------------------------------- temporary directory */
 
+/* Made before check forks (unchecked fixture), removed after the tcase:
+ * a test that fails skips its checked teardown, and must not leave its
+ * directory behind. */
+static gchar *tmpdir_base;
+
+static int
+remove_entry (const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+  return remove (path);
+}
+
+void
+zg_tmpdir_base_setup (void)
+{
+  tmpdir_base = g_strdup ("/tmp/zcipc-gst-XXXXXX");
+  fail_unless (g_mkdtemp (tmpdir_base) != NULL, "mkdtemp: %s",
+      g_strerror (errno));
+}
+
+void
+zg_tmpdir_base_teardown (void)
+{
+  if (!tmpdir_base)
+    return;
+  nftw (tmpdir_base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  g_clear_pointer (&tmpdir_base, g_free);
+}
+
 gchar *
 zg_tmpdir_new (void)
 {
-  gchar *dir = g_strdup ("/tmp/zcipc-gst-XXXXXX");
+  gchar *dir = g_strconcat (tmpdir_base ? tmpdir_base : "/tmp",
+      tmpdir_base ? "/t-XXXXXX" : "/zcipc-gst-XXXXXX", NULL);
 
   fail_unless (g_mkdtemp (dir) != NULL, "mkdtemp: %s", g_strerror (errno));
   return dir;

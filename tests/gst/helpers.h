@@ -63,7 +63,14 @@ void zg_warm_up (void);
 
 /* ----------------------------------------------- temporary directory */
 
-/* A fresh directory under /tmp; g_free it after zg_tmpdir_remove(). */
+/* An unchecked fixture (tcase_add_unchecked_fixture): a directory under
+ * /tmp for the tcase's test directories, removed with all it holds once
+ * the tcase ran, even after tests that failed half-way. */
+void zg_tmpdir_base_setup (void);
+void zg_tmpdir_base_teardown (void);
+
+/* A fresh directory (in the tcase's one, if set up, else in /tmp); free it
+ * with zg_tmpdir_remove(). */
 gchar *zg_tmpdir_new (void);
 /* Number of entries in `dir` (besides . and ..). */
 gint zg_tmpdir_n_entries (const gchar * dir);

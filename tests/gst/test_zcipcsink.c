@@ -786,6 +786,8 @@ zcipcsink_suite (void)
   TCase *tc;
 
   tc = tcase_create ("allocation");
+  tcase_add_unchecked_fixture (tc, zg_tmpdir_base_setup,
+      zg_tmpdir_base_teardown);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc,
       test_propose_allocation_offers_pool_allocator_and_video_meta);
@@ -795,6 +797,8 @@ zcipcsink_suite (void)
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("stats");
+  tcase_add_unchecked_fixture (tc, zg_tmpdir_base_setup,
+      zg_tmpdir_base_teardown);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_stats_have_every_documented_field);
   tcase_add_test (tc, test_foreign_memory_is_copied_counted_and_delivered);
@@ -803,6 +807,8 @@ zcipcsink_suite (void)
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("socket-path");
+  tcase_add_unchecked_fixture (tc, zg_tmpdir_base_setup,
+      zg_tmpdir_base_teardown);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_missing_directory_fails_at_state_change);
   tcase_add_test (tc, test_too_long_path_fails_at_state_change);
@@ -814,6 +820,8 @@ zcipcsink_suite (void)
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("states");
+  tcase_add_unchecked_fixture (tc, zg_tmpdir_base_setup,
+      zg_tmpdir_base_teardown);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_state_changes_in_every_order_leave_nothing_behind);
   tcase_add_test (tc, test_state_changes_with_a_consumer_leave_nothing_behind);

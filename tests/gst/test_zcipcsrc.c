@@ -510,6 +510,8 @@ zcipcsrc_suite (void)
   TCase *tc;
 
   tc = tcase_create ("stream");
+  tcase_add_unchecked_fixture (tc, zg_tmpdir_base_setup,
+      zg_tmpdir_base_teardown);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc,
       test_buffers_keep_the_producers_timestamps_caps_and_strides);
@@ -525,6 +527,8 @@ zcipcsrc_suite (void)
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("failures");
+  tcase_add_unchecked_fixture (tc, zg_tmpdir_base_setup,
+      zg_tmpdir_base_teardown);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc,
       test_nobody_listening_times_out_with_an_error_naming_the_path);
