@@ -79,6 +79,9 @@ class Consumer:
         self._src.set_property("socket-path", socket_path)
         self._src.set_property("timeout", 0 if timeout is None
                                else max(1, int(timeout * 1000)))
+        most = self._src.find_property("max-held").maximum
+        if hold + PIPELINE_HOLD > most:
+            raise ValueError(f"hold must be at most {most - PIPELINE_HOLD}")
         self._src.set_property("max-held", hold + PIPELINE_HOLD)
         self._src.set_property("reconnect", False)
         for name, value in (("sync", False), ("max-buffers", 1), ("drop", False),

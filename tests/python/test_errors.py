@@ -157,3 +157,9 @@ def test_ctrl_c_interrupts_a_waiting_consumer(launcher, sock_dir):
     proc.kill(signal.SIGINT)
     assert proc.wait(5) == 3, proc.describe()
     assert time.monotonic() - start < 2
+
+
+def test_bad_hold_values_are_refused(sock_dir):
+    for hold in (0, -1, 10_000):
+        with pytest.raises(ValueError, match="hold"):
+            zcipc.Consumer(str(sock_dir / "s"), hold=hold)
