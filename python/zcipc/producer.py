@@ -66,8 +66,8 @@ class Producer:
         self.caps = Gst.Caps.from_string(caps) if isinstance(caps, str) else caps
         if self.caps is None or not self.caps.is_fixed():
             raise ValueError(f"caps must be fixed, got {caps!r}")
-        self._info = video_caps(self.caps)
-        if self._info is None:
+        self._vcaps = video_caps(self.caps)
+        if self._vcaps is None:
             if self.caps.get_structure(0).get_name() == "video/x-raw":
                 raise ValueError(f"caps need a format, width and height: {caps!r}")
             raise FormatError("zcipc.Producer publishes raw video (video/x-raw)")
@@ -128,7 +128,7 @@ class Producer:
         if ret != Gst.FlowReturn.OK or buffer is None:
             raise self._bus_error() or ProducerError(
                 f"could not get a buffer from the pool: {ret.value_nick}")
-        return buffer, layout_for(self._info, buffer)
+        return buffer, layout_for(self._vcaps, buffer)
 
     def _publish(self, buffer: Gst.Buffer, pts: int | None,
                  duration: int | None) -> None:
@@ -256,7 +256,7 @@ class Producer:
     @property
     def shapes(self) -> tuple[tuple[int, int, int], ...]:
         """The (rows, columns, channels) shape of each plane of a frame."""
-        return tuple(p.shape for p in caps_layout(self._info).planes)
+        return tuple(p.shape for p in caps_layout(self._vcaps).planes)
 
     @property
     def sink(self) -> Gst.Element:
