@@ -51,6 +51,7 @@ struct zcipc_client
   uint32_t quota;
   uint32_t consumer_id;
   uint64_t connection;          /* counts handshakes: seqs are per connection */
+  bool report_removals;
   struct client_region **regions;
   unsigned int n_regions;
   struct held_frame *held;      /* ZCIPC_WIRE_MAX_QUOTA entries */
@@ -418,13 +419,14 @@ add_region_locked (struct zcipc_client *c, const struct zcipc_message *msg)
 }
 
 static int
-remove_region_locked (struct zcipc_client *c, uint32_t id)
+remove_region_locked (struct zcipc_client *c, uint32_t id, uint32_t *flags)
 {
   struct client_region *r = find_region_locked (c, id);
   if (!r) {
     set_reason (c, "the producer removed unknown region %u", id);
     return -EPROTO;
   }
+  *flags = r->flags;
   r->announced = false;
   region_unref_locked (c, r);
   return 0;
@@ -551,9 +553,18 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
         if (res < 0)
           close (msg.region_add.fd);
         break;
-      case ZCIPC_WIRE_REGION_REMOVE:
-        res = remove_region_locked (c, msg.region_remove.region_id);
+      case ZCIPC_WIRE_REGION_REMOVE:{
+        uint32_t flags = 0;
+        res = remove_region_locked (c, msg.region_remove.region_id, &flags);
+        if (res == 0 && c->report_removals) {
+          ev->type = ZCIPC_CLIENT_REGION_REMOVED;
+          ev->region.id = msg.region_remove.region_id;
+          ev->region.flags = flags;
+          pthread_mutex_unlock (&c->lock);
+          return 0;
+        }
         break;
+      }
       case ZCIPC_WIRE_FRAME:
         res = take_frame_locked (c, &msg, ev);
         if (res == 0) {
@@ -627,6 +638,14 @@ zcipc_client_release (struct zcipc_client *c, uint64_t seq)
   pthread_mutex_unlock (&c->lock);
   zcipc_client_unref (c);
   return 0;
+}
+
+void
+zcipc_client_report_region_removals (struct zcipc_client *c, bool report)
+{
+  pthread_mutex_lock (&c->lock);
+  c->report_removals = report;
+  pthread_mutex_unlock (&c->lock);
 }
 
 void

@@ -27,6 +27,8 @@ enum zcipc_client_event_type
 {
   ZCIPC_CLIENT_FRAME = 1,
   ZCIPC_CLIENT_EVENT = 2,
+  /* Only after zcipc_client_report_region_removals (client, true). */
+  ZCIPC_CLIENT_REGION_REMOVED = 3,
 };
 
 struct zcipc_client_mem
@@ -60,6 +62,12 @@ struct zcipc_client_event
     const uint8_t *payload;
     uint32_t size;
   } event;
+  struct
+  {
+    uint32_t id;                /* no longer announced; frames held still
+                                 * keep it mapped */
+    uint32_t flags;
+  } region;
 };
 
 /* Creates an unconnected client that will ask to hold `max_held` frames. */
@@ -81,6 +89,13 @@ int zcipc_client_connect (struct zcipc_client *client, int timeout_ms);
  * broke the protocol (reason in zcipc_client_reason()). */
 int zcipc_client_next (struct zcipc_client *client,
     struct zcipc_client_event *event, int timeout_ms);
+
+/* With `report`, zcipc_client_next() also returns ZCIPC_CLIENT_REGION_REMOVED
+ * when the producer removes a region, for callers that keep something per
+ * region (off by default). Regions forgotten because the connection closed
+ * are not reported. */
+void zcipc_client_report_region_removals (struct zcipc_client *client,
+    bool report);
 
 /* Gives frame `seq` back to the producer. Safe from any thread, also after
  * the connection closed. */
