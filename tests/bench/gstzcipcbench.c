@@ -24,8 +24,8 @@
  * (all threads of the process: CPU time with microsecond resolution, minor
  * and major page faults, context switches), and again at the end of the
  * stream. The end is EOS, or for zcipclatency the frame whose index reaches
- * #last-index (then it returns GST_FLOW_EOS itself, for transports such as
- * shmsrc that do not carry EOS). The result goes as one JSON object to the
+ * #last-index (then it returns GST_FLOW_EOS for that frame, which ends the
+ * stream, for transports such as shmsrc that do not carry EOS). The result goes as one JSON object to the
  * file named by #location.
  *
  * ## Example launch lines
@@ -536,8 +536,11 @@ gst_zcipc_latency_transform_ip (GstBaseTransform * trans, GstBuffer * buffer)
 
   if (index >= last_index) {
     /* The producer's last frame: transports like shmsrc carry no EOS, so
-     * end the stream here (this frame still goes downstream). */
+     * end the stream here. The frame is not pushed on: a sink keeping it as
+     * its last sample would hold the producer's memory (shmsink waits for
+     * that at EOS) while nothing ends our pipeline. */
     gst_zcipc_latency_report (self, TRUE);
+    return GST_FLOW_EOS;
   }
   return GST_FLOW_OK;
 }
@@ -638,7 +641,7 @@ gst_zcipc_latency_class_init (GstZcipcLatencyClass * klass)
    * GstZcipcLatency:last-index:
    *
    * The producer's last frame index: the frame that carries it ends the
-   * measurement, and the stream (GST_FLOW_EOS on the next frame). The
+   * measurement, and the stream (GST_FLOW_EOS for that frame). The
    * default, G_MAXUINT64, waits for EOS.
    */
   latency_properties[LATENCY_PROP_LAST_INDEX] = g_param_spec_uint64

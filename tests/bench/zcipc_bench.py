@@ -101,8 +101,8 @@ def throughput_frames(cfg: Config, scale: float) -> tuple[int, int]:
     in-process pipeline, and a warm-up long enough that every pool slot has
     been written and sent once or more (pool sizes are in the tens)."""
     mpix = cfg.width * cfg.height / 1e6
-    total = int(max(300, min(3000, 2400 / mpix)) * scale)
-    warmup = max(60, total // 5)
+    total = int(max(150, min(2000, 1400 / mpix)) * scale)
+    warmup = max(50, total // 5)
     return total + warmup, warmup
 
 
@@ -303,6 +303,30 @@ class Proc:
         return (self.output()[-600:] + self.err_path.read_text(errors="replace")[-1500:])
 
 
+class StallWatch:
+    """Notices a max-rate producer that stopped working (wedged): its CPU
+    time (from /proc/PID/stat, all threads) has not moved for LIMIT s."""
+
+    LIMIT = 4.0
+
+    def __init__(self, pid: int):
+        self.path = f"/proc/{pid}/stat"
+        self.last = None
+        self.since = time.monotonic()
+
+    def stalled(self) -> bool:
+        try:
+            fields = Path(self.path).read_text().rsplit(")", 1)[1].split()
+            cpu = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            return False
+        now = time.monotonic()
+        if cpu != self.last:
+            self.last, self.since = cpu, now
+            return False
+        return now - self.since > self.LIMIT
+
+
 class Bench:
     def __init__(self, build_dir: Path, workdir: Path):
         self.build_dir = build_dir
@@ -352,13 +376,17 @@ class Bench:
                f"is-live={'true' if live else 'false'} ! {cfg.caps()} ! "
                f"zcipcstamp warmup={warmup} location={d / 'producer.json'}")
         n = cfg.consumers
-        consumer_tail = "zcipclatency warmup={w} location={loc} last-index={last} ! fakesink sync=false"
+        # async=false: the in-process tee branches have no queues, so a sink
+        # waiting for preroll would block the others' preroll for good.
+        consumer_tail = ("zcipclatency warmup={w} location={loc} last-index={last} ! "
+                         "fakesink sync=false async=false")
 
         def tail(i: int) -> str:
             return consumer_tail.format(w=warmup, loc=d / f"consumer{i}.json",
                                         last=total - 1)
 
         procs: list[Proc] = []
+        t0 = time.monotonic()
         out = {"transport": transport, "config": cfg.key, "live": live,
                "total": total, "warmup": warmup, "ok": False}
         try:
@@ -377,7 +405,10 @@ class Bench:
                             f"slow-consumer=wait wait-timeout=20000 sync=false")
                     csrc = f"zcipcsrc socket-path={sock}"
                 else:
-                    shm_size = cfg.frame_size * 12 + (1 << 20)
+                    # Room for every frame in flight: when the area is full,
+                    # shmsink copies into system memory and, in our tests,
+                    # could wedge for good (64 MiB: its default).
+                    shm_size = max(64 << 20, cfg.frame_size * 20 + (8 << 20))
                     sink = (f"shmsink socket-path={sock} shm-size={shm_size} "
                             f"wait-for-connection=true sync=false")
                     csrc = f"shmsrc socket-path={sock} is-live=true ! {cfg.caps()}"
@@ -398,13 +429,17 @@ class Bench:
                 prod.popen.stdin.write(b"play\n")
                 prod.popen.stdin.flush()
             deadline = time.monotonic() + timeout
+            stall = None if live else StallWatch(procs[0].popen.pid)
             for p in procs:
-                left = max(0.1, deadline - time.monotonic())
-                try:
-                    p.popen.wait(timeout=left)
-                except subprocess.TimeoutExpired:
-                    raise RuntimeError(f"{p.name} did not finish in {timeout:.0f} s:\n"
-                                       + p.tail())
+                while p.popen.poll() is None:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{p.name} did not finish in {timeout:.0f} s:\n"
+                                           + p.tail())
+                    if stall and stall.stalled():
+                        out["stalled"] = True
+                        raise RuntimeError(f"the producer stalled (no CPU time for "
+                                           f"{StallWatch.LIMIT:.0f} s): wedged\n" + p.tail())
+                    time.sleep(0.05)
             out.update(self._parse(d, transport, n))
         except (RuntimeError, OSError, ValueError, KeyError) as e:
             out["error"] = str(e)
@@ -413,6 +448,7 @@ class Bench:
             for p in procs:
                 p.kill()
                 p.close()
+            out["wall_s"] = round(time.monotonic() - t0, 2)
         return out
 
     def _parse(self, d: Path, transport: str, n: int) -> dict:
@@ -579,31 +615,53 @@ def markdown(result: dict) -> str:
             f"{fmt(s['consumer_faults'], '.2f', False)} | "
             f"{fmt(z['lost'], '.0f', False)} / {fmt(s['lost'], '.0f', False)} | "
             f"{fmt(z['copied'], '.0f', False)} |")
+    fails = result.get("failures", [])
+    if fails:
+        counts = {}
+        for f in fails:
+            k = (f["transport"], f["config"], f["live"], f.get("stalled", False))
+            counts[k] = counts.get(k, 0) + 1
+        lines.append("")
+        lines.append("Failed runs (each retried once; the retry is what the table "
+                     "shows): " + "; ".join(
+                         f"{t} {c}{' 30 fps' if live else ''}: {n}×"
+                         f"{' (wedged: no CPU progress)' if st else ''}"
+                         for (t, c, live, st), n in sorted(counts.items())) + ".")
     lines.append("")
     lines.append("### Latency at 30 fps, sink render → source push (µs)\n")
     fl = floor
+    fp = fl.get("pooled") or {}
     lines.append(f"Bare Unix-socket wake-up floor (same run): p50 {fmt(fl['p50'])}, "
-                 f"p99 {fmt(fl['p99'])}, max {fmt(fl['max'])} µs. Targets: zcipc p50 ≤ "
-                 f"{TARGET_P50_X_FLOOR}× and p99 ≤ {TARGET_P99_X_FLOOR}× the floor. "
-                 "Per-repetition percentiles over all consumers of the run, medians "
-                 "(min–max) over repetitions; ×floor uses the floor's medians.\n")
-    lines.append("| configuration | zcipc p50 | zcipc p99 | zcipc max | zcipc p50/p99 ×floor | "
-                 "shm p50 | shm p99 | shm max | shm p50/p99 ×floor | lost z / s |")
+                 f"p99 {fp.get('p99', 0):.0f}, max {fp.get('max', 0):.0f} µs. Targets: "
+                 f"zcipc p50 ≤ {TARGET_P50_X_FLOOR}× and p99 ≤ {TARGET_P99_X_FLOOR}× the "
+                 "floor. *p50*: median over repetitions of each repetition's p50 (all "
+                 "consumers of the run), (min–max); *p99* and *max*: over every frame of "
+                 "every repetition (a repetition alone has too few frames for a p99); "
+                 "*×floor*: the same statistic divided by the floor's.\n")
+    lines.append("| configuration | zcipc p50 | zcipc p99 | zcipc max | zcipc ×floor p50 / p99 | "
+                 "shm p50 | shm p99 | shm max | shm ×floor p50 / p99 | lost z / s |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
     f50 = fl["p50"]["median"] if fl.get("p50") else None
-    f99 = fl["p99"]["median"] if fl.get("p99") else None
+    f99 = fp.get("p99")
 
-    def x(a, f):
-        return f"{a['median'] / f:.1f}" if a and f else "–"
+    def pooled(lat, k):
+        p = lat.get("pooled")
+        return f"{p[k]:.0f}" if p else "–"
+
+    def ratio(v, f):
+        return f"{v / f:.1f}" if v is not None and f else "–"
 
     for row in an["rows"]:
-        zl, sl = row["zcipc"]["latency"], row["shm"]["latency"]
-        lines.append(
-            f"| {row['label']} | {fmt(zl['p50'])} | {fmt(zl['p99'])} | {fmt(zl['max'])} | "
-            f"{x(zl['p50'], f50)} / {x(zl['p99'], f99)} | {fmt(sl['p50'])} | "
-            f"{fmt(sl['p99'])} | {fmt(sl['max'])} | {x(sl['p50'], f50)} / "
-            f"{x(sl['p99'], f99)} | {fmt(zl['lost'], '.0f', False)} / "
-            f"{fmt(sl['lost'], '.0f', False)} |")
+        cells = [row["label"]]
+        for t in ("zcipc", "shm"):
+            lat = row[t]["latency"]
+            p = lat.get("pooled") or {}
+            cells += [fmt(lat["p50"]), pooled(lat, "p99"), pooled(lat, "max"),
+                      f"{ratio(lat['p50']['median'] if lat['p50'] else None, f50)} / "
+                      f"{ratio(p.get('p99'), f99)}"]
+        cells.append(f"{fmt(row['zcipc']['latency']['lost'], '.0f', False)} / "
+                     f"{fmt(row['shm']['latency']['lost'], '.0f', False)}")
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     return "\n".join(lines)
 
@@ -679,14 +737,24 @@ def plots(result: dict, outdir: Path) -> list[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     floor = an["floor"]
     for ax, q, tx in ((axes[0], "p50", TARGET_P50_X_FLOOR), (axes[1], "p99", TARGET_P99_X_FLOOR)):
-        bars(ax, None, ("zcipc", "shm"), getter=lambda t, q=q: t["latency"][q])
-        if floor.get(q):
-            ax.axhline(floor[q]["median"], color="black", lw=1, label=f"socket floor {q}")
-            ax.axhline(floor[q]["median"] * tx, color="green", ls="--", lw=1,
+        def get(t, q=q):
+            if q == "p50":
+                return t["latency"]["p50"]
+            p = t["latency"].get("pooled")
+            return {"median": p[q], "min": p[q], "max": p[q], "n": 1} if p else None
+
+        bars(ax, None, ("zcipc", "shm"), getter=get)
+        fv = (floor[q]["median"] if q == "p50" and floor.get(q) else
+              (floor.get("pooled") or {}).get(q))
+        if fv:
+            ax.axhline(fv, color="black", lw=1, label=f"socket floor {q}")
+            ax.axhline(fv * tx, color="green", ls="--", lw=1,
                        label=f"target {tx}× floor")
         ax.set_yscale("log")
         ax.set_ylabel(f"latency {q} µs")
-        ax.set_title(f"Sink render → source push at 30 fps, {q}")
+        ax.set_title(f"Sink render → source push at 30 fps, {q}"
+                     + (" (all frames of all repetitions)" if q == "p99" else ""),
+                     fontsize=9)
         ax.legend(fontsize=7)
     save(fig, "latency.png")
 
@@ -754,16 +822,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--reps", type=int, default=5, help="repetitions (default 5)")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="scale the max-rate frame counts")
-    ap.add_argument("--latency-frames", type=int, default=150,
-                    help="recorded frames per 30 fps latency run (default 150)")
-    ap.add_argument("--floor-count", type=int, default=300,
-                    help="wake-ups per floor run (default 300)")
+    ap.add_argument("--latency-frames", type=int, default=90,
+                    help="recorded frames per 30 fps latency run (default 90)")
+    ap.add_argument("--floor-count", type=int, default=200,
+                    help="wake-ups per floor run (default 200)")
     ap.add_argument("--only", default=None,
                     help="comma-separated config keys, e.g. 1920x1080-RGBA-c1")
+    ap.add_argument("--transports", default=None,
+                    help="comma-separated subset of inproc,zcipc,shm")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--output", default=None, help="JSON output (default "
                     "tests/bench/results/latest.json, quick.json with --quick)")
-    ap.add_argument("--plots-dir", default=str(PLOTS_DIR))
+    ap.add_argument("--plots-dir", default=None, help="default: docs/bench for a "
+                    "full run, next to --output for a partial one")
     ap.add_argument("--no-docs", action="store_true",
                     help="do not refresh the generated tables in docs/benchmarks.md")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -780,6 +851,8 @@ def main(argv: list[str]) -> int:
     lat_frames = 45 if args.quick else args.latency_frames
     lat_warmup = 15
     transports = ("inproc", "zcipc") if args.quick else TRANSPORTS
+    if args.transports:
+        transports = tuple(t for t in TRANSPORTS if t in args.transports.split(","))
     output = Path(args.output) if args.output else RESULTS_DIR / (
         "quick.json" if args.quick else "latest.json")
 
@@ -792,18 +865,31 @@ def main(argv: list[str]) -> int:
     log(f"machine: {info['nproc']} × {info['cpu']}, Linux {info['kernel']}, "
         f"{info['gstreamer']}")
 
-    tp_runs, lat_runs, floor_runs = [], [], []
+    tp_runs, lat_runs, floor_runs, failures = [], [], [], []
     rng = random.Random(1234)
     try:
         for rep in range(reps):
-            # Max-rate runs: every configuration, every transport, in an order
-            # that changes per repetition so no transport always runs first.
-            order = [(c, t) for c in configs for t in transports]
-            rng.shuffle(order)
+            # Max-rate runs: configurations in an order that changes per
+            # repetition; a configuration's transports back to back (so a
+            # ratio compares runs that saw the same background load), first
+            # one rotating so that none always runs first.
+            corder = list(configs)
+            rng.shuffle(corder)
+            order = []
+            for k, c in enumerate(corder):
+                rot = (k + rep) % len(transports)
+                order += [(c, t) for t in transports[rot:] + transports[:rot]]
             for cfg, t in order:
                 total, warmup = throughput_frames(cfg, scale)
                 r = bench.run(t, cfg, total, warmup, live=False,
-                              timeout=60 + total / 50)
+                              timeout=20 + total / 100)
+                if not r.get("ok"):
+                    failures.append({"rep": rep, "config": cfg.key, "transport": t,
+                                     "live": False, "stalled": r.get("stalled", False),
+                                     "error": r.get("error", "")[:300]})
+                    log("  retrying once")
+                    r = bench.run(t, cfg, total, warmup, live=False,
+                                  timeout=20 + total / 100)
                 r["rep"] = rep
                 tp_runs.append(r)
                 if r.get("ok"):
@@ -828,7 +914,13 @@ def main(argv: list[str]) -> int:
                             f"p99 {s['p99']:7.0f} µs")
                     continue
                 r = bench.run(t, cfg, lat_frames + lat_warmup, lat_warmup, live=True,
-                              timeout=60 + lat_frames / 30)
+                              timeout=20 + lat_frames / 30)
+                if not r.get("ok"):
+                    failures.append({"rep": rep, "config": cfg.key, "transport": t,
+                                     "live": True, "error": r.get("error", "")[:300]})
+                    log("  retrying once")
+                    r = bench.run(t, cfg, lat_frames + lat_warmup, lat_warmup,
+                                  live=True, timeout=20 + lat_frames / 30)
                 r["rep"] = rep
                 lat_runs.append(r)
                 if r.get("ok"):
@@ -853,6 +945,7 @@ def main(argv: list[str]) -> int:
         "targets": {"fps_ratio": TARGET_FPS_RATIO, "cpu_us": TARGET_CPU_US,
                     "p50_x_floor": TARGET_P50_X_FLOOR, "p99_x_floor": TARGET_P99_X_FLOOR},
         "runs": {"throughput": tp_runs, "latency": lat_runs, "floor": floor_runs},
+        "failures": failures,
     }
     result["analysis"] = analyze(configs, tp_runs, lat_runs, floor_runs)
     key = "1920x1080-RGBA-c1"
@@ -891,10 +984,13 @@ def main(argv: list[str]) -> int:
         return 0
 
     result["latency_samples"] = samples
-    made = plots(result, Path(args.plots_dir))
+    partial = bool(args.only or args.transports or args.output or args.no_latency)
+    plots_dir = Path(args.plots_dir) if args.plots_dir else (
+        output.parent / "plots" if partial else PLOTS_DIR)
+    made = plots(result, plots_dir)
     log("plots: " + ", ".join(str(p) for p in made))
     doc = DOCS_DIR / "benchmarks.md"
-    if not args.no_docs and doc.exists() and not args.only:
+    if not args.no_docs and doc.exists() and not partial:
         text = doc.read_text()
         meta = (f"Measured {info['date']} on {info['nproc']} × {info['cpu']}, Linux "
                 f"{info['kernel']}, {info['gstreamer']}, commit {info['commit']}; "
