@@ -51,6 +51,8 @@ struct zcipc_client
   uint32_t quota;
   uint32_t consumer_id;
   uint64_t connection;          /* counts handshakes: seqs are per connection */
+  bool leaving;                 /* disconnected with frames held: the socket
+                                 * stays open until they are released */
   bool report_removals;
   struct client_region **regions;
   unsigned int n_regions;
@@ -61,6 +63,7 @@ struct zcipc_client
 };
 
 static void flush_releases_locked (struct zcipc_client *c);
+static unsigned int held_now_locked (struct zcipc_client *c);
 
 static int64_t
 now_ms (void)
@@ -208,6 +211,7 @@ close_socket_locked (struct zcipc_client *c)
     c->fd = -1;
   }
   c->n_pending = 0;
+  c->leaving = false;
   forget_regions_locked (c);
 }
 
@@ -635,6 +639,10 @@ zcipc_client_release (struct zcipc_client *c, uint64_t seq)
     region_unref_locked (c, c->held[i].regions[j]);
   c->held[i].seq = 0;
   c->held[i].n_regions = 0;
+  if (c->leaving && held_now_locked (c) == 0) {
+    c->leaving = false;
+    close_socket_locked (c);
+  }
   pthread_mutex_unlock (&c->lock);
   zcipc_client_unref (c);
   return 0;
@@ -662,11 +670,33 @@ zcipc_client_set_interrupted (struct zcipc_client *c, bool interrupted)
   }
 }
 
+static unsigned int
+held_now_locked (struct zcipc_client *c)
+{
+  unsigned int n = 0;
+  for (uint32_t i = 0; i < ZCIPC_WIRE_MAX_QUOTA; i++)
+    if (c->held[i].seq && c->held[i].connection == c->connection)
+      n++;
+  return n;
+}
+
 void
 zcipc_client_disconnect (struct zcipc_client *c)
 {
+  struct zcipc_wire_leave m;
+  struct iovec iov = { &m, zcipc_wire_init_leave (&m) };
+
   pthread_mutex_lock (&c->lock);
-  close_socket_locked (c);
+  /* Hanging up would make the producer take back (and overwrite) the
+   * frames we still hold; LEAVE stops the stream but keeps them, and the
+   * socket closes with the last release. */
+  if (c->fd >= 0 && held_now_locked (c) > 0 &&
+      zcipc_socket_send (c->fd, &iov, 1, NULL, 0, 1) == 0) {
+    c->leaving = true;
+    forget_regions_locked (c);
+  } else {
+    close_socket_locked (c);
+  }
   pthread_mutex_unlock (&c->lock);
 }
 

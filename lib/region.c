@@ -102,6 +102,12 @@ zcipc_region_import (struct zcipc_region *region, int fd, size_t size,
   region_reset (region);
   if (size == 0 || fd < 0)
     return -EINVAL;
+  /* The peer's word for what the fd is does not count: any object that
+   * takes seals (a memfd, a tmpfs file) can be shrunk under our mapping
+   * unless it is sealed, so hold it to the memfd rules. DMABufs and other
+   * objects do not take seals (F_GET_SEALS fails with EINVAL). */
+  if (!check_seals && fcntl (fd, F_GET_SEALS) >= 0)
+    check_seals = true;
   if (check_seals) {
     struct stat st;
 

@@ -32,6 +32,7 @@ struct consumer
   int fd;
   bool ready;                   /* past the handshake */
   bool dropping;                /* shut down; the thread will free it */
+  bool leaving;                 /* said LEAVE: no more frames, holds kept */
   struct zcipc_consumer_info info;
   struct hold *holds;           /* info.quota entries; frame NULL = free */
   uint32_t n_held;
@@ -334,6 +335,8 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
     if (res == -EAGAIN)
       return;
     if (res < 0 || len == 0) {
+      if (res == -EPROTO)
+        s->stats.consumers_dropped++;
       drop_consumer_locked (c, res == -EPROTO ?
           "sent a malformed message (truncated, or carrying fds)" :
           "hung up");
@@ -371,6 +374,14 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
       }
     } else if (msg.type == ZCIPC_WIRE_RELEASE) {
       reason = handle_release_locked (s, c, &msg, released, why, sizeof why);
+      if (!reason && c->leaving && c->n_held == 0)
+        drop_consumer_locked (c, "left (released its last frame)");
+    } else if (msg.type == ZCIPC_WIRE_LEAVE) {
+      /* Its pipeline stopped but buffers live on: keep their slots. */
+      c->leaving = true;
+      pthread_cond_broadcast (&s->cond);
+      if (c->n_held == 0)
+        drop_consumer_locked (c, "left");
     } else {
       snprintf (why, sizeof why, "sent %s, which consumers may not send",
           zcipc_wire_type_name (msg.type));
@@ -658,7 +669,7 @@ zcipc_server_add_region (struct zcipc_server *s, uint32_t region_id, int fd,
   *r = (struct stored_region) { region_id, flags, size, dup_fd };
   for (unsigned int i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
-    if (c->ready && !c->dropping && send_region_add (c, r) < 0)
+    if (c->ready && !c->dropping && !c->leaving && send_region_add (c, r) < 0)
       drop_consumer_locked (c, "too slow to take a new region");
   }
   pthread_mutex_unlock (&s->lock);
@@ -682,7 +693,7 @@ zcipc_server_remove_region (struct zcipc_server *s, uint32_t region_id)
   s->regions[i] = s->regions[--s->n_regions];
   for (i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
-    if (c->ready && !c->dropping &&
+    if (c->ready && !c->dropping && !c->leaving &&
         send_plain (c->fd, &m, n, NULL, 0, NULL, 0) < 0)
       drop_consumer_locked (c, "too slow to take a region removal");
   }
@@ -736,7 +747,7 @@ zcipc_server_send_event (struct zcipc_server *s, uint32_t kind,
   }
   for (i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
-    if (c->ready && !c->dropping &&
+    if (c->ready && !c->dropping && !c->leaving &&
         send_event (c, kind, payload, payload_size) < 0)
       drop_consumer_locked (c, "too slow to take an event");
   }
@@ -798,7 +809,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
     uint32_t j;
     int res;
 
-    if (!c->ready || c->dropping)
+    if (!c->ready || c->dropping || c->leaving)
       continue;
     if (c->n_held >= c->info.quota) {
       c->frames_missed++;
@@ -838,7 +849,8 @@ count_ready_locked (struct zcipc_server *s)
 {
   unsigned int n = 0;
   for (unsigned int i = 0; i < s->n_consumers; i++)
-    if (s->consumers[i]->ready && !s->consumers[i]->dropping)
+    if (s->consumers[i]->ready && !s->consumers[i]->dropping &&
+        !s->consumers[i]->leaving)
       n++;
   return n;
 }
@@ -886,7 +898,7 @@ oldest_full_hold_locked (struct zcipc_server *s)
   int64_t oldest = -1;
   for (unsigned int i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
-    if (!c->ready || c->dropping || c->n_held < c->info.quota)
+    if (!c->ready || c->dropping || c->leaving || c->n_held < c->info.quota)
       continue;
     for (uint32_t j = 0; j < c->info.quota; j++)
       if (c->holds[j].frame && (oldest < 0 || c->holds[j].since_ns < oldest))
@@ -964,7 +976,7 @@ zcipc_server_get_stats (struct zcipc_server *s,
   stats->consumers = count_ready_locked (s);
   for (unsigned int i = 0; i < s->n_consumers && n < max; i++) {
     struct consumer *c = s->consumers[i];
-    if (!c->ready)
+    if (!c->ready || c->leaving)
       continue;
     consumers[n].info = c->info;
     consumers[n].frames_sent = c->frames_sent;

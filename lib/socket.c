@@ -250,7 +250,10 @@ zcipc_socket_recv (int fd, void *buf, size_t cap, size_t *out_len,
       bad = true;
     }
   }
-  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_got > max_fds || bad) {
+  /* A datagram of no bytes would read as a hang-up and its fds would be
+   * nobody's: refuse it like any other malformed one. */
+  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_got > max_fds || bad ||
+      (res == 0 && n_got > 0)) {
     close_fds (got, n_got);
     return -EPROTO;
   }

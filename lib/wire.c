@@ -150,6 +150,14 @@ parse_release (const uint8_t *data, size_t len, unsigned n_fds,
   return 0;
 }
 
+static int
+parse_leave (size_t len, unsigned n_fds)
+{
+  if (len != sizeof (struct zcipc_wire_leave) || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  return 0;
+}
+
 int
 zcipc_wire_parse (const void *data, size_t len, const int *fds,
     unsigned n_fds, struct zcipc_message *msg)
@@ -189,6 +197,9 @@ zcipc_wire_parse (const void *data, size_t len, const int *fds,
     case ZCIPC_WIRE_RELEASE:
       msg->type = header.type;
       return parse_release (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_LEAVE:
+      msg->type = header.type;
+      return parse_leave (len, n_fds);
     default:
       /* A newer peer's message: skippable, unless it smuggles fds we would
        * not know how to own. */
@@ -216,6 +227,8 @@ zcipc_wire_type_name (uint32_t type)
       return "FRAME";
     case ZCIPC_WIRE_RELEASE:
       return "RELEASE";
+    case ZCIPC_WIRE_LEAVE:
+      return "LEAVE";
     default:
       return "UNKNOWN";
   }
@@ -317,5 +330,13 @@ zcipc_wire_init_release (struct zcipc_wire_release *m, uint32_t count)
   init_header (&m->header, ZCIPC_WIRE_RELEASE,
       sizeof *m + count * sizeof (uint64_t));
   m->count = count;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_leave (struct zcipc_wire_leave *m)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_LEAVE, sizeof *m);
   return sizeof *m;
 }

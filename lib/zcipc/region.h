@@ -40,10 +40,11 @@ struct zcipc_region
 int zcipc_region_create (struct zcipc_region *region, const char *name,
     size_t size, unsigned int flags);
 
-/* Maps `fd` read-only. For a memfd (`check_seals`), first checks that the
- * object is at least `size` bytes and carries ZCIPC_REGION_REQUIRED_SEALS
- * (-EBADFD otherwise). On success the region owns `fd`; on failure the
- * caller still does. */
+/* Maps `fd` read-only. For a memfd (`check_seals`, or any fd that takes
+ * seals whatever `check_seals` says), first checks that the object is at
+ * least `size` bytes and carries ZCIPC_REGION_REQUIRED_SEALS (-EBADFD
+ * otherwise). On success the region owns `fd`; on failure the caller still
+ * does. */
 int zcipc_region_import (struct zcipc_region *region, int fd, size_t size,
     bool check_seals, unsigned int flags);
 

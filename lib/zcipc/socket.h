@@ -53,8 +53,8 @@ int zcipc_socket_send (int fd, const struct iovec *iov, int iov_count,
 
 /* Receives one datagram into `buf` (`cap` bytes) and up to `max_fds` fds,
  * which arrive CLOEXEC and belong to the caller afterwards. A truncated
- * datagram or control message, or more fds than `max_fds`, closes every fd
- * that came and returns -EPROTO. Returns 0 with *out_len == 0 at hang-up,
+ * datagram or control message, more fds than `max_fds`, or fds on an empty
+ * datagram, closes every fd that came and returns -EPROTO. Returns 0 with *out_len == 0 at hang-up,
  * -EAGAIN when `dontwait` and nothing is pending. */
 int zcipc_socket_recv (int fd, void *buf, size_t cap, size_t *out_len,
     int *fds, unsigned max_fds, unsigned *out_n_fds, int dontwait);

@@ -17,6 +17,8 @@
  *             <------------------  REGION_ADD*, EVENT* (sticky state)
  *             <------------------  FRAME / EVENT / REGION_ADD / REGION_REMOVE
  *    RELEASE  ------------------>
+ *      LEAVE  ------------------>  (no more frames; holds kept until RELEASEd
+ *                                   or the connection closes)
  */
 
 #include <stddef.h>
@@ -46,6 +48,7 @@ enum zcipc_wire_type
   ZCIPC_WIRE_EVENT = 6,         /* producer -> consumer */
   ZCIPC_WIRE_FRAME = 7,         /* producer -> consumer */
   ZCIPC_WIRE_RELEASE = 8,       /* consumer -> producer */
+  ZCIPC_WIRE_LEAVE = 9,         /* consumer -> producer */
 };
 
 /* Region flags. */
@@ -151,6 +154,15 @@ struct zcipc_wire_release
 };
 _Static_assert (sizeof (struct zcipc_wire_release) == 16, "release layout");
 
+/* A consumer that stops but still holds frames (a buffer kept after its
+ * pipeline went to NULL) says LEAVE instead of hanging up, so the producer
+ * keeps those slots untouched until they are released. */
+struct zcipc_wire_leave
+{
+  struct zcipc_wire_header header;
+};
+_Static_assert (sizeof (struct zcipc_wire_leave) == 8, "leave layout");
+
 /* A validated message. Pointers refer into the datagram passed to
  * zcipc_wire_parse() and live as long as it does. */
 struct zcipc_message
@@ -218,6 +230,7 @@ size_t zcipc_wire_init_event (struct zcipc_wire_event *m, uint32_t kind,
 size_t zcipc_wire_init_frame (struct zcipc_wire_frame *m, uint32_t n_mems,
     uint32_t meta_size);
 size_t zcipc_wire_init_release (struct zcipc_wire_release *m, uint32_t count);
+size_t zcipc_wire_init_leave (struct zcipc_wire_leave *m);
 
 #ifdef __cplusplus
 }

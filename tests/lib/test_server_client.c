@@ -1,0 +1,1792 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* A producer (zcipc_server, with its own thread) and its consumers in one
+ * process: clients call zcipc_client_next() on the test thread. Hostile
+ * consumers are raw sockets speaking hand-built datagrams; hostile
+ * producers are a listening socket the test answers itself. */
+
+#define REGION_SIZE (64 * 1024)
+
+static struct zt_producer prod;
+
+static int64_t
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Checks a frame's one mem: inside its region's mapping, with the bytes the
+ * producer wrote there. */
+static void
+check_frame_data (const struct zcipc_client_event *ev)
+{
+  for (uint32_t i = 0; i < ev->frame.n_mems; i++) {
+    const struct zcipc_client_mem *m = &ev->frame.mems[i];
+
+    ck_assert_ptr_nonnull (m->region_data);
+    ck_assert_ptr_eq (m->data, m->region_data + m->offset);
+    ck_assert (m->data >= m->region_data);
+    ck_assert (m->data + m->size <= m->region_data + m->region_size);
+    for (uint64_t o = 0; o < m->size; o++)
+      ck_assert_uint_eq (m->data[o], zt_pattern (m->region_id, m->offset + o));
+  }
+}
+
+/* Releases and waits until the producer has seen it. */
+static void
+release_and_settle (struct zcipc_client *c, uint64_t seq)
+{
+  uint32_t id = zcipc_client_consumer_id (c);
+  uint32_t held = zt_producer_consumer_stats (&prod, id).held;
+
+  ck_assert_uint_gt (held, 0);
+  ck_assert_int_eq (zcipc_client_release (c, seq), 0);
+  ZT_ASSERT_EVENTUALLY (zt_producer_consumer_stats (&prod, id).held ==
+      held - 1, 5000);
+}
+
+/* Sends a frame and has `c` receive, check and release it. */
+static void
+exchange_frame (struct zcipc_client *c, uint64_t pts)
+{
+  struct zcipc_client_event ev;
+  unsigned int n_sent = 0;
+
+  zt_producer_send (&prod, 1, 4096, 512, pts, &n_sent);
+  ck_assert_uint_ge (n_sent, 1);
+  do {
+    zt_client_next_frame (c, &ev, 5000);
+    check_frame_data (&ev);
+    ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  } while (ev.frame.info.pts != pts);
+}
+
+/* --- handshake ----------------------------------------------------------- */
+
+START_TEST (test_handshake_grants_the_smaller_of_max_held_and_quota)
+{
+  struct zcipc_consumer_stats cs;
+  struct zcipc_client *a, *b, *c;
+
+  zt_producer_start (&prod, 4, 8);
+  a = zt_client_connect (prod.path, 2);
+  b = zt_client_connect (prod.path, 8);
+  c = zt_client_connect (prod.path, 4);
+  ck_assert_uint_eq (zcipc_client_quota (a), 2);
+  ck_assert_uint_eq (zcipc_client_quota (b), 4);
+  ck_assert_uint_eq (zcipc_client_quota (c), 4);
+  ck_assert_uint_ne (zcipc_client_consumer_id (a), 0);
+  ck_assert_uint_ne (zcipc_client_consumer_id (a),
+      zcipc_client_consumer_id (b));
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 3);
+  cs = zt_producer_consumer_stats (&prod, zcipc_client_consumer_id (a));
+  ck_assert_uint_eq (cs.info.quota, 2);
+  ck_assert_int_eq (cs.info.pid, getpid ());
+  ck_assert_int_eq (cs.info.uid, getuid ());
+  cs = zt_producer_consumer_stats (&prod, zcipc_client_consumer_id (b));
+  ck_assert_uint_eq (cs.info.quota, 4);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.joined) == 3, 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_joined, 3);
+
+  zcipc_client_unref (a);
+  zcipc_client_unref (b);
+  zcipc_client_unref (c);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.left) == 3, 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_handshake_caps_the_quota_at_the_protocol_maximum)
+{
+  struct zcipc_client *c;
+
+  zt_producer_start (&prod, 1000, 8);
+  c = zt_client_connect (prod.path, ZCIPC_WIRE_MAX_QUOTA);
+  ck_assert_uint_eq (zcipc_client_quota (c), ZCIPC_WIRE_MAX_QUOTA);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_bad_arguments)
+{
+  struct zcipc_client *c = NULL;
+
+  ck_assert_int_eq (zcipc_client_new ("/tmp/x", 0, &c), -EINVAL);
+  ck_assert_int_eq (zcipc_client_new ("/tmp/x", ZCIPC_WIRE_MAX_QUOTA + 1, &c),
+      -EINVAL);
+  ck_assert_int_eq (zcipc_client_new ("", 1, &c), -EINVAL);
+  ck_assert_ptr_null (c);
+}
+
+END_TEST;
+
+START_TEST (test_connect_times_out_when_nobody_listens)
+{
+  struct zt_tmpdir dir;
+  struct zcipc_client *c;
+  char path[128];
+  int64_t t0;
+
+  zt_tmpdir_make (&dir);
+  zt_tmpdir_file (&dir, "nobody.sock", path, sizeof path);
+  ck_assert_int_eq (zcipc_client_new (path, 2, &c), 0);
+  t0 = zt_now_ms ();
+  ck_assert_int_eq (zcipc_client_connect (c, 60), -ETIMEDOUT);
+  ck_assert_int_ge (zt_now_ms () - t0, 55);
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), path));
+  /* Interrupted, it gives up at once. */
+  zcipc_client_set_interrupted (c, true);
+  ck_assert_int_eq (zcipc_client_connect (c, -1), -ECANCELED);
+  zcipc_client_set_interrupted (c, false);
+  ck_assert_int_eq (zcipc_client_next (c, NULL, 0), -ENOTCONN);
+  zcipc_client_unref (c);
+  zt_tmpdir_remove (&dir);
+}
+
+END_TEST;
+
+START_TEST (test_peer_not_on_the_allow_list_is_rejected)
+{
+  uid_t other_uid = getuid () + 1;
+  gid_t own_gid = getgid ();
+  struct zcipc_server_config config = {
+    .quota = 4,
+    .max_consumers = 8,
+    .allowed_uids = &other_uid,
+    .n_allowed_uids = 1,
+  };
+  struct zcipc_client *c;
+
+  zt_producer_start_full (&prod, &config);
+  ck_assert_int_eq (zcipc_client_new (prod.path, 2, &c), 0);
+  ck_assert_int_eq (zcipc_client_connect (c, 5000), -EACCES);
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "not allowed"));
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 0);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+
+  /* Allowed by its group. */
+  config.allowed_gids = &own_gid;
+  config.n_allowed_gids = 1;
+  zt_producer_start_full (&prod, &config);
+  c = zt_client_connect (prod.path, 2);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_one_consumer_too_many_is_rejected)
+{
+  struct zcipc_client *a, *b;
+
+  zt_producer_start (&prod, 4, 1);
+  a = zt_client_connect (prod.path, 2);
+  ck_assert_int_eq (zcipc_client_new (prod.path, 2, &b), 0);
+  ck_assert_int_eq (zcipc_client_connect (b, 5000), -EUSERS);
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (b), "too many"));
+  zcipc_client_unref (a);
+  /* Room again once the first has gone. */
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).consumers == 0, 5000);
+  ZT_ASSERT_EVENTUALLY (zcipc_client_connect (b, 5000) == 0, 5000);
+  zcipc_client_unref (b);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_version_mismatch_gets_a_reject_naming_both_versions)
+{
+  struct zcipc_wire_hello hello;
+  static union zt_msg_buf buf;
+  struct zcipc_message msg;
+  size_t n;
+  int fd;
+
+  zt_producer_start (&prod, 4, 8);
+  ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
+  n = zcipc_wire_init_hello (&hello, 2);
+  hello.version = 99;
+  ck_assert_int_eq (zt_send_raw (fd, &hello, n, NULL, 0), 0);
+  ck_assert_int_eq (zt_recv_type (fd, ZCIPC_WIRE_REJECT, 5000, &buf, &msg), 0);
+  ck_assert_int_eq (msg.reject.error, -EPROTONOSUPPORT);
+  ck_assert_uint_eq (msg.reject.version, ZCIPC_PROTOCOL_VERSION);
+  ck_assert_msg (strstr (msg.reject.reason, "version 99") &&
+      strstr (msg.reject.reason, "version 1"), "reason: %s", msg.reject.reason);
+  ck_assert (zt_wait_hang_up (fd, 5000));
+  close (fd);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_joined, 0);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* --- regions, events, frames --------------------------------------------- */
+
+START_TEST (test_regions_announced_before_and_after_connect_both_arrive)
+{
+  struct zcipc_client_event ev;
+  struct zcipc_client *c, *late;
+  unsigned int n_sent;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 50), -EAGAIN);
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 1);
+  zt_producer_add_region (&prod, 2, 2 * REGION_SIZE);
+
+  zt_producer_send (&prod, 2, 8192, 1000, 1, &n_sent);
+  ck_assert_uint_eq (n_sent, 1);
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 2);
+  ck_assert_uint_eq (ev.frame.mems[0].region_id, 2);
+  ck_assert_uint_eq (ev.frame.mems[0].region_size, 2 * REGION_SIZE);
+  ck_assert_uint_eq (ev.frame.mems[0].region_flags, ZCIPC_REGION_FLAG_MEMFD);
+  check_frame_data (&ev);
+  release_and_settle (c, ev.frame.info.seq);
+
+  zt_producer_send (&prod, 1, 0, REGION_SIZE, 2, &n_sent);
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_uint_eq (ev.frame.mems[0].region_id, 1);
+  check_frame_data (&ev);
+  release_and_settle (c, ev.frame.info.seq);
+
+  /* A late joiner gets both as sticky state. */
+  late = zt_client_connect (prod.path, 4);
+  zt_producer_send (&prod, 2, 0, 64, 3, &n_sent);
+  ck_assert_uint_eq (n_sent, 2);
+  zt_client_next_frame (late, &ev, 5000);
+  ck_assert_uint_eq (zcipc_client_n_regions (late), 2);
+  check_frame_data (&ev);
+  release_and_settle (late, ev.frame.info.seq);
+  zt_client_next_frame (c, &ev, 5000);
+  release_and_settle (c, ev.frame.info.seq);
+  ck_assert_int_eq (atomic_load (&prod.holds), atomic_load (&prod.releases));
+
+  zcipc_client_unref (c);
+  zcipc_client_unref (late);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+static void
+expect_event (struct zcipc_client *c, uint32_t kind, const char *payload)
+{
+  struct zcipc_client_event ev;
+  int res = zcipc_client_next (c, &ev, 5000);
+
+  ck_assert_msg (res == 0, "next: %s", zcipc_strerror (res));
+  ck_assert_int_eq (ev.type, ZCIPC_CLIENT_EVENT);
+  ck_assert_uint_eq (ev.event.kind, kind);
+  ck_assert_uint_eq (ev.event.size, strlen (payload));
+  ck_assert_mem_eq (ev.event.payload, payload, strlen (payload));
+}
+
+static void
+send_event (uint32_t kind, const char *payload, bool sticky)
+{
+  ck_assert_int_eq (zcipc_server_send_event (prod.server, kind, payload,
+          (uint32_t) strlen (payload), sticky), 0);
+}
+
+START_TEST (test_late_joiner_gets_sticky_state_in_first_sent_order)
+{
+  struct zcipc_client_event ev;
+  struct zcipc_client *early, *late, *later;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  early = zt_client_connect (prod.path, 4);
+  send_event (10, "caps-a", true);
+  send_event (20, "segment", true);
+  send_event (30, "tags", true);
+  send_event (99, "not sticky", false);
+  send_event (10, "caps-b", true);      /* replaces caps-a in its place */
+  send_event (40, "forgotten", true);
+  zcipc_server_forget_event (prod.server, 40);
+
+  /* Who was there saw everything, in send order. */
+  expect_event (early, 10, "caps-a");
+  expect_event (early, 20, "segment");
+  expect_event (early, 30, "tags");
+  expect_event (early, 99, "not sticky");
+  expect_event (early, 10, "caps-b");
+  expect_event (early, 40, "forgotten");
+
+  late = zt_client_connect (prod.path, 4);
+  expect_event (late, 10, "caps-b");
+  expect_event (late, 20, "segment");
+  expect_event (late, 30, "tags");
+  /* Then the next frame, not the non-sticky or forgotten events. */
+  zt_producer_send (&prod, 1, 0, 16, 5, NULL);
+  zt_client_next_frame (late, &ev, 5000);
+  ck_assert_uint_eq (ev.frame.info.pts, 5);
+  ck_assert_int_eq (zcipc_client_release (late, ev.frame.info.seq), 0);
+  zt_client_next_frame (early, &ev, 5000);
+  ck_assert_int_eq (zcipc_client_release (early, ev.frame.info.seq), 0);
+
+  zcipc_server_forget_all_events (prod.server);
+  later = zt_client_connect (prod.path, 4);
+  zt_producer_send (&prod, 1, 0, 16, 6, NULL);
+  zt_client_next_frame (later, &ev, 5000);
+  ck_assert_uint_eq (ev.frame.info.pts, 6);
+  ck_assert_int_eq (zcipc_client_release (later, ev.frame.info.seq), 0);
+
+  zcipc_client_unref (early);
+  zcipc_client_unref (late);
+  zcipc_client_unref (later);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_frames_arrive_inside_the_region_with_exact_timestamps)
+{
+  static const char meta[] = "video-meta: stride=2560";
+  struct zcipc_wire_mem mems[2] = {
+    {1, 0, 0, 100},
+    {1, 0, 8192, 5000},
+  };
+  struct zcipc_wire_frame info = { 0 };
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+  struct zcipc_region *region;
+  struct zt_frame frame = { 0 };
+  unsigned int n_sent = 0;
+  int64_t t0, t1;
+  uint64_t seq;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, 4 * REGION_SIZE);
+  region = zt_producer_region (&prod, 1);
+  c = zt_client_connect (prod.path, 4);
+
+  info.pts = 1000000000000ull;
+  info.dts = 999999999999ull;
+  info.duration = 33333333;
+  info.offset = 42;
+  info.offset_end = 43;
+  info.flags = 0x2040;
+  info.seq = 12345;             /* the server picks seqs */
+  info.send_time = 1;           /* and the send time */
+  t0 = now_ns ();
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 2, meta,
+          sizeof meta, &frame, &n_sent), 0);
+  t1 = now_ns ();
+  ck_assert_uint_eq (n_sent, 1);
+  ck_assert_int_eq (atomic_load (&frame.refs), 1);
+
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_uint_eq (ev.frame.info.pts, info.pts);
+  ck_assert_uint_eq (ev.frame.info.dts, info.dts);
+  ck_assert_uint_eq (ev.frame.info.duration, info.duration);
+  ck_assert_uint_eq (ev.frame.info.offset, info.offset);
+  ck_assert_uint_eq (ev.frame.info.offset_end, info.offset_end);
+  ck_assert_uint_eq (ev.frame.info.flags, info.flags);
+  ck_assert_uint_ne (ev.frame.info.seq, 0);
+  ck_assert_uint_ne (ev.frame.info.seq, 12345);
+  ck_assert_uint_ge (ev.frame.info.send_time, (uint64_t) t0);
+  ck_assert_uint_le (ev.frame.info.send_time, (uint64_t) t1);
+  ck_assert_uint_eq (ev.frame.n_mems, 2);
+  for (int i = 0; i < 2; i++) {
+    const struct zcipc_client_mem *m = &ev.frame.mems[i];
+    ck_assert_uint_eq (m->offset, mems[i].offset);
+    ck_assert_uint_eq (m->size, mems[i].size);
+    ck_assert_uint_eq (m->region_id, 1);
+    ck_assert_uint_eq (m->region_size, region->size);
+    ck_assert_int_ge (m->region_fd, 0);
+    /* The consumer's own mapping, not a copy and not the producer's. */
+    ck_assert (zt_is_mapped (m->data));
+    ck_assert_ptr_ne (m->region_data, region->data);
+  }
+  ck_assert_ptr_eq (ev.frame.mems[0].region_data, ev.frame.mems[1].region_data);
+  check_frame_data (&ev);
+  /* Written by the producer now, seen in place by the consumer. */
+  ((uint8_t *) region->data)[8192] ^= 0xff;
+  ck_assert_uint_eq (ev.frame.mems[1].data[0],
+      ((uint8_t *) region->data)[8192]);
+  ((uint8_t *) region->data)[8192] ^= 0xff;
+  ck_assert_uint_eq (ev.frame.meta_size, sizeof meta);
+  ck_assert_mem_eq (ev.frame.meta, meta, sizeof meta);
+  seq = ev.frame.info.seq;
+
+  /* PTS differences survive exactly. */
+  info.pts += 16666667;
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 1, NULL,
+          0, &frame, NULL), 0);
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_uint_eq (ev.frame.info.seq, seq + 1);
+  ck_assert_uint_eq (ev.frame.info.pts - 1000000000000ull, 16666667);
+  ck_assert_uint_eq (ev.frame.meta_size, 0);
+  ck_assert_int_eq (atomic_load (&frame.refs), 2);
+
+  release_and_settle (c, seq);
+  release_and_settle (c, seq + 1);
+  ck_assert_int_eq (atomic_load (&frame.refs), 0);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_send_frame_refuses_bad_arguments)
+{
+  struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS + 1] = { {0} };
+  struct zcipc_wire_frame info = { 0 };
+  static uint8_t meta[ZCIPC_WIRE_MAX_MESSAGE_SIZE];
+  struct zt_frame frame = { 0 };
+
+  zt_producer_start (&prod, 4, 8);
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 0, NULL,
+          0, &frame, NULL), -EINVAL);
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems,
+          ZCIPC_WIRE_MAX_MEMS + 1, NULL, 0, &frame, NULL), -EINVAL);
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 1, meta,
+          sizeof meta, &frame, NULL), -EMSGSIZE);
+  ck_assert_int_eq (zcipc_server_send_event (prod.server, 1, meta,
+          sizeof meta, false), -EMSGSIZE);
+  ck_assert_int_eq (zcipc_server_remove_region (prod.server, 5), -ENOENT);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_frame_nobody_takes_counts_as_unsent)
+{
+  unsigned int n_sent = 99;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  zt_producer_send (&prod, 1, 0, 10, 1, &n_sent);
+  ck_assert_uint_eq (n_sent, 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).frames_unsent, 1);
+  ck_assert_uint_eq (zt_producer_stats (&prod).frames_sent, 0);
+  ck_assert_int_eq (atomic_load (&prod.holds), 0);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* --- holds and releases -------------------------------------------------- */
+
+START_TEST (test_holds_and_releases_balance_after_release_and_disconnect)
+{
+  struct zcipc_client_event ev;
+  struct zt_frame *frames[3];
+  struct zcipc_client *c;
+  uint64_t seqs[3];
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  for (int i = 0; i < 3; i++)
+    frames[i] = zt_producer_send (&prod, 1, 0, 100, (uint64_t) i, NULL);
+  ck_assert_int_eq (atomic_load (&prod.holds), 3);
+  for (int i = 0; i < 3; i++) {
+    zt_client_next_frame (c, &ev, 5000);
+    seqs[i] = ev.frame.info.seq;
+  }
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 3);
+
+  ck_assert_int_eq (zcipc_client_release (c, seqs[0]), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 1, 5000);
+  ck_assert_int_eq (atomic_load (&frames[0]->refs), 0);
+  ck_assert_int_eq (atomic_load (&frames[1]->refs), 1);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);
+  ck_assert_int_eq (zcipc_client_release (c, seqs[0]), -ENOENT);
+
+  /* Leaving with frames held stops the stream but keeps their slots
+   * untouched (LEAVE), until they are released... */
+  zcipc_client_disconnect (c);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).consumers == 0, 5000);
+  zt_sleep_ms (20);
+  ck_assert_int_eq (atomic_load (&prod.releases), 1);
+  ck_assert_int_eq (atomic_load (&frames[1]->refs), 1);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);
+  /* ...which gives them back and then closes the connection. */
+  ck_assert_int_eq (zcipc_client_release (c, seqs[1]), 0);
+  ck_assert_int_eq (zcipc_client_release (c, seqs[2]), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 3, 5000);
+  ck_assert_int_eq (atomic_load (&frames[1]->refs), 0);
+  ck_assert_int_eq (atomic_load (&frames[2]->refs), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
+  zt_sleep_ms (20);
+  ck_assert_int_eq (atomic_load (&prod.releases), 3);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_consumer_that_dies_returns_its_holds)
+{
+  struct zcipc_server_config config = {
+    .quota = 4,
+    .max_consumers = 8,
+  };
+  char name[64];
+  int ready[2], status;
+  pid_t child;
+  char byte;
+
+  /* Fork before any thread exists; the child connects once we listen. */
+  snprintf (name, sizeof name, "@zt-dies-%d", (int) getpid ());
+  ck_assert_int_eq (pipe2 (ready, O_CLOEXEC), 0);
+  child = fork ();
+  ck_assert_int_ge (child, 0);
+  if (child == 0) {
+    struct zcipc_client_event ev;
+    struct zcipc_client *c;
+
+    if (zcipc_client_new (name, 4, &c) < 0 || zcipc_client_connect (c, 5000)
+        < 0)
+      _exit (1);
+    for (int i = 0; i < 2; i++)
+      if (zcipc_client_next (c, &ev, 5000) < 0 || ev.type != ZCIPC_CLIENT_FRAME)
+        _exit (2);
+    if (write (ready[1], "r", 1) != 1)
+      _exit (3);
+    pause ();                   /* holding both frames, until SIGKILL */
+    _exit (4);
+  }
+  close (ready[1]);
+  config.path = name;
+  zt_producer_start_full (&prod, &config);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  ck_assert_int_eq (zcipc_server_wait_consumers (prod.server, 1,
+          5000000000ll), 0);
+  zt_producer_send (&prod, 1, 0, 10, 1, NULL);
+  zt_producer_send (&prod, 1, 0, 10, 2, NULL);
+  ck_assert_int_eq (read (ready[0], &byte, 1), 1);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);
+
+  kill (child, SIGKILL);
+  ck_assert_int_eq (waitpid (child, &status, 0), child);
+  ck_assert (WIFSIGNALED (status));
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  close (ready[0]);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_skip_policy_slow_client_misses_frames_while_another_gets_all)
+{
+  struct zcipc_consumer_stats slow_stats, fast_stats;
+  struct zcipc_server_stats stats;
+  struct zcipc_client_event ev;
+  struct zcipc_client *slow, *fast;
+
+  zt_producer_start (&prod, 8, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  slow = zt_client_connect (prod.path, 2);
+  fast = zt_client_connect (prod.path, 4);
+  for (uint64_t i = 0; i < 10; i++) {
+    unsigned int n_sent = 0;
+
+    zt_producer_send (&prod, 1, 64 * i, 64, i, &n_sent);
+    ck_assert_uint_eq (n_sent, i < 2 ? 2 : 1);
+    zt_client_next_frame (fast, &ev, 5000);
+    ck_assert_uint_eq (ev.frame.info.pts, i);
+    check_frame_data (&ev);
+    ck_assert_int_eq (zcipc_client_release (fast, ev.frame.info.seq), 0);
+    ZT_ASSERT_EVENTUALLY (zt_producer_consumer_stats (&prod,
+            zcipc_client_consumer_id (fast)).held == 0, 5000);
+  }
+  slow_stats = zt_producer_consumer_stats (&prod,
+      zcipc_client_consumer_id (slow));
+  fast_stats = zt_producer_consumer_stats (&prod,
+      zcipc_client_consumer_id (fast));
+  ck_assert_uint_eq (slow_stats.frames_sent, 2);
+  ck_assert_uint_eq (slow_stats.frames_missed, 8);
+  ck_assert_uint_eq (slow_stats.held, 2);
+  ck_assert_uint_eq (fast_stats.frames_sent, 10);
+  ck_assert_uint_eq (fast_stats.frames_missed, 0);
+  stats = zt_producer_stats (&prod);
+  ck_assert_uint_eq (stats.frames_sent, 10);
+  ck_assert_uint_eq (stats.frames_unsent, 0);
+  ck_assert_uint_eq (stats.frames_missed, 8);
+  ck_assert_uint_eq (stats.held, 2);
+
+  /* The slow one still has the first two, then catches up. */
+  zt_client_next_frame (slow, &ev, 5000);
+  ck_assert_uint_eq (ev.frame.info.pts, 0);
+  check_frame_data (&ev);
+  release_and_settle (slow, ev.frame.info.seq);
+  zt_client_next_frame (slow, &ev, 5000);
+  ck_assert_uint_eq (ev.frame.info.pts, 1);
+  release_and_settle (slow, ev.frame.info.seq);
+  ck_assert_int_eq (zcipc_client_next (slow, &ev, 20), -EAGAIN);
+  exchange_frame (slow, 100);
+  zt_client_next_frame (fast, &ev, 5000);
+  release_and_settle (fast, ev.frame.info.seq);
+
+  zcipc_client_unref (slow);
+  zcipc_client_unref (fast);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_wait_room_drops_a_stuck_client_after_its_timeout)
+{
+  struct zcipc_client_event ev;
+  struct zcipc_client *stuck, *ok;
+  int64_t t0, elapsed;
+  int res;
+
+  zt_producer_start (&prod, 8, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  stuck = zt_client_connect (prod.path, 2);
+  ok = zt_client_connect (prod.path, 4);
+  for (uint64_t i = 0; i < 2; i++) {
+    zt_producer_send (&prod, 1, 0, 64, i, NULL);
+    zt_client_next_frame (ok, &ev, 5000);
+    ck_assert_int_eq (zcipc_client_release (ok, ev.frame.info.seq), 0);
+  }
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).held == 2, 5000);
+
+  t0 = zt_now_ms ();
+  res = zcipc_server_wait_room (prod.server, 100 * 1000000ll);
+  elapsed = zt_now_ms () - t0;
+  ck_assert_int_eq (res, 0);
+  ck_assert_int_lt (elapsed, 3000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).consumers == 1, 5000);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.holds) ==
+      atomic_load (&prod.releases), 5000);
+  ck_assert (zt_producer_logged (&prod, "wait timeout"));
+
+  /* The stuck one reads what it had, then sees the hang-up. */
+  zt_client_next_frame (stuck, &ev, 5000);
+  check_frame_data (&ev);
+  ck_assert_int_eq (zcipc_client_release (stuck, ev.frame.info.seq), 0);
+  zt_client_next_frame (stuck, &ev, 5000);
+  ck_assert_int_eq (zcipc_client_release (stuck, ev.frame.info.seq), 0);
+  ck_assert_int_eq (zcipc_client_next (stuck, &ev, 5000), -EPIPE);
+
+  /* The other goes on; with nobody full, the wait returns at once. */
+  exchange_frame (ok, 7);
+  t0 = zt_now_ms ();
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 5000 * 1000000ll),
+      0);
+  ck_assert_int_lt (zt_now_ms () - t0, 1000);
+
+  zcipc_client_unref (stuck);
+  zcipc_client_unref (ok);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+struct wait_job
+{
+  int (*wait) (struct wait_job * job);
+  int64_t timeout_ns;
+  int res;
+};
+
+static int
+wait_consumers_1 (struct wait_job *job)
+{
+  return zcipc_server_wait_consumers (prod.server, 1, job->timeout_ns);
+}
+
+static int
+wait_room (struct wait_job *job)
+{
+  return zcipc_server_wait_room (prod.server, job->timeout_ns);
+}
+
+static void *
+wait_thread (void *data)
+{
+  struct wait_job *job = data;
+  job->res = job->wait (job);
+  return NULL;
+}
+
+START_TEST (test_wait_consumers_times_out_and_is_cancelled_by_flushing)
+{
+  struct wait_job job = { wait_consumers_1, -1, 1 };
+  struct zcipc_client *c;
+  pthread_t thread;
+  int64_t t0;
+
+  zt_producer_start (&prod, 4, 8);
+  t0 = zt_now_ms ();
+  ck_assert_int_eq (zcipc_server_wait_consumers (prod.server, 1,
+          50 * 1000000ll), -ETIMEDOUT);
+  ck_assert_int_ge (zt_now_ms () - t0, 49);
+  ck_assert_int_eq (zcipc_server_wait_consumers (prod.server, 0, 0), 0);
+
+  /* Blocked forever, then flushing. */
+  ck_assert_int_eq (pthread_create (&thread, NULL, wait_thread, &job), 0);
+  zt_sleep_ms (50);
+  ck_assert_int_eq (job.res, 1);
+  t0 = zt_now_ms ();
+  zcipc_server_set_flushing (prod.server, true);
+  pthread_join (thread, NULL);
+  ck_assert_int_eq (job.res, -ECANCELED);
+  ck_assert_int_lt (zt_now_ms () - t0, 1000);
+  /* While flushing, at once. */
+  ck_assert_int_eq (zcipc_server_wait_consumers (prod.server, 1,
+          5000 * 1000000ll), -ECANCELED);
+
+  /* Not flushing: a consumer that comes ends the wait. */
+  zcipc_server_set_flushing (prod.server, false);
+  job = (struct wait_job) { wait_consumers_1, 5000 * 1000000ll, 1 };
+  ck_assert_int_eq (pthread_create (&thread, NULL, wait_thread, &job), 0);
+  zt_sleep_ms (20);
+  c = zt_client_connect (prod.path, 2);
+  pthread_join (thread, NULL);
+  ck_assert_int_eq (job.res, 0);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_wait_room_is_cancelled_by_flushing)
+{
+  struct wait_job job = { wait_room, -1, 1 };
+  struct zcipc_client *c;
+  pthread_t thread;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 1);
+  zt_producer_send (&prod, 1, 0, 10, 1, NULL);
+  ck_assert_int_eq (pthread_create (&thread, NULL, wait_thread, &job), 0);
+  zt_sleep_ms (50);
+  ck_assert_int_eq (job.res, 1);
+  zcipc_server_set_flushing (prod.server, true);
+  pthread_join (thread, NULL);
+  ck_assert_int_eq (job.res, -ECANCELED);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  zcipc_server_set_flushing (prod.server, false);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* --- hostile consumers ---------------------------------------------------- */
+
+typedef void (*attack_func) (int fd);
+
+/* A legitimate client keeps receiving while a raw one attacks; the raw one
+ * is disconnected, counted as dropped, and every fd it cost comes back. */
+static void
+run_hostile_consumer (attack_func attack, bool handshake, const char *reason)
+{
+  struct zcipc_client *legit;
+  int baseline, fd;
+
+  zt_producer_start (&prod, 4, 16);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  legit = zt_client_connect (prod.path, 4);
+  exchange_frame (legit, 1);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 1, 5000);
+  baseline = zt_count_fds ();
+
+  ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
+  if (handshake)
+    ck_assert_int_eq (zt_raw_handshake (fd, 4), 4);
+  attack (fd);
+  ck_assert_msg (zt_wait_hang_up (fd, 5000), "hostile consumer still "
+      "connected");
+
+  for (uint64_t pts = 10; pts < 13; pts++)
+    exchange_frame (legit, pts);
+  close (fd);
+  ck_assert_msg (zt_wait_fd_count (baseline, 5000), "fds: %d, were %d",
+      zt_count_fds (), baseline);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.holds) ==
+      atomic_load (&prod.releases), 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 1);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
+  if (reason)
+    ck_assert_msg (ZT_WAIT_UNTIL (zt_producer_logged (&prod, reason), 5000),
+        "no '%s' in the log:\n%s", reason, prod.log);
+  zcipc_client_unref (legit);
+  zt_producer_stop (&prod);
+}
+
+static void
+attack_garbage (int fd)
+{
+  uint8_t garbage[64];
+  uint32_t x = 0x12345678;
+
+  for (size_t i = 0; i < sizeof garbage; i++) {
+    x = x * 1103515245u + 12345u;
+    garbage[i] = (uint8_t) (x >> 16);
+  }
+  ck_assert_int_eq (zt_send_raw (fd, garbage, sizeof garbage, NULL, 0), 0);
+}
+
+static void
+attack_truncated_header (int fd)
+{
+  static const uint8_t half[5] = { ZCIPC_WIRE_RELEASE, 0, 0, 0, 16 };
+  ck_assert_int_eq (zt_send_raw (fd, half, sizeof half, NULL, 0), 0);
+}
+
+static void
+attack_release_unheld (int fd)
+{
+  static union zt_msg_buf buf;
+  uint64_t seq = 12345;
+  size_t n = zt_build_release (&buf, &seq, 1);
+  ck_assert_int_eq (zt_send_raw (fd, buf.bytes, n, NULL, 0), 0);
+}
+
+static void
+attack_release_twice (int fd)
+{
+  static union zt_msg_buf buf;
+  struct zcipc_message msg;
+  uint64_t seq;
+  size_t n;
+
+  zt_producer_send (&prod, 1, 0, 64, 2, NULL);
+  ck_assert_int_eq (zt_recv_type (fd, ZCIPC_WIRE_FRAME, 5000, &buf, &msg), 0);
+  seq = msg.frame.info.seq;
+  n = zt_build_release (&buf, &seq, 1);
+  ck_assert_int_eq (zt_send_raw (fd, buf.bytes, n, NULL, 0), 0);
+  /* The first is honoured... */
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).held == 1, 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  /* ...the second is a lie. */
+  ck_assert_int_eq (zt_send_raw (fd, buf.bytes, n, NULL, 0), 0);
+}
+
+static void
+attack_250_fds (int fd)
+{
+  static union zt_msg_buf buf;
+  int memfd = zt_memfd (4096, 0), fds[250];
+  uint64_t seq = 1;
+  size_t n = zt_build_release (&buf, &seq, 1);
+
+  for (int i = 0; i < 250; i++)
+    fds[i] = memfd;
+  ck_assert_int_eq (zt_send_raw (fd, buf.bytes, n, fds, 250), 0);
+  close (memfd);
+}
+
+static void
+attack_frame_from_consumer (int fd)
+{
+  static union zt_msg_buf buf;
+  size_t n = zt_build_frame (&buf, 1, 1, 0, 64);
+  ck_assert_int_eq (zt_send_raw (fd, buf.bytes, n, NULL, 0), 0);
+}
+
+static void
+attack_second_hello (int fd)
+{
+  struct zcipc_wire_hello hello;
+  size_t n = zcipc_wire_init_hello (&hello, 4);
+  ck_assert_int_eq (zt_send_raw (fd, &hello, n, NULL, 0), 0);
+}
+
+static void
+attack_oversized (int fd)
+{
+  static union zt_msg_buf buf;
+  uint64_t seqs[ZCIPC_WIRE_MAX_RELEASES];
+  size_t n;
+
+  /* A RELEASE padded far beyond any message a consumer sends: the server
+   * reads it truncated. */
+  for (uint32_t i = 0; i < ZCIPC_WIRE_MAX_RELEASES; i++)
+    seqs[i] = 1000 + i;
+  n = zt_build_release (&buf, seqs, ZCIPC_WIRE_MAX_RELEASES);
+  memset (buf.bytes + n, 0, 4096);
+  ck_assert_int_eq (zt_send_raw (fd, buf.bytes, n + 4096, NULL, 0), 0);
+}
+
+static void
+attack_region_with_fd (int fd)
+{
+  struct zcipc_wire_region_add m;
+  int memfd = zt_memfd (4096, ZCIPC_REGION_REQUIRED_SEALS);
+  size_t n = zcipc_wire_init_region_add (&m, 1, ZCIPC_REGION_FLAG_MEMFD, 4096);
+
+  ck_assert_int_eq (zt_send_raw (fd, &m, n, &memfd, 1), 0);
+  close (memfd);
+}
+
+static void
+attack_empty_datagram_with_fd (int fd)
+{
+  int memfd = zt_memfd (4096, 0);
+
+  ck_assert_int_eq (zt_send_raw (fd, "", 0, &memfd, 1), 0);
+  close (memfd);
+}
+
+START_TEST (test_hostile_consumer_sending_garbage_is_disconnected)
+{
+  run_hostile_consumer (attack_garbage, false, "malformed");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_sending_garbage_after_hello_is_disconnected)
+{
+  run_hostile_consumer (attack_garbage, true, "malformed");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_sending_a_truncated_header_is_disconnected)
+{
+  run_hostile_consumer (attack_truncated_header, true, "malformed");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_releasing_an_unheld_seq_is_disconnected)
+{
+  run_hostile_consumer (attack_release_unheld, true, "does not hold");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_releasing_twice_is_disconnected)
+{
+  run_hostile_consumer (attack_release_twice, true, "does not hold");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_sending_250_fds_is_disconnected)
+{
+  run_hostile_consumer (attack_250_fds, true, "malformed");
+}
+
+END_TEST;
+
+START_TEST (test_consumer_sending_an_empty_datagram_with_an_fd_is_disconnected)
+{
+  run_hostile_consumer (attack_empty_datagram_with_fd, true, "malformed");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_sending_a_frame_is_disconnected)
+{
+  run_hostile_consumer (attack_frame_from_consumer, true, "sent FRAME");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_saying_hello_twice_is_disconnected)
+{
+  run_hostile_consumer (attack_second_hello, true, "sent HELLO");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_releasing_before_hello_is_disconnected)
+{
+  run_hostile_consumer (attack_release_unheld, false, "before HELLO");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_sending_an_oversized_datagram_is_disconnected)
+{
+  run_hostile_consumer (attack_oversized, true, "malformed");
+}
+
+END_TEST;
+
+START_TEST (test_hostile_consumer_sending_a_region_with_an_fd_is_disconnected)
+{
+  run_hostile_consumer (attack_region_with_fd, true, "REGION_ADD");
+}
+
+END_TEST;
+
+START_TEST (test_unknown_message_from_a_consumer_is_skipped)
+{
+  static union zt_msg_buf buf;
+  struct zcipc_wire_header future = { 99, sizeof future };
+  struct zcipc_message msg;
+  struct zcipc_client *legit;
+  int fd;
+
+  zt_producer_start (&prod, 4, 16);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  legit = zt_client_connect (prod.path, 4);
+  ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
+  /* Before and after the handshake: a newer consumer's message. */
+  ck_assert_int_eq (zt_send_raw (fd, &future, sizeof future, NULL, 0), 0);
+  ck_assert_int_eq (zt_raw_handshake (fd, 4), 4);
+  ck_assert_int_eq (zt_send_raw (fd, &future, sizeof future, NULL, 0), 0);
+  exchange_frame (legit, 1);
+  ck_assert_int_eq (zt_recv_type (fd, ZCIPC_WIRE_FRAME, 5000, &buf, &msg), 0);
+  ck_assert_uint_eq (msg.frame.info.pts, 1);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 2);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  close (fd);
+  zcipc_client_unref (legit);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_rapid_connect_disconnect_cycles_leave_nothing_behind)
+{
+  struct zcipc_wire_hello hello;
+  struct zcipc_client *legit;
+  size_t n = zcipc_wire_init_hello (&hello, 2);
+  int baseline;
+
+  zt_producer_start (&prod, 4, 16);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  baseline = zt_count_fds ();
+  for (int i = 0; i < 1000; i++) {
+    int fd;
+
+    ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
+    if (i % 3 == 1)
+      zt_send_raw (fd, &hello, n, NULL, 0);
+    else if (i % 3 == 2)
+      zt_send_raw (fd, "junk", 4, NULL, 0);
+    close (fd);
+  }
+  ck_assert_msg (zt_wait_fd_count (baseline, 10000), "fds: %d, were %d",
+      zt_count_fds (), baseline);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).consumers == 0, 5000);
+
+  /* The storm's last connections may still wait in the listen backlog
+   * (no fd of ours yet) and take consumer slots for a moment when
+   * accepted: like any consumer, retry while refused. */
+  ck_assert_int_eq (zcipc_client_new (prod.path, 4, &legit), 0);
+  ZT_ASSERT_EVENTUALLY (zcipc_client_connect (legit, 5000) == 0, 5000);
+  exchange_frame (legit, 1);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 1, 5000);
+  zcipc_client_unref (legit);
+  ck_assert_msg (zt_wait_fd_count (baseline, 5000), "fds: %d, were %d",
+      zt_count_fds (), baseline);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* --- client region references -------------------------------------------- */
+
+START_TEST (test_removed_region_stays_mapped_while_a_held_frame_points_into_it)
+{
+  struct zcipc_client_event ev, held;
+  struct zcipc_client *c, *late;
+  const uint8_t *region_data;
+  int maps;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  zt_producer_send (&prod, 1, 100, 1000, 1, NULL);
+  zt_client_next_frame (c, &held, 5000);
+  region_data = held.frame.mems[0].region_data;
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 1);
+
+  ck_assert_int_eq (zcipc_server_remove_region (prod.server, 1), 0);
+  ck_assert_int_eq (zcipc_server_remove_region (prod.server, 1), -ENOENT);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 100), -EAGAIN);
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 1);
+  ck_assert (zt_is_mapped (region_data));
+  check_frame_data (&held);
+
+  maps = zt_count_maps ();
+  ck_assert_int_eq (zcipc_client_release (c, held.frame.info.seq), 0);
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 0);
+  ck_assert (!zt_is_mapped (region_data));
+  ck_assert_int_eq (zt_count_maps (), maps - 1);
+
+  /* Without a held frame, a removal unmaps at once. */
+  zt_producer_add_region (&prod, 2, REGION_SIZE);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 100), -EAGAIN);
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 1);
+  ck_assert_int_eq (zcipc_server_remove_region (prod.server, 2), 0);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 100), -EAGAIN);
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 0);
+
+  /* A removed region is no sticky state any more. */
+  late = zt_client_connect (prod.path, 4);
+  ck_assert_int_eq (zcipc_client_next (late, &ev, 50), -EAGAIN);
+  ck_assert_uint_eq (zcipc_client_n_regions (late), 0);
+
+  zcipc_client_unref (late);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_held_frame_outlives_disconnect_and_unref)
+{
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+  int fds, maps;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  /* A first round lets malloc settle its arenas and thresholds, which show
+   * in /proc/self/maps too. */
+  c = zt_client_connect (prod.path, 4);
+  exchange_frame (c, 0);
+  zcipc_client_unref (c);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).consumers == 0, 5000);
+  fds = zt_count_fds ();
+  maps = zt_count_maps ();
+
+  c = zt_client_connect (prod.path, 4);
+  zt_producer_send (&prod, 1, 0, REGION_SIZE, 1, NULL);
+  zt_client_next_frame (c, &ev, 5000);
+  zcipc_client_disconnect (c);
+  zcipc_client_unref (c);       /* the frame keeps it */
+  /* The producer keeps the slot for us: nothing released yet. */
+  zt_sleep_ms (50);
+  ck_assert_int_eq (atomic_load (&prod.releases), 1);
+  check_frame_data (&ev);
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 1);
+  ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
+  ck_assert (zt_wait_fd_count (fds, 5000));
+  ck_assert_int_eq (zt_count_maps (), maps);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_client_sees_the_producer_go_away_and_keeps_its_frame)
+{
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  zt_producer_send (&prod, 1, 0, 4096, 1, NULL);
+  zt_client_next_frame (c, &ev, 5000);
+  zt_producer_stop (&prod);     /* releases the hold, unmaps its side */
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 5000), -EPIPE);
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "went away"));
+  check_frame_data (&ev);
+  /* Its regions stay until it disconnects (or reconnects). */
+  ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 1);
+  zcipc_client_disconnect (c);
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 0);
+  zcipc_client_unref (c);
+}
+
+END_TEST;
+
+START_TEST (test_release_after_reconnect_does_not_disturb_the_new_connection)
+{
+  struct zcipc_client_event old, ev;
+  struct zcipc_client *c;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  zt_producer_send (&prod, 1, 0, 64, 1, NULL);
+  zt_client_next_frame (c, &old, 5000);
+  zcipc_client_disconnect (c);
+  /* Reconnecting closes the old connection, which gives its frame back. */
+  ck_assert_int_eq (zcipc_client_connect (c, 5000), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 1, 5000);
+
+  /* The old connection's frame goes back to nobody: the producer returned
+   * it when that connection closed. */
+  ck_assert_int_eq (zcipc_client_release (c, old.frame.info.seq), 0);
+  exchange_frame (c, 2);
+  exchange_frame (c, 3);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.holds) ==
+      atomic_load (&prod.releases), 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 1);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 20), -EAGAIN);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_frame_held_across_reconnect_is_outside_the_new_quota)
+{
+  struct zcipc_client_event old, ev;
+  struct zcipc_client *c;
+
+  zt_producer_start (&prod, 1, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 1);
+  zt_producer_send (&prod, 1, 0, 64, 1, NULL);
+  zt_client_next_frame (c, &old, 5000);
+  zcipc_client_disconnect (c);
+  /* Reconnecting closes the old connection, which gives its frame back. */
+  ck_assert_int_eq (zcipc_client_connect (c, 5000), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 1, 5000);
+  ck_assert_uint_eq (zcipc_client_quota (c), 1);
+
+  /* The new producer connection may send one frame: we hold none of its. */
+  zt_producer_send (&prod, 1, 128, 64, 2, NULL);
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_uint_eq (ev.frame.info.pts, 2);
+  check_frame_data (&ev);
+  check_frame_data (&old);
+  ck_assert_int_eq (zcipc_client_release (c, old.frame.info.seq), 0);
+  release_and_settle (c, ev.frame.info.seq);
+  exchange_frame (c, 3);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* --- hostile producers ---------------------------------------------------- */
+
+static struct zt_tmpdir fake_dir;
+static char fake_path[128];
+static int fake_listen_fd = -1;
+static int fake_baseline;
+
+static void
+fake_setup (void)
+{
+  zt_tmpdir_make (&fake_dir);
+  zt_tmpdir_file (&fake_dir, "fake.sock", fake_path, sizeof fake_path);
+  ck_assert_int_eq (zcipc_socket_listen (fake_path, 0600, &fake_listen_fd), 0);
+  fake_baseline = zt_count_fds ();
+}
+
+static void
+fake_teardown (void)
+{
+  close (fake_listen_fd);
+  zt_tmpdir_remove (&fake_dir);
+}
+
+/* A client connected to the fake producer; *pfd is the producer's end. */
+static struct zcipc_client *
+fake_connect (uint32_t max_held, uint32_t quota, int *pfd)
+{
+  struct zcipc_client *c;
+  int res;
+
+  ck_assert_int_eq (zcipc_client_new (fake_path, max_held, &c), 0);
+  res = zt_fake_producer_connect (fake_listen_fd, c, quota, pfd);
+  ck_assert_msg (res == 0, "connect: %s (%s)", zcipc_strerror (res),
+      zcipc_client_reason (c));
+  return c;
+}
+
+static void
+fake_send_region (int pfd, uint32_t id, uint32_t flags, uint64_t size, int fd)
+{
+  struct zcipc_wire_region_add m;
+  size_t n = zcipc_wire_init_region_add (&m, id, flags, size);
+  ck_assert_int_eq (zt_send_raw (pfd, &m, n, &fd, 1), 0);
+}
+
+static void
+fake_send_frame (int pfd, uint64_t seq, uint32_t region_id, uint64_t offset,
+    uint64_t size)
+{
+  static union zt_msg_buf buf;
+  size_t n = zt_build_frame (&buf, seq, region_id, offset, size);
+  ck_assert_int_eq (zt_send_raw (pfd, buf.bytes, n, NULL, 0), 0);
+}
+
+/* A good region: a sealed memfd of `size` bytes. */
+static void
+fake_send_good_region (int pfd, uint32_t id, size_t size)
+{
+  int fd = zt_memfd (size, ZT_SEAL_SHRINK | ZT_SEAL_GROW | ZT_SEAL_SEAL);
+  fake_send_region (pfd, id, ZCIPC_REGION_FLAG_MEMFD, size, fd);
+  close (fd);
+}
+
+static void
+expect_refusal (struct zcipc_client *c, const char *reason)
+{
+  struct zcipc_client_event ev;
+  int res = zcipc_client_next (c, &ev, 5000);
+
+  ck_assert_msg (res == -EPROTO, "next: %s, reason: %s", zcipc_strerror (res),
+      zcipc_client_reason (c));
+  ck_assert_msg (strstr (zcipc_client_reason (c), reason),
+      "reason '%s' lacks '%s'", zcipc_client_reason (c), reason);
+}
+
+static void
+fake_finish (struct zcipc_client *c, int pfd)
+{
+  zcipc_client_unref (c);
+  close (pfd);
+  ck_assert_msg (zt_wait_fd_count (fake_baseline, 5000), "fds: %d, were %d",
+      zt_count_fds (), fake_baseline);
+}
+
+START_TEST (test_client_refuses_a_region_smaller_than_it_claims)
+{
+  int memfd = zt_memfd (4096, ZT_SEAL_SHRINK | ZT_SEAL_GROW | ZT_SEAL_SEAL);
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+  int maps = zt_count_maps ();
+
+  fake_send_region (pfd, 1, ZCIPC_REGION_FLAG_MEMFD, 1024 * 1024, memfd);
+  close (memfd);
+  expect_refusal (c, "region 1");
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "smaller"));
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 0);
+  ck_assert_int_eq (zt_count_maps (), maps);
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_an_unsealed_region)
+{
+  int memfd = zt_memfd (4 * 4096, 0);
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  fake_send_region (pfd, 1, ZCIPC_REGION_FLAG_MEMFD, 4 * 4096, memfd);
+  fake_send_frame (pfd, 1, 1, 2 * 4096, 4096);
+  /* What a hostile producer would do next: shrink it under the reader. */
+  ck_assert_int_eq (ftruncate (memfd, 0), 0);
+  expect_refusal (c, "region 1");
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 0);
+  close (memfd);
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+static void
+check_memfd_lying_about_its_kind (uint32_t flags)
+{
+  int memfd = zt_memfd (4096, 0);
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+  struct zcipc_client_event ev;
+  int res;
+
+  /* Called a DMABuf (or nothing), so no seal check is asked for, and
+   * announced bigger than it is. */
+  fake_send_region (pfd, 1, flags, 16 * 4096, memfd);
+  fake_send_frame (pfd, 1, 1, 8 * 4096, 100);
+  close (memfd);
+  res = zcipc_client_next (c, &ev, 5000);
+  if (res == 0 && ev.type == ZCIPC_CLIENT_FRAME) {
+    /* Past the end of the memfd: this read raises SIGBUS. */
+    volatile uint8_t byte = ev.frame.mems[0].data[0];
+    (void) byte;
+  }
+  ck_assert_msg (res == -EPROTO, "next: %s", zcipc_strerror (res));
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 0);
+  fake_finish (c, pfd);
+}
+
+START_TEST (test_client_refuses_an_unsealed_memfd_announced_as_a_dmabuf)
+{
+  check_memfd_lying_about_its_kind (ZCIPC_REGION_FLAG_DMABUF);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_an_unsealed_memfd_announced_without_flags)
+{
+  check_memfd_lying_about_its_kind (0);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_a_frame_outside_its_region)
+{
+  static const uint64_t cases[][2] = {
+    {3 * 4096, 2 * 4096},       /* runs past the end */
+    {4 * 4096, 1},              /* starts at the end */
+    {0, 4 * 4096 + 1},          /* one byte too long */
+    {1ull << 63, 4096},         /* far away */
+  };
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int pfd;
+    struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+    fake_send_good_region (pfd, 1, 4 * 4096);
+    fake_send_frame (pfd, 1, 1, cases[i][0], cases[i][1]);
+    expect_refusal (c, "outside region 1");
+    fake_finish (c, pfd);
+  }
+}
+
+END_TEST;
+
+START_TEST (test_client_accepts_a_frame_covering_its_whole_region)
+{
+  struct zcipc_client_event ev;
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  fake_send_good_region (pfd, 1, 4 * 4096);
+  fake_send_frame (pfd, 1, 1, 0, 4 * 4096);
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_uint_eq (ev.frame.mems[0].size, 4 * 4096);
+  ck_assert_uint_eq (ev.frame.mems[0].data[4 * 4096 - 1], 0);
+  ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_a_frame_in_an_unknown_region)
+{
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  fake_send_good_region (pfd, 1, 4096);
+  fake_send_frame (pfd, 1, 2, 0, 16);
+  expect_refusal (c, "unknown region 2");
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_frames_beyond_its_quota)
+{
+  struct zcipc_client_event ev[2];
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 2, &pfd);
+
+  ck_assert_uint_eq (zcipc_client_quota (c), 2);
+  fake_send_good_region (pfd, 1, 4096);
+  fake_send_frame (pfd, 1, 1, 0, 16);
+  fake_send_frame (pfd, 2, 1, 16, 16);
+  fake_send_frame (pfd, 3, 1, 32, 16);
+  zt_client_next_frame (c, &ev[0], 5000);
+  zt_client_next_frame (c, &ev[1], 5000);
+  expect_refusal (c, "more frames than the 2 granted");
+  ck_assert_int_eq (zcipc_client_release (c, 1), 0);
+  ck_assert_int_eq (zcipc_client_release (c, 2), 0);
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_the_same_frame_twice)
+{
+  struct zcipc_client_event ev;
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  fake_send_good_region (pfd, 1, 4096);
+  fake_send_frame (pfd, 5, 1, 0, 16);
+  fake_send_frame (pfd, 5, 1, 0, 16);
+  zt_client_next_frame (c, &ev, 5000);
+  expect_refusal (c, "twice");
+  ck_assert_int_eq (zcipc_client_release (c, 5), 0);
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_a_quota_above_what_it_asked)
+{
+  struct zcipc_client *c;
+  int pfd;
+
+  ck_assert_int_eq (zcipc_client_new (fake_path, 2, &c), 0);
+  ck_assert_int_eq (zt_fake_producer_connect (fake_listen_fd, c, 3, &pfd),
+      -EPROTO);
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "2 asked"));
+  ck_assert_int_eq (pfd, -1);
+  zcipc_client_unref (c);
+  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_an_fd_on_a_message_without_fds)
+{
+  struct zcipc_wire_event m;
+  int memfd = zt_memfd (4096, 0);
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+  size_t n = zcipc_wire_init_event (&m, 1, 0);
+
+  ck_assert_int_eq (zt_send_raw (pfd, &m, n, &memfd, 1), 0);
+  close (memfd);
+  expect_refusal (c, "malformed EVENT");
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_messages_only_consumers_send)
+{
+  static union zt_msg_buf buf;
+  uint64_t seq = 1;
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+  size_t n = zt_build_release (&buf, &seq, 1);
+
+  ck_assert_int_eq (zt_send_raw (pfd, buf.bytes, n, NULL, 0), 0);
+  expect_refusal (c, "RELEASE");
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_an_empty_datagram_with_an_fd)
+{
+  int memfd = zt_memfd (4096, 0);
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  ck_assert_int_eq (zt_send_raw (pfd, "", 0, &memfd, 1), 0);
+  close (memfd);
+  expect_refusal (c, "malformed");
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_skips_unknown_message_types)
+{
+  struct zcipc_wire_header future = { 99, sizeof future };
+  struct zcipc_wire_event m;
+  struct zcipc_client_event ev;
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+  size_t n = zcipc_wire_init_event (&m, 77, 0);
+
+  ck_assert_int_eq (zt_send_raw (pfd, &future, sizeof future, NULL, 0), 0);
+  ck_assert_int_eq (zt_send_raw (pfd, &m, n, NULL, 0), 0);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 5000), 0);
+  ck_assert_int_eq (ev.type, ZCIPC_CLIENT_EVENT);
+  ck_assert_uint_eq (ev.event.kind, 77);
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_sees_a_hang_up_as_epipe)
+{
+  struct zcipc_client_event ev;
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  close (pfd);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 5000), -EPIPE);
+  zcipc_client_unref (c);
+  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+}
+
+END_TEST;
+
+START_TEST (test_client_reads_what_was_queued_before_the_producer_hung_up)
+{
+  static union zt_msg_buf buf;
+  struct zcipc_wire_event m;
+  struct zcipc_client_event ev;
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+  size_t n = zcipc_wire_init_event (&m, 5, 3);
+
+  fake_send_good_region (pfd, 1, 4096);
+  fake_send_frame (pfd, 1, 1, 0, 16);
+  zt_client_next_frame (c, &ev, 5000);
+  /* Our RELEASE stays unread when the producer closes, which makes the
+   * kernel report a reset ahead of the EOS still queued for us. */
+  ck_assert_int_eq (zcipc_client_release (c, 1), 0);
+  memcpy (buf.bytes, &m, n);
+  memcpy (buf.bytes + n, "eos", 3);
+  ck_assert_int_eq (zt_send_raw (pfd, buf.bytes, n + 3, NULL, 0), 0);
+  close (pfd);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 5000), 0);
+  ck_assert_int_eq (ev.type, ZCIPC_CLIENT_EVENT);
+  ck_assert_uint_eq (ev.event.kind, 5);
+  ck_assert_mem_eq (ev.event.payload, "eos", 3);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 5000), -EPIPE);
+  zcipc_client_unref (c);
+  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+}
+
+END_TEST;
+
+START_TEST (test_client_gets_the_reason_of_a_producer_that_refuses_it_unread)
+{
+  struct zcipc_client *c;
+
+  /* The producer answers with a REJECT and closes with our HELLO unread. */
+  ck_assert_int_eq (zcipc_client_new (fake_path, 2, &c), 0);
+  ck_assert_int_eq (zt_fake_producer_refuse (fake_listen_fd, c, -EACCES,
+          "go away"), -EACCES);
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "go away"));
+  zcipc_client_unref (c);
+  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+}
+
+END_TEST;
+
+START_TEST (test_client_next_can_be_interrupted)
+{
+  struct zcipc_client_event ev;
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 10), -EAGAIN);
+  zcipc_client_set_interrupted (c, true);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, -1), -ECANCELED);
+  zcipc_client_set_interrupted (c, false);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 10), -EAGAIN);
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+static Suite *
+server_client_suite (void)
+{
+  Suite *s = suite_create ("server_client");
+  TCase *tc = tcase_create ("handshake");
+
+  tcase_add_test (tc, test_handshake_grants_the_smaller_of_max_held_and_quota);
+  tcase_add_test (tc, test_handshake_caps_the_quota_at_the_protocol_maximum);
+  tcase_add_test (tc, test_client_refuses_bad_arguments);
+  tcase_add_test (tc, test_connect_times_out_when_nobody_listens);
+  tcase_add_test (tc, test_peer_not_on_the_allow_list_is_rejected);
+  tcase_add_test (tc, test_one_consumer_too_many_is_rejected);
+  tcase_add_test (tc, test_version_mismatch_gets_a_reject_naming_both_versions);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("stream");
+  tcase_add_test (tc,
+      test_regions_announced_before_and_after_connect_both_arrive);
+  tcase_add_test (tc, test_late_joiner_gets_sticky_state_in_first_sent_order);
+  tcase_add_test (tc,
+      test_frames_arrive_inside_the_region_with_exact_timestamps);
+  tcase_add_test (tc, test_send_frame_refuses_bad_arguments);
+  tcase_add_test (tc, test_frame_nobody_takes_counts_as_unsent);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("holds");
+  tcase_add_test (tc,
+      test_holds_and_releases_balance_after_release_and_disconnect);
+  tcase_add_test (tc, test_consumer_that_dies_returns_its_holds);
+  tcase_add_test (tc,
+      test_skip_policy_slow_client_misses_frames_while_another_gets_all);
+  tcase_add_test (tc, test_wait_room_drops_a_stuck_client_after_its_timeout);
+  tcase_add_test (tc,
+      test_wait_consumers_times_out_and_is_cancelled_by_flushing);
+  tcase_add_test (tc, test_wait_room_is_cancelled_by_flushing);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("hostile consumers");
+  tcase_add_test (tc, test_hostile_consumer_sending_garbage_is_disconnected);
+  tcase_add_test (tc,
+      test_hostile_consumer_sending_garbage_after_hello_is_disconnected);
+  tcase_add_test (tc,
+      test_hostile_consumer_sending_a_truncated_header_is_disconnected);
+  tcase_add_test (tc,
+      test_hostile_consumer_releasing_an_unheld_seq_is_disconnected);
+  tcase_add_test (tc, test_hostile_consumer_releasing_twice_is_disconnected);
+  tcase_add_test (tc, test_hostile_consumer_sending_250_fds_is_disconnected);
+  tcase_add_test (tc,
+      test_consumer_sending_an_empty_datagram_with_an_fd_is_disconnected);
+  tcase_add_test (tc, test_hostile_consumer_sending_a_frame_is_disconnected);
+  tcase_add_test (tc, test_hostile_consumer_saying_hello_twice_is_disconnected);
+  tcase_add_test (tc,
+      test_hostile_consumer_releasing_before_hello_is_disconnected);
+  tcase_add_test (tc,
+      test_hostile_consumer_sending_an_oversized_datagram_is_disconnected);
+  tcase_add_test (tc,
+      test_hostile_consumer_sending_a_region_with_an_fd_is_disconnected);
+  tcase_add_test (tc, test_unknown_message_from_a_consumer_is_skipped);
+  tcase_add_test (tc,
+      test_rapid_connect_disconnect_cycles_leave_nothing_behind);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("client regions");
+  tcase_add_test (tc,
+      test_removed_region_stays_mapped_while_a_held_frame_points_into_it);
+  tcase_add_test (tc, test_held_frame_outlives_disconnect_and_unref);
+  tcase_add_test (tc,
+      test_client_sees_the_producer_go_away_and_keeps_its_frame);
+  tcase_add_test (tc,
+      test_release_after_reconnect_does_not_disturb_the_new_connection);
+  tcase_add_test (tc,
+      test_frame_held_across_reconnect_is_outside_the_new_quota);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("hostile producers");
+  tcase_add_checked_fixture (tc, fake_setup, fake_teardown);
+  tcase_add_test (tc, test_client_refuses_a_region_smaller_than_it_claims);
+  tcase_add_test (tc, test_client_refuses_an_unsealed_region);
+  tcase_add_test (tc,
+      test_client_refuses_an_unsealed_memfd_announced_as_a_dmabuf);
+  tcase_add_test (tc,
+      test_client_refuses_an_unsealed_memfd_announced_without_flags);
+  tcase_add_test (tc, test_client_refuses_a_frame_outside_its_region);
+  tcase_add_test (tc, test_client_accepts_a_frame_covering_its_whole_region);
+  tcase_add_test (tc, test_client_refuses_a_frame_in_an_unknown_region);
+  tcase_add_test (tc, test_client_refuses_frames_beyond_its_quota);
+  tcase_add_test (tc, test_client_refuses_the_same_frame_twice);
+  tcase_add_test (tc, test_client_refuses_a_quota_above_what_it_asked);
+  tcase_add_test (tc, test_client_refuses_an_fd_on_a_message_without_fds);
+  tcase_add_test (tc, test_client_refuses_messages_only_consumers_send);
+  tcase_add_test (tc, test_client_refuses_an_empty_datagram_with_an_fd);
+  tcase_add_test (tc, test_client_skips_unknown_message_types);
+  tcase_add_test (tc, test_client_sees_a_hang_up_as_epipe);
+  tcase_add_test (tc,
+      test_client_reads_what_was_queued_before_the_producer_hung_up);
+  tcase_add_test (tc,
+      test_client_gets_the_reason_of_a_producer_that_refuses_it_unread);
+  tcase_add_test (tc, test_client_next_can_be_interrupted);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  return zt_run_suite (server_client_suite ());
+}
