@@ -12,14 +12,14 @@
  * and the shared memory regions (each mapped once, read-only), and pushes
  * one buffer per frame whose memory points straight into that mapping. When
  * the last reference to such a buffer goes, the frame is given back to the
- * producer.
+ * producer. A consumer may hold at most #GstZcipcSrc:max-held frames at once
+ * (as granted by the producer); holding more makes it miss frames.
  *
  * A region the producer passed as a DMABuf (a camera's or a decoder's
  * buffer) stays DMABuf: frames in it are #GstDmaBufMemory (shares of one
  * read-only memory per region over the received fd, kept mapped once
  * mapped), so downstream that imports DMABuf (GL, VA, an encoder) still
- * can, and `memory:DMABuf` caps keep their meaning. A consumer may hold at most #GstZcipcSrc:max-held frames at once
- * (as granted by the producer); holding more makes it miss frames.
+ * can, and `memory:DMABuf` caps keep their meaning.
  *
  * It is a live source. Caps come from the producer (no capsfilter needed),
  * PTS differences are kept exactly, and when both processes run on the
