@@ -17,8 +17,17 @@
  * custom serialized events and EOS cross in stream order; a consumer that
  * joins late gets the current caps and sticky events, then the next frame.
  *
- * A copy happens only for a buffer whose memory is not zcipc memory (upstream
- * ignored the pool and the allocator, e.g. behind a tee); it is logged to
+ * Memory that is already fd-backed but not ours (DMABuf from a camera or a
+ * hardware decoder, a memfd from another allocator) is passed by its fd:
+ * the fd of each underlying object is sent once, the first time a memory
+ * over it is rendered (a memfd is sealed against shrinking and growing
+ * first), and is forgotten when the last such memory is freed; frames then
+ * carry only offsets into it. Consumers import a DMABuf as DMABuf memory.
+ *
+ * A copy happens only for a buffer with memory that has no fd and is not
+ * zcipc memory (upstream ignored the pool and the allocator, e.g. behind a
+ * tee, which never forwards them), or an fd that cannot be shared safely (a
+ * memfd that cannot be sealed, a plain file): one copy per frame, logged to
  * GST_PERFORMANCE and counted in #GstZcipcSink:stats, or refused with
  * #GstZcipcSink:copy-mode=forbid.
  *
@@ -30,16 +39,23 @@
  * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 ! videoconvert ! autovideosink
  * ]| shows it in another process.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* F_ADD_SEALS, F_GET_SEALS */
+#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
 
 #include "gstzcipcsink.h"
@@ -99,6 +115,40 @@ enum
 
 static guint signals[N_SIGNALS];
 
+/* Fd-backed memory that upstream owns (a DMABuf, a memfd) crosses as its fd:
+ * one region per underlying object, named by (st_dev, st_ino), announced
+ * once and kept as long as one GstMemory over it lives. */
+typedef struct
+{
+  guint32 id;                   /* wire id, in the upper half of the space */
+  dev_t dev;
+  ino_t ino;
+  guint64 size;
+  guint32 flags;                /* ZCIPC_REGION_FLAG_* */
+  gint users;                   /* cache lock: root memories carrying it */
+  gboolean announced;           /* cache lock: to the current server */
+} GstZcipcFdRegion;
+
+/* Shared between the sink and the qdata of every memory it has seen, so
+ * that a memory freed after the sink (from any thread) is still safe. */
+typedef struct
+{
+  gint refcount;                /* atomic */
+  GMutex lock;                  /* protects regions, removed and each
+                                 * region's users and announced */
+  GHashTable *regions;          /* GstZcipcFdRegion* (key and value) */
+  GArray *removed;              /* guint32 ids to REGION_REMOVE */
+} GstZcipcFdCache;
+
+/* The qdata a sink sets on each root fd memory it has seen: its region, or
+ * why it cannot be passed by fd (then it is copied). */
+typedef struct
+{
+  GstZcipcFdCache *cache;
+  GstZcipcFdRegion *region;     /* NULL: refused, see reason */
+  gchar *reason;
+} GstZcipcFdUse;
+
 struct _GstZcipcSink
 {
   GstBaseSink parent;
@@ -129,11 +179,20 @@ struct _GstZcipcSink
   GHashTable *announced;        /* region id -> GstZcipcRegion* (ref) */
   GByteArray *meta_scratch;
   GstClockTime timing_sent;
+  gboolean copy_logged;         /* first copy of the stream said at INFO */
+
+  /* Foreign fd memory; the cache has its own lock. fd_quark names this
+   * sink's qdata (one quark per sink: two sinks may see one memory). */
+  GstZcipcFdCache *fd_cache;
+  GQuark fd_quark;
 
   /* Atomic counters */
   guint64 frames_copied;
   guint64 bytes_copied;
   guint64 metas_skipped;
+  guint64 regions_announced;
+  guint64 fd_regions_announced;
+  guint64 frames_by_fd;
 };
 
 #define gst_zcipc_sink_parent_class parent_class
@@ -302,8 +361,11 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
   /**
    * GstZcipcSink:copy-mode:
    *
-   * What to do with a buffer whose memory consumers cannot map: copy it into
-   * shared memory (counted in stats and logged to GST_PERFORMANCE), or fail.
+   * What to do with a buffer whose memory consumers cannot map (neither from
+   * zcipcsink's pool or allocator nor shareable fd-backed memory): copy it
+   * into shared memory, once per frame (counted in stats frames-copied and
+   * bytes-copied, logged to GST_PERFORMANCE), or fail with an error that
+   * says so.
    */
   properties[PROP_COPY_MODE] = g_param_spec_enum ("copy-mode", "Copy mode",
       "Copy buffers that are not in shared memory, or fail",
@@ -346,9 +408,14 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    * (guint64, copies into shared memory), frames-held (guint, holds across
    * consumers now), consumers-joined, consumers-dropped (guint64, cut off for
    * a protocol violation or the wait timeout), metas-skipped (guint64, metas
-   * with no serializer), and consumer-stats (a #GstValueArray with one
-   * structure per consumer: id, pid, uid, quota, frames-sent, frames-missed,
-   * frames-held).
+   * with no serializer), regions-announced (guint64, REGION_ADDs: shared
+   * regions announced to consumers so far, ours and upstream's fds),
+   * fd-regions-announced (guint64, of those, upstream's fd-backed objects
+   * (DMABuf, memfd) passed by fd: one per underlying object while memory
+   * over it lives), frames-by-fd (guint64, frames with at least one memory
+   * passed by its fd), fd-regions (guint, upstream's fd-backed objects known
+   * now), and consumer-stats (a #GstValueArray with one structure per
+   * consumer: id, pid, uid, quota, frames-sent, frames-missed, frames-held).
    */
   properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
       "Sink and per-consumer statistics", GST_TYPE_STRUCTURE,
@@ -407,9 +474,273 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
       "zcipc zero-copy IPC sink");
 }
 
+/* --------------------------------------------------- foreign fd memory */
+
+static guint
+fd_region_hash (gconstpointer key)
+{
+  const GstZcipcFdRegion *r = key;
+  return (guint) r->ino ^ (guint) (r->ino >> 32) ^ (guint) r->dev;
+}
+
+static gboolean
+fd_region_equal (gconstpointer a, gconstpointer b)
+{
+  const GstZcipcFdRegion *ra = a, *rb = b;
+  return ra->ino == rb->ino && ra->dev == rb->dev;
+}
+
+static GstZcipcFdCache *
+fd_cache_new (void)
+{
+  GstZcipcFdCache *cache = g_new0 (GstZcipcFdCache, 1);
+
+  cache->refcount = 1;
+  g_mutex_init (&cache->lock);
+  cache->regions = g_hash_table_new_full (fd_region_hash, fd_region_equal,
+      NULL, g_free);
+  cache->removed = g_array_new (FALSE, FALSE, sizeof (guint32));
+  return cache;
+}
+
+static GstZcipcFdCache *
+fd_cache_ref (GstZcipcFdCache * cache)
+{
+  g_atomic_int_inc (&cache->refcount);
+  return cache;
+}
+
+static void
+fd_cache_unref (GstZcipcFdCache * cache)
+{
+  if (!g_atomic_int_dec_and_test (&cache->refcount))
+    return;
+  g_hash_table_unref (cache->regions);
+  g_array_unref (cache->removed);
+  g_mutex_clear (&cache->lock);
+  g_free (cache);
+}
+
+/* The qdata's destroy notify: the memory is being freed, from whatever
+ * thread dropped it last (the sink's socket thread when a consumer releases,
+ * upstream's pool, or after the sink itself is gone). No frame can point
+ * into the region any more (the sink held the buffer while consumers held
+ * the frame), so once no memory over the object is left the region is
+ * queued for REGION_REMOVE, sent by the next render() (or dropped with the
+ * server at stop()). */
+static void
+fd_use_free (gpointer data)
+{
+  GstZcipcFdUse *use = data;
+  GstZcipcFdCache *cache = use->cache;
+  GstZcipcFdRegion *region = use->region;
+
+  if (region) {
+    g_mutex_lock (&cache->lock);
+    if (--region->users == 0) {
+      if (region->announced)
+        g_array_append_val (cache->removed, region->id);
+      g_hash_table_remove (cache->regions, region);     /* frees it */
+    }
+    g_mutex_unlock (&cache->lock);
+  }
+  fd_cache_unref (cache);
+  g_free (use->reason);
+  g_free (use);
+}
+
+static GstZcipcFdUse *
+fd_use_refuse (GstZcipcFdUse * use, const gchar * format, ...)
+G_GNUC_PRINTF (2, 3);
+
+static GstZcipcFdUse *
+fd_use_refuse (GstZcipcFdUse * use, const gchar * format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  use->reason = g_strdup_vprintf (format, args);
+  va_end (args);
+  return use;
+}
+
+/* First sight of a root fd memory: find (or make) the region of the object
+ * behind its fd. The only syscalls of the fd path are here: fstat for the
+ * identity, and for an object not seen before F_GET_SEALS (and F_ADD_SEALS
+ * or lseek). Everything later goes through the memory's qdata. */
+static GstZcipcFdUse *
+fd_use_new (GstZcipcSink * self, GstMemory * root)
+{
+  static gint next_id = 0;      /* atomic */
+  GstZcipcFdCache *cache = self->fd_cache;
+  GstZcipcFdUse *use = g_new0 (GstZcipcFdUse, 1);
+  GstZcipcFdRegion key = { 0 }, *region;
+  gboolean dmabuf = gst_is_dmabuf_memory (root);
+  guint64 size;
+  guint32 flags;
+  struct stat st;
+  int fd = gst_fd_memory_get_fd (root), seals;
+
+  use->cache = fd_cache_ref (cache);
+  if (fd < 0)
+    return fd_use_refuse (use, "%s memory without an fd",
+        root->allocator->mem_type);
+  if (fstat (fd, &st) < 0)
+    return fd_use_refuse (use, "fstat on fd %d: %s", fd, g_strerror (errno));
+  key.dev = st.st_dev;
+  key.ino = st.st_ino;
+
+  g_mutex_lock (&cache->lock);
+  if ((region = g_hash_table_lookup (cache->regions, &key))) {
+    region->users++;
+    use->region = region;
+  }
+  g_mutex_unlock (&cache->lock);
+  if (region) {
+    GST_DEBUG_OBJECT (self, "memory %p: fd %d is region %u again", root, fd,
+        region->id);
+    return use;
+  }
+
+  /* An object that takes seals (a memfd, a tmpfs file) could be shrunk
+   * under the consumers' mappings (SIGBUS) unless sealed: consumers refuse
+   * it unsealed, so seal it now or copy. A DMABuf takes no seals and
+   * cannot change size. */
+  seals = fcntl (fd, F_GET_SEALS);
+  if (seals >= 0) {
+    const int need = F_SEAL_SHRINK | F_SEAL_GROW;
+
+    if ((seals & need) != need && fcntl (fd, F_ADD_SEALS, need) < 0)
+      return fd_use_refuse (use, "%s memory in a memfd that cannot be sealed "
+          "against shrinking (F_ADD_SEALS: %s)", root->allocator->mem_type,
+          g_strerror (errno));
+    if ((seals & need) != need)
+      GST_INFO_OBJECT (self, "sealed upstream's memfd (fd %d) against "
+          "shrinking and growing, so consumers can map it", fd);
+    if (fstat (fd, &st) < 0)
+      return fd_use_refuse (use, "fstat on fd %d: %s", fd,
+          g_strerror (errno));
+    size = (guint64) st.st_size;
+    flags = ZCIPC_REGION_FLAG_MEMFD | (dmabuf ? ZCIPC_REGION_FLAG_DMABUF : 0);
+  } else if (dmabuf) {
+    off_t end = lseek (fd, 0, SEEK_END);
+    if (end <= 0)
+      return fd_use_refuse (use, "DMABuf fd %d of unknown size (lseek: %s)",
+          fd, end < 0 ? g_strerror (errno) : "0 bytes");
+    size = (guint64) end;
+    flags = ZCIPC_REGION_FLAG_DMABUF;
+  } else {
+    return fd_use_refuse (use, "%s memory whose fd is neither a DMABuf nor "
+        "a memfd, so consumers could not be kept safe from it shrinking",
+        root->allocator->mem_type);
+  }
+  if (size == 0)
+    return fd_use_refuse (use, "fd %d is empty", fd);
+
+  region = g_new0 (GstZcipcFdRegion, 1);
+  *region = key;
+  region->id = 0x80000000u |
+      ((guint32) g_atomic_int_add (&next_id, 1) + 1u);
+  region->size = size;
+  region->flags = flags;
+  region->users = 1;
+  /* Only this (streaming) thread adds entries, so nobody added this one
+   * while the lock was not held. */
+  g_mutex_lock (&cache->lock);
+  g_hash_table_add (cache->regions, region);
+  g_mutex_unlock (&cache->lock);
+  use->region = region;
+  GST_DEBUG_OBJECT (self, "memory %p: %s fd %d is new region %u (%"
+      G_GUINT64_FORMAT " bytes, flags 0x%x)", root, root->allocator->mem_type,
+      fd, region->id, size, flags);
+  return use;
+}
+
+/* Where `mem`'s bytes lie in a region consumers can map by fd; FALSE (with
+ * the reason) when they cannot. Per frame for memory seen before: one qdata
+ * lookup, no syscall. */
+static gboolean
+resolve_fd_memory (GstZcipcSink * self, GstMemory * mem,
+    struct zcipc_wire_mem *out, GstZcipcFdRegion ** out_region,
+    const gchar ** reason)
+{
+  /* Shares point at their root (gst_fd_mem_share): the root lives as long
+   * as they do, and carries the cache entry for all of them. */
+  GstMemory *root = mem->parent && gst_is_fd_memory (mem->parent) ?
+      mem->parent : mem;
+  GstZcipcFdUse *use = gst_mini_object_get_qdata (GST_MINI_OBJECT_CAST (root),
+      self->fd_quark);
+
+  if (!use) {
+    use = fd_use_new (self, root);
+    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (root), self->fd_quark,
+        use, fd_use_free);
+    if (!use->region)
+      GST_DEBUG_OBJECT (self, "memory %p cannot be passed by fd: %s", root,
+          use->reason);
+  }
+  if (!use->region) {
+    *reason = use->reason;
+    return FALSE;
+  }
+  /* GstFdMemory maps its fd from offset 0; mem->offset is where the bytes
+   * start inside it (shares included), so it is the offset in the fd. */
+  if (mem->offset + mem->size > use->region->size) {
+    *reason = "fd memory reaching past the end of its fd";
+    return FALSE;
+  }
+  *out = (struct zcipc_wire_mem) {
+  .region_id = use->region->id,.offset = mem->offset,.size = mem->size};
+  *out_region = use->region;
+  return TRUE;
+}
+
+/* Sends REGION_REMOVE for fd regions whose last memory went. */
+static void
+flush_fd_removals (GstZcipcSink * self)
+{
+  GstZcipcFdCache *cache = self->fd_cache;
+  GArray *removed = NULL;
+
+  g_mutex_lock (&cache->lock);
+  if (cache->removed->len) {
+    removed = cache->removed;
+    cache->removed = g_array_new (FALSE, FALSE, sizeof (guint32));
+  }
+  g_mutex_unlock (&cache->lock);
+  if (!removed)
+    return;
+  for (guint i = 0; i < removed->len; i++) {
+    guint32 id = g_array_index (removed, guint32, i);
+    GST_DEBUG_OBJECT (self, "fd region %u: its last memory was freed", id);
+    zcipc_server_remove_region (self->server, id);
+  }
+  g_array_unref (removed);
+}
+
+/* The server is gone: nothing is announced any more. Memories still alive
+ * keep their entries and are announced again by the next server. */
+static void
+reset_fd_cache (GstZcipcSink * self)
+{
+  GstZcipcFdCache *cache = self->fd_cache;
+  GHashTableIter iter;
+  gpointer key;
+
+  g_mutex_lock (&cache->lock);
+  g_array_set_size (cache->removed, 0);
+  g_hash_table_iter_init (&iter, cache->regions);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    ((GstZcipcFdRegion *) key)->announced = FALSE;
+  g_mutex_unlock (&cache->lock);
+}
+
 static void
 gst_zcipc_sink_init (GstZcipcSink * self)
 {
+  static gint n_sinks = 0;      /* atomic */
+  gchar *quark_name;
+
   self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
   self->socket_mode = DEFAULT_SOCKET_MODE;
   self->consumer_quota = DEFAULT_CONSUMER_QUOTA;
@@ -424,6 +755,13 @@ gst_zcipc_sink_init (GstZcipcSink * self)
       (GDestroyNotify) gst_zcipc_region_unref);
   self->meta_scratch = g_byte_array_new ();
   self->timing_sent = GST_CLOCK_TIME_NONE;
+  self->fd_cache = fd_cache_new ();
+  /* Never reused (a dead sink's qdata may outlive it on live memories); a
+   * quark per sink instance is a few bytes for the process's lifetime. */
+  quark_name = g_strdup_printf ("GstZcipcSink-fd-%d",
+      g_atomic_int_add (&n_sinks, 1));
+  self->fd_quark = g_quark_from_string (quark_name);
+  g_free (quark_name);
 }
 
 static void
@@ -436,6 +774,7 @@ gst_zcipc_sink_finalize (GObject * object)
   g_free (self->allowed_gids);
   g_hash_table_unref (self->announced);
   g_byte_array_unref (self->meta_scratch);
+  fd_cache_unref (self->fd_cache);
   gst_clear_object (&self->pool);
   gst_clear_caps (&self->pool_caps);
   gst_object_unref (self->allocator);
@@ -449,8 +788,11 @@ gst_zcipc_sink_create_stats (GstZcipcSink * self)
   struct zcipc_server_stats st = { 0 };
   struct zcipc_consumer_stats per[64];
   GValue array = G_VALUE_INIT;
-  guint n = 0;
+  guint n = 0, fd_regions;
 
+  g_mutex_lock (&self->fd_cache->lock);
+  fd_regions = g_hash_table_size (self->fd_cache->regions);
+  g_mutex_unlock (&self->fd_cache->lock);
   GST_OBJECT_LOCK (self);
   if (self->server)
     n = zcipc_server_get_stats (self->server, &st, per, G_N_ELEMENTS (per));
@@ -469,7 +811,14 @@ gst_zcipc_sink_create_stats (GstZcipcSink * self)
       "consumers-joined", G_TYPE_UINT64, st.consumers_joined,
       "consumers-dropped", G_TYPE_UINT64, st.consumers_dropped,
       "metas-skipped", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->metas_skipped), NULL);
+      (guint64) g_atomic_pointer_get (&self->metas_skipped),
+      "regions-announced", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->regions_announced),
+      "fd-regions-announced", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->fd_regions_announced),
+      "frames-by-fd", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->frames_by_fd),
+      "fd-regions", G_TYPE_UINT, fd_regions, NULL);
 
   g_value_init (&array, GST_TYPE_ARRAY);
   for (guint i = 0; i < n; i++) {
@@ -824,6 +1173,8 @@ gst_zcipc_sink_stop (GstBaseSink * bsink)
   /* Hangs up on every consumer, which gives their buffers back. */
   zcipc_server_free (server);
   g_hash_table_remove_all (self->announced);
+  reset_fd_cache (self);
+  self->copy_logged = FALSE;
 
   GST_OBJECT_LOCK (self);
   gst_clear_object (&self->pool);
@@ -996,16 +1347,39 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 
 /* ---------------------------------------------------------------- render */
 
+/* Where each memory of `buffer` lies in a region consumers can map: zcipc
+ * memory in our own regions, fd memory (DMABuf, memfd) in the region of its
+ * fd. FALSE, with the reason, when one cannot be passed (then the buffer
+ * is copied). */
 static gboolean
-buffer_is_shared (GstBuffer * buffer)
+describe_memories (GstZcipcSink * self, GstBuffer * buffer,
+    struct zcipc_wire_mem *mems, GstZcipcRegion ** own,
+    GstZcipcFdRegion ** fd_regions, const gchar ** reason)
 {
   guint n = gst_buffer_n_memory (buffer);
 
-  if (n == 0 || n > ZCIPC_WIRE_MAX_MEMS)
+  if (n == 0 || n > ZCIPC_WIRE_MAX_MEMS) {
+    *reason = "a buffer of more than 16 memories";
     return FALSE;
-  for (guint i = 0; i < n; i++)
-    if (!gst_is_zcipc_memory (gst_buffer_peek_memory (buffer, i)))
+  }
+  for (guint i = 0; i < n; i++) {
+    GstMemory *mem = gst_buffer_peek_memory (buffer, i);
+    gsize offset;
+
+    own[i] = NULL;
+    fd_regions[i] = NULL;
+    if ((own[i] = gst_zcipc_memory_get_region (mem, &offset))) {
+      mems[i] = (struct zcipc_wire_mem) {
+      .region_id = own[i]->id,.offset = offset,.size = mem->size};
+    } else if (gst_is_fd_memory (mem)) {
+      if (!resolve_fd_memory (self, mem, &mems[i], &fd_regions[i], reason))
+        return FALSE;
+    } else {
+      *reason = "memory without an fd, not from zcipcsink's pool or "
+          "allocator";
       return FALSE;
+    }
+  }
   return TRUE;
 }
 
@@ -1032,7 +1406,8 @@ copy_memory_metas (GstBuffer * dest, GstBuffer * src)
 }
 
 static GstBuffer *
-copy_into_shared (GstZcipcSink * self, GstBuffer * buffer)
+copy_into_shared (GstZcipcSink * self, GstBuffer * buffer,
+    const gchar * reason)
 {
   gsize size = gst_buffer_get_size (buffer);
   GstBuffer *copy;
@@ -1055,9 +1430,16 @@ copy_into_shared (GstZcipcSink * self, GstBuffer * buffer)
 
   g_atomic_pointer_add (&self->frames_copied, 1);
   g_atomic_pointer_add (&self->bytes_copied, size);
+  if (!self->copy_logged) {
+    /* Once per stream where it can be seen without LOG level. */
+    GST_CAT_INFO_OBJECT (GST_CAT_PERFORMANCE, self, "copying frames into "
+        "shared memory (%s): upstream did not allocate from zcipcsink's "
+        "pool or allocator (behind a tee, say); frames-copied counts them",
+        reason);
+    self->copy_logged = TRUE;
+  }
   GST_CAT_LOG_OBJECT (GST_CAT_PERFORMANCE, self, "copied %" G_GSIZE_FORMAT
-      " bytes into shared memory: upstream's buffer is not zcipc memory",
-      size);
+      " bytes into shared memory: %s", size, reason);
   return copy;
 }
 
@@ -1079,8 +1461,53 @@ announce_region (GstZcipcSink * self, GstZcipcRegion * region)
   }
   g_hash_table_insert (self->announced, GUINT_TO_POINTER (region->id),
       gst_zcipc_region_ref (region));
+  g_atomic_pointer_add (&self->regions_announced, 1);
   GST_DEBUG_OBJECT (self, "announced region %u (%" G_GSIZE_FORMAT " bytes)",
       region->id, region->region.size);
+  return TRUE;
+}
+
+/* Announces an fd region on first use (and again to a new server after a
+ * restart), with the fd of `mem`, a memory over it. */
+static gboolean
+announce_fd_region (GstZcipcSink * self, GstZcipcFdRegion * region,
+    GstMemory * mem)
+{
+  gboolean announced;
+  int fd = gst_fd_memory_get_fd (mem), ro = -1, res;
+
+  g_mutex_lock (&self->fd_cache->lock);
+  announced = region->announced;
+  g_mutex_unlock (&self->fd_cache->lock);
+  if (announced)
+    return TRUE;
+
+  /* A memfd can be reopened read-only: consumers then get an fd they
+   * cannot map writable (upstream's own fd is read-write; it cannot get
+   * F_SEAL_FUTURE_WRITE as ours do, upstream maps it writable again). */
+  if (region->flags & ZCIPC_REGION_FLAG_MEMFD) {
+    gchar path[64];
+    g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+    ro = open (path, O_RDONLY | O_CLOEXEC);
+  }
+  res = zcipc_server_add_region (self->server, region->id, ro >= 0 ? ro : fd,
+      region->size, region->flags);
+  if (ro >= 0)
+    close (ro);
+  if (res < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+        ("Could not share upstream's fd-backed memory with consumers"),
+        ("zcipc_server_add_region (fd %d): %s", fd, g_strerror (-res)));
+    return FALSE;
+  }
+  g_mutex_lock (&self->fd_cache->lock);
+  region->announced = TRUE;
+  g_mutex_unlock (&self->fd_cache->lock);
+  g_atomic_pointer_add (&self->regions_announced, 1);
+  g_atomic_pointer_add (&self->fd_regions_announced, 1);
+  GST_DEBUG_OBJECT (self, "announced fd region %u (%s, %" G_GUINT64_FORMAT
+      " bytes)", region->id, (region->flags & ZCIPC_REGION_FLAG_DMABUF) ?
+      "DMABuf" : "memfd", region->size);
   return TRUE;
 }
 
@@ -1108,7 +1535,11 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
   struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS];
+  GstZcipcRegion *own[ZCIPC_WIRE_MAX_MEMS];
+  GstZcipcFdRegion *fd_regions[ZCIPC_WIRE_MAX_MEMS];
   struct zcipc_wire_frame info = { {0} };
+  const gchar *reason = NULL;
+  gboolean by_fd = FALSE;
   GstZcipcSlowConsumer policy;
   guint min_consumers, wait_timeout, n_mems, n_skipped = 0;
   GstZcipcCopyMode copy_mode;
@@ -1139,17 +1570,25 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
       return GST_FLOW_FLUSHING;
   }
   update_timing (self);
+  flush_fd_removals (self);
 
-  if (buffer_is_shared (buffer)) {
+  if (describe_memories (self, buffer, mems, own, fd_regions, &reason)) {
     shared = gst_buffer_ref (buffer);
   } else if (copy_mode == GST_ZCIPC_COPY_MODE_FORBID) {
+    GstMemory *mem = gst_buffer_peek_memory (buffer, 0);
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Upstream's buffer is not in shared memory and copy-mode=forbid"),
-        ("buffer %" GST_PTR_FORMAT " has memory from another allocator; "
-            "upstream did not use the proposed pool or allocator (a tee?)",
-            buffer));
+        ("A frame would have to be copied into shared memory, and "
+            "copy-mode=forbid. Let upstream allocate from zcipcsink's pool "
+            "or allocator (a tee in front of zcipcsink hides them), give "
+            "zcipcsink fd-backed memory (DMABuf, a sealable memfd), or set "
+            "copy-mode=allow to copy (counted in stats)"),
+        ("buffer %" GST_PTR_FORMAT " (%u memories, the first from %s): %s",
+            buffer, gst_buffer_n_memory (buffer), mem && mem->allocator ?
+            mem->allocator->mem_type : "no allocator", reason));
     return GST_FLOW_ERROR;
-  } else if (!(shared = copy_into_shared (self, buffer))) {
+  } else if (!(shared = copy_into_shared (self, buffer, reason)) ||
+      !describe_memories (self, shared, mems, own, fd_regions, &reason)) {
+    gst_clear_buffer (&shared);
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
         ("Could not allocate shared memory for a frame of %" G_GSIZE_FORMAT
             " bytes", gst_buffer_get_size (buffer)), (NULL));
@@ -1158,17 +1597,22 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 
   n_mems = gst_buffer_n_memory (shared);
   for (guint i = 0; i < n_mems; i++) {
-    GstMemory *mem = gst_buffer_peek_memory (shared, i);
-    gsize offset;
-    GstZcipcRegion *region = gst_zcipc_memory_get_region (mem, &offset);
+    gboolean ok;
 
-    if (!announce_region (self, region)) {
+    if (own[i]) {
+      ok = announce_region (self, own[i]);
+    } else {
+      ok = announce_fd_region (self, fd_regions[i],
+          gst_buffer_peek_memory (shared, i));
+      by_fd = TRUE;
+    }
+    if (!ok) {
       gst_buffer_unref (shared);
       return GST_FLOW_ERROR;
     }
-    mems[i] = (struct zcipc_wire_mem) {
-    .region_id = region->id,.offset = offset,.size = mem->size};
   }
+  if (by_fd)
+    g_atomic_pointer_add (&self->frames_by_fd, 1);
 
   g_byte_array_set_size (self->meta_scratch, 0);
   gst_zcipc_metas_serialize (shared, self->meta_scratch, &n_skipped);
