@@ -72,6 +72,15 @@ build_event (uint32_t kind, const void *payload, uint32_t size)
   return n + size;
 }
 
+static size_t
+build_leave (void)
+{
+  struct zcipc_wire_leave m;
+  size_t n = zcipc_wire_init_leave (&m);
+  memcpy (buf.bytes, &m, n);
+  return n;
+}
+
 /* A frame of `n_mems` mems (region i + 1, offset 4096 * i, size 100 + i)
  * followed by `meta_size` bytes of 0x5a. */
 static size_t
@@ -361,6 +370,19 @@ START_TEST (test_release_of_the_most_seqs_round_trips)
 
 END_TEST;
 
+START_TEST (test_leave_round_trips)
+{
+  struct zcipc_message msg;
+  size_t n = build_leave ();
+
+  ck_assert_uint_eq (n, sizeof (struct zcipc_wire_leave));
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.type, ZCIPC_WIRE_LEAVE);
+  ck_assert_str_eq (zcipc_wire_type_name (ZCIPC_WIRE_LEAVE), "LEAVE");
+}
+
+END_TEST;
+
 /* --- rejections ---------------------------------------------------------- */
 
 /* One valid message of each type; returns its length and fd count. */
@@ -386,6 +408,8 @@ build_valid (int type, unsigned int *n_fds)
       return build_frame (2, 8);
     case ZCIPC_WIRE_RELEASE:
       return build_release (3);
+    case ZCIPC_WIRE_LEAVE:
+      return build_leave ();
     default:
       ck_abort ();
       return 0;
@@ -394,7 +418,7 @@ build_valid (int type, unsigned int *n_fds)
 
 START_TEST (test_parse_rejects_size_mismatch_with_header)
 {
-  for (int type = ZCIPC_WIRE_HELLO; type <= ZCIPC_WIRE_RELEASE; type++) {
+  for (int type = ZCIPC_WIRE_HELLO; type <= ZCIPC_WIRE_LEAVE; type++) {
     unsigned int n_fds;
     size_t n = build_valid (type, &n_fds);
 
@@ -418,7 +442,7 @@ START_TEST (test_parse_rejects_fixed_size_messages_of_the_wrong_length)
   /* Header and datagram agree, but the message is not its type's size. */
   static const int types[] = {
     ZCIPC_WIRE_HELLO, ZCIPC_WIRE_WELCOME, ZCIPC_WIRE_REJECT,
-    ZCIPC_WIRE_REGION_ADD, ZCIPC_WIRE_REGION_REMOVE,
+    ZCIPC_WIRE_REGION_ADD, ZCIPC_WIRE_REGION_REMOVE, ZCIPC_WIRE_LEAVE,
   };
 
   for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
@@ -717,7 +741,7 @@ END_TEST;
 
 START_TEST (test_parse_rejects_fds_on_every_message_without_fds)
 {
-  for (int type = ZCIPC_WIRE_HELLO; type <= ZCIPC_WIRE_RELEASE; type++) {
+  for (int type = ZCIPC_WIRE_HELLO; type <= ZCIPC_WIRE_LEAVE; type++) {
     unsigned int n_fds;
     size_t n = build_valid (type, &n_fds);
 
@@ -790,7 +814,7 @@ END_TEST;
 
 START_TEST (test_parse_accepts_unaligned_buffers)
 {
-  for (int type = ZCIPC_WIRE_HELLO; type <= ZCIPC_WIRE_RELEASE; type++) {
+  for (int type = ZCIPC_WIRE_HELLO; type <= ZCIPC_WIRE_LEAVE; type++) {
     struct zcipc_message aligned, unaligned;
     unsigned int n_fds;
     size_t n = build_valid (type, &n_fds);
@@ -870,6 +894,7 @@ wire_suite (void)
   tcase_add_test (tc, test_frame_with_the_most_mems_round_trips);
   tcase_add_test (tc, test_release_round_trips);
   tcase_add_test (tc, test_release_of_the_most_seqs_round_trips);
+  tcase_add_test (tc, test_leave_round_trips);
   tcase_add_test (tc, test_type_names_are_readable);
   tcase_add_test (tc, test_strerror_describes_negative_errnos);
   suite_add_tcase (s, tc);

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+
+/* libFuzzer target for the consumer's receive path: a real zcipc_client
+ * connects to a fake producer that answers HELLO with a WELCOME, sends the
+ * input's datagrams, and hangs up. The client then drains them with
+ * zcipc_client_next() as an element would, reads every frame it accepts,
+ * and releases them.
+ *
+ * Input: [max_held byte][quota byte], then records
+ * [kind][length, 2 bytes little endian][length bytes], one datagram each.
+ * The low two bits of `kind` pick the fds sent along: 0 none, 1 a sealed
+ * 64 KiB memfd (a good region), 2 an unsealed 4 KiB memfd (a bad one),
+ * 3 both. max_held is 1 + byte % 64; the quota granted is byte % 65 (0 and
+ * more than asked are protocol errors the handshake must catch).
+ *
+ * Beyond crashes (a SIGBUS from a region the client should have refused, a
+ * read outside a mapping), it aborts when an fd or region outlives the
+ * client, when the client hands out more frames than its quota or a frame
+ * outside its region, or when a closed producer leaves next() waiting. */
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zcipc/client.h"
+#include "zcipc/region.h"
+#include "zcipc/socket.h"
+#include "zcipc/wire.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+
+#define CHECK(cond) \
+  do { \
+    if (!(cond)) { \
+      fprintf (stderr, "invariant broken: %s\n", #cond); \
+      abort (); \
+    } \
+  } while (0)
+
+static char path[64];
+static int listen_fd = -1;
+static struct zcipc_region sealed;
+static int unsealed_fd = -1;
+
+static int
+count_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *e;
+  int n = 0;
+
+  CHECK (dir != NULL);
+  while ((e = readdir (dir)) != NULL)
+    if (e->d_name[0] != '.' && atoi (e->d_name) != dirfd (dir))
+      n++;
+  closedir (dir);
+  return n;
+}
+
+static void
+list_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *e;
+
+  while (dir && (e = readdir (dir)) != NULL) {
+    char link[64], target[256];
+    ssize_t n;
+
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf (link, sizeof link, "/proc/self/fd/%s", e->d_name);
+    n = readlink (link, target, sizeof target - 1);
+    target[n < 0 ? 0 : n] = '\0';
+    fprintf (stderr, "  fd %s -> %s\n", e->d_name, target);
+  }
+  if (dir)
+    closedir (dir);
+}
+
+static struct stat sealed_st, unsealed_st;
+
+/* The harness's own fds must survive every input: a client that closes an
+ * fd it does not own (twice, say) could hit one of them. */
+static void
+check_own_fds (void)
+{
+  struct stat st;
+  int listening = 0;
+  socklen_t len = sizeof listening;
+
+  CHECK (getsockopt (listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+          &len) == 0 && listening);
+  CHECK (fstat (sealed.fd, &st) == 0 && st.st_ino == sealed_st.st_ino);
+  CHECK (fstat (unsealed_fd, &st) == 0 && st.st_ino == unsealed_st.st_ino);
+}
+
+static void
+setup (void)
+{
+  snprintf (path, sizeof path, "@zcipc-fuzz-client-%d", (int) getpid ());
+  CHECK (zcipc_socket_listen (path, 0600, &listen_fd) == 0);
+  CHECK (zcipc_region_create (&sealed, "fuzz-sealed", 65536, 0) == 0);
+  memset (sealed.data, 0x5a, sealed.size);
+  unsealed_fd = memfd_create ("fuzz-unsealed", MFD_CLOEXEC);
+  CHECK (unsealed_fd >= 0);
+  CHECK (ftruncate (unsealed_fd, 4096) == 0);
+  CHECK (fstat (sealed.fd, &sealed_st) == 0);
+  CHECK (fstat (unsealed_fd, &unsealed_st) == 0);
+}
+
+/* libFuzzer's -timeout alarm interrupts poll(): wait again. */
+static int
+poll_one (int fd, int timeout_ms)
+{
+  struct pollfd pfd = { fd, POLLIN, 0 };
+  int res;
+
+  do {
+    res = poll (&pfd, 1, timeout_ms);
+  } while (res < 0 && errno == EINTR);
+  return res;
+}
+
+struct connect_job
+{
+  struct zcipc_client *client;
+  int res;
+};
+
+static void *
+connect_thread (void *data)
+{
+  struct connect_job *job = data;
+  job->res = zcipc_client_connect (job->client, 5000);
+  return NULL;
+}
+
+/* The producer's side of the handshake, then the input's datagrams. */
+static void
+produce (uint32_t quota, const uint8_t * data, size_t size)
+{
+  struct zcipc_peer_cred cred;
+  struct zcipc_wire_welcome welcome;
+  struct iovec iov;
+  uint8_t hello[64];
+  int fds[ZCIPC_SOCKET_MAX_FDS];
+  unsigned int n_fds = 0;
+  size_t len = 0;
+  int fd;
+
+  CHECK (poll_one (listen_fd, 5000) == 1);
+  CHECK (zcipc_socket_accept (listen_fd, &fd, &cred) == 0);
+  CHECK (poll_one (fd, 5000) == 1);
+  CHECK (zcipc_socket_recv (fd, hello, sizeof hello, &len, fds,
+          ZCIPC_SOCKET_MAX_FDS, &n_fds, 1) == 0);
+  CHECK (n_fds == 0 && len == sizeof (struct zcipc_wire_hello));
+
+  iov.iov_base = &welcome;
+  iov.iov_len = zcipc_wire_init_welcome (&welcome, quota, 1);
+  zcipc_socket_send (fd, &iov, 1, NULL, 0, 1);
+
+  while (size >= 3) {
+    unsigned int kind = data[0] & 3u;
+    size_t n = (size_t) data[1] | (size_t) data[2] << 8;
+    int send_fds[2];
+    unsigned int n_send = 0;
+
+    data += 3;
+    size -= 3;
+    if (n > size)
+      n = size;
+    if (kind & 1u)
+      send_fds[n_send++] = sealed.fd;
+    if (kind & 2u)
+      send_fds[n_send++] = unsealed_fd;
+    iov = (struct iovec) { (void *) data, n };
+    /* A full socket drops the rest, as it would for a real producer. */
+    if (zcipc_socket_send (fd, &iov, 1, send_fds, n_send, 1) == -EAGAIN)
+      break;
+    data += n;
+    size -= n;
+  }
+  close (fd);
+}
+
+/* Drains the client as an element would, holding frames for a while. */
+static void
+consume (struct zcipc_client *c)
+{
+  uint64_t held[ZCIPC_WIRE_MAX_QUOTA];
+  uint32_t n_held = 0, quota = zcipc_client_quota (c);
+  struct zcipc_client_event ev;
+  volatile uint8_t sink = 0;
+
+  for (;;) {
+    int res = zcipc_client_next (c, &ev, 5000);
+
+    if (getenv ("ZCIPC_FUZZ_VERBOSE"))
+      fprintf (stderr, "next: %d %s%s\n", res, res < 0 ?
+          zcipc_client_reason (c) : "", res < 0 ? "" : ev.type ==
+          ZCIPC_CLIENT_FRAME ? "frame" : "event");
+    /* The producer has hung up: next() must not wait for more. */
+    CHECK (res != -EAGAIN);
+    if (res < 0)
+      break;
+    if (ev.type == ZCIPC_CLIENT_EVENT) {
+      for (uint32_t i = 0; i < ev.event.size; i++)
+        sink ^= ev.event.payload[i];
+      continue;
+    }
+    CHECK (ev.type == ZCIPC_CLIENT_FRAME);
+    CHECK (ev.frame.n_mems >= 1 && ev.frame.n_mems <= ZCIPC_WIRE_MAX_MEMS);
+    for (uint32_t i = 0; i < ev.frame.n_mems; i++) {
+      const struct zcipc_client_mem *m = &ev.frame.mems[i];
+
+      CHECK (m->size > 0);
+      CHECK (m->data >= m->region_data);
+      CHECK (m->offset <= m->region_size);
+      CHECK (m->size <= m->region_size - m->offset);
+      CHECK (m->data == m->region_data + m->offset);
+      sink ^= m->data[0] ^ m->data[m->size - 1];
+    }
+    for (uint32_t i = 0; i < ev.frame.meta_size; i++)
+      sink ^= ev.frame.meta[i];
+    CHECK (n_held < quota);
+    held[n_held++] = ev.frame.info.seq;
+    /* Release the oldest now and then, as a slow consumer would. */
+    if (ev.frame.info.seq & 1u) {
+      CHECK (zcipc_client_release (c, held[0]) == 0);
+      memmove (held, held + 1, --n_held * sizeof held[0]);
+    }
+  }
+  while (n_held > 0)
+    CHECK (zcipc_client_release (c, held[--n_held]) == 0);
+  zcipc_client_disconnect (c);
+  /* No frame holds a region now, and none is announced any more. */
+  CHECK (zcipc_client_n_regions (c) == 0);
+  (void) sink;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
+{
+  struct connect_job job;
+  struct zcipc_client *c;
+  pthread_t thread;
+  int fds_before, fds;
+
+  if (size < 2)
+    return 0;
+  if (listen_fd < 0)
+    setup ();
+  check_own_fds ();
+  /* Counted per input: between inputs libFuzzer itself may open fds (the
+   * pipes to llvm-symbolizer when it prints NEW_FUNC). */
+  fds_before = count_fds ();
+
+  CHECK (zcipc_client_new (path, 1u + data[0] % ZCIPC_WIRE_MAX_QUOTA, &c) == 0);
+  job = (struct connect_job) { c, 0 };
+  CHECK (pthread_create (&thread, NULL, connect_thread, &job) == 0);
+  produce (data[1] % (ZCIPC_WIRE_MAX_QUOTA + 1u), data + 2, size - 2);
+  pthread_join (thread, NULL);
+  if (getenv ("ZCIPC_FUZZ_VERBOSE"))
+    fprintf (stderr, "connect: %d %s\n", job.res, job.res < 0 ?
+        zcipc_client_reason (c) : "");
+  if (job.res == 0)
+    consume (c);
+  zcipc_client_unref (c);
+
+  check_own_fds ();
+  fds = count_fds ();
+  if (fds != fds_before) {
+    fprintf (stderr, "fd leak: %d open, %d before\n", fds, fds_before);
+    list_fds ();
+    abort ();
+  }
+  return 0;
+}
