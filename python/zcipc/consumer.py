@@ -73,27 +73,32 @@ class Consumer:
         self._error: Error | None = None
         self._lock = threading.Lock()
 
-        self._pipeline = Gst.Pipeline.new("zcipc-consumer")
-        self._src = _gst.make_element("zcipcsrc", "src")
-        self._sink = _gst.make_element("appsink", "sink")
-        self._src.set_property("socket-path", socket_path)
-        self._src.set_property("timeout", 0 if timeout is None
-                               else max(1, int(timeout * 1000)))
-        most = self._src.find_property("max-held").maximum
+        self._final_stats: dict[str, Any] | None = None
+
+        pipeline = Gst.Pipeline.new("zcipc-consumer")
+        src = _gst.make_element("zcipcsrc", "src")
+        sink = _gst.make_element("appsink", "sink")
+        src.set_property("socket-path", socket_path)
+        src.set_property("timeout", 0 if timeout is None
+                         else max(1, int(timeout * 1000)))
+        most = src.find_property("max-held").maximum
         if hold + PIPELINE_HOLD > most:
             raise ValueError(f"hold must be at most {most - PIPELINE_HOLD}")
-        self._src.set_property("max-held", hold + PIPELINE_HOLD)
-        self._src.set_property("reconnect", False)
+        src.set_property("max-held", hold + PIPELINE_HOLD)
+        src.set_property("reconnect", False)
         for name, value in (("sync", False), ("max-buffers", 1), ("drop", False),
                             ("enable-last-sample", False),
                             ("emit-signals", False), ("wait-on-eos", False)):
-            self._sink.set_property(name, value)
-        self._pipeline.add(self._src)
-        self._pipeline.add(self._sink)
-        self._src.link(self._sink)
-        self._bus = self._pipeline.get_bus()
-        if self._pipeline.set_state(Gst.State.PLAYING) == \
-                Gst.StateChangeReturn.FAILURE:
+            sink.set_property(name, value)
+        pipeline.add(src)
+        pipeline.add(sink)
+        src.link(sink)
+        # None once closed (see close()).
+        self._pipeline: Gst.Pipeline | None = pipeline
+        self._src: Gst.Element | None = src
+        self._sink: Gst.Element | None = sink
+        self._bus: Gst.Bus | None = pipeline.get_bus()
+        if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             error = self._poll_bus() or Error(
                 f"could not start receiving from '{socket_path}'")
             self.close()
@@ -102,13 +107,22 @@ class Consumer:
     # ------------------------------------------------------------ lifetime
 
     def close(self) -> None:
-        """Stops receiving. Frames (and arrays) still alive stay valid."""
+        """Stops receiving. Frames (and arrays) still alive stay valid, and
+        each goes back to the producer when it dies."""
         with self._lock:
-            if self._closed:
+            if self._closed or self._pipeline is None:
                 return
             self._closed = True
-        self._pipeline.set_state(Gst.State.NULL)
+        pipeline, bus = self._pipeline, self._bus
+        self._final_stats = self._read_stats()
+        pipeline.set_state(Gst.State.NULL)
+        if bus is not None:
+            bus.set_flushing(True)
         self._cache.close()
+        # appsink keeps the last frame it handed out (in a GstSample it
+        # reuses) until it is started again or finalized: let it go, so that
+        # frame goes back to the producer like the others.
+        self._pipeline = self._src = self._sink = self._bus = None
 
     def __enter__(self) -> Consumer:
         return self
@@ -124,8 +138,9 @@ class Consumer:
     # ----------------------------------------------------------- receiving
 
     def _poll_bus(self) -> Error | None:
-        while True:
-            msg = self._bus.pop()
+        bus = self._bus
+        while bus is not None:
+            msg = bus.pop()
             if msg is None:
                 return None
             if msg.type == _MSG_ERROR:
@@ -134,6 +149,7 @@ class Consumer:
                 s = msg.get_structure()
                 if s is not None and s.get_name() == "zcipc-connected":
                     self._connected = True
+        return None
 
     def _frame(self, sample: Gst.Sample) -> Frame:
         caps = sample.get_caps()
@@ -162,17 +178,18 @@ class Consumer:
             raise self._error
         deadline = None if timeout is None else \
             Gst.util_get_timestamp() + int(timeout * Gst.SECOND)
-        while not self._closed:
+        sink = self._sink  # close() from another thread clears the attribute
+        while not self._closed and sink is not None:
             wait = _SLICE_NS if deadline is None else \
                 max(0, min(_SLICE_NS, deadline - Gst.util_get_timestamp()))
-            sample = self._sink.try_pull_sample(wait)
+            sample = sink.try_pull_sample(wait)
             if sample is not None:
                 return self._frame(sample)
             error = self._poll_bus()
             if error is not None:
                 self._error = error
                 raise error
-            if self._sink.is_eos():
+            if sink.is_eos():
                 self._eos = True
                 return None
             if deadline is not None and Gst.util_get_timestamp() >= deadline:
@@ -199,17 +216,25 @@ class Consumer:
     def quota(self) -> int:
         """Frames the producer granted this consumer (0 before connecting):
         ``hold + PIPELINE_HOLD``, or less if its consumer-quota is smaller."""
-        return int(self._src.get_property("stats").get_value("quota"))
+        return int(self.stats.get("quota", 0)) if self._src is None else \
+            int(self._src.get_property("stats").get_value("quota"))
+
+    def _read_stats(self) -> dict[str, Any]:
+        src = self._src
+        return {} if src is None else \
+            _gst.structure_to_dict(src.get_property("stats"))
 
     @property
     def stats(self) -> dict[str, Any]:
         """zcipcsrc's statistics (frames-received, frames-dropped: frames the
-        producer skipped for this consumer, quota, ...) plus this package's
-        own: frames-merged (multi-memory buffers mapped with a copy),
-        torch-copies, pages-reverted (frames whose privately written pages
-        were dropped on release)."""
+        producer skipped for this consumer, quota, ...; as they were at
+        close() once closed) plus this package's own: frames-merged
+        (multi-memory buffers mapped with a copy), torch-copies,
+        pages-reverted (frames whose privately written pages were dropped on
+        release)."""
         _reclaim.flush(1.0)  # count frames released a moment ago
-        out = _gst.structure_to_dict(self._src.get_property("stats"))
+        out = dict(self._final_stats) if self._final_stats is not None \
+            else self._read_stats()
         fs = self._frame_stats
         out.update({"frames-merged": fs.frames_merged,
                     "torch-copies": fs.torch_copies,
