@@ -655,7 +655,16 @@ zcipc_server_add_region (struct zcipc_server *s, uint32_t region_id, int fd,
   struct stored_region *grown, *r;
   int dup_fd;
 
-  if ((dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3)) < 0)
+  /* Consumers get a read-only open of a memfd, not a duplicate of our
+   * read-write one: on kernels without F_SEAL_FUTURE_WRITE that still keeps
+   * a writable mmap out of their reach through this fd. */
+  dup_fd = -1;
+  if (flags & ZCIPC_REGION_FLAG_MEMFD) {
+    char proc_path[64];
+    snprintf (proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+    dup_fd = open (proc_path, O_RDONLY | O_CLOEXEC);
+  }
+  if (dup_fd < 0 && (dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3)) < 0)
     return -errno;
   pthread_mutex_lock (&s->lock);
   grown = realloc (s->regions, (s->n_regions + 1) * sizeof *grown);
@@ -783,7 +792,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
   unsigned int sent = 0;
   size_t total;
 
-  if (n_mems == 0 || n_mems > ZCIPC_WIRE_MAX_MEMS)
+  if (n_mems == 0 || n_mems > ZCIPC_WIRE_MAX_MEMS || frame == NULL)
     return -EINVAL;
   total = sizeof m + n_mems * sizeof *mems + meta_size;
   if (total > ZCIPC_WIRE_MAX_MESSAGE_SIZE)

@@ -66,11 +66,26 @@ probe_existing (const char *path)
     return errno == ENOENT ? 0 : -errno;
   if (!S_ISSOCK (st.st_mode))
     return -EEXIST;
-  res = zcipc_socket_connect (path, &fd);
-  if (res == 0) {
+  /* Non-blocking: a live producer whose backlog is full answers EAGAIN
+   * at once instead of hanging our start. */
+  {
+    struct sockaddr_un addr;
+    socklen_t addr_len;
+
+    if ((res = make_address (path, &addr, &addr_len)) < 0)
+      return res;
+    if ((fd = new_socket (SOCK_NONBLOCK)) < 0)
+      return -errno;
+    do {
+      res = connect (fd, (struct sockaddr *) &addr, addr_len);
+    } while (res < 0 && errno == EINTR);
+    res = res < 0 ? -errno : 0;
     close (fd);
-    return -EADDRINUSE;
   }
+  if (res == 0 || res == -EAGAIN || res == -EINPROGRESS)
+    return -EADDRINUSE;
+  if (res == -ENOENT)
+    return 0;
   if (res != -ECONNREFUSED)
     return res;
   if (unlink (path) < 0 && errno != ENOENT)
