@@ -71,7 +71,8 @@ def test_kept_tensors_stay_valid_and_no_frame_is_missed_with_hold_6(launcher, so
 
 def test_arrays_outlive_the_frame_and_the_consumer(launcher, sock_dir):
     sock = sock_dir / "s"
-    prod = pyhelpers.start_producer(launcher, sock, CAPS, 4, props=pyhelpers.LOSSLESS)
+    prod = pyhelpers.start_producer(launcher, sock, CAPS, 4, props=pyhelpers.LOSSLESS,
+                                    linger=True)
     consumer = zcipc.Consumer(str(sock))
     frame = consumer.pull(timeout=10)
     i = patterns.frame_number(frame.pts)
@@ -82,13 +83,21 @@ def test_arrays_outlive_the_frame_and_the_consumer(launcher, sock_dir):
         frame.numpy()
     del frame
     consumer.close()
-    prod.wait(10)
     gc.collect()
+    # The producer keeps our frame's slot (and, for now, frames it had sent
+    # that we never read) until the last view goes.
+    pyhelpers.wait_event(prod, "published")
+    assert pyhelpers.producer_stats(prod)["frames-held"] >= 1
     assert (array == patterns.pattern(i, SHAPE)[::2]).all()
     assert (tensor.numpy() == patterns.pattern(i, SHAPE)).all()
     assert pyhelpers.mapping_of(array) is not None
-    del array, tensor
+    del array
     gc.collect()
+    assert pyhelpers.producer_stats(prod)["frames-held"] >= 1
+    del tensor
+    gc.collect()
+    assert pyhelpers.wait_stat(prod, "frames-held", 0)["frames-held"] == 0
+    prod.kill(signal.SIGTERM)
 
 
 def test_keeping_more_than_hold_misses_frames_but_never_hangs(launcher, sock_dir):
