@@ -53,8 +53,11 @@ if [ "${ZCIPC_SANITIZE:-1}" != 0 ]; then
     cp "$ASAN_DIR/meson-logs/asan-lib.json" "$RESULTS/meson-asan-lib.json" 2>/dev/null
     # GStreamer and Python keep memory until exit by design: leaks are
     # checked in lib/ (above) and by valgrind in the element suites.
-    ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 meson test -C "$ASAN_DIR" \
-      --no-rebuild --no-suite lib --no-suite bench --logbase asan-rest >/dev/null 2>&1
+    # GST_REGISTRY_FORK=no: the plugin scanner child would not have the
+    # sanitizer runtime loaded first.
+    GST_REGISTRY_FORK=no ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
+      meson test -C "$ASAN_DIR" --no-rebuild --no-suite lib --no-suite bench \
+      --logbase asan-rest >/dev/null 2>&1
     cp "$ASAN_DIR/meson-logs/asan-rest.json" "$RESULTS/meson-asan-rest.json" 2>/dev/null
     # The plugin is instrumented; the processes that load it (gst-launch,
     # python) are not, so the sanitizer runtimes are preloaded.
@@ -79,7 +82,8 @@ if [ "${ZCIPC_VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
     --wrap "valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
       --suppressions=/usr/share/glib-2.0/valgrind/glib.supp \
       --suppressions=$ROOT/tests/valgrind.supp --num-callers=30" 2>&1 | tail -n 12
-  cp "$BUILD_DIR/meson-logs/valgrind.json" "$RESULTS/meson-valgrind.json" 2>/dev/null
+  # meson names the log after the wrapper too: valgrind-valgrind.json
+  cp "$BUILD_DIR"/meson-logs/valgrind*.json "$RESULTS/meson-valgrind.json" 2>/dev/null
 fi
 
 FUZZ_SECONDS=${ZCIPC_FUZZ_SECONDS:-20}

@@ -135,8 +135,13 @@ GST_START_TEST (test_buffers_keep_the_producers_timestamps_caps_and_strides)
     gst_buffer_unref (buffer);
   }
   /* Exact deltas: the producer's timestamps, not re-stamped ones. */
-  fail_unless_equals_uint64 (zg_producer_get_frame (p, 1).pts -
-      zg_producer_get_frame (p, 0).pts, GST_SECOND / 30);
+  {
+    ZgFrame f0 = zg_producer_get_frame (p, 0);
+    ZgFrame f1 = zg_producer_get_frame (p, 1);
+    fail_unless_equals_uint64 (f1.pts - f0.pts, GST_SECOND / 30);
+    zg_frame_clear (&f0);
+    zg_frame_clear (&f1);
+  }
 
   /* Caps equal to the producer's. */
   sinkpad = gst_element_get_static_pad (p->sink, "sink");
