@@ -35,8 +35,8 @@ echo "=== pytest (multi-process and Python suites) ==="
 export ZCIPC_BUILD_DIR="$ROOT/$BUILD_DIR"
 export GST_PLUGIN_PATH_1_0="$ROOT/$BUILD_DIR/gst"
 export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
-$PY -m pytest -q -p no:cacheprovider --junitxml="$RESULTS/pytest.xml" \
-  tests/integration tests/python 2>&1 | tail -n 60
+$PY -m pytest -q --tb=short -p no:cacheprovider --junitxml="$RESULTS/pytest.xml" \
+  tests/integration tests/python 2>&1
 
 if [ "${ZCIPC_SANITIZE:-1}" != 0 ]; then
   echo "=== ASan + UBSan: every suite again ==="
@@ -64,8 +64,8 @@ if [ "${ZCIPC_SANITIZE:-1}" != 0 ]; then
     LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
     ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
     ZCIPC_BUILD_DIR="$ROOT/$ASAN_DIR" GST_PLUGIN_PATH_1_0="$ROOT/$ASAN_DIR/gst" \
-      $PY -m pytest -q -p no:cacheprovider --junitxml="$RESULTS/pytest-asan.xml" \
-      tests/integration tests/python 2>&1 | tail -n 15
+      $PY -m pytest -q --tb=short -p no:cacheprovider --junitxml="$RESULTS/pytest-asan.xml" \
+      tests/integration tests/python 2>&1
     unset UBSAN_OPTIONS
   else
     tail -n 30 "$RESULTS/asan-build.txt"
