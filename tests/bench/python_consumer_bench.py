@@ -6,7 +6,8 @@ of every 1920x1080 RGBA frame, next to a gst-launch-1.0 consumer
 (``zcipcsrc ! fakesink``) of the same producer setup, in one interleaved run.
 
     GST_PLUGIN_PATH=build/gst PYTHONPATH=python \\
-        /usr/bin/python3 tests/bench/python_consumer_bench.py [--frames 2000] [--repeat 5]
+        /usr/bin/python3 tests/bench/python_consumer_bench.py [--frames 2000] [--repeat 5] \\
+        [--sink-prop pool-size=8]
 
 Each repetition starts a fresh lossless producer for each consumer
 (``videotestsrc pattern=black num-buffers=N ! RGBA ! zcipcsink
@@ -41,12 +42,13 @@ TARGET_RATIO = 0.9
 EXECUTION = re.compile(r"Execution ended after (\d+):(\d+):(\d+)\.(\d+)")
 
 
-def producer(socket: Path, frames: int, width: int, height: int) -> subprocess.Popen:
+def producer(socket: Path, frames: int, width: int, height: int,
+             sink_props: list[str] | None = None) -> subprocess.Popen:
     argv = ["gst-launch-1.0", "-q", "videotestsrc", "pattern=black",
             f"num-buffers={frames}", "!",
             f"video/x-raw,format=RGBA,width={width},height={height},framerate=0/1",
             "!", "zcipcsink", f"socket-path={socket}", "min-consumers=1",
-            "slow-consumer=wait", "sync=false"]
+            "slow-consumer=wait", "sync=false"] + (sink_props or [])
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while not socket.exists():
@@ -110,6 +112,8 @@ def main() -> int:
     ap.add_argument("--height", type=int, default=1080)
     ap.add_argument("--views", default="numpy,torch",
                     help="what the Python consumer takes of each frame")
+    ap.add_argument("--sink-prop", action="append", default=[],
+                    help="extra zcipcsink property for the producer, e.g. pool-size=8")
     args = ap.parse_args()
 
     # Imported before timing anything (torch takes seconds to import).
@@ -126,7 +130,8 @@ def main() -> int:
             order = ("gst", "python") if rep % 2 == 0 else ("python", "gst")
             for who in order:
                 socket = Path(tmp) / f"{who}-{rep}"
-                prod = producer(socket, args.frames, args.width, args.height)
+                prod = producer(socket, args.frames, args.width, args.height,
+                                args.sink_prop)
                 try:
                     if who == "gst":
                         fps, cpu = gst_consumer(socket, args.frames)
@@ -157,6 +162,7 @@ def main() -> int:
         "benchmark": "python_consumer",
         "width": args.width, "height": args.height, "format": "RGBA",
         "frames": args.frames, "repeat": args.repeat, "views": args.views,
+        "sink_props": args.sink_prop,
         "gst_launch_fps": round(gst_median, 1),
         "python_fps": round(py_median, 1),
         "ratio": round(statistics.median(ratios), 3),
