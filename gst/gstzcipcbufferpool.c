@@ -10,10 +10,11 @@
  * into memory every consumer maps. The pool starts with one region holding
  * min-buffers slots; it adds regions only while consumers hold frames, up to
  * max-buffers, so that in steady state every frame reuses the same mapping.
- * When demand falls back (the consumers that held frames released them or
- * died), buffers of the added regions are freed as they come back, and an
- * added region goes away with its last buffer: a pool that grew for a
- * stalled consumer returns to its first region.
+ * When demand falls back for a while (2 s: the consumers that held frames
+ * released them or died), buffers of the added regions are freed as they
+ * come back, and an added region goes away with its last buffer: a pool
+ * that grew for a stalled consumer returns to its first region, while one
+ * that serves a steady holder keeps its regions.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -49,7 +50,19 @@ struct _GstZcipcBufferPool
   GPtrArray *regions;           /* GstZcipcRegion*, owned; [0] is the first */
 
   gint outstanding;             /* atomic: buffers acquired, not released */
+
+  /* lock: demand over the current window, and whether the last complete
+   * window stayed within the first region (then added regions may go). */
+  gint window_peak;
+  gint64 window_start;
+  gboolean shrinking;
 };
+
+/* How long demand must stay within the first region before added regions
+ * are freed: long enough that a consumer holding a steady handful of frames
+ * never makes the pool free and recreate regions (mmap, seal, fd passing to
+ * every consumer) over and over. */
+#define SHRINK_WINDOW_US (2 * G_USEC_PER_SEC)
 
 G_DEFINE_TYPE (GstZcipcBufferPool, gst_zcipc_buffer_pool,
     GST_TYPE_BUFFER_POOL);
@@ -222,8 +235,12 @@ gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
 
   ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->
       acquire_buffer (pool, buffer, params);
-  if (ret == GST_FLOW_OK)
-    g_atomic_int_inc (&self->outstanding);
+  if (ret == GST_FLOW_OK) {
+    gint outstanding = g_atomic_int_add (&self->outstanding, 1) + 1;
+    g_mutex_lock (&self->lock);
+    self->window_peak = MAX (self->window_peak, outstanding);
+    g_mutex_unlock (&self->lock);
+  }
   return ret;
 }
 
@@ -236,12 +253,19 @@ gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool,
   GstZcipcRegion *region = buffer_region (buffer);
   gboolean shrink;
 
-  /* Hysteresis: only once demand fits comfortably in the first region
-   * (half of it), so a consumer that steadily holds more never makes the
-   * pool free and recreate regions frame after frame. */
+  /* Hysteresis: added regions go only after a whole window in which
+   * demand never exceeded the first region. */
   g_mutex_lock (&self->lock);
-  shrink = is_added_region_locked (self, region) &&
-      outstanding <= (gint) self->min_buffers / 2;
+  if (self->regions->len > 0) {
+    GstZcipcRegion *first = g_ptr_array_index (self->regions, 0);
+    gint64 now = g_get_monotonic_time ();
+    if (now - self->window_start >= SHRINK_WINDOW_US) {
+      self->shrinking = self->window_peak <= (gint) first->n_slots;
+      self->window_peak = MAX (outstanding, 0);
+      self->window_start = now;
+    }
+  }
+  shrink = self->shrinking && is_added_region_locked (self, region);
   g_mutex_unlock (&self->lock);
   if (shrink) {
     GST_DEBUG_OBJECT (pool, "freeing %p of added region %u (%d outstanding)",
@@ -285,6 +309,11 @@ gst_zcipc_buffer_pool_start (GstBufferPool * pool)
   gboolean ret;
 
   g_atomic_int_set (&self->outstanding, 0);
+  g_mutex_lock (&self->lock);
+  self->window_peak = 0;
+  self->window_start = g_get_monotonic_time ();
+  self->shrinking = FALSE;
+  g_mutex_unlock (&self->lock);
   ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->start
       (pool);
   /* GstBufferPool preallocates min-buffers by releasing them straight into

@@ -258,6 +258,46 @@ GST_END_TEST;
 
 /* ----------------------------------------------------------------- growth */
 
+/* A consumer that steadily holds a few more frames than the first region
+ * has makes the pool grow once, not free and recreate regions over and
+ * over (each one an mmap, seals, and an fd sent to every consumer). */
+GST_START_TEST (test_a_steady_holder_does_not_make_the_pool_recreate_regions)
+{
+  GstAllocator *allocator = gst_zcipc_allocator_new ();
+  GstBufferPool *pool;
+  GQueue held = G_QUEUE_INIT;
+  GHashTable *regions = g_hash_table_new (NULL, NULL);
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  GstBuffer *buf;
+
+  fail_unless (configure_pool (allocator, RGBA_CAPS, 0, 2, 12, NULL, &pool));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  /* Hold up to 7 (the first region has 2 slots), one new frame every 5 ms,
+   * and every 20 frames let go of all of them for a moment, as a consumer
+   * with a queue does: for longer than two of the pool's 2 s windows. */
+  for (guint n = 0; g_get_monotonic_time () < end; n++) {
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &buf, NULL),
+        GST_FLOW_OK);
+    g_hash_table_add (regions, GUINT_TO_POINTER (buffer_region_id (buf)));
+    g_queue_push_tail (&held, buf);
+    while (held.length > (n % 20 == 19 ? 0 : 7))
+      gst_buffer_unref (g_queue_pop_head (&held));
+    g_usleep (5 * 1000);
+  }
+  /* First region (2 slots) + added ones of 2 slots each for the other 5. */
+  fail_unless (g_hash_table_size (regions) <= 4, "%u regions were created",
+      g_hash_table_size (regions));
+  while ((buf = g_queue_pop_head (&held)))
+    gst_buffer_unref (buf);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  g_hash_table_unref (regions);
+  gst_object_unref (allocator);
+}
+
+GST_END_TEST;
+
+
 GST_START_TEST (test_pool_grows_by_new_regions_past_min_but_never_past_max)
 {
   GstAllocator *allocator = gst_zcipc_allocator_new ();
@@ -295,14 +335,20 @@ GST_START_TEST (test_pool_grows_by_new_regions_past_min_but_never_past_max)
           &dontwait), GST_FLOW_EOS);
   fail_unless (extra == NULL);
 
-  /* Given back, with demand low again (one buffer at a time), the pool
-   * returns to its first region: the added ones are freed and unmapped. */
+  /* Given back, with demand low again (one buffer at a time) for longer
+   * than the pool's 2 s window, the pool returns to its first region: the
+   * added ones are freed and unmapped. */
   for (guint i = 0; i < 5; i++)
     gst_buffer_unref (held[i]);
-  for (guint round = 0; round < 2 * 5; round++) {
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held[0],
-            &dontwait), GST_FLOW_OK);
-    gst_buffer_unref (held[0]);
+  {
+    gint64 deadline = g_get_monotonic_time () + 8 * G_USEC_PER_SEC;
+    while (zg_count_region_maps ("rw-s") != 1 &&
+        g_get_monotonic_time () < deadline) {
+      fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held[0],
+              &dontwait), GST_FLOW_OK);
+      gst_buffer_unref (held[0]);
+      g_usleep (20 * 1000);
+    }
   }
   fail_unless_equals_int (zg_count_region_maps ("rw-s"), 1);
   for (guint i = 0; i < 2; i++) {
@@ -519,6 +565,8 @@ zcipcpool_suite (void)
   tcase_add_test (tc,
       test_pool_grows_by_new_regions_past_min_but_never_past_max);
   tcase_add_test (tc, test_pool_slot_shares_and_copies_keep_their_bytes);
+  tcase_add_test (tc,
+      test_a_steady_holder_does_not_make_the_pool_recreate_regions);
   suite_add_tcase (s, tc);
 
   return s;
