@@ -886,20 +886,26 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     res = zcipc_client_next (client, &ev, -1);
     if (res == -ECANCELED)
       return GST_FLOW_FLUSHING;
-    if (res == -EPIPE) {
+    if (res == -EPIPE || res == -ECONNABORTED) {
+      /* Gone, or cut off by the producer (which says why). */
+      gchar *what = res == -EPIPE ? g_strdup ("went away") :
+          g_strdup (zcipc_client_reason (client));
       GST_OBJECT_LOCK (self);
       reconnect = self->reconnect;
       GST_OBJECT_UNLOCK (self);
       drop_connection (self);
       if (!reconnect) {
         GST_ELEMENT_ERROR (self, RESOURCE, READ,
-            ("The producer on '%s' went away", self->socket_path),
-            ("zcipc_client_next: hang-up; reconnect=false"));
+            ("The producer on '%s': %s", self->socket_path, what),
+            ("zcipc_client_next: %s; reconnect=false", g_strerror (-res)));
+        g_free (what);
         return GST_FLOW_ERROR;
       }
       GST_ELEMENT_WARNING (self, RESOURCE, READ,
-          ("The producer on '%s' went away; waiting for it to come back",
-              self->socket_path), ("zcipc_client_next: hang-up"));
+          ("The producer on '%s': %s; waiting to connect again",
+              self->socket_path, what), ("zcipc_client_next: %s",
+              g_strerror (-res)));
+      g_free (what);
       g_atomic_pointer_add (&self->reconnects, 1);
       continue;
     }

@@ -583,6 +583,12 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
         ev->event.size = msg.event.info.payload_size;
         pthread_mutex_unlock (&c->lock);
         return 0;
+      case ZCIPC_WIRE_REJECT:
+        /* The producer cut us off (wait timeout, or it judged us broken). */
+        set_reason (c, "the producer disconnected this consumer: %s",
+            msg.reject.reason);
+        res = -ECONNABORTED;
+        break;
       default:
         set_reason (c, "the producer sent %s, which producers may not send",
             zcipc_wire_type_name (msg.type));

@@ -126,6 +126,14 @@ drop_consumer_locked (struct consumer *c, const char *reason)
     return;
   c->dropping = true;
   snprintf (c->drop_reason, sizeof c->drop_reason, "%s", reason);
+  /* Tell it why (a consumer dropped for the wait timeout should not think
+   * the producer died); a peer that already hung up just misses it. */
+  if (c->ready) {
+    struct zcipc_wire_reject m;
+    struct iovec iov = { &m, zcipc_wire_init_reject (&m, -ECONNABORTED,
+            reason) };
+    zcipc_socket_send (c->fd, &iov, 1, NULL, 0, 1);
+  }
   shutdown (c->fd, SHUT_RDWR);
 }
 

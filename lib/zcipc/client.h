@@ -85,8 +85,9 @@ int zcipc_client_connect (struct zcipc_client *client, int timeout_ms);
 
 /* Waits for the next frame or event. Region messages are handled inside.
  * Returns 0; -EAGAIN after `timeout_ms` (negative: forever); -ECANCELED when
- * interrupted; -EPIPE when the producer went away; -EPROTO when the producer
- * broke the protocol (reason in zcipc_client_reason()). */
+ * interrupted; -EPIPE when the producer went away; -ECONNABORTED when the
+ * producer disconnected this consumer (its reason in zcipc_client_reason());
+ * -EPROTO when the producer broke the protocol (reason there too). */
 int zcipc_client_next (struct zcipc_client *client,
     struct zcipc_client_event *event, int timeout_ms);
 

@@ -684,12 +684,16 @@ START_TEST (test_wait_room_drops_a_stuck_client_after_its_timeout)
       atomic_load (&prod.releases), 5000);
   ck_assert (zt_producer_logged (&prod, "wait timeout"));
 
-  /* The stuck one reads what it had, then sees the hang-up. */
+  /* The stuck one reads what it had, then learns it was cut off, and why
+   * (not "the producer went away": it is still there). */
   zt_client_next_frame (stuck, &ev, 5000);
   check_frame_data (&ev);
   ck_assert_int_eq (zcipc_client_release (stuck, ev.frame.info.seq), 0);
   zt_client_next_frame (stuck, &ev, 5000);
   ck_assert_int_eq (zcipc_client_release (stuck, ev.frame.info.seq), 0);
+  ck_assert_int_eq (zcipc_client_next (stuck, &ev, 5000), -ECONNABORTED);
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (stuck),
+          "wait timeout"));
   ck_assert_int_eq (zcipc_client_next (stuck, &ev, 5000), -EPIPE);
 
   /* The other goes on; with nobody full, the wait returns at once. */
