@@ -686,6 +686,27 @@ held_now_locked (struct zcipc_client *c)
   return n;
 }
 
+/* Lock held. Reads what is queued on the socket without blocking and
+ * releases every frame in it (they were never handed out). */
+static void
+release_unread_locked (struct zcipc_client *c)
+{
+  for (int budget = 4 * ZCIPC_WIRE_MAX_QUOTA; budget > 0; budget--) {
+    struct zcipc_message msg;
+    int fds[ZCIPC_SOCKET_MAX_FDS];
+    unsigned int n_fds = 0;
+    size_t len = 0;
+
+    if (receive (c, c->fd, &len, fds, &n_fds) < 0)
+      break;
+    if (zcipc_wire_parse (c->buffer, len, fds, n_fds, &msg) == 0 &&
+        msg.type == ZCIPC_WIRE_FRAME && c->n_pending < ZCIPC_WIRE_MAX_QUOTA)
+      c->pending[c->n_pending++] = msg.frame.info.seq;
+    close_fds (fds, n_fds);
+  }
+  flush_releases_locked (c);
+}
+
 void
 zcipc_client_disconnect (struct zcipc_client *c)
 {
@@ -693,6 +714,10 @@ zcipc_client_disconnect (struct zcipc_client *c)
   struct iovec iov = { &m, zcipc_wire_init_leave (&m) };
 
   pthread_mutex_lock (&c->lock);
+  /* Frames the producer sent that nobody read yet are ours to give back
+   * now, or LEAVE would keep their slots until our last release. */
+  if (c->fd >= 0 && held_now_locked (c) > 0)
+    release_unread_locked (c);
   /* Hanging up would make the producer take back (and overwrite) the
    * frames we still hold; LEAVE stops the stream but keeps them, and the
    * socket closes with the last release. */

@@ -542,6 +542,31 @@ START_TEST (test_holds_and_releases_balance_after_release_and_disconnect)
 
 END_TEST;
 
+START_TEST (test_leaving_gives_back_unread_frames_and_keeps_the_held_one)
+{
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  for (int i = 0; i < 3; i++)
+    zt_producer_send (&prod, 1, 0, 100, (uint64_t) i, NULL);
+  zt_client_next_frame (c, &ev, 5000);  /* read one, two stay unread */
+  zt_sleep_ms (20);
+  zcipc_client_disconnect (c);
+  /* The two never read come back at once; the one we hold stays. */
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 1);
+  check_frame_data (&ev);
+  ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 3, 5000);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 START_TEST (test_consumer_that_dies_returns_its_holds)
 {
   struct zcipc_server_config config = {
@@ -1715,6 +1740,8 @@ server_client_suite (void)
   tc = tcase_create ("holds");
   tcase_add_test (tc,
       test_holds_and_releases_balance_after_release_and_disconnect);
+  tcase_add_test (tc,
+      test_leaving_gives_back_unread_frames_and_keeps_the_held_one);
   tcase_add_test (tc, test_consumer_that_dies_returns_its_holds);
   tcase_add_test (tc,
       test_skip_policy_slow_client_misses_frames_while_another_gets_all);
