@@ -6,9 +6,14 @@
  * CLOCK_MONOTONIC into a small message and sends it; the child sleeps in
  * recv(), reads the clock when it wakes, records now - stamp (the one-way
  * wake-up latency) and answers, so each side sleeps in turn like a producer
- * and its consumer do. Prints one JSON object on stdout.
+ * and its consumer do (the answer stands for a consumer's release). Prints
+ * one JSON object on stdout: the latencies after WARMUP, and the CPU time
+ * (getrusage, over all COUNT pings) each side spent per ping.
  *
  *   zcipc-wakeup-floor [COUNT [HZ [WARMUP]]]     (defaults: 150 30 15)
+ *
+ * HZ 0 pings back to back, as fast as the two processes can: the CPU cost of
+ * one sleep/wake-up cycle on each side when frames come at the highest rate.
  *
  * Plain C11 + POSIX on purpose: no GLib, nothing between the syscalls and the
  * clock.
@@ -65,10 +70,29 @@ send_full (int fd, const void *buf, size_t size)
   return n;
 }
 
-/* The consumer side: writes the latencies (ns) to @out_fd as raw int64s. */
+static int64_t
+cpu_us (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return (int64_t) ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+      (int64_t) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+}
+
+/* The consumer side: writes the latencies (ns) to @out_fd as raw int64s,
+ * then the CPU time (µs) it spent on the pings; all at the end, so that a
+ * full pipe cannot stall the pings. */
 static int
 run_child (int fd, int out_fd, unsigned count)
 {
+  int64_t *lat = calloc (count + 1, sizeof *lat);
+  int64_t cpu0 = cpu_us ();
+  size_t size = (count + 1) * sizeof *lat;
+
+  if (!lat)
+    return 1;
+
   for (unsigned i = 0; i < count; i++) {
     struct ping p;
     int64_t latency;
@@ -78,11 +102,20 @@ run_child (int fd, int out_fd, unsigned count)
     if (n != (ssize_t) sizeof p)
       return 1;
     latency = (int64_t) (now - p.stamp_ns);
-    if (write (out_fd, &latency, sizeof latency) != (ssize_t) sizeof latency)
-      return 1;
+    lat[i] = latency;
     if (send_full (fd, &p.index, sizeof p.index) != (ssize_t) sizeof p.index)
       return 1;
   }
+  lat[count] = cpu_us () - cpu0;
+  for (size_t done = 0; done < size;) {
+    ssize_t n = write (out_fd, (char *) lat + done, size - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return 1;
+    done += (size_t) n;
+  }
+  free (lat);
   return 0;
 }
 
@@ -95,16 +128,17 @@ main (int argc, char **argv)
   int sv[2], out[2];
   struct timespec next;
   uint64_t period_ns;
-  int64_t *lat;
+  int64_t *lat, child_cpu = 0, parent_cpu;
+  uint64_t t_start, t_end;
   pid_t pid;
   int status;
 
-  if (count == 0 || hz == 0 || warmup >= count) {
+  if (count == 0 || warmup >= count) {
     fprintf (stderr, "usage: %s [COUNT [HZ [WARMUP]]], WARMUP < COUNT\n",
         argv[0]);
     return 2;
   }
-  period_ns = 1000000000u / hz;
+  period_ns = hz ? 1000000000u / hz : 0;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
       pipe2 (out, O_CLOEXEC) < 0) {
     perror ("socketpair/pipe2");
@@ -124,6 +158,8 @@ main (int argc, char **argv)
   close (out[1]);
 
   clock_gettime (CLOCK_MONOTONIC, &next);
+  parent_cpu = cpu_us ();
+  t_start = now_ns ();
   for (unsigned i = 0; i < count; i++) {
     struct ping p = { .index = i };
     uint64_t ack;
@@ -133,8 +169,8 @@ main (int argc, char **argv)
       next.tv_nsec -= 1000000000L;
       next.tv_sec++;
     }
-    while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) ==
-        EINTR);
+    while (period_ns && clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME,
+            &next, NULL) == EINTR);
     p.stamp_ns = now_ns ();
     if (send_full (sv[0], &p, sizeof p) != (ssize_t) sizeof p ||
         recv_full (sv[0], &ack, sizeof ack) != (ssize_t) sizeof ack ||
@@ -143,12 +179,15 @@ main (int argc, char **argv)
       return 1;
     }
   }
+  t_end = now_ns ();
+  parent_cpu = cpu_us () - parent_cpu;
 
-  lat = calloc (count, sizeof *lat);
+  lat = calloc (count + 1, sizeof *lat);
   if (!lat)
     return 1;
-  for (size_t got = 0; got < count * sizeof *lat;) {
-    ssize_t n = read (out[0], (char *) lat + got, count * sizeof *lat - got);
+  for (size_t got = 0; got < (count + 1) * sizeof *lat;) {
+    ssize_t n = read (out[0], (char *) lat + got,
+        (count + 1) * sizeof *lat - got);
     if (n <= 0) {
       if (n < 0 && errno == EINTR)
         continue;
@@ -163,8 +202,12 @@ main (int argc, char **argv)
     return 1;
   }
 
+  child_cpu = lat[count];
   printf ("{\"element\": \"wakeup-floor\", \"hz\": %u, \"count\": %u, "
-      "\"warmup\": %u, \"latency_ns\": [", hz, count, warmup);
+      "\"warmup\": %u, \"rate_hz\": %.1f, \"sender_cpu_us_per_ping\": %.2f, "
+      "\"receiver_cpu_us_per_ping\": %.2f, \"latency_ns\": [", hz, count,
+      warmup, count * 1e9 / (double) (t_end - t_start),
+      (double) parent_cpu / count, (double) child_cpu / count);
   for (unsigned i = warmup; i < count; i++)
     printf ("%s%" PRId64, i > warmup ? ", " : "", lat[i]);
   printf ("]}\n");

@@ -599,6 +599,14 @@ def markdown(result: dict) -> str:
                  "transport CPU µs per frame, all processes, minus the in-process "
                  "pipeline's; *faults*: minor page faults per frame in the steady "
                  "state, producer / sum of consumers.\n")
+    fm = an.get("floor_max_rate") or {}
+    if fm.get("both_cpu_us"):
+        lines.append(f"For scale: one bare socket sleep/wake-up cycle each way, back to "
+                     f"back ({fmt(fm['rate_hz'])} per second), costs "
+                     f"{fmt(fm['both_cpu_us'], '.1f')} µs of CPU (both processes; "
+                     f"sender {fmt(fm['sender_cpu_us'], '.1f', False)}, receiver "
+                     f"{fmt(fm['receiver_cpu_us'], '.1f', False)}), one-way p50 "
+                     f"{fmt(fm['latency_p50_us'], '.1f', False)} µs.\n")
     lines.append("| configuration | in-process fps | zcipc ratio | shm ratio | "
                  "zcipc CPU µs | shm CPU µs | zcipc faults P / C | shm faults P / C | "
                  "lost z / s | zcipc copies |")
@@ -866,6 +874,7 @@ def main(argv: list[str]) -> int:
         f"{info['gstreamer']}")
 
     tp_runs, lat_runs, floor_runs, failures = [], [], [], []
+    floor_cpu_runs = []
     rng = random.Random(1234)
     try:
         for rep in range(reps):
@@ -896,6 +905,15 @@ def main(argv: list[str]) -> int:
                     s = summarize_throughput(r)
                     log(f"  rep {rep} {t:6s} {cfg.label:24s} {s['fps']:8.0f} fps "
                         f"cpu {s['total_cpu_us']:8.1f} µs/f faults {s['faults']:.3f}/f")
+            # The CPU a bare sleep/wake-up cycle costs at the highest rate.
+            if not args.quick:
+                r = run_floor(bench, 20000, hz=0)
+                r["rep"] = rep
+                floor_cpu_runs.append(r)
+                if r.get("ok"):
+                    log(f"  rep {rep} floor  back to back {r['rate_hz']:8.0f} /s cpu "
+                        f"{r['sender_cpu_us_per_ping'] + r['receiver_cpu_us_per_ping']:.1f} "
+                        f"µs per ping (both sides)")
             if args.no_latency:
                 continue
             # 30 fps latency runs, with the floor in among them.
@@ -944,10 +962,20 @@ def main(argv: list[str]) -> int:
                      "frames": {c.key: throughput_frames(c, scale) for c in configs}},
         "targets": {"fps_ratio": TARGET_FPS_RATIO, "cpu_us": TARGET_CPU_US,
                     "p50_x_floor": TARGET_P50_X_FLOOR, "p99_x_floor": TARGET_P99_X_FLOOR},
-        "runs": {"throughput": tp_runs, "latency": lat_runs, "floor": floor_runs},
+        "runs": {"throughput": tp_runs, "latency": lat_runs, "floor": floor_runs,
+                 "floor_max_rate": floor_cpu_runs},
         "failures": failures,
     }
     result["analysis"] = analyze(configs, tp_runs, lat_runs, floor_runs)
+    ok_fc = [r for r in floor_cpu_runs if r.get("ok")]
+    result["analysis"]["floor_max_rate"] = {
+        "rate_hz": agg([r["rate_hz"] for r in ok_fc]),
+        "sender_cpu_us": agg([r["sender_cpu_us_per_ping"] for r in ok_fc]),
+        "receiver_cpu_us": agg([r["receiver_cpu_us_per_ping"] for r in ok_fc]),
+        "both_cpu_us": agg([r["sender_cpu_us_per_ping"] + r["receiver_cpu_us_per_ping"]
+                            for r in ok_fc]),
+        "latency_p50_us": agg([percentile(r["latency_us"], 50) for r in ok_fc]),
+    }
     key = "1920x1080-RGBA-c1"
     result["latency_samples"] = {
         "zcipc": [x for r in lat_runs if r.get("ok") and r["config"] == key
@@ -962,7 +990,7 @@ def main(argv: list[str]) -> int:
 
     # The raw latency lists make the JSON big; the summaries stay.
     samples = result.pop("latency_samples")
-    for r in tp_runs + lat_runs + floor_runs:
+    for r in tp_runs + lat_runs + floor_runs + floor_cpu_runs:
         lat = r.pop("latency_us", None)
         if lat and r["live"]:
             r["latency_summary"] = summarize_floor({"latency_us": lat})
@@ -1002,16 +1030,22 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def run_floor(bench: Bench, count: int) -> dict:
-    warm = 15
-    out = {"transport": "floor", "config": "floor", "live": True, "ok": False}
+def run_floor(bench: Bench, count: int, hz: int = 30) -> dict:
+    """The bare socket wake-up: at 30 Hz for latency, or back to back
+    (hz=0) for the CPU one sleep/wake-up cycle costs each side."""
+    warm = 15 if hz else 100
+    out = {"transport": "floor", "config": "floor", "live": bool(hz), "hz": hz,
+           "ok": False}
     try:
-        r = subprocess.run([str(bench.floor_exe), str(count + warm), "30", str(warm)],
-                           capture_output=True, text=True, timeout=count / 30 + 30)
+        r = subprocess.run([str(bench.floor_exe), str(count + warm), str(hz), str(warm)],
+                           capture_output=True, text=True,
+                           timeout=(count / hz if hz else 0) + 30)
         if r.returncode != 0:
             raise RuntimeError(r.stderr)
         data = json.loads(r.stdout)
         out["latency_us"] = [x / 1000.0 for x in data["latency_ns"]]
+        for k in ("rate_hz", "sender_cpu_us_per_ping", "receiver_cpu_us_per_ping"):
+            out[k] = data[k]
         out["ok"] = True
     except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
         out["error"] = str(e)
