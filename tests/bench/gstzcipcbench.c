@@ -42,6 +42,8 @@
 
 #include <gst/gst.h>
 #include <gst/base/gstbasetransform.h>
+#include <gst/base/gstpushsrc.h>
+#include <gst/video/video.h>
 
 #define PACKAGE "zcipc"
 
@@ -377,6 +379,7 @@ enum
   LATENCY_PROP_WARMUP,
   LATENCY_PROP_LOCATION,
   LATENCY_PROP_LAST_INDEX,
+  LATENCY_PROP_TOUCH,
   LATENCY_N_PROPERTIES
 };
 
@@ -390,8 +393,10 @@ struct _GstZcipcLatency
   guint warmup;
   gchar *location;
   guint64 last_index;
+  gboolean touch;
 
   /* Streaming thread (and stop(), once streaming stopped) */
+  guint64 touched_sum;
   guint64 received;
   guint64 lost;
   guint64 first_index;
@@ -487,6 +492,7 @@ gst_zcipc_latency_transform_ip (GstBaseTransform * trans, GstBuffer * buffer)
   guint64 now = monotonic_ns ();
   guint64 stamp, index, last_index;
   GstMapInfo map;
+  gboolean touch;
   guint warmup;
 
   if (self->reported)
@@ -495,6 +501,7 @@ gst_zcipc_latency_transform_ip (GstBaseTransform * trans, GstBuffer * buffer)
   GST_OBJECT_LOCK (self);
   warmup = self->warmup;
   last_index = self->last_index;
+  touch = self->touch;
   GST_OBJECT_UNLOCK (self);
 
   if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
@@ -512,6 +519,13 @@ gst_zcipc_latency_transform_ip (GstBaseTransform * trans, GstBuffer * buffer)
   }
   memcpy (&stamp, map.data, 8);
   memcpy (&index, map.data + 8, 8);
+  if (touch) {
+    /* Read a byte of every page, as a consumer reading the frame would: a
+     * page that is not mapped yet faults here. */
+    const volatile guint8 *p = map.data;
+    for (gsize off = 0; off < map.size; off += 4096)
+      self->touched_sum += p[off];
+  }
   gst_buffer_unmap (buffer, &map);
 
   if (self->received == 0) {
@@ -563,6 +577,9 @@ gst_zcipc_latency_set_property (GObject * object, guint prop_id,
     case LATENCY_PROP_LAST_INDEX:
       self->last_index = g_value_get_uint64 (value);
       break;
+    case LATENCY_PROP_TOUCH:
+      self->touch = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -586,6 +603,9 @@ gst_zcipc_latency_get_property (GObject * object, guint prop_id,
       break;
     case LATENCY_PROP_LAST_INDEX:
       g_value_set_uint64 (value, self->last_index);
+      break;
+    case LATENCY_PROP_TOUCH:
+      g_value_set_boolean (value, self->touch);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -649,6 +669,16 @@ gst_zcipc_latency_class_init (GstZcipcLatencyClass * klass)
       0, G_MAXUINT64, DEFAULT_LAST_INDEX,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 
+  /**
+   * GstZcipcLatency:touch:
+   *
+   * Also read one byte of every 4096 of each frame, so that pages a
+   * consumer cannot read without a fault show up as page faults.
+   */
+  latency_properties[LATENCY_PROP_TOUCH] = g_param_spec_boolean ("touch",
+      "Touch", "Read a byte of every page of each frame", FALSE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
   g_object_class_install_properties (gobject_class, LATENCY_N_PROPERTIES,
       latency_properties);
 
@@ -677,6 +707,275 @@ gst_zcipc_latency_init (GstZcipcLatency * self)
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
 }
 
+/* ============================================================ framesrc */
+
+#define GST_TYPE_ZCIPC_FRAME_SRC (gst_zcipc_frame_src_get_type ())
+G_DECLARE_FINAL_TYPE (GstZcipcFrameSrc, gst_zcipc_frame_src, GST,
+    ZCIPC_FRAME_SRC, GstPushSrc);
+
+#define DEFAULT_IS_LIVE FALSE
+
+enum
+{
+  FRAME_SRC_PROP_0,
+  FRAME_SRC_PROP_IS_LIVE,
+  FRAME_SRC_N_PROPERTIES
+};
+
+static GParamSpec *frame_src_properties[FRAME_SRC_N_PROPERTIES];
+
+static GstStaticPadTemplate frame_src_template =
+GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("video/x-raw"));
+
+struct _GstZcipcFrameSrc
+{
+  GstPushSrc parent;
+
+  /* Streaming thread (set_caps, decide_allocation and fill) */
+  GstVideoInfo info;
+  guint64 n_frames;
+  GHashTable *filled;           /* GstBuffer* already painted once */
+};
+
+GST_ELEMENT_REGISTER_DECLARE (zcipcframesrc);
+G_DEFINE_TYPE (GstZcipcFrameSrc, gst_zcipc_frame_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE (zcipcframesrc, "zcipcframesrc", GST_RANK_NONE,
+    GST_TYPE_ZCIPC_FRAME_SRC);
+
+static gboolean
+gst_zcipc_frame_src_set_caps (GstBaseSrc * bsrc, GstCaps * caps)
+{
+  GstZcipcFrameSrc *self = GST_ZCIPC_FRAME_SRC (bsrc);
+
+  if (!gst_video_info_from_caps (&self->info, caps)) {
+    GST_ERROR_OBJECT (self, "not raw video with a fixed size: %" GST_PTR_FORMAT,
+        caps);
+    return FALSE;
+  }
+  gst_base_src_set_blocksize (bsrc, (guint) self->info.size);
+  return TRUE;
+}
+
+static GstCaps *
+gst_zcipc_frame_src_fixate (GstBaseSrc * bsrc, GstCaps * caps)
+{
+  GstStructure *s;
+
+  caps = gst_caps_make_writable (caps);
+  s = gst_caps_get_structure (caps, 0);
+  /* What is missing gets videotestsrc's defaults (but RGBA). */
+  if (gst_structure_has_field (s, "width"))
+    gst_structure_fixate_field_nearest_int (s, "width", 640);
+  else
+    gst_structure_set (s, "width", G_TYPE_INT, 640, NULL);
+  if (gst_structure_has_field (s, "height"))
+    gst_structure_fixate_field_nearest_int (s, "height", 480);
+  else
+    gst_structure_set (s, "height", G_TYPE_INT, 480, NULL);
+  if (gst_structure_has_field (s, "framerate"))
+    gst_structure_fixate_field_nearest_fraction (s, "framerate", 30, 1);
+  else
+    gst_structure_set (s, "framerate", GST_TYPE_FRACTION, 30, 1, NULL);
+  if (gst_structure_has_field (s, "format"))
+    gst_structure_fixate_field_string (s, "format", "RGBA");
+  else
+    gst_structure_set (s, "format", G_TYPE_STRING, "RGBA", NULL);
+  return GST_BASE_SRC_CLASS (gst_zcipc_frame_src_parent_class)->fixate (bsrc,
+      caps);
+}
+
+/* Takes downstream's pool (zcipcsink's, shmsink's allocator) like
+ * videotestsrc does, so frames are written where the sink wants them. */
+static gboolean
+gst_zcipc_frame_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
+{
+  GstZcipcFrameSrc *self = GST_ZCIPC_FRAME_SRC (bsrc);
+  GstBufferPool *pool = NULL;
+  GstStructure *config;
+  GstCaps *caps;
+  guint size, min, max;
+  gboolean update;
+
+  gst_query_parse_allocation (query, &caps, NULL);
+  if ((update = gst_query_get_n_allocation_pools (query) > 0)) {
+    gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
+    size = MAX (size, (guint) self->info.size);
+  } else {
+    size = (guint) self->info.size;
+    min = max = 0;
+  }
+  if (!pool)
+    pool = gst_video_buffer_pool_new ();
+
+  config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_params (config, caps, size, min, max);
+  if (gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL))
+    gst_buffer_pool_config_add_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_META);
+  if (!gst_buffer_pool_set_config (pool, config)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Could not configure the buffer pool"),
+        ("gst_buffer_pool_set_config failed on %" GST_PTR_FORMAT, pool));
+    gst_object_unref (pool);
+    return FALSE;
+  }
+  if (update)
+    gst_query_set_nth_allocation_pool (query, 0, pool, size, min, max);
+  else
+    gst_query_add_allocation_pool (query, pool, size, min, max);
+  gst_object_unref (pool);
+
+  return GST_BASE_SRC_CLASS (gst_zcipc_frame_src_parent_class)->
+      decide_allocation (bsrc, query);
+}
+
+static gboolean
+gst_zcipc_frame_src_start (GstBaseSrc * bsrc)
+{
+  GstZcipcFrameSrc *self = GST_ZCIPC_FRAME_SRC (bsrc);
+
+  self->n_frames = 0;
+  g_hash_table_remove_all (self->filled);
+  return TRUE;
+}
+
+static gboolean
+gst_zcipc_frame_src_stop (GstBaseSrc * bsrc)
+{
+  g_hash_table_remove_all (GST_ZCIPC_FRAME_SRC (bsrc)->filled);
+  return TRUE;
+}
+
+static void
+gst_zcipc_frame_src_get_times (GstBaseSrc * bsrc, GstBuffer * buffer,
+    GstClockTime * start, GstClockTime * end)
+{
+  /* Live: basesrc waits for each frame's time on the clock. */
+  if (gst_base_src_is_live (bsrc) && GST_BUFFER_PTS_IS_VALID (buffer)) {
+    *start = GST_BUFFER_PTS (buffer);
+    if (GST_BUFFER_DURATION_IS_VALID (buffer))
+      *end = *start + GST_BUFFER_DURATION (buffer);
+  } else {
+    *start = *end = GST_CLOCK_TIME_NONE;
+  }
+}
+
+static GstFlowReturn
+gst_zcipc_frame_src_fill (GstPushSrc * psrc, GstBuffer * buffer)
+{
+  GstZcipcFrameSrc *self = GST_ZCIPC_FRAME_SRC (psrc);
+  gint fps_n = GST_VIDEO_INFO_FPS_N (&self->info);
+  gint fps_d = GST_VIDEO_INFO_FPS_D (&self->info);
+
+  /* Each pool buffer is painted (mid grey) the first time it comes by:
+   * its pages are then as touched as a real producer's, and later frames
+   * cost nothing to "generate", like frames a camera writes by DMA. */
+  if (!g_hash_table_contains (self->filled, buffer)) {
+    gst_buffer_memset (buffer, 0, 0x80, gst_buffer_get_size (buffer));
+    g_hash_table_add (self->filled, buffer);
+  }
+
+  if (fps_n > 0 && fps_d > 0) {
+    GstClockTime next = gst_util_uint64_scale (self->n_frames + 1,
+        (guint64) fps_d * GST_SECOND, (guint64) fps_n);
+    GST_BUFFER_PTS (buffer) = gst_util_uint64_scale (self->n_frames,
+        (guint64) fps_d * GST_SECOND, (guint64) fps_n);
+    GST_BUFFER_DURATION (buffer) = next - GST_BUFFER_PTS (buffer);
+  }
+  GST_BUFFER_OFFSET (buffer) = self->n_frames;
+  GST_BUFFER_OFFSET_END (buffer) = self->n_frames + 1;
+  self->n_frames++;
+  return GST_FLOW_OK;
+}
+
+static void
+gst_zcipc_frame_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  switch (prop_id) {
+    case FRAME_SRC_PROP_IS_LIVE:
+      gst_base_src_set_live (GST_BASE_SRC (object),
+          g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_zcipc_frame_src_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  switch (prop_id) {
+    case FRAME_SRC_PROP_IS_LIVE:
+      g_value_set_boolean (value, gst_base_src_is_live (GST_BASE_SRC (object)));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_zcipc_frame_src_finalize (GObject * object)
+{
+  g_hash_table_unref (GST_ZCIPC_FRAME_SRC (object)->filled);
+  G_OBJECT_CLASS (gst_zcipc_frame_src_parent_class)->finalize (object);
+}
+
+static void
+gst_zcipc_frame_src_class_init (GstZcipcFrameSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  gobject_class->set_property = gst_zcipc_frame_src_set_property;
+  gobject_class->get_property = gst_zcipc_frame_src_get_property;
+  gobject_class->finalize = gst_zcipc_frame_src_finalize;
+
+  /**
+   * GstZcipcFrameSrc:is-live:
+   *
+   * Push each frame at its time on the clock (the caps' framerate), like a
+   * camera; otherwise as fast as downstream takes them.
+   */
+  frame_src_properties[FRAME_SRC_PROP_IS_LIVE] = g_param_spec_boolean
+      ("is-live", "Is live", "Push frames at the caps' framerate on the clock",
+      DEFAULT_IS_LIVE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  g_object_class_install_properties (gobject_class, FRAME_SRC_N_PROPERTIES,
+      frame_src_properties);
+
+  gst_element_class_add_static_pad_template (element_class,
+      &frame_src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "zcipc benchmark frame source", "Source/Video",
+      "Pushes raw video frames from downstream's pool, painted once per "
+      "buffer: producing a frame costs (almost) no CPU", "The zcipc authors");
+
+  basesrc_class->set_caps = GST_DEBUG_FUNCPTR (gst_zcipc_frame_src_set_caps);
+  basesrc_class->fixate = GST_DEBUG_FUNCPTR (gst_zcipc_frame_src_fixate);
+  basesrc_class->decide_allocation =
+      GST_DEBUG_FUNCPTR (gst_zcipc_frame_src_decide_allocation);
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_zcipc_frame_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_zcipc_frame_src_stop);
+  basesrc_class->get_times = GST_DEBUG_FUNCPTR (gst_zcipc_frame_src_get_times);
+  pushsrc_class->fill = GST_DEBUG_FUNCPTR (gst_zcipc_frame_src_fill);
+}
+
+static void
+gst_zcipc_frame_src_init (GstZcipcFrameSrc * self)
+{
+  gst_video_info_init (&self->info);
+  self->filled = g_hash_table_new (NULL, NULL);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+  gst_base_src_set_live (GST_BASE_SRC (self), DEFAULT_IS_LIVE);
+}
+
 /* ============================================================== plugin */
 
 static gboolean
@@ -688,6 +987,7 @@ plugin_init (GstPlugin * plugin)
       "zcipc benchmark elements");
   ret |= GST_ELEMENT_REGISTER (zcipcstamp, plugin);
   ret |= GST_ELEMENT_REGISTER (zcipclatency, plugin);
+  ret |= GST_ELEMENT_REGISTER (zcipcframesrc, plugin);
   return ret;
 }
 

@@ -96,12 +96,27 @@ FULL_CONFIGS = [
 QUICK_CONFIGS = [Config(640, 480, "RGBA", 1), Config(1920, 1080, "RGBA", 1)]
 
 
-def throughput_frames(cfg: Config, scale: float) -> tuple[int, int]:
-    """(total, warm-up) frames for a max-rate run: about a second of the
-    in-process pipeline, and a warm-up long enough that every pool slot has
-    been written and sent once or more (pool sizes are in the tens)."""
-    mpix = cfg.width * cfg.height / 1e6
-    total = int(max(150, min(2000, 1400 / mpix)) * scale)
+# Three kinds of run per configuration and transport:
+#  ratio:   videotestsrc pattern=black at max rate. The producer writes every
+#           frame with the CPU (videotestsrc copies its cached black frame into
+#           each buffer), like a software producer; fps / in-process fps.
+#  cost:    zcipcframesrc at max rate: frames cost no CPU to produce (each pool
+#           buffer is painted once), so the CPU left is the transport's.
+#  latency: zcipcframesrc is-live=true at 30 fps, like a camera whose frames
+#           arrive by DMA: render -> push latency with an idle producer.
+KINDS = ("ratio", "cost", "latency")
+
+
+def run_frames(cfg: Config, kind: str, scale: float) -> tuple[int, int]:
+    """(total, warm-up) frames of a max-rate run: about half a second of the
+    in-process pipeline (ratio) or a few thousand frames (cost), and a
+    warm-up long enough that every pool slot has been written and sent once
+    or more (pool sizes are in the tens)."""
+    if kind == "cost":
+        total = int(2500 * scale)
+    else:
+        mpix = cfg.width * cfg.height / 1e6
+        total = int(max(150, min(2000, 1400 / mpix)) * scale)
     warmup = max(50, total // 5)
     return total + warmup, warmup
 
@@ -365,20 +380,26 @@ class Bench:
             argv.append("--gate")
         return argv + [pipeline]
 
-    def run(self, transport: str, cfg: Config, total: int, warmup: int,
-            live: bool, timeout: float) -> dict:
+    def run(self, transport: str, cfg: Config, kind: str, total: int, warmup: int,
+            timeout: float, touch: bool = False) -> dict:
         """One run of @transport: returns the parsed measurements."""
         self.seq += 1
-        d = self.workdir / f"run{self.seq:04d}-{transport}-{cfg.key}{'-live' if live else ''}"
+        live = kind == "latency"
+        d = self.workdir / f"run{self.seq:04d}-{kind}-{transport}-{cfg.key}"
         d.mkdir()
         sock = d / "sock"
-        src = (f"videotestsrc pattern=black num-buffers={total} "
-               f"is-live={'true' if live else 'false'} ! {cfg.caps()} ! "
+        if kind == "ratio":
+            gen = f"videotestsrc pattern=black num-buffers={total}"
+        else:
+            gen = (f"zcipcframesrc num-buffers={total} "
+                   f"is-live={'true' if live else 'false'}")
+        src = (f"{gen} ! {cfg.caps()} ! "
                f"zcipcstamp warmup={warmup} location={d / 'producer.json'}")
         n = cfg.consumers
         # async=false: the in-process tee branches have no queues, so a sink
         # waiting for preroll would block the others' preroll for good.
-        consumer_tail = ("zcipclatency warmup={w} location={loc} last-index={last} ! "
+        consumer_tail = ("zcipclatency warmup={w} location={loc} last-index={last} "
+                         f"touch={'true' if touch else 'false'} ! "
                          "fakesink sync=false async=false")
 
         def tail(i: int) -> str:
@@ -387,8 +408,8 @@ class Bench:
 
         procs: list[Proc] = []
         t0 = time.monotonic()
-        out = {"transport": transport, "config": cfg.key, "live": live,
-               "total": total, "warmup": warmup, "ok": False}
+        out = {"transport": transport, "config": cfg.key, "kind": kind, "live": live,
+               "total": total, "warmup": warmup, "touch": touch, "ok": False}
         try:
             if transport == "inproc":
                 if n == 1:
@@ -528,37 +549,44 @@ def summarize_floor(run: dict) -> dict:
             "n": len(lat), "lost": 0}
 
 
+THROUGHPUT_FIELDS = ("fps", "ratio", "total_cpu_us", "transport_cpu_us",
+                     "producer_transport_cpu_us", "producer_cpu_us", "consumer_cpu_us",
+                     "consumer_cpu_us_each", "producer_faults", "consumer_faults",
+                     "consumer_faults_max", "faults", "lost", "copied")
+
+
 def analyze(configs: list[Config], tp_runs: list[dict], lat_runs: list[dict],
             floor_runs: list[dict]) -> dict:
     by = {}
     for r in tp_runs:
         if r.get("ok"):
-            by.setdefault((r["config"], r["transport"], r["rep"]), r)
+            by.setdefault((r["kind"], r["config"], r["transport"], r["rep"]), r)
     reps = sorted({r["rep"] for r in tp_runs})
     table = []
     for cfg in configs:
         row = {"config": cfg.key, "label": cfg.label, "consumers": cfg.consumers,
                "size": f"{cfg.width}x{cfg.height}", "format": cfg.fmt}
-        per = {t: [] for t in TRANSPORTS}
-        for rep in reps:
-            base = by.get((cfg.key, "inproc", rep))
-            bs = summarize_throughput(base) if base else None
-            for t in TRANSPORTS:
-                r = by.get((cfg.key, t, rep))
-                if not r:
-                    continue
-                s = summarize_throughput(r)
-                if bs:
-                    s["ratio"] = s["fps"] / bs["fps"]
-                    s["transport_cpu_us"] = s["total_cpu_us"] - bs["total_cpu_us"]
-                    s["producer_transport_cpu_us"] = s["producer_cpu_us"] - bs["producer_cpu_us"]
-                per[t].append(s)
         for t in TRANSPORTS:
-            fields = ("fps", "ratio", "total_cpu_us", "transport_cpu_us",
-                      "producer_transport_cpu_us", "consumer_cpu_us", "producer_faults",
-                      "consumer_faults", "consumer_faults_max", "faults", "lost", "copied",
-                      "producer_fps")
-            row[t] = {f: agg([s.get(f) for s in per[t]]) for f in fields}
+            row[t] = {}
+        for kind in ("ratio", "cost"):
+            per = {t: [] for t in TRANSPORTS}
+            for rep in reps:
+                base = by.get((kind, cfg.key, "inproc", rep))
+                bs = summarize_throughput(base) if base else None
+                for t in TRANSPORTS:
+                    r = by.get((kind, cfg.key, t, rep))
+                    if not r:
+                        continue
+                    s = summarize_throughput(r)
+                    if bs:
+                        s["ratio"] = s["fps"] / bs["fps"]
+                        s["transport_cpu_us"] = s["total_cpu_us"] - bs["total_cpu_us"]
+                        s["producer_transport_cpu_us"] = (s["producer_cpu_us"]
+                                                          - bs["producer_cpu_us"])
+                    per[t].append(s)
+            for t in TRANSPORTS:
+                row[t][kind] = {f: agg([s.get(f) for s in per[t]])
+                                for f in THROUGHPUT_FIELDS}
         # Latency.
         for t in ("zcipc", "shm"):
             runs = [r for r in lat_runs if r.get("ok") and r["config"] == cfg.key
@@ -577,7 +605,22 @@ def analyze(configs: list[Config], tp_runs: list[dict], lat_runs: list[dict],
     floor = {f: agg([s[f] for s in fsums]) for f in ("p50", "p99", "max")}
     floor["pooled"] = ({"p50": percentile(fpooled, 50), "p99": percentile(fpooled, 99),
                         "max": max(fpooled), "n": len(fpooled)} if fpooled else None)
-    return {"rows": table, "floor": floor}
+    # Scale: transport CPU of N consumers over one consumer's, same size.
+    scale = []
+    for cfg in configs:
+        if cfg.consumers == 1:
+            continue
+        one = next((r for r in table if r["config"] == Config(
+            cfg.width, cfg.height, cfg.fmt, 1).key), None)
+        many = next(r for r in table if r["config"] == cfg.key)
+        for t in ("zcipc", "shm"):
+            a = one and one[t]["cost"]["transport_cpu_us"]
+            b = many[t]["cost"]["transport_cpu_us"]
+            if a and b and a["median"] > 0:
+                scale.append({"config": cfg.key, "transport": t,
+                              "consumers": cfg.consumers,
+                              "x_one_consumer": b["median"] / a["median"]})
+    return {"rows": table, "floor": floor, "scale": scale}
 
 
 def fmt(a: dict | None, spec: str = ".0f", rng: bool = True) -> str:
@@ -593,12 +636,34 @@ def markdown(result: dict) -> str:
     an = result["analysis"]
     floor = an["floor"]
     lines = []
-    lines.append("### Throughput and cost (max rate, sync=false)\n")
+    lines.append("### Throughput: videotestsrc at max rate, sync=false\n")
     lines.append("Medians over the repetitions, (min–max) in brackets. *ratio*: "
-                 "delivered fps / in-process fps of the same repetition; *CPU*: "
-                 "transport CPU µs per frame, all processes, minus the in-process "
-                 "pipeline's; *faults*: minor page faults per frame in the steady "
-                 "state, producer / sum of consumers.\n")
+                 "delivered fps (slowest consumer) / in-process fps of the same "
+                 "repetition; *faults*: minor page faults per frame in the steady "
+                 "state, producer / sum of consumers; *lost*: frames missing at the "
+                 "consumers (sum over repetitions' medians); *copies*: zcipcsink's "
+                 "frames-copied.\n")
+    lines.append("| configuration | in-process fps | zcipc ratio | shm ratio | "
+                 "zcipc faults P / C | shm faults P / C | lost z / s | zcipc copies |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for row in an["rows"]:
+        z, s, i = row["zcipc"]["ratio"], row["shm"]["ratio"], row["inproc"]["ratio"]
+        lines.append(
+            f"| {row['label']} | {fmt(i['fps'])} | {fmt(z['ratio'], '.2f')} | "
+            f"{fmt(s['ratio'], '.2f')} | "
+            f"{fmt(z['producer_faults'], '.2f', False)} / "
+            f"{fmt(z['consumer_faults'], '.2f', False)} | "
+            f"{fmt(s['producer_faults'], '.2f', False)} / "
+            f"{fmt(s['consumer_faults'], '.2f', False)} | "
+            f"{fmt(z['lost'], '.0f', False)} / {fmt(s['lost'], '.0f', False)} | "
+            f"{fmt(z['copied'], '.0f', False)} |")
+    lines.append("")
+    lines.append("### Cost: zcipcframesrc (frames cost nothing to produce) at max rate\n")
+    lines.append("*CPU*: transport CPU µs per frame, producer + all consumers, minus "
+                 "the in-process pipeline's (whose own CPU per frame is in the second "
+                 "column), median (min–max); *P / C*: the producer's part and the "
+                 "consumers' (summed); *fps*: frames per second the transport "
+                 "delivered when producing costs nothing.\n")
     fm = an.get("floor_max_rate") or {}
     if fm.get("both_cpu_us"):
         lines.append(f"For scale: one bare socket sleep/wake-up cycle each way, back to "
@@ -607,42 +672,50 @@ def markdown(result: dict) -> str:
                      f"sender {fmt(fm['sender_cpu_us'], '.1f', False)}, receiver "
                      f"{fmt(fm['receiver_cpu_us'], '.1f', False)}), one-way p50 "
                      f"{fmt(fm['latency_p50_us'], '.1f', False)} µs.\n")
-    lines.append("| configuration | in-process fps | zcipc ratio | shm ratio | "
-                 "zcipc CPU µs | shm CPU µs | zcipc faults P / C | shm faults P / C | "
-                 "lost z / s | zcipc copies |")
+    lines.append("| configuration | in-process µs | zcipc CPU µs | zcipc P / C | shm CPU µs "
+                 "| shm P / C | zcipc fps | shm fps | zcipc faults P / C | shm faults P / C |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for row in an["rows"]:
-        z, s, i = row["zcipc"], row["shm"], row["inproc"]
+        z, s, i = row["zcipc"]["cost"], row["shm"]["cost"], row["inproc"]["cost"]
         lines.append(
-            f"| {row['label']} | {fmt(i['fps'])} | {fmt(z['ratio'], '.2f')} | "
-            f"{fmt(s['ratio'], '.2f')} | {fmt(z['transport_cpu_us'], '.1f')} | "
+            f"| {row['label']} | {fmt(i['total_cpu_us'], '.1f', False)} | "
+            f"{fmt(z['transport_cpu_us'], '.1f')} | "
+            f"{fmt(z['producer_transport_cpu_us'], '.1f', False)} / "
+            f"{fmt(z['consumer_cpu_us'], '.1f', False)} | "
             f"{fmt(s['transport_cpu_us'], '.1f')} | "
+            f"{fmt(s['producer_transport_cpu_us'], '.1f', False)} / "
+            f"{fmt(s['consumer_cpu_us'], '.1f', False)} | "
+            f"{fmt(z['fps'], '.0f', False)} | {fmt(s['fps'], '.0f', False)} | "
             f"{fmt(z['producer_faults'], '.2f', False)} / "
             f"{fmt(z['consumer_faults'], '.2f', False)} | "
             f"{fmt(s['producer_faults'], '.2f', False)} / "
-            f"{fmt(s['consumer_faults'], '.2f', False)} | "
-            f"{fmt(z['lost'], '.0f', False)} / {fmt(s['lost'], '.0f', False)} | "
-            f"{fmt(z['copied'], '.0f', False)} |")
+            f"{fmt(s['consumer_faults'], '.2f', False)} |")
+    if an.get("scale"):
+        lines.append("")
+        lines.append("Transport CPU of N consumers / one consumer's (same frame size; "
+                     "target ≤ N): " + "; ".join(
+                         f"{x['transport']} {x['config']}: {x['x_one_consumer']:.1f}×"
+                         for x in an["scale"]) + ".")
     fails = result.get("failures", [])
     if fails:
         counts = {}
         for f in fails:
-            k = (f["transport"], f["config"], f["live"], f.get("stalled", False))
+            k = (f["transport"], f["config"], f["kind"], f.get("stalled", False))
             counts[k] = counts.get(k, 0) + 1
         lines.append("")
-        lines.append("Failed runs (each retried once; the retry is what the table "
-                     "shows): " + "; ".join(
-                         f"{t} {c}{' 30 fps' if live else ''}: {n}×"
+        lines.append("Failed runs (each retried once; the retry is what the tables "
+                     "show): " + "; ".join(
+                         f"{t} {c} {kind}: {n}×"
                          f"{' (wedged: no CPU progress)' if st else ''}"
-                         for (t, c, live, st), n in sorted(counts.items())) + ".")
+                         for (t, c, kind, st), n in sorted(counts.items())) + ".")
     lines.append("")
     lines.append("### Latency at 30 fps, sink render → source push (µs)\n")
     fl = floor
     fp = fl.get("pooled") or {}
-    lines.append(f"Bare Unix-socket wake-up floor (same run): p50 {fmt(fl['p50'])}, "
-                 f"p99 {fp.get('p99', 0):.0f}, max {fp.get('max', 0):.0f} µs. Targets: "
-                 f"zcipc p50 ≤ {TARGET_P50_X_FLOOR}× and p99 ≤ {TARGET_P99_X_FLOOR}× the "
-                 "floor. *p50*: median over repetitions of each repetition's p50 (all "
+    lines.append((f"Bare Unix-socket wake-up floor (same run): p50 {fmt(fl['p50'])}, "
+                  f"p99 {fp['p99']:.0f}, max {fp['max']:.0f} µs. " if fp else "")
+                 + f"Targets: zcipc p50 ≤ {TARGET_P50_X_FLOOR}× and p99 ≤ "
+                 f"{TARGET_P99_X_FLOOR}× the floor. *p50*: median over repetitions of each repetition's p50 (all "
                  "consumers of the run), (min–max); *p99* and *max*: over every frame of "
                  "every repetition (a repetition alone has too few frames for a p99); "
                  "*×floor*: the same statistic divided by the floor's.\n")
@@ -717,28 +790,47 @@ def plots(result: dict, outdir: Path) -> list[Path]:
         made.append(p)
 
     fig, ax = plt.subplots(figsize=(10, 4))
-    bars(ax, "ratio", ("zcipc", "shm"))
+    bars(ax, None, ("zcipc", "shm"), getter=lambda t: t["ratio"]["ratio"])
     ax.axhline(TARGET_FPS_RATIO, color="green", ls="--", lw=1,
                label=f"target ≥ {TARGET_FPS_RATIO}")
     ax.set_ylabel("fps / in-process fps")
-    ax.set_title("Throughput relative to the same pipeline in one process")
+    ax.set_title("Throughput relative to the same pipeline in one process "
+                 "(videotestsrc pattern=black)", fontsize=10)
     ax.legend(fontsize=8)
     save(fig, "fps_ratio.png")
 
+    # Transport CPU, stacked producer / consumers, from the cost runs.
     fig, ax = plt.subplots(figsize=(10, 4))
-    bars(ax, "transport_cpu_us", ("zcipc", "shm"))
+    width = 0.38
+    for j, t in enumerate(("zcipc", "shm")):
+        off = (j - 0.5) * width
+        prod = [(r[t]["cost"]["producer_transport_cpu_us"] or {}).get("median", 0)
+                for r in rows]
+        cons = [(r[t]["cost"]["consumer_cpu_us"] or {}).get("median", 0) for r in rows]
+        ax.bar([x + off for x in xs], prod, width, color=colors[t],
+               label=f"{'zcipc' if t == 'zcipc' else 'shmsink/shmsrc'}: producer")
+        ax.bar([x + off for x in xs], cons, width, bottom=prod, color=colors[t],
+               alpha=0.45, label=f"{'zcipc' if t == 'zcipc' else 'shmsink/shmsrc'}: "
+               "consumers")
     ax.axhline(TARGET_CPU_US, color="green", ls="--", lw=1,
                label=f"target ≤ {TARGET_CPU_US:.0f} µs")
-    ax.set_yscale("symlog", linthresh=10)
-    ax.set_ylabel("transport CPU µs / frame (all processes)")
-    ax.set_title("Transport CPU per frame (minus the in-process pipeline)")
-    ax.legend(fontsize=8)
+    fm = an.get("floor_max_rate") or {}
+    if fm.get("both_cpu_us"):
+        ax.axhline(fm["both_cpu_us"]["median"], color="black", lw=1,
+                   label="bare socket wake-up, both sides")
+    ax.set_xticks(xs)
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylabel("transport CPU µs / frame")
+    ax.set_title("Transport CPU per frame, all processes (zcipcframesrc, max rate)",
+                 fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
     save(fig, "cpu_per_frame.png")
 
     fig, ax = plt.subplots(figsize=(10, 4))
-    bars(ax, "faults", ("zcipc", "shm"))
+    bars(ax, None, ("zcipc", "shm"), getter=lambda t: t["ratio"]["faults"])
     ax.set_ylabel("minor page faults / frame (all processes)")
-    ax.set_title("Page faults per frame in steady state")
+    ax.set_title("Page faults per frame in steady state (videotestsrc, max rate)",
+                 fontsize=10)
     ax.legend(fontsize=8)
     save(fig, "faults_per_frame.png")
 
@@ -800,7 +892,7 @@ def quick_check(result: dict) -> list[str]:
     for r in result["runs"]["throughput"] + result["runs"]["latency"]:
         if r["transport"] != "zcipc":
             continue
-        what = f"zcipc {r['config']}{' live' if r['live'] else ''}"
+        what = f"zcipc {r['config']} {r['kind']}"
         if not r.get("ok"):
             problems.append(f"{what}: run failed: {r.get('error', '?')[:500]}")
             continue
@@ -887,23 +979,24 @@ def main(argv: list[str]) -> int:
             order = []
             for k, c in enumerate(corder):
                 rot = (k + rep) % len(transports)
-                order += [(c, t) for t in transports[rot:] + transports[:rot]]
-            for cfg, t in order:
-                total, warmup = throughput_frames(cfg, scale)
-                r = bench.run(t, cfg, total, warmup, live=False,
-                              timeout=20 + total / 100)
+                ts = transports[rot:] + transports[:rot]
+                order += [(c, kind, t) for kind in ("ratio", "cost") for t in ts]
+            for cfg, kind, t in order:
+                total, warmup = run_frames(cfg, kind, scale)
+                r = bench.run(t, cfg, kind, total, warmup, timeout=20 + total / 100,
+                              touch=args.quick)
                 if not r.get("ok"):
                     failures.append({"rep": rep, "config": cfg.key, "transport": t,
-                                     "live": False, "stalled": r.get("stalled", False),
+                                     "kind": kind, "stalled": r.get("stalled", False),
                                      "error": r.get("error", "")[:300]})
                     log("  retrying once")
-                    r = bench.run(t, cfg, total, warmup, live=False,
-                                  timeout=20 + total / 100)
+                    r = bench.run(t, cfg, kind, total, warmup, timeout=20 + total / 100,
+                                  touch=args.quick)
                 r["rep"] = rep
                 tp_runs.append(r)
                 if r.get("ok"):
                     s = summarize_throughput(r)
-                    log(f"  rep {rep} {t:6s} {cfg.label:24s} {s['fps']:8.0f} fps "
+                    log(f"  rep {rep} {kind:5s} {t:6s} {cfg.label:22s} {s['fps']:8.0f} fps "
                         f"cpu {s['total_cpu_us']:8.1f} µs/f faults {s['faults']:.3f}/f")
             # The CPU a bare sleep/wake-up cycle costs at the highest rate.
             if not args.quick:
@@ -931,14 +1024,14 @@ def main(argv: list[str]) -> int:
                         log(f"  rep {rep} floor  {'':24s} p50 {s['p50']:7.0f} µs "
                             f"p99 {s['p99']:7.0f} µs")
                     continue
-                r = bench.run(t, cfg, lat_frames + lat_warmup, lat_warmup, live=True,
-                              timeout=20 + lat_frames / 30)
+                r = bench.run(t, cfg, "latency", lat_frames + lat_warmup, lat_warmup,
+                              timeout=20 + lat_frames / 30, touch=args.quick)
                 if not r.get("ok"):
                     failures.append({"rep": rep, "config": cfg.key, "transport": t,
-                                     "live": True, "error": r.get("error", "")[:300]})
+                                     "kind": "latency", "error": r.get("error", "")[:300]})
                     log("  retrying once")
-                    r = bench.run(t, cfg, lat_frames + lat_warmup, lat_warmup,
-                                  live=True, timeout=20 + lat_frames / 30)
+                    r = bench.run(t, cfg, "latency", lat_frames + lat_warmup, lat_warmup,
+                                  timeout=20 + lat_frames / 30, touch=args.quick)
                 r["rep"] = rep
                 lat_runs.append(r)
                 if r.get("ok"):
@@ -959,7 +1052,8 @@ def main(argv: list[str]) -> int:
         "reps": reps,
         "settings": {"scale": scale, "latency_frames": lat_frames,
                      "latency_warmup": lat_warmup, "floor_count": args.floor_count,
-                     "frames": {c.key: throughput_frames(c, scale) for c in configs}},
+                     "frames": {c.key: {k: run_frames(c, k, scale) for k in ("ratio", "cost")}
+                                for c in configs}},
         "targets": {"fps_ratio": TARGET_FPS_RATIO, "cpu_us": TARGET_CPU_US,
                     "p50_x_floor": TARGET_P50_X_FLOOR, "p99_x_floor": TARGET_P99_X_FLOOR},
         "runs": {"throughput": tp_runs, "latency": lat_runs, "floor": floor_runs,
