@@ -714,11 +714,13 @@ G_DECLARE_FINAL_TYPE (GstZcipcFrameSrc, gst_zcipc_frame_src, GST,
     ZCIPC_FRAME_SRC, GstPushSrc);
 
 #define DEFAULT_IS_LIVE FALSE
+#define DEFAULT_MAX_BUFFERS 8
 
 enum
 {
   FRAME_SRC_PROP_0,
   FRAME_SRC_PROP_IS_LIVE,
+  FRAME_SRC_PROP_MAX_BUFFERS,
   FRAME_SRC_N_PROPERTIES
 };
 
@@ -731,6 +733,9 @@ GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
 struct _GstZcipcFrameSrc
 {
   GstPushSrc parent;
+
+  /* OBJECT LOCK */
+  guint max_buffers;
 
   /* Streaming thread (set_caps, decide_allocation and fill) */
   GstVideoInfo info;
@@ -802,8 +807,14 @@ gst_zcipc_frame_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
     gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
     size = MAX (size, (guint) self->info.size);
   } else {
+    /* Our own pool, bounded like a camera's: an unbounded one would, with
+     * shmsink, fill its area with idle buffers and then wait for room for
+     * good. */
     size = (guint) self->info.size;
-    min = max = 0;
+    min = 0;
+    GST_OBJECT_LOCK (self);
+    max = self->max_buffers;
+    GST_OBJECT_UNLOCK (self);
   }
   if (!pool)
     pool = gst_video_buffer_pool_new ();
@@ -898,6 +909,11 @@ gst_zcipc_frame_src_set_property (GObject * object, guint prop_id,
       gst_base_src_set_live (GST_BASE_SRC (object),
           g_value_get_boolean (value));
       break;
+    case FRAME_SRC_PROP_MAX_BUFFERS:
+      GST_OBJECT_LOCK (object);
+      GST_ZCIPC_FRAME_SRC (object)->max_buffers = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (object);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -911,6 +927,11 @@ gst_zcipc_frame_src_get_property (GObject * object, guint prop_id,
   switch (prop_id) {
     case FRAME_SRC_PROP_IS_LIVE:
       g_value_set_boolean (value, gst_base_src_is_live (GST_BASE_SRC (object)));
+      break;
+    case FRAME_SRC_PROP_MAX_BUFFERS:
+      GST_OBJECT_LOCK (object);
+      g_value_set_uint (value, GST_ZCIPC_FRAME_SRC (object)->max_buffers);
+      GST_OBJECT_UNLOCK (object);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -947,6 +968,17 @@ gst_zcipc_frame_src_class_init (GstZcipcFrameSrcClass * klass)
       ("is-live", "Is live", "Push frames at the caps' framerate on the clock",
       DEFAULT_IS_LIVE,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  /**
+   * GstZcipcFrameSrc:max-buffers:
+   *
+   * Most buffers of the pool this element makes when downstream offers none
+   * (in-process fakesink, shmsink); 0: no limit. A pool downstream offers
+   * (zcipcsink's) keeps its own limits.
+   */
+  frame_src_properties[FRAME_SRC_PROP_MAX_BUFFERS] = g_param_spec_uint
+      ("max-buffers", "Max buffers", "Most buffers of our own pool (0: no "
+      "limit)", 0, G_MAXUINT, DEFAULT_MAX_BUFFERS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   g_object_class_install_properties (gobject_class, FRAME_SRC_N_PROPERTIES,
       frame_src_properties);
 
@@ -971,6 +1003,7 @@ static void
 gst_zcipc_frame_src_init (GstZcipcFrameSrc * self)
 {
   gst_video_info_init (&self->info);
+  self->max_buffers = DEFAULT_MAX_BUFFERS;
   self->filled = g_hash_table_new (NULL, NULL);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
   gst_base_src_set_live (GST_BASE_SRC (self), DEFAULT_IS_LIVE);
