@@ -9,6 +9,10 @@ the difference of the counts by N2 - N1, so start-up and tear-down cancel:
 
     /usr/bin/python3 tests/bench/syscalls_per_frame.py --build-dir build
     /usr/bin/python3 tests/bench/syscalls_per_frame.py --build-dir build --transport shm
+    /usr/bin/python3 tests/bench/syscalls_per_frame.py --build-dir build --fps 1000
+
+By default the producer is videotestsrc flat out; --fps N uses the benchmark's
+zcipcframesrc paced at N frames per second (the benchmark's cost runs).
 
 strace slows every syscall down, so use it for counts, not for times.
 """
@@ -39,13 +43,19 @@ def parse_strace_c(text: str) -> dict[str, int]:
 
 def run_once(args, frames: int, workdir: Path) -> tuple[dict, dict]:
     env = dict(os.environ)
-    plugin_path = os.pathsep.join([str(Path(args.build_dir).resolve() / "gst")])
+    build = Path(args.build_dir).resolve()
+    plugin_path = os.pathsep.join([str(build / "gst"), str(build / "tests" / "bench")])
     env["GST_PLUGIN_PATH_1_0"] = env["GST_PLUGIN_PATH"] = plugin_path
     env["GST_REGISTRY_1_0"] = str(workdir / "registry.bin")
     sock = workdir / f"sock{frames}"
-    caps = f"video/x-raw,format=RGBA,width={args.width},height={args.height},framerate=30/1"
-    live = "true" if args.live else "false"
-    src = f"videotestsrc pattern=black is-live={live} num-buffers={frames} ! {caps}"
+    fps = args.fps or 30
+    caps = (f"video/x-raw,format=RGBA,width={args.width},height={args.height},"
+            f"framerate={fps}/1")
+    if args.fps:
+        src = f"zcipcframesrc is-live=true num-buffers={frames} ! {caps}"
+    else:
+        live = "true" if args.live else "false"
+        src = f"videotestsrc pattern=black is-live={live} num-buffers={frames} ! {caps}"
     if args.transport == "zcipc":
         prod = (f"{src} ! zcipcsink socket-path={sock} min-consumers=1 "
                 f"slow-consumer=wait sync=false")
@@ -79,7 +89,9 @@ def main() -> int:
     ap.add_argument("--transport", choices=("zcipc", "shm"), default="zcipc")
     ap.add_argument("--width", type=int, default=1920)
     ap.add_argument("--height", type=int, default=1080)
-    ap.add_argument("--live", action="store_true", help="30 fps live source")
+    ap.add_argument("--live", action="store_true", help="30 fps live videotestsrc")
+    ap.add_argument("--fps", type=int, default=0,
+                    help="zcipcframesrc paced at this rate instead of videotestsrc")
     ap.add_argument("--frames", default="300,1300", help="N1,N2")
     args = ap.parse_args()
     n1, n2 = (int(x) for x in args.frames.split(","))

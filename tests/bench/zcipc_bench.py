@@ -122,7 +122,7 @@ def run_frames(cfg: Config, kind: str, scale: float) -> tuple[int, int]:
         total = int(COST_FPS * scale)
     else:
         mpix = cfg.width * cfg.height / 1e6
-        total = int(max(150, min(2000, 1400 / mpix)) * scale)
+        total = int(max(150, min(10000, 3000 / mpix)) * scale)
     warmup = max(50, total // 5)
     return total + warmup, warmup
 
@@ -536,6 +536,10 @@ def summarize_throughput(run: dict) -> dict:
         s["consumer_faults_max"] = max(c["minflt"] / max(1, c["frames"]) for c in cs)
     s["faults"] = s["producer_faults"] + s["consumer_faults"]
     s["lost"] = sum(c["lost"] for c in run["consumers"])
+    st = run.get("producer_status", {})
+    for k, f in (("VmHWM", "producer_hwm_mib"), ("RssShmem", "producer_shmem_mib")):
+        if k in st:
+            s[f] = int(st[k].split()[0]) / 1024.0
     s["copied"] = None
     for e in run.get("elements", {}).values():
         if e.get("factory") == "zcipcsink":
@@ -558,7 +562,8 @@ def summarize_floor(run: dict) -> dict:
 THROUGHPUT_FIELDS = ("fps", "producer_fps", "ratio", "total_cpu_us", "transport_cpu_us",
                      "producer_transport_cpu_us", "producer_cpu_us", "consumer_cpu_us",
                      "consumer_cpu_us_each", "producer_faults", "consumer_faults",
-                     "consumer_faults_max", "faults", "lost", "copied")
+                     "consumer_faults_max", "faults", "lost", "copied",
+                     "producer_hwm_mib", "producer_shmem_mib")
 
 
 def analyze(configs: list[Config], tp_runs: list[dict], lat_runs: list[dict],
@@ -680,8 +685,9 @@ def markdown(result: dict) -> str:
                      f"{fmt(fm['receiver_cpu_us'], '.1f', False)}), one-way p50 "
                      f"{fmt(fm['latency_p50_us'], '.1f', False)} µs.\n")
     lines.append("| configuration | in-process µs | zcipc CPU µs | zcipc P / C | shm CPU µs "
-                 "| shm P / C | zcipc faults P / C | shm faults P / C |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+                 "| shm P / C | zcipc faults P / C | shm faults P / C | producer peak RSS "
+                 "(shared) MiB z / s |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for row in an["rows"]:
         z, s, i = row["zcipc"]["cost"], row["shm"]["cost"], row["inproc"]["cost"]
         lines.append(
@@ -695,7 +701,10 @@ def markdown(result: dict) -> str:
             f"{fmt(z['producer_faults'], '.2f', False)} / "
             f"{fmt(z['consumer_faults'], '.2f', False)} | "
             f"{fmt(s['producer_faults'], '.2f', False)} / "
-            f"{fmt(s['consumer_faults'], '.2f', False)} |")
+            f"{fmt(s['consumer_faults'], '.2f', False)} | "
+            f"{fmt(z['producer_hwm_mib'], '.0f', False)} ({fmt(z['producer_shmem_mib'], '.0f', False)})"
+            f" / {fmt(s['producer_hwm_mib'], '.0f', False)} "
+            f"({fmt(s['producer_shmem_mib'], '.0f', False)}) |")
     slow = [f"{t} {row['label']}" for row in an["rows"] for t in TRANSPORTS
             if row[t]["cost"].get("producer_fps") and
             row[t]["cost"]["producer_fps"]["median"] < 0.95 * COST_FPS]
@@ -950,7 +959,18 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-docs", action="store_true",
                     help="do not refresh the generated tables in docs/benchmarks.md")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--from-json", default=None, metavar="JSON",
+                    help="measure nothing: redo the tables, plots and docs from a "
+                    "results file (its raw measurements)")
     args = ap.parse_args(argv)
+
+    if args.from_json:
+        src = Path(args.from_json)
+        result = json.loads(src.read_text())
+        configs = [config_from_key(k) for k in result["configs"]]
+        for k in ("only", "transports", "no_latency"):
+            setattr(args, k, result.get("partial", {}).get(k) or getattr(args, k))
+        return finish(result, configs, args, Path(args.output) if args.output else src)
 
     build_dir = Path(args.build_dir).resolve()
     configs = QUICK_CONFIGS if args.quick else FULL_CONFIGS
@@ -1071,7 +1091,27 @@ def main(argv: list[str]) -> int:
         "runs": {"throughput": tp_runs, "latency": lat_runs, "floor": floor_runs,
                  "floor_max_rate": floor_cpu_runs},
         "failures": failures,
+        "configs": [c.key for c in configs],
+        "partial": {"only": args.only, "transports": args.transports,
+                    "no_latency": args.no_latency},
     }
+    return finish(result, configs, args, output)
+
+
+def config_from_key(key: str) -> Config:
+    size, fmt_, consumers = key.split("-")
+    w, h = size.split("x")
+    return Config(int(w), int(h), fmt_, int(consumers[1:]))
+
+
+def finish(result: dict, configs: list[Config], args, output: Path) -> int:
+    """Analysis, tables, JSON, plots and the docs, from a run's raw results
+    (after a run, or again later with --from-json)."""
+    runs = result["runs"]
+    tp_runs, lat_runs, floor_runs = runs["throughput"], runs["latency"], runs["floor"]
+    floor_cpu_runs = runs.get("floor_max_rate", [])
+    info, elapsed, reps = result["machine"], result["elapsed_s"], result["reps"]
+    result["configs"] = [c.key for c in configs]
     result["analysis"] = analyze(configs, tp_runs, lat_runs, floor_runs)
     ok_fc = [r for r in floor_cpu_runs if r.get("ok")]
     result["analysis"]["floor_max_rate"] = {
@@ -1080,10 +1120,10 @@ def main(argv: list[str]) -> int:
         "receiver_cpu_us": agg([r["receiver_cpu_us_per_ping"] for r in ok_fc]),
         "both_cpu_us": agg([r["sender_cpu_us_per_ping"] + r["receiver_cpu_us_per_ping"]
                             for r in ok_fc]),
-        "latency_p50_us": agg([percentile(r["latency_us"], 50) for r in ok_fc]),
+        "latency_p50_us": agg([r["latency_p50_us"] for r in ok_fc]),
     }
     key = "1920x1080-RGBA-c1"
-    result["latency_samples"] = {
+    samples = {
         "zcipc": [x for r in lat_runs if r.get("ok") and r["config"] == key
                   and r["transport"] == "zcipc" for x in r["latency_us"]],
         "shmsink/shmsrc": [x for r in lat_runs if r.get("ok") and r["config"] == key
@@ -1094,21 +1134,22 @@ def main(argv: list[str]) -> int:
     table = markdown(result)
     print(table)
 
-    # The raw latency lists make the JSON big; the summaries stay.
-    samples = result.pop("latency_samples")
-    for r in tp_runs + lat_runs + floor_runs + floor_cpu_runs:
-        lat = r.pop("latency_us", None)
-        if lat and r["live"]:
-            r["latency_summary"] = summarize_floor({"latency_us": lat})
+    # Raw latencies stay (rounded to 0.1 µs) so that --from-json can redo
+    # every figure; the max-rate runs' lists mean nothing and go.
+    for r in tp_runs + floor_cpu_runs:
+        r.pop("latency_us", None)
+    for r in lat_runs + floor_runs:
+        if r.get("latency_us"):
+            r["latency_us"] = [round(x, 1) for x in r["latency_us"]]
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    output.write_text(json.dumps(result, indent=None, default=str) + "\n")
     output.with_suffix(".md").write_text(
         f"Command: `{result['command']}`  \nMachine: {info['nproc']} × {info['cpu']}, "
         f"Linux {info['kernel']}, {info['gstreamer']}, {info['date']}, "
         f"commit {info['commit']}, {elapsed:.0f} s\n\n" + table)
     log(f"wrote {output} and {output.with_suffix('.md')} ({elapsed:.0f} s)")
 
-    if args.quick:
+    if result["quick"]:
         problems = quick_check(result)
         for p in problems:
             log("FAIL: " + p)
@@ -1150,6 +1191,7 @@ def run_floor(bench: Bench, count: int, hz: int = 30) -> dict:
             raise RuntimeError(r.stderr)
         data = json.loads(r.stdout)
         out["latency_us"] = [x / 1000.0 for x in data["latency_ns"]]
+        out["latency_p50_us"] = percentile(out["latency_us"], 50)
         for k in ("rate_hz", "sender_cpu_us_per_ping", "receiver_cpu_us_per_ping"):
             out[k] = data[k]
         out["ok"] = True
