@@ -783,7 +783,7 @@ def plots(result: dict, outdir: Path) -> list[Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     an = result["analysis"]
     rows = an["rows"]
-    labels = [r["label"].replace(" ×", "\n×") for r in rows]
+    labels = [r["label"].replace(" ", "\n", 1).replace(" ×", " ×") for r in rows]
     xs = list(range(len(rows)))
     made = []
     colors = {"zcipc": "#1f77b4", "shm": "#ff7f0e", "inproc": "#7f7f7f"}
@@ -860,7 +860,7 @@ def plots(result: dict, outdir: Path) -> list[Path]:
     ax.legend(fontsize=8)
     save(fig, "faults_per_frame.png")
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4.5))
     floor = an["floor"]
     for ax, q, tx in ((axes[0], "p50", TARGET_P50_X_FLOOR), (axes[1], "p99", TARGET_P99_X_FLOOR)):
         def get(t, q=q):
@@ -1158,6 +1158,8 @@ def finish(result: dict, configs: list[Config], args, output: Path) -> int:
     # every figure; the max-rate runs' lists mean nothing and go.
     for r in tp_runs + floor_cpu_runs:
         r.pop("latency_us", None)
+        for e in r.get("elements", {}).values():
+            e.pop("text", None)     # the parsed fields stay
     for r in lat_runs + floor_runs:
         if r.get("latency_us"):
             r["latency_us"] = [round(x, 1) for x in r["latency_us"]]
