@@ -111,7 +111,8 @@ append_window (GString * out, const BenchSample * a, const BenchSample * b,
 
 /* Writes @text to @location (replacing it); logs why when it cannot. */
 static void
-write_report (GstElement * element, const gchar * location, const GString * text)
+write_report (GstElement * element, const gchar * location,
+    const GString * text)
 {
   GError *err = NULL;
 
@@ -837,8 +838,9 @@ gst_zcipc_frame_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
     gst_query_add_allocation_pool (query, pool, size, min, max);
   gst_object_unref (pool);
 
-  return GST_BASE_SRC_CLASS (gst_zcipc_frame_src_parent_class)->
-      decide_allocation (bsrc, query);
+  return
+      GST_BASE_SRC_CLASS (gst_zcipc_frame_src_parent_class)->decide_allocation
+      (bsrc, query);
 }
 
 static gboolean

@@ -161,7 +161,7 @@ main (int argc, char **argv)
   parent_cpu = cpu_us ();
   t_start = now_ns ();
   for (unsigned i = 0; i < count; i++) {
-    struct ping p = { .index = i };
+    struct ping p = {.index = i };
     uint64_t ack;
 
     next.tv_nsec += (long) period_ns;
