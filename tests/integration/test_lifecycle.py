@@ -167,7 +167,9 @@ def test_100_consumers_killed_at_random_moments_leak_nothing_and_the_survivor_mi
         # The pool may have grown while victims held frames; as their frames
         # come back it shrinks to its first region, and the fds and mappings
         # of the producer return to what they were.
-        wait_until(lambda: fd_count() == base_fds and len(zcipc_mappings()) == base_maps, 15,
+        # (At most: a pool that had already grown for a slow start may even
+        # end below its count at the baseline.)
+        wait_until(lambda: fd_count() <= base_fds and len(zcipc_mappings()) <= base_maps, 15,
                    f"fds {fd_count()} -> {base_fds}, mappings {len(zcipc_mappings())} -> {base_maps}")
         stats = sink.get_property("stats")
         assert stats.get_value("frames-held") <= 2      # only the survivor's
