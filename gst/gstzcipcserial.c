@@ -270,6 +270,21 @@ gst_zcipc_timing_serialize (const GstZcipcTiming * timing)
 }
 
 gboolean
+gst_zcipc_element_on_monotonic_clock (GstElement * element)
+{
+  GstClock *clock = gst_element_get_clock (element);
+  gboolean monotonic = FALSE;
+
+  if (clock && GST_IS_SYSTEM_CLOCK (clock)) {
+    GstClockType type;
+    g_object_get (clock, "clock-type", &type, NULL);
+    monotonic = type == GST_CLOCK_TYPE_MONOTONIC;
+  }
+  gst_clear_object (&clock);
+  return monotonic;
+}
+
+gboolean
 gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
     GstZcipcTiming * timing)
 {

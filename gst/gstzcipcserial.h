@@ -42,6 +42,10 @@ GstEvent *gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload,
     gsize size);
 
 GBytes *gst_zcipc_timing_serialize (const GstZcipcTiming * timing);
+
+/* Whether `element` runs on the system monotonic clock: the one clock both
+ * processes share, so running times can be mapped across. */
+gboolean gst_zcipc_element_on_monotonic_clock (GstElement * element);
 gboolean gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
     GstZcipcTiming * timing);
 

@@ -1259,20 +1259,13 @@ update_timing (GstZcipcSink * self)
 {
   GstElement *element = GST_ELEMENT_CAST (self);
   GstZcipcTiming timing = { 0 };
-  GstClock *clock;
   GBytes *bytes;
 
   timing.render_offset = gst_element_get_base_time (element) +
       gst_base_sink_get_latency (GST_BASE_SINK (self));
   if (timing.render_offset == self->timing_sent)
     return;
-  clock = gst_element_get_clock (element);
-  if (clock && GST_IS_SYSTEM_CLOCK (clock)) {
-    GstClockType type;
-    g_object_get (clock, "clock-type", &type, NULL);
-    timing.monotonic = type == GST_CLOCK_TYPE_MONOTONIC;
-  }
-  gst_clear_object (&clock);
+  timing.monotonic = gst_zcipc_element_on_monotonic_clock (element);
   bytes = gst_zcipc_timing_serialize (&timing);
   send_event_bytes (self, GST_ZCIPC_EVENT_TIMING, bytes, TRUE);
   g_bytes_unref (bytes);

@@ -605,7 +605,6 @@ static void
 update_segment (GstZcipcSrc * self)
 {
   GstSegment seg;
-  GstClock *clock;
   gboolean same_clock = FALSE;
   GstClockTime base_time;
 
@@ -613,13 +612,7 @@ update_segment (GstZcipcSrc * self)
     return;                     /* retimestamp: basesrc's own 0-based segment */
   seg = self->producer_segment;
   base_time = gst_element_get_base_time (GST_ELEMENT_CAST (self));
-  clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
-  if (clock && GST_IS_SYSTEM_CLOCK (clock)) {
-    GstClockType type;
-    g_object_get (clock, "clock-type", &type, NULL);
-    same_clock = type == GST_CLOCK_TYPE_MONOTONIC;
-  }
-  gst_clear_object (&clock);
+  same_clock = gst_zcipc_element_on_monotonic_clock (GST_ELEMENT_CAST (self));
 
   if (seg.format == GST_FORMAT_TIME && self->have_timing &&
       self->timing.monotonic && same_clock &&
