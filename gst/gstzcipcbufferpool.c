@@ -50,6 +50,12 @@ struct _GstZcipcBufferPool
   GPtrArray *regions;           /* GstZcipcRegion*, owned; [0] is the first */
 
   gint outstanding;             /* atomic: buffers acquired, not released */
+  gint allocated;               /* atomic: buffers alive */
+
+  GMutex reclaim_lock;          /* protects the reclaim function */
+  GstZcipcReclaimFunc reclaim;
+  gpointer reclaim_data;
+  GDestroyNotify reclaim_notify;
 
   /* lock: demand over the current window, and whether the last complete
    * window stayed within the first region (then added regions may go). */
@@ -196,6 +202,7 @@ gst_zcipc_buffer_pool_alloc_buffer (GstBufferPool * pool, GstBuffer ** buffer,
       self->size);
   g_mutex_unlock (&self->lock);
 
+  g_atomic_int_inc (&self->allocated);
   buf = gst_buffer_new ();
   gst_buffer_append_memory (buf, mem);
   if (self->add_video_meta) {
@@ -233,6 +240,17 @@ gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
   GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
   GstFlowReturn ret;
 
+  /* All out: the sink may hold buffers whose consumers already let go
+   * (it reads releases lazily). Take them back before growing or waiting. */
+  if (g_atomic_int_get (&self->allocated) -
+      g_atomic_int_get (&self->outstanding) <= 0) {
+    g_mutex_lock (&self->reclaim_lock);
+    if (self->reclaim) {
+      GST_LOG_OBJECT (pool, "no free buffer: reclaiming");
+      self->reclaim (self->reclaim_data);
+    }
+    g_mutex_unlock (&self->reclaim_lock);
+  }
   ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->
       acquire_buffer (pool, buffer, params);
   if (ret == GST_FLOW_OK) {
@@ -285,6 +303,7 @@ gst_zcipc_buffer_pool_free_buffer (GstBufferPool * pool, GstBuffer * buffer)
 
   if (region)
     gst_zcipc_region_ref (region);
+  g_atomic_int_add (&self->allocated, -1);
   GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->free_buffer
       (pool, buffer);
   if (!region)
@@ -342,8 +361,10 @@ gst_zcipc_buffer_pool_finalize (GObject * object)
 {
   GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (object);
 
+  gst_zcipc_buffer_pool_set_reclaim_func (self, NULL, NULL, NULL);
   g_ptr_array_unref (self->regions);
   g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->reclaim_lock);
   gst_object_unref (self->allocator);
   G_OBJECT_CLASS (gst_zcipc_buffer_pool_parent_class)->finalize (object);
 }
@@ -372,6 +393,7 @@ static void
 gst_zcipc_buffer_pool_init (GstZcipcBufferPool * self)
 {
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->reclaim_lock);
   self->regions = g_ptr_array_new_with_free_func (
       (GDestroyNotify) gst_zcipc_region_unref);
 }
@@ -386,4 +408,31 @@ gst_zcipc_buffer_pool_new (GstAllocator * allocator)
   self->allocator = gst_object_ref (GST_ZCIPC_ALLOCATOR (allocator));
   gst_object_ref_sink (self);
   return GST_BUFFER_POOL_CAST (self);
+}
+
+/**
+ * gst_zcipc_buffer_pool_set_reclaim_func:
+ * @pool: the pool
+ * @func: (nullable): called when every buffer is out, or %NULL
+ * @user_data: for @func
+ * @notify: (nullable): frees @user_data when replaced
+ *
+ * Once this returns, the previous function is not running and will not run.
+ */
+void
+gst_zcipc_buffer_pool_set_reclaim_func (GstZcipcBufferPool * pool,
+    GstZcipcReclaimFunc func, gpointer user_data, GDestroyNotify notify)
+{
+  GDestroyNotify old_notify;
+  gpointer old_data;
+
+  g_mutex_lock (&pool->reclaim_lock);
+  old_notify = pool->reclaim_notify;
+  old_data = pool->reclaim_data;
+  pool->reclaim = func;
+  pool->reclaim_data = user_data;
+  pool->reclaim_notify = notify;
+  g_mutex_unlock (&pool->reclaim_lock);
+  if (old_notify)
+    old_notify (old_data);
 }

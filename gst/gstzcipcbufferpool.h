@@ -15,5 +15,17 @@ G_DECLARE_FINAL_TYPE (GstZcipcBufferPool, gst_zcipc_buffer_pool, GST,
 
 GstBufferPool *gst_zcipc_buffer_pool_new (GstAllocator * allocator);
 
+/**
+ * GstZcipcReclaimFunc:
+ * @user_data: as given to gst_zcipc_buffer_pool_set_reclaim_func()
+ *
+ * Called (in the acquiring thread) when every buffer of the pool is out,
+ * before the pool grows or waits: the owner gives back buffers it can.
+ */
+typedef void (*GstZcipcReclaimFunc) (gpointer user_data);
+
+void gst_zcipc_buffer_pool_set_reclaim_func (GstZcipcBufferPool * pool,
+    GstZcipcReclaimFunc func, gpointer user_data, GDestroyNotify notify);
+
 G_END_DECLS
 #endif

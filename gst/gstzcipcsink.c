@@ -169,6 +169,9 @@ struct _GstZcipcSink
   /* Created in start(), freed in stop(); used from the streaming thread and,
    * for stats, the application thread (lib's own lock guards it). */
   struct zcipc_server *server;
+  /* Guards `server` for pools reclaiming buffers from upstream's threads,
+   * which may still run while the sink stops. */
+  GMutex server_lock;
   GstAllocator *allocator;
 
   /* OBJECT LOCK: the pool proposed last, and its caps */
@@ -751,6 +754,7 @@ gst_zcipc_sink_init (GstZcipcSink * self)
   self->pool_size = DEFAULT_POOL_SIZE;
   self->copy_mode = DEFAULT_COPY_MODE;
   self->allocator = gst_zcipc_allocator_new ();
+  g_mutex_init (&self->server_lock);
   self->announced = g_hash_table_new_full (NULL, NULL, NULL,
       (GDestroyNotify) gst_zcipc_region_unref);
   self->meta_scratch = g_byte_array_new ();
@@ -778,6 +782,7 @@ gst_zcipc_sink_finalize (GObject * object)
   gst_clear_object (&self->pool);
   gst_clear_caps (&self->pool_caps);
   gst_object_unref (self->allocator);
+  g_mutex_clear (&self->server_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1152,9 +1157,11 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   GST_INFO_OBJECT (self, "publishing on '%s'", path);
   g_free (path);
 
+  g_mutex_lock (&self->server_lock);
   GST_OBJECT_LOCK (self);
   self->server = server;
   GST_OBJECT_UNLOCK (self);
+  g_mutex_unlock (&self->server_lock);
   self->timing_sent = GST_CLOCK_TIME_NONE;
   return TRUE;
 }
@@ -1165,10 +1172,12 @@ gst_zcipc_sink_stop (GstBaseSink * bsink)
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
   struct zcipc_server *server;
 
+  g_mutex_lock (&self->server_lock);
   GST_OBJECT_LOCK (self);
   server = self->server;
   self->server = NULL;
   GST_OBJECT_UNLOCK (self);
+  g_mutex_unlock (&self->server_lock);
 
   /* Hangs up on every consumer, which gives their buffers back. */
   zcipc_server_free (server);
@@ -1230,6 +1239,11 @@ gst_zcipc_sink_event (GstBaseSink * bsink, GstEvent * event)
     GBytes *bytes;
 
     switch (GST_EVENT_TYPE (event)) {
+      case GST_EVENT_EOS:
+        /* No frame will come to read releases lazily: read them now, and
+         * let the server thread read the rest. */
+        zcipc_server_collect_releases (self->server);
+        break;
       case GST_EVENT_FLUSH_STOP:
         /* After a flush the stream goes on: a new segment follows. */
         zcipc_server_forget_event (self->server, GST_ZCIPC_EVENT_EOS);
@@ -1274,6 +1288,30 @@ update_timing (GstZcipcSink * self)
 
 /* ------------------------------------------------------------- allocation */
 
+/* The pool ran dry: buffers whose consumers are done with them may wait
+ * for the next frame to be given back (lazy releases). Upstream waits for
+ * a buffer before it can make that frame, so take them back now. */
+static void
+reclaim_released_buffers (gpointer data)
+{
+  GstZcipcSink *self = g_weak_ref_get (data);
+
+  if (!self)
+    return;
+  g_mutex_lock (&self->server_lock);
+  if (self->server)
+    zcipc_server_collect_releases (self->server);
+  g_mutex_unlock (&self->server_lock);
+  gst_object_unref (self);
+}
+
+static void
+free_weak_ref (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
 static gboolean
 gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 {
@@ -1312,8 +1350,12 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 
   if (!pool) {
     GstStructure *config;
+    GWeakRef *weak = g_new0 (GWeakRef, 1);
 
     pool = gst_zcipc_buffer_pool_new (self->allocator);
+    g_weak_ref_init (weak, self);
+    gst_zcipc_buffer_pool_set_reclaim_func (GST_ZCIPC_BUFFER_POOL (pool),
+        reclaim_released_buffers, weak, free_weak_ref);
     config = gst_buffer_pool_get_config (pool);
     gst_buffer_pool_config_set_params (config, caps, (guint) info.size, min,
         max);
@@ -1537,6 +1579,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   guint min_consumers, wait_timeout, n_mems, n_skipped = 0;
   GstZcipcCopyMode copy_mode;
   GstBuffer *shared;
+  gboolean from_our_pool;
   unsigned int n_sent = 0;
   int res;
 
@@ -1545,6 +1588,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   min_consumers = self->min_consumers;
   wait_timeout = self->wait_timeout;
   copy_mode = self->copy_mode;
+  from_our_pool = self->pool && buffer->pool == self->pool;
   GST_OBJECT_UNLOCK (self);
 
   if (gst_buffer_get_size (buffer) == 0) {
@@ -1619,6 +1663,12 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   info.offset_end = GST_BUFFER_OFFSET_END (shared);
   info.flags = GST_BUFFER_FLAGS (shared) & ~GST_BUFFER_FLAG_TAG_MEMORY;
 
+  /* Releases are read with the next frame instead of waking a thread for
+   * each (half the wake-ups per frame), when the buffers come from our pool
+   * (it reclaims them when it runs dry) or are our copies. Someone else's
+   * pool could run dry waiting for a frame that needs its buffers. */
+  zcipc_server_set_lazy_releases (self->server, from_our_pool ||
+      shared != buffer);
   res = zcipc_server_send_frame (self->server, &info, mems, n_mems,
       self->meta_scratch->data, self->meta_scratch->len, shared, &n_sent);
   gst_buffer_unref (shared);

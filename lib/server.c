@@ -58,6 +58,12 @@ struct stored_event
 
 #define MAX_STICKY_EVENTS 32
 
+/* How long after a frame the thread still leaves releases to the next one.
+ * Longer than any frame interval a stream keeps up (so a 30 fps stream
+ * never wakes it), short enough that releases of a stream that stopped
+ * are read soon. */
+#define LAZY_WINDOW_NS (100 * 1000000LL)
+
 struct zcipc_server
 {
   char *path;
@@ -79,6 +85,10 @@ struct zcipc_server
   pthread_cond_t cond;          /* a consumer joined, left or released */
   bool stopping;
   bool flushing;
+  /* Lazy releases: see zcipc_server_set_lazy_releases(). While `lazy` and
+   * now < lazy_until, the thread does not wake for releases. */
+  bool lazy;
+  int64_t lazy_until;
   struct consumer **consumers;
   unsigned int n_consumers;
   uint32_t next_consumer_id;
@@ -273,24 +283,42 @@ welcome_locked (struct zcipc_server *s, struct consumer *c, uint32_t max_held)
   return 0;
 }
 
+/* Frames to hand back once the lock is dropped. Small lists live on the
+ * stack: a frame's send must not allocate. */
 struct release_list
 {
   void **frames;
   unsigned int n, cap;
+  void *fixed[32];
 };
+
+#define RELEASE_LIST_INIT(l) { (l).fixed, 0, 32, { 0 } }
 
 static void
 release_list_add (struct release_list *l, void *frame)
 {
   if (l->n == l->cap) {
-    unsigned int cap = l->cap ? l->cap * 2 : 16;
-    void **grown = realloc (l->frames, cap * sizeof *grown);
+    unsigned int cap = l->cap * 2;
+    void **grown = malloc (cap * sizeof *grown);
     if (!grown)
       abort ();                 /* cannot lose a release: it would leak a slot */
+    memcpy (grown, l->frames, l->n * sizeof *grown);
+    if (l->frames != l->fixed)
+      free (l->frames);
     l->frames = grown;
     l->cap = cap;
   }
   l->frames[l->n++] = frame;
+}
+
+static void
+release_list_clear (struct release_list *l)
+{
+  if (l->frames != l->fixed)
+    free (l->frames);
+  l->frames = l->fixed;
+  l->cap = 32;
+  l->n = 0;
 }
 
 /* Lock held. Returns NULL or the reason to drop the consumer. */
@@ -449,13 +477,15 @@ static void *
 server_thread (void *user)
 {
   struct zcipc_server *s = user;
-  struct release_list released = { 0 };
+  struct release_list released = RELEASE_LIST_INIT (released);
   struct pollfd *pfds = NULL;
   struct consumer **polled = NULL;
   unsigned int cap = 0;
 
   for (;;) {
     unsigned int n, i;
+    int timeout_ms;
+    bool lazy;
 
     pthread_mutex_lock (&s->lock);
     if (s->stopping) {
@@ -472,13 +502,21 @@ server_thread (void *user)
     }
     pfds[0] = (struct pollfd) { s->wake_fd, POLLIN, 0 };
     pfds[1] = (struct pollfd) { s->listen_fd, POLLIN, 0 };
+    timeout_ms = -1;
+    lazy = s->lazy && s->lazy_until > now_ns ();
+    if (lazy)
+      timeout_ms = (int) ((s->lazy_until - now_ns ()) / 1000000 + 1);
     for (i = 0; i < n; i++) {
-      polled[i] = s->consumers[i];
-      pfds[i + 2] = (struct pollfd) { s->consumers[i]->fd, POLLIN, 0 };
+      struct consumer *c = s->consumers[i];
+      /* Lazily, a streaming consumer's releases wait for the next frame;
+       * poll still reports its hang-up (POLLHUP needs no request). */
+      short events = lazy && c->ready && !c->dropping ? 0 : POLLIN;
+      polled[i] = c;
+      pfds[i + 2] = (struct pollfd) { c->fd, events, 0 };
     }
     pthread_mutex_unlock (&s->lock);
 
-    if (poll (pfds, n + 2, -1) < 0) {
+    if (poll (pfds, n + 2, timeout_ms) < 0) {
       if (errno == EINTR)
         continue;
       server_log (s, ZCIPC_LOG_ERROR, "poll failed: %s", strerror (errno));
@@ -529,7 +567,7 @@ server_thread (void *user)
   }
   free (pfds);
   free (polled);
-  free (released.frames);
+  release_list_clear (&released);
   return NULL;
 }
 
@@ -617,7 +655,7 @@ fail:
 void
 zcipc_server_free (struct zcipc_server *s)
 {
-  struct release_list released = { 0 };
+  struct release_list released = RELEASE_LIST_INIT (released);
   unsigned int i;
 
   if (!s)
@@ -637,7 +675,7 @@ zcipc_server_free (struct zcipc_server *s)
     notify_left (s, c, "producer stopped");
     free_consumer (c);
   }
-  free (released.frames);
+  release_list_clear (&released);
   free (s->consumers);
   for (i = 0; i < s->n_regions; i++)
     close (s->regions[i].fd);
@@ -789,12 +827,66 @@ zcipc_server_forget_all_events (struct zcipc_server *s)
   pthread_mutex_unlock (&s->lock);
 }
 
+/* Lock held. Reads what streaming consumers sent since the last call
+ * (releases, LEAVE), in the caller's thread: without a wake-up. */
+static void
+drain_consumers_locked (struct zcipc_server *s, struct release_list *released)
+{
+  for (unsigned int i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    bool joined = false;
+
+    if (c->ready && !c->dropping)
+      read_consumer_locked (s, c, released, &joined);
+  }
+}
+
+void
+zcipc_server_set_lazy_releases (struct zcipc_server *s, bool lazy)
+{
+  bool was_waiting;
+
+  pthread_mutex_lock (&s->lock);
+  if (s->lazy == lazy) {
+    pthread_mutex_unlock (&s->lock);
+    return;
+  }
+  was_waiting = s->lazy && s->lazy_until > now_ns ();
+  s->lazy = lazy;
+  s->lazy_until = 0;
+  pthread_mutex_unlock (&s->lock);
+  if (was_waiting)
+    wake_thread (s);            /* to poll for releases again */
+}
+
+unsigned int
+zcipc_server_collect_releases (struct zcipc_server *s)
+{
+  struct release_list released = RELEASE_LIST_INIT (released);
+  bool was_waiting;
+  unsigned int n;
+
+  pthread_mutex_lock (&s->lock);
+  drain_consumers_locked (s, &released);
+  /* Whoever needs releases now should not wait for the next frame. */
+  was_waiting = s->lazy && s->lazy_until > now_ns ();
+  s->lazy_until = 0;
+  pthread_mutex_unlock (&s->lock);
+  if (was_waiting)
+    wake_thread (s);
+  n = released.n;
+  run_releases (s, &released);
+  release_list_clear (&released);
+  return n;
+}
+
 int
 zcipc_server_send_frame (struct zcipc_server *s,
     const struct zcipc_wire_frame *info, const struct zcipc_wire_mem *mems,
     uint32_t n_mems, const void *meta, uint32_t meta_size, void *frame,
     unsigned int *n_sent)
 {
+  struct release_list released = RELEASE_LIST_INIT (released);
   struct zcipc_wire_frame m;
   struct iovec iov[3];
   unsigned int sent = 0;
@@ -819,6 +911,12 @@ zcipc_server_send_frame (struct zcipc_server *s,
   iov[2] = (struct iovec) { (void *) meta, meta_size };
 
   pthread_mutex_lock (&s->lock);
+  if (s->lazy) {
+    /* Frames are what keep the thread asleep: it wakes for releases only
+     * when none came for a while (the stream paused or ended). */
+    drain_consumers_locked (s, &released);
+    s->lazy_until = now_ns () + LAZY_WINDOW_NS;
+  }
   m.seq = ++s->next_seq;
   m.send_time = (uint64_t) now_ns ();
   for (unsigned int i = 0; i < s->n_consumers; i++) {
@@ -856,6 +954,9 @@ zcipc_server_send_frame (struct zcipc_server *s,
   else
     s->stats.frames_unsent++;
   pthread_mutex_unlock (&s->lock);
+  /* Handed out after the send, so that freeing buffers cannot delay it. */
+  run_releases (s, &released);
+  release_list_clear (&released);
   if (n_sent)
     *n_sent = sent;
   return 0;
@@ -928,6 +1029,15 @@ int
 zcipc_server_wait_room (struct zcipc_server *s, int64_t timeout_ns)
 {
   int res = 0;
+  bool full;
+
+  pthread_mutex_lock (&s->lock);
+  full = s->lazy && oldest_full_hold_locked (s) >= 0;
+  pthread_mutex_unlock (&s->lock);
+  /* Releases that are waiting to be read may make room already; and while
+   * we wait, the thread must wake for them. */
+  if (full)
+    zcipc_server_collect_releases (s);
 
   pthread_mutex_lock (&s->lock);
   for (;;) {

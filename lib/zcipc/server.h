@@ -12,7 +12,9 @@
  *
  * Threads: one internal thread accepts, shakes hands and reads releases. All
  * other calls may come from any thread. Callbacks run on the internal thread,
- * except `hold`, which runs inside zcipc_server_send_frame(). */
+ * except `hold`, which runs inside zcipc_server_send_frame(), and `release`,
+ * which with lazy releases also runs inside zcipc_server_send_frame(),
+ * zcipc_server_collect_releases() and zcipc_server_wait_room(). */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -121,6 +123,21 @@ int zcipc_server_send_frame (struct zcipc_server *server,
     const struct zcipc_wire_frame *info, const struct zcipc_wire_mem *mems,
     uint32_t n_mems, const void *meta, uint32_t meta_size, void *frame,
     unsigned int *n_sent);
+
+/* Lazy releases (off by default): consumers' releases are read by
+ * zcipc_server_send_frame(), before it sends, instead of waking the server
+ * thread for each one; the thread wakes for them again only when no frame
+ * was sent for a while (100 ms), or when zcipc_server_collect_releases() or
+ * zcipc_server_wait_room() need them. Halves the wake-ups per frame. A
+ * producer whose buffers come from a pool it cannot watch (someone else's)
+ * should leave it off: that pool could run dry waiting for the next frame. */
+void zcipc_server_set_lazy_releases (struct zcipc_server *server, bool lazy);
+
+/* Reads every release waiting now, in the calling thread (callbacks->release
+ * runs here), and lets the thread wake for releases until the next frame.
+ * For a producer about to wait for a free buffer. Returns how many frames
+ * were released. */
+unsigned int zcipc_server_collect_releases (struct zcipc_server *server);
 
 /* Blocks until `n` consumers are connected. Returns 0, -ETIMEDOUT after
  * `timeout_ns` (negative: forever), or -ECANCELED while flushing. */
