@@ -1668,7 +1668,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
    * (it reclaims them when it runs dry) or are our copies. Someone else's
    * pool could run dry waiting for a frame that needs its buffers. */
   zcipc_server_set_lazy_releases (self->server, from_our_pool ||
-      shared != buffer);
+      shared != buffer ? ZCIPC_SERVER_LAZY_WINDOW_NS : 0);
   res = zcipc_server_send_frame (self->server, &info, mems, n_mems,
       self->meta_scratch->data, self->meta_scratch->len, shared, &n_sent);
   gst_buffer_unref (shared);

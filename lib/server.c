@@ -58,12 +58,6 @@ struct stored_event
 
 #define MAX_STICKY_EVENTS 32
 
-/* How long after a frame the thread still leaves releases to the next one.
- * Longer than any frame interval a stream keeps up (so a 30 fps stream
- * never wakes it), short enough that releases of a stream that stopped
- * are read soon. */
-#define LAZY_WINDOW_NS (100 * 1000000LL)
-
 struct zcipc_server
 {
   char *path;
@@ -88,6 +82,7 @@ struct zcipc_server
   /* Lazy releases: see zcipc_server_set_lazy_releases(). While `lazy` and
    * now < lazy_until, the thread does not wake for releases. */
   bool lazy;
+  int64_t lazy_window;
   int64_t lazy_until;
   struct consumer **consumers;
   unsigned int n_consumers;
@@ -842,15 +837,16 @@ drain_consumers_locked (struct zcipc_server *s, struct release_list *released)
 }
 
 void
-zcipc_server_set_lazy_releases (struct zcipc_server *s, bool lazy)
+zcipc_server_set_lazy_releases (struct zcipc_server *s, int64_t window_ns)
 {
-  bool was_waiting;
+  bool lazy = window_ns > 0, was_waiting;
 
   pthread_mutex_lock (&s->lock);
-  if (s->lazy == lazy) {
+  if (s->lazy == lazy && s->lazy_window == window_ns) {
     pthread_mutex_unlock (&s->lock);
     return;
   }
+  s->lazy_window = window_ns;
   was_waiting = s->lazy && s->lazy_until > now_ns ();
   s->lazy = lazy;
   s->lazy_until = 0;
@@ -863,12 +859,13 @@ unsigned int
 zcipc_server_collect_releases (struct zcipc_server *s)
 {
   struct release_list released = RELEASE_LIST_INIT (released);
-  bool was_waiting;
+  bool was_waiting = false;
   unsigned int n;
 
   pthread_mutex_lock (&s->lock);
   drain_consumers_locked (s, &released);
-  /* Whoever needs releases now should not wait for the next frame. */
+  /* Whoever needs releases should not wait for the next frame for more:
+   * the thread reads them until then. */
   was_waiting = s->lazy && s->lazy_until > now_ns ();
   s->lazy_until = 0;
   pthread_mutex_unlock (&s->lock);
@@ -889,6 +886,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
   struct release_list released = RELEASE_LIST_INIT (released);
   struct zcipc_wire_frame m;
   struct iovec iov[3];
+  bool enter_window = false;
   unsigned int sent = 0;
   size_t total;
 
@@ -911,11 +909,13 @@ zcipc_server_send_frame (struct zcipc_server *s,
   iov[2] = (struct iovec) { (void *) meta, meta_size };
 
   pthread_mutex_lock (&s->lock);
-  if (s->lazy) {
-    /* Frames are what keep the thread asleep: it wakes for releases only
-     * when none came for a while (the stream paused or ended). */
-    drain_consumers_locked (s, &released);
-    s->lazy_until = now_ns () + LAZY_WINDOW_NS;
+  /* Lazily, a consumer at its quota may have released frames we have not
+   * read yet: read them before deciding it misses this frame. */
+  for (unsigned int i = 0; s->lazy && i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    bool joined = false;
+    if (c->ready && !c->dropping && c->n_held >= c->info.quota)
+      read_consumer_locked (s, c, &released, &joined);
   }
   m.seq = ++s->next_seq;
   m.send_time = (uint64_t) now_ns ();
@@ -953,7 +953,20 @@ zcipc_server_send_frame (struct zcipc_server *s,
     s->stats.frames_sent++;
   else
     s->stats.frames_unsent++;
+  if (s->lazy) {
+    /* After the send, so as not to delay it. Frames are what keep the
+     * thread asleep: it wakes for releases only when none came for a while
+     * (the stream paused or ended). */
+    int64_t now = now_ns ();
+    drain_consumers_locked (s, &released);
+    /* Entering the window: the thread still polls for releases; have it
+     * stop (once, not per frame). */
+    enter_window = s->lazy_until <= now;
+    s->lazy_until = now + s->lazy_window;
+  }
   pthread_mutex_unlock (&s->lock);
+  if (enter_window)
+    wake_thread (s);
   /* Handed out after the send, so that freeing buffers cannot delay it. */
   run_releases (s, &released);
   release_list_clear (&released);
@@ -1028,16 +1041,25 @@ oldest_full_hold_locked (struct zcipc_server *s)
 int
 zcipc_server_wait_room (struct zcipc_server *s, int64_t timeout_ns)
 {
+  struct release_list released = RELEASE_LIST_INIT (released);
+  bool was_waiting = false;
   int res = 0;
-  bool full;
 
+  /* Lazily, releases waiting to be read may make room already; if not,
+   * the thread must read them while we wait. */
   pthread_mutex_lock (&s->lock);
-  full = s->lazy && oldest_full_hold_locked (s) >= 0;
+  if (s->lazy && oldest_full_hold_locked (s) >= 0) {
+    drain_consumers_locked (s, &released);
+    if (oldest_full_hold_locked (s) >= 0) {
+      was_waiting = s->lazy_until > now_ns ();
+      s->lazy_until = 0;
+    }
+  }
   pthread_mutex_unlock (&s->lock);
-  /* Releases that are waiting to be read may make room already; and while
-   * we wait, the thread must wake for them. */
-  if (full)
-    zcipc_server_collect_releases (s);
+  if (was_waiting)
+    wake_thread (s);
+  run_releases (s, &released);
+  release_list_clear (&released);
 
   pthread_mutex_lock (&s->lock);
   for (;;) {

@@ -125,13 +125,20 @@ int zcipc_server_send_frame (struct zcipc_server *server,
     unsigned int *n_sent);
 
 /* Lazy releases (off by default): consumers' releases are read by
- * zcipc_server_send_frame(), before it sends, instead of waking the server
+ * zcipc_server_send_frame(), after it sends, instead of waking the server
  * thread for each one; the thread wakes for them again only when no frame
- * was sent for a while (100 ms), or when zcipc_server_collect_releases() or
- * zcipc_server_wait_room() need them. Halves the wake-ups per frame. A
- * producer whose buffers come from a pool it cannot watch (someone else's)
- * should leave it off: that pool could run dry waiting for the next frame. */
-void zcipc_server_set_lazy_releases (struct zcipc_server *server, bool lazy);
+ * was sent for `window_ns`, or when zcipc_server_collect_releases() or
+ * zcipc_server_wait_room() need them. One wake-up less per frame and
+ * consumer. `window_ns` 0 turns it off. A producer whose buffers come from
+ * a pool it cannot watch (someone else's) should leave it off: that pool
+ * could run dry waiting for the next frame. */
+void zcipc_server_set_lazy_releases (struct zcipc_server *server,
+    int64_t window_ns);
+
+/* Longer than the frame interval of any stream that keeps up (a 30 fps
+ * stream never wakes the thread), short enough that the releases of a
+ * stream that stopped are read soon. */
+#define ZCIPC_SERVER_LAZY_WINDOW_NS (100 * 1000000LL)
 
 /* Reads every release waiting now, in the calling thread (callbacks->release
  * runs here), and lets the thread wake for releases until the next frame.

@@ -263,6 +263,75 @@ GST_START_TEST (test_pool_buffers_are_writable_page_aligned_slots_of_one_region)
 
 GST_END_TEST;
 
+/* The sink reads consumers' releases with the next frame (lazily). When
+ * upstream takes every buffer of the pool before that frame, the pool
+ * takes the released ones back instead of growing: the stream keeps to the
+ * slots of its first region. */
+GST_START_TEST (test_pool_takes_back_released_buffers_before_growing)
+{
+  /* enable-last-sample=false: basesink would keep a third buffer. */
+  GstHarness *h = sink_harness_new ("pool-size=2 consumer-quota=4 "
+      "max-consumers=1 sync=false enable-last-sample=false", NULL);
+  GstQuery *query = query_allocation (h, SMALL_VIDEO_CAPS);
+  GstBufferPool *pool = NULL;
+  GHashTable *slots = g_hash_table_new (NULL, NULL);
+  GstHarness *consumer;
+  guint size, min, max;
+
+  gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
+  fail_unless (pool != NULL);
+  fail_unless_equals_int (min, 2);
+  fail_unless (max > min, "the pool may grow: the test needs that");
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  consumer = zg_consumer_new (socket_path, "max-held=4", NULL);
+  fail_unless (zg_wait_stats_eq (h->element, "consumers", 1));
+
+  for (guint i = 0; i < 10; i++) {
+    GstBuffer *frames[2];
+
+    /* Both slots out at once; the consumer released both of the previous
+     * round, but no frame came since to read those releases. */
+    for (guint j = 0; j < 2; j++) {
+      GstMapInfo map;
+
+      fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool,
+              &frames[j], NULL), GST_FLOW_OK);
+      fail_unless (gst_buffer_map (frames[j], &map, GST_MAP_WRITE));
+      g_hash_table_add (slots, map.data);
+      memset (map.data, i * 2 + j, map.size);
+      gst_buffer_unmap (frames[j], &map);
+      GST_BUFFER_PTS (frames[j]) = (i * 2 + j) * GST_SECOND / 30;
+    }
+    for (guint j = 0; j < 2; j++)
+      fail_unless_equals_int (gst_harness_push (h, frames[j]), GST_FLOW_OK);
+    for (guint j = 0; j < 2; j++) {
+      GstBuffer *got = gst_harness_pull (consumer);
+      GstMapInfo map;
+
+      fail_unless (got != NULL);
+      fail_unless (gst_buffer_map (got, &map, GST_MAP_READ));
+      fail_unless_equals_int (map.data[0], i * 2 + j);
+      fail_unless_equals_int (map.data[map.size - 1], i * 2 + j);
+      gst_buffer_unmap (got, &map);
+      gst_buffer_unref (got);   /* releases it to the producer */
+    }
+  }
+  fail_unless_equals_int (g_hash_table_size (slots), 2);
+  fail_unless_equals_uint64 (zg_stats_get (h->element, "regions-announced"),
+      1);
+  fail_unless_equals_uint64 (zg_stats_get (h->element, "frames-copied"), 0);
+
+  g_hash_table_unref (slots);
+  gst_harness_teardown (consumer);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  gst_query_unref (query);
+  gst_harness_teardown (h);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
 static void
 check_allocator_but_no_pool (const gchar * caps_str)
 {
@@ -794,6 +863,7 @@ zcipcsink_suite (void)
   tcase_add_test (tc,
       test_pool_buffers_are_writable_page_aligned_slots_of_one_region);
   tcase_add_test (tc, test_non_video_caps_get_the_allocator_but_no_pool);
+  tcase_add_test (tc, test_pool_takes_back_released_buffers_before_growing);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("stats");

@@ -827,6 +827,143 @@ START_TEST (test_wait_room_is_cancelled_by_flushing)
 
 END_TEST;
 
+/* --- lazy releases --------------------------------------------------------- */
+
+/* Long, so that a loaded machine cannot end the window within a test. */
+#define TEST_LAZY_WINDOW_NS (1000 * 1000000LL)
+
+/* Sets lazy releases and opens the window with a frame that `c` receives
+ * and releases: the thread must leave that release alone. */
+static void
+start_lazy (struct zcipc_client *c)
+{
+  struct zcipc_client_event ev;
+
+  zcipc_server_set_lazy_releases (prod.server, TEST_LAZY_WINDOW_NS);
+  zt_producer_send (&prod, 1, 0, 64, 100, NULL);
+  zt_sleep_ms (50);             /* the thread takes the window in */
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  zt_sleep_ms (30);
+  ck_assert_int_eq (atomic_load (&prod.releases), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 1);
+}
+
+/* Lazily, a release is read with the next frame, not by the server thread
+ * (whose wake-up per frame is what lazy releases save); once frames stop,
+ * the thread reads the rest after its window. */
+START_TEST (test_lazy_releases_are_read_with_the_next_frame)
+{
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+  struct zt_frame *second;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  start_lazy (c);
+
+  /* The next frame reads it, in the sending thread. */
+  second = zt_producer_send (&prod, 1, 64, 64, 1, NULL);
+  ck_assert_int_eq (atomic_load (&prod.releases), 1);
+  ck_assert_int_eq (atomic_load (&second->refs), 1);
+
+  /* No more frames: the thread reads the last release after the window. */
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  zt_sleep_ms (30);
+  ck_assert_int_eq (atomic_load (&prod.releases), 1);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
+  ck_assert_int_eq (atomic_load (&second->refs), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
+
+  /* Off again: the thread reads releases as they come. */
+  zcipc_server_set_lazy_releases (prod.server, 0);
+  exchange_frame (c, 3);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 3, 5000);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* A pool that runs dry collects the releases waiting now; from then on the
+ * thread reads them as they come, until the next frame. */
+START_TEST (test_collect_releases_reads_waiting_releases_and_wakes_the_thread)
+{
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  start_lazy (c);
+  ck_assert_uint_eq (zcipc_server_collect_releases (prod.server), 1);
+  ck_assert_int_eq (atomic_load (&prod.releases), 1);
+  ck_assert_uint_eq (zcipc_server_collect_releases (prod.server), 0);
+
+  /* Well within the window: the thread reads this one itself. */
+  zt_producer_send (&prod, 1, 0, 64, 1, NULL);
+  zcipc_server_collect_releases (prod.server);
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 500);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* wait_room with a consumer at its quota whose release was not read yet
+ * returns at once; with one still at its quota it wakes for the release,
+ * long before the window ends. */
+START_TEST (test_lazy_wait_room_reads_releases_and_wakes_for_them)
+{
+  struct wait_job job = { wait_room, 5000 * 1000000ll, 1 };
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+  uint64_t held;
+  pthread_t thread;
+  int64_t t0;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 2);
+  start_lazy (c);
+  zt_producer_send (&prod, 1, 64, 64, 1, NULL);   /* reads the release */
+  zt_client_next_frame (c, &ev, 5000);
+  held = ev.frame.info.seq;
+  zt_producer_send (&prod, 1, 128, 64, 2, NULL);
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);      /* full */
+  ck_assert_int_eq (zcipc_client_release (c, held), 0);
+  zt_sleep_ms (30);
+  ck_assert_int_eq (atomic_load (&prod.releases), 1);
+  t0 = zt_now_ms ();
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 5000 * 1000000ll),
+      0);
+  ck_assert_int_lt (zt_now_ms () - t0, 500);
+  ck_assert_int_eq (atomic_load (&prod.releases), 2);
+
+  /* At its quota again; the wait ends with the release. */
+  held = ev.frame.info.seq;
+  zt_producer_send (&prod, 1, 0, 64, 3, NULL);
+  ck_assert_int_eq (pthread_create (&thread, NULL, wait_thread, &job), 0);
+  zt_sleep_ms (30);
+  ck_assert_int_eq (job.res, 1);
+  t0 = zt_now_ms ();
+  ck_assert_int_eq (zcipc_client_release (c, held), 0);
+  pthread_join (thread, NULL);
+  ck_assert_int_eq (job.res, 0);
+  ck_assert_int_lt (zt_now_ms () - t0, 500);
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 /* --- hostile consumers ---------------------------------------------------- */
 
 typedef void (*attack_func) (int fd);
@@ -1749,6 +1886,10 @@ server_client_suite (void)
   tcase_add_test (tc,
       test_wait_consumers_times_out_and_is_cancelled_by_flushing);
   tcase_add_test (tc, test_wait_room_is_cancelled_by_flushing);
+  tcase_add_test (tc, test_lazy_releases_are_read_with_the_next_frame);
+  tcase_add_test (tc,
+      test_collect_releases_reads_waiting_releases_and_wakes_the_thread);
+  tcase_add_test (tc, test_lazy_wait_room_reads_releases_and_wakes_for_them);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("hostile consumers");
