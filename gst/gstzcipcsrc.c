@@ -69,6 +69,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define DEFAULT_MAX_HELD 2
 #define DEFAULT_RECONNECT TRUE
 #define DEFAULT_RETIMESTAMP FALSE
+#define DEFAULT_SPIN_TIME 0
 
 enum
 {
@@ -78,6 +79,7 @@ enum
   PROP_MAX_HELD,
   PROP_RECONNECT,
   PROP_RETIMESTAMP,
+  PROP_SPIN_TIME,
   PROP_STATS,
   N_PROPERTIES
 };
@@ -94,12 +96,14 @@ struct _GstZcipcSrc
   guint max_held;
   gboolean reconnect;
   gboolean retimestamp;
+  guint spin_time;
 
   /* Streaming thread: retimestamp as of start() */
   gboolean retimestamp_active;
 
   /* OBJECT LOCK: swapped by the streaming thread, interrupted by unlock() */
   struct zcipc_client *client;
+  guint64 sleeps_before;        /* sleeps of earlier connections' clients */
   gboolean flushing;
   GstCaps *caps;                /* the producer's current caps */
 
@@ -222,6 +226,22 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 
   /**
+   * GstZcipcSrc:spin-time:
+   *
+   * Microseconds to keep polling for the next frame before sleeping, for
+   * streams whose frames come less than this apart (on average; slower
+   * streams sleep at once). Each frame then costs no sleep and wake-up,
+   * which on a virtualised or busy machine is most of the transport's
+   * cost, and the consumer keeps its own core instead of being woken next
+   * to the producer; the price is a CPU kept busy between frames. 0 (the
+   * default) never spins.
+   */
+  properties[PROP_SPIN_TIME] = g_param_spec_uint ("spin-time", "Spin time",
+      "Microseconds to poll for the next frame before sleeping (0: sleep at "
+      "once)", 0, G_USEC_PER_SEC, DEFAULT_SPIN_TIME,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+
+  /**
    * GstZcipcSrc:stats:
    *
    * frames-received (guint64), frames-dropped (guint64: frames the producer
@@ -229,7 +249,9 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * reconnects (guint64), metas-unknown (guint64: metas this build cannot
    * decode), quota (guint: frames granted), consumer-id (guint), regions
    * (guint: shared regions mapped now), dmabuf-regions (guint: of those,
-   * DMABuf regions whose frames are pushed as DMABuf memory).
+   * DMABuf regions whose frames are pushed as DMABuf memory), sleeps
+   * (guint64: times it slept waiting for the producer, each a wake-up;
+   * spin-time makes a fast stream need fewer).
    */
   properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
       "Consumer statistics", GST_TYPE_STRUCTURE,
@@ -264,6 +286,7 @@ gst_zcipc_src_init (GstZcipcSrc * self)
   self->max_held = DEFAULT_MAX_HELD;
   self->reconnect = DEFAULT_RECONNECT;
   self->retimestamp = DEFAULT_RETIMESTAMP;
+  self->spin_time = DEFAULT_SPIN_TIME;
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
   self->dmabufs = g_hash_table_new_full (NULL, NULL, NULL,
@@ -287,9 +310,12 @@ static GstStructure *
 gst_zcipc_src_create_stats (GstZcipcSrc * self)
 {
   guint quota = 0, id = 0, regions = 0;
+  guint64 sleeps;
 
   GST_OBJECT_LOCK (self);
+  sleeps = self->sleeps_before;
   if (self->client) {
+    sleeps += zcipc_client_sleeps (self->client);
     quota = zcipc_client_quota (self->client);
     id = zcipc_client_consumer_id (self->client);
     regions = zcipc_client_n_regions (self->client);
@@ -308,7 +334,8 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       "quota", G_TYPE_UINT, quota,
       "consumer-id", G_TYPE_UINT, id, "regions", G_TYPE_UINT, regions,
       "dmabuf-regions", G_TYPE_UINT,
-      (guint) g_atomic_int_get (&self->dmabuf_regions), NULL);
+      (guint) g_atomic_int_get (&self->dmabuf_regions),
+      "sleeps", G_TYPE_UINT64, sleeps, NULL);
 }
 
 static void
@@ -334,6 +361,11 @@ gst_zcipc_src_set_property (GObject * object, guint prop_id,
       break;
     case PROP_RETIMESTAMP:
       self->retimestamp = g_value_get_boolean (value);
+      break;
+    case PROP_SPIN_TIME:
+      self->spin_time = g_value_get_uint (value);
+      if (self->client)
+        zcipc_client_set_spin (self->client, self->spin_time);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -368,6 +400,9 @@ gst_zcipc_src_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_RETIMESTAMP:
       g_value_set_boolean (value, self->retimestamp);
+      break;
+    case PROP_SPIN_TIME:
+      g_value_set_uint (value, self->spin_time);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -423,6 +458,8 @@ drop_connection (GstZcipcSrc * self)
   GST_OBJECT_LOCK (self);
   client = self->client;
   self->client = NULL;
+  if (client)
+    self->sleeps_before += zcipc_client_sleeps (client);
   GST_OBJECT_UNLOCK (self);
   if (client) {
     /* Frames still held downstream keep the client (and their regions)
@@ -550,6 +587,7 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   /* To drop our DMABuf memory of a region when the producer removes it. */
   zcipc_client_report_region_removals (client, true);
   GST_OBJECT_LOCK (self);
+  zcipc_client_set_spin (client, self->spin_time);
   self->client = client;
   if (self->flushing)
     zcipc_client_set_interrupted (client, TRUE);

@@ -44,7 +44,14 @@ struct zcipc_client
   char *path;
   uint32_t max_held;
   int interrupt_fd;             /* eventfd */
+  atomic_bool interrupted;      /* the same, for spinning without a syscall */
+  atomic_uint spin_us;          /* see zcipc_client_set_spin() */
+  atomic_uint_least64_t sleeps; /* waits in next() for a message */
   uint8_t *buffer;              /* one received datagram, 8-aligned */
+  /* next()'s thread only */
+  bool waited_last;             /* the last frame found the socket empty */
+  int64_t last_frame_ns;        /* when the last frame arrived */
+  int64_t frame_gap_ns;         /* average time between frames */
 
   pthread_mutex_t lock;         /* protects everything below */
   int fd;                       /* -1 when not connected */
@@ -64,6 +71,14 @@ struct zcipc_client
 
 static void flush_releases_locked (struct zcipc_client *c);
 static unsigned int held_now_locked (struct zcipc_client *c);
+
+static int64_t
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static int64_t
 now_ms (void)
@@ -502,11 +517,58 @@ take_frame_locked (struct zcipc_client *c, const struct zcipc_message *msg,
   return 0;
 }
 
+/* Keeps a running average of the time between frames. */
+static void
+note_frame_arrival (struct zcipc_client *c)
+{
+  int64_t now = now_ns ();
+
+  if (c->last_frame_ns) {
+    int64_t gap = now - c->last_frame_ns;
+    c->frame_gap_ns = c->frame_gap_ns ? c->frame_gap_ns +
+        (gap - c->frame_gap_ns) / 4 : gap;
+  }
+  c->last_frame_ns = now;
+}
+
+/* Tries to receive until `spin_us` passed (or the deadline, or an
+ * interrupt): a frame that comes meanwhile costs no sleep and no wake-up. */
+static int
+spin_receive (struct zcipc_client *c, int fd, unsigned int spin_us,
+    int64_t deadline_ms, int timeout_ms, size_t *len, int *fds,
+    unsigned int *n_fds)
+{
+  int64_t end = now_ns () + (int64_t) spin_us * 1000;
+
+  if (timeout_ms >= 0 && end > deadline_ms * 1000000)
+    end = deadline_ms * 1000000;
+  do {
+    int res;
+    if (atomic_load_explicit (&c->interrupted, memory_order_relaxed))
+      return -EAGAIN;           /* wait_readable() reports it */
+    res = receive (c, fd, len, fds, n_fds);
+    if (res != -EAGAIN)
+      return res;
+  } while (now_ns () < end);
+  return -EAGAIN;
+}
+
 int
 zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
     int timeout_ms)
 {
   int64_t deadline = now_ms () + (timeout_ms < 0 ? 0 : timeout_ms);
+  unsigned int spin_us = atomic_load (&c->spin_us);
+  /* Spin only for a stream whose frames come within the spin time: for a
+   * slower one it would only burn the CPU before sleeping anyway. */
+  if (spin_us > 0 && (c->frame_gap_ns == 0 ||
+          c->frame_gap_ns > (int64_t) spin_us * 1000))
+    spin_us = 0;
+  /* Paced streams find the socket empty after every frame: then sleep at
+   * once instead of first trying a read that fails (a system call saved
+   * per frame). */
+  bool try_first = spin_us > 0 || !c->waited_last;
+  bool waited = false;
 
   for (;;) {
     struct zcipc_message msg;
@@ -522,11 +584,19 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
       set_reason (c, "not connected");
       return -ENOTCONN;
     }
-    res = receive (c, fd, &len, fds, &n_fds);
+    res = try_first ? receive (c, fd, &len, fds, &n_fds) : -EAGAIN;
+    try_first = true;
     if (res == -EAGAIN) {
       pthread_mutex_lock (&c->lock);
       flush_releases_locked (c);
       pthread_mutex_unlock (&c->lock);
+      if (spin_us > 0)
+        res = spin_receive (c, fd, spin_us, deadline, timeout_ms, &len, fds,
+            &n_fds);
+    }
+    if (res == -EAGAIN) {
+      waited = true;
+      atomic_fetch_add_explicit (&c->sleeps, 1, memory_order_relaxed);
       res = wait_readable (c, fd, remaining (deadline, timeout_ms));
       if (res < 0)
         return res;
@@ -573,6 +643,8 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
         res = take_frame_locked (c, &msg, ev);
         if (res == 0) {
           pthread_mutex_unlock (&c->lock);
+          c->waited_last = waited;
+          note_frame_arrival (c);
           return 0;
         }
         break;
@@ -665,6 +737,7 @@ zcipc_client_report_region_removals (struct zcipc_client *c, bool report)
 void
 zcipc_client_set_interrupted (struct zcipc_client *c, bool interrupted)
 {
+  atomic_store (&c->interrupted, interrupted);
   if (interrupted) {
     uint64_t one = 1;
     ssize_t r = write (c->interrupt_fd, &one, sizeof one);
@@ -757,4 +830,16 @@ zcipc_client_n_regions (struct zcipc_client *c)
   n = c->n_regions;
   pthread_mutex_unlock (&c->lock);
   return n;
+}
+
+void
+zcipc_client_set_spin (struct zcipc_client *c, unsigned int spin_us)
+{
+  atomic_store (&c->spin_us, spin_us);
+}
+
+uint64_t
+zcipc_client_sleeps (struct zcipc_client *c)
+{
+  return atomic_load_explicit (&c->sleeps, memory_order_relaxed);
 }

@@ -98,6 +98,14 @@ int zcipc_client_next (struct zcipc_client *client,
 void zcipc_client_report_region_removals (struct zcipc_client *client,
     bool report);
 
+/* For a stream whose frames come less than `spin_us` microseconds apart
+ * (on average), zcipc_client_next() keeps trying to read for up to that
+ * long before it sleeps, so that each frame costs no sleep and wake-up, at
+ * the price of a CPU busy while it waits. Slower streams sleep at once, as
+ * with 0 (the default: never spin). Any thread. */
+void zcipc_client_set_spin (struct zcipc_client *client,
+    unsigned int spin_us);
+
 /* Gives frame `seq` back to the producer. Safe from any thread, also after
  * the connection closed. */
 int zcipc_client_release (struct zcipc_client *client, uint64_t seq);
@@ -114,6 +122,9 @@ uint32_t zcipc_client_quota (struct zcipc_client *client);
 uint32_t zcipc_client_consumer_id (struct zcipc_client *client);
 /* The last error's explanation, for messages; never NULL. */
 const char *zcipc_client_reason (struct zcipc_client *client);
+/* Times zcipc_client_next() found no message and slept for one (each a
+ * wake-up: what spinning saves). */
+uint64_t zcipc_client_sleeps (struct zcipc_client *client);
 /* Regions mapped now (for leak checks). */
 unsigned int zcipc_client_n_regions (struct zcipc_client *client);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -964,6 +965,137 @@ START_TEST (test_lazy_wait_room_reads_releases_and_wakes_for_them)
 
 END_TEST;
 
+/* --- spinning ---------------------------------------------------------------- */
+
+struct fast_stream
+{
+  unsigned int n;
+  int64_t gap_ns;
+  uint64_t first_pts;
+};
+
+static void *
+send_fast_stream (void *data)
+{
+  struct fast_stream *fs = data;
+
+  for (unsigned int i = 0; i < fs->n; i++) {
+    struct timespec gap = { 0, fs->gap_ns };
+    zt_producer_send (&prod, 1, 0, 64, fs->first_pts + i, NULL);
+    /* Sleeping, not spinning: two cores are enough for the test. */
+    if (fs->gap_ns)
+      nanosleep (&gap, NULL);
+  }
+  return NULL;
+}
+
+/* Receives a stream of frames about 0.2 ms apart (more, where timers are
+ * coarse); returns how often the client slept for a frame after the first
+ * 10. */
+static long
+receive_fast_stream (struct zcipc_client *c, uint64_t first_pts)
+{
+  struct fast_stream fs = { 100, 200 * 1000, first_pts };
+  struct zcipc_client_event ev;
+  uint64_t before = 0;
+  pthread_t thread;
+
+  ck_assert_int_eq (pthread_create (&thread, NULL, send_fast_stream, &fs), 0);
+  for (unsigned int i = 0; i < fs.n; i++) {
+    if (i == 10)
+      before = zcipc_client_sleeps (c);
+    zt_client_next_frame (c, &ev, 5000);
+    ck_assert_uint_eq (ev.frame.info.pts, first_pts + i);
+    check_frame_data (&ev);
+    ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  }
+  pthread_join (thread, NULL);
+  return (long) (zcipc_client_sleeps (c) - before);
+}
+
+/* With a spin time above the frame interval the consumer takes a fast
+ * stream without sleeping between frames; without, it sleeps for each. */
+START_TEST (test_spinning_client_takes_a_fast_stream_without_sleeping)
+{
+  struct zcipc_client *c;
+  long sleeps_spinning, sleeps_not;
+
+  zt_producer_start (&prod, 8, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 8);
+  /* As the sink does: releases are read by the sender, so that no third
+   * thread needs a core. */
+  zcipc_server_set_lazy_releases (prod.server, TEST_LAZY_WINDOW_NS);
+
+  zcipc_client_set_spin (c, 20000);
+  sleeps_spinning = receive_fast_stream (c, 0);
+  zcipc_client_set_spin (c, 0);
+  sleeps_not = receive_fast_stream (c, 1000);
+  ck_assert_msg (sleeps_spinning < 15, "slept %ld times in 90 frames while "
+      "spinning", sleeps_spinning);
+  ck_assert_msg (sleeps_not > 45, "slept only %ld times in 90 frames without "
+      "spinning", sleeps_not);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* A spin is bounded: with no frame coming, next() still times out on time
+ * and an interrupt still ends it; a stream slower than the spin time does
+ * not spin at all. */
+START_TEST (test_spin_is_bounded_by_timeout_and_interrupt_and_skips_slow_streams)
+{
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+  struct rusage before, after;
+  int64_t t0, cpu_us;
+
+  zt_producer_start (&prod, 8, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 8);
+  zcipc_client_set_spin (c, 1000000);
+
+  /* A fast pair of frames makes it spin next time. */
+  for (int i = 0; i < 3; i++)
+    zt_producer_send (&prod, 1, 0, 64, (uint64_t) i, NULL);
+  for (int i = 0; i < 3; i++) {
+    zt_client_next_frame (c, &ev, 5000);
+    ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  }
+  t0 = zt_now_ms ();
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 100), -EAGAIN);
+  ck_assert_int_ge (zt_now_ms () - t0, 90);
+  ck_assert_int_lt (zt_now_ms () - t0, 900);
+  zcipc_client_set_interrupted (c, true);
+  t0 = zt_now_ms ();
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 5000), -ECANCELED);
+  ck_assert_int_lt (zt_now_ms () - t0, 500);
+  zcipc_client_set_interrupted (c, false);
+
+  /* 20 ms apart, above a 5 ms spin time: it sleeps at once. */
+  zcipc_client_set_spin (c, 5000);
+  getrusage (RUSAGE_THREAD, &before);
+  for (int i = 0; i < 8; i++) {
+    struct fast_stream fs = { 1, 0, 100 + (uint64_t) i };
+    zt_sleep_ms (20);
+    send_fast_stream (&fs);
+    zt_client_next_frame (c, &ev, 5000);
+    ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  }
+  getrusage (RUSAGE_THREAD, &after);
+  cpu_us = (after.ru_utime.tv_sec - before.ru_utime.tv_sec) * 1000000 +
+      (after.ru_utime.tv_usec - before.ru_utime.tv_usec) +
+      (after.ru_stime.tv_sec - before.ru_stime.tv_sec) * 1000000 +
+      (after.ru_stime.tv_usec - before.ru_stime.tv_usec);
+  /* Spinning 5 ms after each of 8 frames would be 40 ms of CPU. */
+  ck_assert_int_lt (cpu_us, 20000);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 /* --- hostile consumers ---------------------------------------------------- */
 
 typedef void (*attack_func) (int fd);
@@ -1890,6 +2022,10 @@ server_client_suite (void)
   tcase_add_test (tc,
       test_collect_releases_reads_waiting_releases_and_wakes_the_thread);
   tcase_add_test (tc, test_lazy_wait_room_reads_releases_and_wakes_for_them);
+  tcase_add_test (tc,
+      test_spinning_client_takes_a_fast_stream_without_sleeping);
+  tcase_add_test (tc,
+      test_spin_is_bounded_by_timeout_and_interrupt_and_skips_slow_streams);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("hostile consumers");
