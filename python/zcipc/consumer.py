@@ -50,15 +50,21 @@ class Consumer:
     consumer miss frames (counted in ``stats["frames-dropped"]``); it never
     blocks the producer in its default (skip) mode.
 
+    ``spin_us`` is zcipcsrc's spin-time: for a stream whose frames come
+    less than that many microseconds apart, wait for the next one polling
+    instead of sleeping (0, the default: never).
+
     Iteration ends at end of stream. A producer that goes away raises
     :class:`ProducerGone`. Waiting releases the GIL and wakes every 50 ms, so
     Ctrl-C and :meth:`close` from another thread interrupt it.
     """
 
     def __init__(self, socket_path: str, timeout: float | None = 10.0,
-                 hold: int = 3) -> None:
+                 hold: int = 3, spin_us: int = 0) -> None:
         if hold < 1:
             raise ValueError("hold must be at least 1")
+        if not 0 <= spin_us <= 1_000_000:
+            raise ValueError("spin_us must be between 0 and 1000000")
         _gst.init()
         self.socket_path = socket_path
         self.hold = hold
@@ -86,6 +92,7 @@ class Consumer:
             raise ValueError(f"hold must be at most {most - PIPELINE_HOLD}")
         src.set_property("max-held", hold + PIPELINE_HOLD)
         src.set_property("reconnect", False)
+        src.set_property("spin-time", spin_us)
         for name, value in (("sync", False), ("max-buffers", 1), ("drop", False),
                             ("enable-last-sample", False),
                             ("emit-signals", False), ("wait-on-eos", False)):

@@ -163,3 +163,18 @@ def test_bad_hold_values_are_refused(sock_dir):
     for hold in (0, -1, 10_000):
         with pytest.raises(ValueError, match="hold"):
             zcipc.Consumer(str(sock_dir / "s"), hold=hold)
+
+
+def test_bad_spin_values_are_refused(sock_dir):
+    for spin in (-1, 1_000_001):
+        with pytest.raises(ValueError, match="spin_us"):
+            zcipc.Consumer(str(sock_dir / "s"), spin_us=spin)
+
+
+def test_spin_us_reaches_zcipcsrc(sock_dir):
+    consumer = zcipc.Consumer(str(sock_dir / "s"), spin_us=250)
+    try:
+        assert consumer._src.get_property("spin-time") == 250
+        assert consumer.stats["sleeps"] == 0
+    finally:
+        consumer.close()
