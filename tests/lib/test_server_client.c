@@ -990,27 +990,31 @@ send_fast_stream (void *data)
 }
 
 /* Receives a stream of frames about 0.2 ms apart (more, where timers are
- * coarse); returns how often the client slept for a frame after the first
- * 10. */
+ * coarse); returns how often the client slept for a frame, per 100 frames
+ * received after the first 10. A loaded machine may make the producer skip
+ * a frame (the consumer's socket full): never reorder one. */
 static long
 receive_fast_stream (struct zcipc_client *c, uint64_t first_pts)
 {
   struct fast_stream fs = { 100, 200 * 1000, first_pts };
   struct zcipc_client_event ev;
-  uint64_t before = 0;
+  uint64_t before = 0, last = 0;
+  unsigned int received = 0;
   pthread_t thread;
 
   ck_assert_int_eq (pthread_create (&thread, NULL, send_fast_stream, &fs), 0);
-  for (unsigned int i = 0; i < fs.n; i++) {
-    if (i == 10)
-      before = zcipc_client_sleeps (c);
+  do {
     zt_client_next_frame (c, &ev, 5000);
-    ck_assert_uint_eq (ev.frame.info.pts, first_pts + i);
+    ck_assert (received == 0 || ev.frame.info.pts > last);
+    last = ev.frame.info.pts;
     check_frame_data (&ev);
     ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
-  }
+    if (++received == 10)
+      before = zcipc_client_sleeps (c);
+  } while (last != first_pts + fs.n - 1);
   pthread_join (thread, NULL);
-  return (long) (zcipc_client_sleeps (c) - before);
+  ck_assert_uint_gt (received, 50);
+  return (long) ((zcipc_client_sleeps (c) - before) * 100 / (received - 10));
 }
 
 /* With a spin time above the frame interval the consumer takes a fast
@@ -1031,10 +1035,10 @@ START_TEST (test_spinning_client_takes_a_fast_stream_without_sleeping)
   sleeps_spinning = receive_fast_stream (c, 0);
   zcipc_client_set_spin (c, 0);
   sleeps_not = receive_fast_stream (c, 1000);
-  ck_assert_msg (sleeps_spinning < 15, "slept %ld times in 90 frames while "
+  ck_assert_msg (sleeps_spinning < 15, "slept for %ld %% of the frames while "
       "spinning", sleeps_spinning);
-  ck_assert_msg (sleeps_not > 45, "slept only %ld times in 90 frames without "
-      "spinning", sleeps_not);
+  ck_assert_msg (sleeps_not > 50, "slept for only %ld %% of the frames "
+      "without spinning", sleeps_not);
   zcipc_client_unref (c);
   zt_producer_stop (&prod);
 }
