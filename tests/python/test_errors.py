@@ -139,7 +139,11 @@ def test_waiting_releases_the_gil(sock_dir):
 
 
 def test_ctrl_c_interrupts_a_waiting_consumer(launcher, sock_dir):
-    code = ("import zcipc, sys\n"
+    # Python turns SIGINT into KeyboardInterrupt only if SIGINT was not
+    # ignored when it started, and a test run started in the background
+    # (`./scripts/test.sh &`) hands it down ignored: install the handler.
+    code = ("import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "import zcipc, sys\n"
             f"c = zcipc.Consumer({str(sock_dir / 'nobody')!r}, timeout=None)\n"
             "print('waiting', flush=True)\n"
             "try:\n"

@@ -95,7 +95,11 @@ def test_producer_errors_are_clear(sock_dir):
 
 
 def test_ctrl_c_interrupts_a_producer_waiting_for_consumers(launcher, sock_dir):
-    code = ("import zcipc, sys, numpy\n"
+    # Python turns SIGINT into KeyboardInterrupt only if SIGINT was not
+    # ignored when it started, and a test run started in the background
+    # (`./scripts/test.sh &`) hands it down ignored: install the handler.
+    code = ("import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "import zcipc, sys, numpy\n"
             f"p = zcipc.Producer({str(sock_dir / 's')!r}, {CAPS!r}, min_consumers=1)\n"
             "print('publishing', flush=True)\n"
             "try:\n"
