@@ -280,14 +280,16 @@ welcome_locked (struct zcipc_server *s, struct consumer *c, uint32_t max_held)
 
 /* Frames to hand back once the lock is dropped. Small lists live on the
  * stack: a frame's send must not allocate. */
+#define RELEASE_LIST_FIXED 32
+
 struct release_list
 {
   void **frames;
   unsigned int n, cap;
-  void *fixed[32];
+  void *fixed[RELEASE_LIST_FIXED];
 };
 
-#define RELEASE_LIST_INIT(l) { (l).fixed, 0, 32, { 0 } }
+#define RELEASE_LIST_INIT(l) { (l).fixed, 0, RELEASE_LIST_FIXED, { 0 } }
 
 static void
 release_list_add (struct release_list *l, void *frame)
@@ -312,7 +314,7 @@ release_list_clear (struct release_list *l)
   if (l->frames != l->fixed)
     free (l->frames);
   l->frames = l->fixed;
-  l->cap = 32;
+  l->cap = RELEASE_LIST_FIXED;
   l->n = 0;
 }
 
@@ -822,18 +824,33 @@ zcipc_server_forget_all_events (struct zcipc_server *s)
   pthread_mutex_unlock (&s->lock);
 }
 
-/* Lock held. Reads what streaming consumers sent since the last call
- * (releases, LEAVE), in the caller's thread: without a wake-up. */
+/* Lock held. Reads what streaming consumers (with `only_full`, those at
+ * their quota) sent since the last call (releases, LEAVE), in the caller's
+ * thread: without a wake-up. */
 static void
-drain_consumers_locked (struct zcipc_server *s, struct release_list *released)
+drain_consumers_locked (struct zcipc_server *s, struct release_list *released,
+    bool only_full)
 {
   for (unsigned int i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
     bool joined = false;
 
-    if (c->ready && !c->dropping)
+    if (c->ready && !c->dropping && (!only_full ||
+            c->n_held >= c->info.quota))
       read_consumer_locked (s, c, released, &joined);
   }
+}
+
+/* Lock held. Ends the lazy window, so that the thread reads releases until
+ * the next frame; TRUE if the thread sleeps without reading them and must be
+ * woken (wake_thread() after unlocking). */
+static bool
+end_lazy_window_locked (struct zcipc_server *s)
+{
+  bool was_waiting = s->lazy && s->lazy_until > now_ns ();
+
+  s->lazy_until = 0;
+  return was_waiting;
 }
 
 void
@@ -847,9 +864,8 @@ zcipc_server_set_lazy_releases (struct zcipc_server *s, int64_t window_ns)
     return;
   }
   s->lazy_window = window_ns;
-  was_waiting = s->lazy && s->lazy_until > now_ns ();
+  was_waiting = end_lazy_window_locked (s);
   s->lazy = lazy;
-  s->lazy_until = 0;
   pthread_mutex_unlock (&s->lock);
   if (was_waiting)
     wake_thread (s);            /* to poll for releases again */
@@ -859,15 +875,14 @@ unsigned int
 zcipc_server_collect_releases (struct zcipc_server *s)
 {
   struct release_list released = RELEASE_LIST_INIT (released);
-  bool was_waiting = false;
+  bool was_waiting;
   unsigned int n;
 
   pthread_mutex_lock (&s->lock);
-  drain_consumers_locked (s, &released);
+  drain_consumers_locked (s, &released, false);
   /* Whoever needs releases should not wait for the next frame for more:
    * the thread reads them until then. */
-  was_waiting = s->lazy && s->lazy_until > now_ns ();
-  s->lazy_until = 0;
+  was_waiting = end_lazy_window_locked (s);
   pthread_mutex_unlock (&s->lock);
   if (was_waiting)
     wake_thread (s);
@@ -911,12 +926,8 @@ zcipc_server_send_frame (struct zcipc_server *s,
   pthread_mutex_lock (&s->lock);
   /* Lazily, a consumer at its quota may have released frames we have not
    * read yet: read them before deciding it misses this frame. */
-  for (unsigned int i = 0; s->lazy && i < s->n_consumers; i++) {
-    struct consumer *c = s->consumers[i];
-    bool joined = false;
-    if (c->ready && !c->dropping && c->n_held >= c->info.quota)
-      read_consumer_locked (s, c, &released, &joined);
-  }
+  if (s->lazy)
+    drain_consumers_locked (s, &released, true);
   m.seq = ++s->next_seq;
   m.send_time = (uint64_t) now_ns ();
   for (unsigned int i = 0; i < s->n_consumers; i++) {
@@ -958,7 +969,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
      * thread asleep: it wakes for releases only when none came for a while
      * (the stream paused or ended). */
     int64_t now = now_ns ();
-    drain_consumers_locked (s, &released);
+    drain_consumers_locked (s, &released, false);
     /* Entering the window: the thread still polls for releases; have it
      * stop (once, not per frame). */
     enter_window = s->lazy_until <= now;
@@ -1049,11 +1060,9 @@ zcipc_server_wait_room (struct zcipc_server *s, int64_t timeout_ns)
    * the thread must read them while we wait. */
   pthread_mutex_lock (&s->lock);
   if (s->lazy && oldest_full_hold_locked (s) >= 0) {
-    drain_consumers_locked (s, &released);
-    if (oldest_full_hold_locked (s) >= 0) {
-      was_waiting = s->lazy_until > now_ns ();
-      s->lazy_until = 0;
-    }
+    drain_consumers_locked (s, &released, false);
+    if (oldest_full_hold_locked (s) >= 0)
+      was_waiting = end_lazy_window_locked (s);
   }
   pthread_mutex_unlock (&s->lock);
   if (was_waiting)
