@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zcipc/channel.h"
 #include "zcipc/client.h"
 #include "zcipc/region.h"
 #include "zcipc/socket.h"
@@ -38,6 +39,11 @@ struct held_frame
 /* The biggest datagram a producer may send. */
 #define RECV_BUFFER_SIZE ZCIPC_WIRE_MAX_MESSAGE_SIZE
 
+/* How long a consumer sleeps on its channel before it looks at the socket:
+ * a producer that crashed cannot wake it, so this bounds how late its
+ * hang-up is seen. An orderly one wakes it at once. */
+#define CHANNEL_CHECK_MS 100
+
 struct zcipc_client
 {
   atomic_uint refcount;
@@ -48,13 +54,17 @@ struct zcipc_client
   atomic_uint spin_us;          /* see zcipc_client_set_spin() */
   atomic_uint_least64_t sleeps; /* waits in next() for a message */
   uint8_t *buffer;              /* one received datagram, 8-aligned */
+  bool use_channel;             /* ask producers for a channel */
   /* next()'s thread only */
+  unsigned int socket_due;      /* channel markers whose message is unread */
+  unsigned int socket_ahead;    /* socket messages read before their marker */
   bool waited_last;             /* the last frame found the socket empty */
   int64_t last_frame_ns;        /* when the last frame arrived */
   int64_t frame_gap_ns;         /* average time between frames */
 
   pthread_mutex_t lock;         /* protects everything below */
   int fd;                       /* -1 when not connected */
+  struct zcipc_channel channel; /* open once the producer sent CHANNEL */
   uint32_t quota;
   uint32_t consumer_id;
   uint64_t connection;          /* counts handshakes: seqs are per connection */
@@ -116,6 +126,8 @@ zcipc_client_new (const char *path, uint32_t max_held,
     return -ENOMEM;
   atomic_init (&c->refcount, 1);
   c->fd = -1;
+  c->channel.fd = -1;
+  c->use_channel = true;
   c->max_held = max_held;
   c->path = strdup (path);
   c->held = calloc (ZCIPC_WIRE_MAX_QUOTA, sizeof *c->held);
@@ -173,6 +185,7 @@ zcipc_client_unref (struct zcipc_client *c)
     return;
   if (c->fd >= 0)
     close (c->fd);
+  zcipc_channel_clear (&c->channel);
   if (c->held) {
     for (uint32_t i = 0; i < ZCIPC_WIRE_MAX_QUOTA; i++)
       for (uint32_t j = 0; c->held[i].seq && j < c->held[i].n_regions; j++)
@@ -225,6 +238,9 @@ close_socket_locked (struct zcipc_client *c)
     close (c->fd);
     c->fd = -1;
   }
+  zcipc_channel_clear (&c->channel);
+  c->socket_due = 0;
+  c->socket_ahead = 0;
   c->n_pending = 0;
   c->leaving = false;
   forget_regions_locked (c);
@@ -249,6 +265,77 @@ receive (struct zcipc_client *c, int fd, size_t *len, int *fds,
   return res;
 }
 
+/* Reads the producer's next message into c->buffer without waiting: from
+ * the channel once there is one (where a marker sends us to the socket),
+ * else from the socket. -EAGAIN: nothing there; -EBADMSG: the producer
+ * wrote an impossible record into the channel. */
+static int
+read_message (struct zcipc_client *c, int fd, size_t *len, int *fds,
+    unsigned int *n_fds)
+{
+  *n_fds = 0;
+  for (;;) {
+    enum zcipc_channel_record kind;
+    int res;
+
+    if (!zcipc_channel_is_open (&c->channel) || c->socket_due > 0) {
+      res = receive (c, fd, len, fds, n_fds);
+      if (res != -EAGAIN && c->socket_due > 0)
+        c->socket_due--;
+      return res;
+    }
+    res = zcipc_channel_pop (&c->channel, c->buffer, RECV_BUFFER_SIZE, len,
+        &kind);
+    if (res == -EPROTO)
+      return -EBADMSG;
+    if (res < 0 || kind == ZCIPC_CHANNEL_RECORD_MESSAGE)
+      return res;
+    if (c->socket_ahead > 0)
+      c->socket_ahead--;        /* its message was read already */
+    else
+      c->socket_due++;
+  }
+}
+
+static int wait_readable (struct zcipc_client *c, int fd, int timeout_ms);
+static int remaining (int64_t deadline, int timeout_ms);
+
+/* Sleeps until read_message() may find something. 0, -EAGAIN at the
+ * deadline, -ECANCELED when interrupted. */
+static int
+wait_message (struct zcipc_client *c, int fd, int64_t deadline,
+    int timeout_ms)
+{
+  if (!zcipc_channel_is_open (&c->channel) || c->socket_due > 0)
+    return wait_readable (c, fd, remaining (deadline, timeout_ms));
+  for (;;) {
+    int left = remaining (deadline, timeout_ms), res;
+
+    zcipc_channel_wait (&c->channel, left < 0 || left > CHANNEL_CHECK_MS ?
+        CHANNEL_CHECK_MS : left, &c->interrupted);
+    if (atomic_load (&c->interrupted))
+      return -ECANCELED;
+    if (zcipc_channel_pending (&c->channel))
+      return 0;
+    /* Woken with nothing to read, or a while went by: the socket tells
+     * whether the producer hung up (it cannot wake us if it crashed). */
+    res = wait_readable (c, fd, 0);
+    if (res == 0) {
+      if (zcipc_channel_pending (&c->channel))
+        return 0;
+      /* The ring is empty, so what is on the socket is next in order: a
+       * hang-up, or a message whose marker is not published yet. */
+      c->socket_due++;
+      c->socket_ahead++;
+      return 0;
+    }
+    if (res != -EAGAIN)
+      return res;
+    if (timeout_ms >= 0 && remaining (deadline, timeout_ms) == 0)
+      return -EAGAIN;
+  }
+}
+
 static void
 close_fds (const int *fds, unsigned int n)
 {
@@ -267,6 +354,8 @@ handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
   size_t len = 0;
   int res;
 
+  if (c->use_channel)
+    hello.flags |= ZCIPC_HELLO_FLAG_CHANNEL;
   /* A producer that refuses us at accept time may have closed already:
    * its REJECT is still queued for us, so read on after EPIPE. */
   if ((res = zcipc_socket_send (fd, &iov, 1, NULL, 0, 0)) < 0 &&
@@ -546,7 +635,7 @@ spin_receive (struct zcipc_client *c, int fd, unsigned int spin_us,
     int res;
     if (atomic_load_explicit (&c->interrupted, memory_order_relaxed))
       return -EAGAIN;           /* wait_readable() reports it */
-    res = receive (c, fd, len, fds, n_fds);
+    res = read_message (c, fd, len, fds, n_fds);
     if (res != -EAGAIN)
       return res;
   } while (now_ns () < end);
@@ -584,7 +673,7 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
       set_reason (c, "not connected");
       return -ENOTCONN;
     }
-    res = try_first ? receive (c, fd, &len, fds, &n_fds) : -EAGAIN;
+    res = try_first ? read_message (c, fd, &len, fds, &n_fds) : -EAGAIN;
     try_first = true;
     if (res == -EAGAIN) {
       pthread_mutex_lock (&c->lock);
@@ -597,10 +686,15 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
     if (res == -EAGAIN) {
       waited = true;
       atomic_fetch_add_explicit (&c->sleeps, 1, memory_order_relaxed);
-      res = wait_readable (c, fd, remaining (deadline, timeout_ms));
+      res = wait_message (c, fd, deadline, timeout_ms);
       if (res < 0)
         return res;
       continue;
+    }
+    if (res == -EBADMSG) {
+      set_reason (c, "the producer wrote an impossible record into the "
+          "shared channel");
+      return -EPROTO;
     }
     if (res == -EPIPE || res == -ECONNRESET) {
       set_reason (c, "the producer went away");
@@ -614,7 +708,8 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
     res = zcipc_wire_parse (c->buffer, len, fds, n_fds, &msg);
     if (res == -ENOMSG)
       continue;                 /* a newer producer's message: skip */
-    if (res < 0 || (msg.type != ZCIPC_WIRE_REGION_ADD && n_fds)) {
+    if (res < 0 || (msg.type != ZCIPC_WIRE_REGION_ADD &&
+            msg.type != ZCIPC_WIRE_CHANNEL && n_fds)) {
       close_fds (fds, n_fds);
       set_reason (c, "the producer sent a malformed %s message",
           zcipc_wire_type_name (msg.type));
@@ -639,6 +734,19 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
         }
         break;
       }
+      case ZCIPC_WIRE_CHANNEL:
+        if (zcipc_channel_is_open (&c->channel) || !c->use_channel) {
+          set_reason (c, "the producer sent a shared channel this consumer "
+              "did not ask for");
+          res = -EPROTO;
+        } else if (zcipc_channel_import (&c->channel, msg.channel.fd) < 0) {
+          set_reason (c, "the producer offered a shared channel that is too "
+              "small, unsealed or not a zcipc channel; refusing to map it");
+          res = -EPROTO;
+        }
+        if (res < 0)
+          close (msg.channel.fd);
+        break;
       case ZCIPC_WIRE_FRAME:
         res = take_frame_locked (c, &msg, ev);
         if (res == 0) {
@@ -671,6 +779,29 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
     if (res < 0)
       return res;
   }
+}
+
+/* Lock held. Puts a release in the channel while the producer reads them
+ * there; false: it goes by socket. */
+static bool
+channel_release_locked (struct zcipc_client *c, uint64_t seq)
+{
+  struct zcipc_wire_wake m;
+  struct iovec iov = { &m, zcipc_wire_init_wake (&m) };
+  int res;
+
+  if (!zcipc_channel_is_open (&c->channel) ||
+      zcipc_channel_releases_by_socket (&c->channel))
+    return false;
+  res = zcipc_channel_push_release (&c->channel, seq);
+  if (res < 0)
+    return false;
+  /* The producer switched to socket releases meanwhile and may sleep in
+   * poll(): have it read the ring. A full socket does as well: it reads
+   * the ring with whatever it reads from us. */
+  if (res == 1)
+    zcipc_socket_send (c->fd, &iov, 1, NULL, 0, 1);
+  return true;
 }
 
 /* Sends the queued releases as one message. A full socket (the producer
@@ -710,7 +841,8 @@ zcipc_client_release (struct zcipc_client *c, uint64_t seq)
   /* At most quota frames are held, so the queue cannot overflow. A frame
    * from an earlier connection goes back to nobody: that producer
    * connection released it when it closed, and this one never sent it. */
-  if (c->fd >= 0 && c->held[i].connection == c->connection)
+  if (c->fd >= 0 && c->held[i].connection == c->connection &&
+      !channel_release_locked (c, seq))
     c->pending[c->n_pending++] = seq;
   flush_releases_locked (c);
   for (uint32_t j = 0; j < c->held[i].n_regions; j++)
@@ -742,6 +874,10 @@ zcipc_client_set_interrupted (struct zcipc_client *c, bool interrupted)
     uint64_t one = 1;
     ssize_t r = write (c->interrupt_fd, &one, sizeof one);
     (void) r;
+    pthread_mutex_lock (&c->lock);
+    if (zcipc_channel_is_open (&c->channel))
+      zcipc_channel_interrupt (&c->channel);
+    pthread_mutex_unlock (&c->lock);
   } else {
     uint64_t v;
     ssize_t r = read (c->interrupt_fd, &v, sizeof v);
@@ -770,7 +906,7 @@ release_unread_locked (struct zcipc_client *c)
     unsigned int n_fds = 0;
     size_t len = 0;
 
-    if (receive (c, c->fd, &len, fds, &n_fds) < 0)
+    if (read_message (c, c->fd, &len, fds, &n_fds) < 0)
       break;
     if (zcipc_wire_parse (c->buffer, len, fds, n_fds, &msg) == 0 &&
         msg.type == ZCIPC_WIRE_FRAME && c->n_pending < ZCIPC_WIRE_MAX_QUOTA)
@@ -842,4 +978,20 @@ uint64_t
 zcipc_client_sleeps (struct zcipc_client *c)
 {
   return atomic_load_explicit (&c->sleeps, memory_order_relaxed);
+}
+
+void
+zcipc_client_set_channel (struct zcipc_client *c, bool use_channel)
+{
+  c->use_channel = use_channel;
+}
+
+bool
+zcipc_client_has_channel (struct zcipc_client *c)
+{
+  bool open;
+  pthread_mutex_lock (&c->lock);
+  open = zcipc_channel_is_open (&c->channel);
+  pthread_mutex_unlock (&c->lock);
+  return open;
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zcipc/channel.h"
 #include "zcipc/server.h"
 #include "zcipc/socket.h"
 
@@ -34,6 +35,7 @@ struct consumer
   bool dropping;                /* shut down; the thread will free it */
   bool leaving;                 /* said LEAVE: no more frames, holds kept */
   struct zcipc_consumer_info info;
+  struct zcipc_channel channel;  /* open if the consumer asked for one */
   struct hold *holds;           /* info.quota entries; frame NULL = free */
   uint32_t n_held;
   uint64_t frames_sent;
@@ -84,6 +86,9 @@ struct zcipc_server
   bool lazy;
   int64_t lazy_window;
   int64_t lazy_until;
+  /* What channel consumers are told: releases by socket (the thread reads
+   * them) or in the ring (the next frame reads them). */
+  bool channel_releases_by_socket;
   struct consumer **consumers;
   unsigned int n_consumers;
   uint32_t next_consumer_id;
@@ -122,6 +127,33 @@ server_log (struct zcipc_server *s, enum zcipc_log_level level,
   s->callbacks.log (s->data, level, message);
 }
 
+/* Lock held. Sends one message to a consumer: through its channel if it
+ * has one, where a message with fds (or too big for the ring) goes by
+ * socket with a marker in the ring at its place. -EAGAIN: no room now. */
+static int
+consumer_send (struct consumer *c, const struct iovec *iov,
+    unsigned int n_iov, const int *fds, unsigned int n_fds)
+{
+  size_t size = 0;
+  int res;
+
+  if (!zcipc_channel_is_open (&c->channel))
+    return zcipc_socket_send (c->fd, iov, n_iov, fds, n_fds, 1);
+  for (unsigned int i = 0; i < n_iov; i++)
+    size += iov[i].iov_len;
+  if (n_fds == 0 && size <= ZCIPC_CHANNEL_MAX_RECORD)
+    return zcipc_channel_push (&c->channel, ZCIPC_CHANNEL_RECORD_MESSAGE, iov,
+        n_iov);
+  /* Room for the marker first: a message on the socket without its marker
+   * would be read out of order. */
+  if ((res = zcipc_channel_check_room (&c->channel, 0)) < 0)
+    return res;
+  if ((res = zcipc_socket_send (c->fd, iov, n_iov, fds, n_fds, 1)) < 0)
+    return res;
+  return zcipc_channel_push (&c->channel, ZCIPC_CHANNEL_RECORD_SOCKET, NULL,
+      0);
+}
+
 /* Called with the lock held. Marks a consumer for removal; the thread frees
  * it (and releases its holds) when poll reports the hang-up. */
 static void
@@ -137,9 +169,13 @@ drop_consumer_locked (struct consumer *c, const char *reason)
     struct zcipc_wire_reject m;
     struct iovec iov = { &m, zcipc_wire_init_reject (&m, -ECONNABORTED,
             reason) };
-    zcipc_socket_send (c->fd, &iov, 1, NULL, 0, 1);
+    consumer_send (c, &iov, 1, NULL, 0);
   }
   shutdown (c->fd, SHUT_RDWR);
+  /* A consumer asleep on its channel would see the hang-up only when its
+   * sleep times out. */
+  if (zcipc_channel_is_open (&c->channel))
+    zcipc_channel_wake (&c->channel);
 }
 
 static int
@@ -154,8 +190,9 @@ static int
 send_region_add (struct consumer *c, const struct stored_region *r)
 {
   struct zcipc_wire_region_add m;
-  size_t n = zcipc_wire_init_region_add (&m, r->id, r->flags, r->size);
-  return send_plain (c->fd, &m, n, NULL, 0, &r->fd, 1);
+  struct iovec iov = { &m, zcipc_wire_init_region_add (&m, r->id, r->flags,
+          r->size) };
+  return consumer_send (c, &iov, 1, &r->fd, 1);
 }
 
 static int
@@ -163,8 +200,10 @@ send_event (struct consumer *c, uint32_t kind, const void *payload,
     uint32_t size)
 {
   struct zcipc_wire_event m;
-  size_t n = zcipc_wire_init_event (&m, kind, size);
-  return send_plain (c->fd, &m, n, payload, size, NULL, 0);
+  struct iovec iov[2] = { {&m, zcipc_wire_init_event (&m, kind, size)},
+  {(void *) payload, size}
+  };
+  return consumer_send (c, iov, size ? 2 : 1, NULL, 0);
 }
 
 static bool
@@ -249,9 +288,11 @@ accept_pending (struct zcipc_server *s)
   }
 }
 
-/* Lock held. Sends WELCOME and the sticky state. */
+/* Lock held. Sends WELCOME, the channel if asked for, and the sticky
+ * state. */
 static int
-welcome_locked (struct zcipc_server *s, struct consumer *c, uint32_t max_held)
+welcome_locked (struct zcipc_server *s, struct consumer *c, uint32_t max_held,
+    uint32_t flags)
 {
   struct zcipc_wire_welcome m;
   unsigned int i;
@@ -265,6 +306,24 @@ welcome_locked (struct zcipc_server *s, struct consumer *c, uint32_t max_held)
   n = zcipc_wire_init_welcome (&m, c->info.quota, c->info.id);
   if ((res = send_plain (c->fd, &m, n, NULL, 0, NULL, 0)) < 0)
     return res;
+  if (flags & ZCIPC_HELLO_FLAG_CHANNEL) {
+    struct zcipc_channel ch;
+    struct zcipc_wire_channel cm;
+
+    /* Without a channel the consumer still works, by socket. */
+    res = zcipc_channel_create (&ch, s->channel_releases_by_socket);
+    if (res < 0) {
+      server_log (s, ZCIPC_LOG_WARNING, "consumer %u: no shared channel (%s), "
+          "using the socket", c->info.id, strerror (-res));
+    } else {
+      n = zcipc_wire_init_channel (&cm, ch.size);
+      if ((res = send_plain (c->fd, &cm, n, NULL, 0, &ch.fd, 1)) < 0) {
+        zcipc_channel_clear (&ch);
+        return res;
+      }
+      c->channel = ch;
+    }
+  }
   for (i = 0; i < s->n_regions; i++)
     if ((res = send_region_add (c, &s->regions[i])) < 0)
       return res;
@@ -321,11 +380,11 @@ release_list_clear (struct release_list *l)
 /* Lock held. Returns NULL or the reason to drop the consumer. */
 static const char *
 handle_release_locked (struct zcipc_server *s, struct consumer *c,
-    const struct zcipc_message *msg, struct release_list *released,
+    const uint64_t *seqs, uint32_t count, struct release_list *released,
     char *why, size_t why_size)
 {
-  for (uint32_t i = 0; i < msg->release.count; i++) {
-    uint64_t seq = msg->release.seqs[i];
+  for (uint32_t i = 0; i < count; i++) {
+    uint64_t seq = seqs[i];
     uint32_t j;
 
     for (j = 0; j < c->info.quota; j++)
@@ -345,6 +404,36 @@ handle_release_locked (struct zcipc_server *s, struct consumer *c,
   return NULL;
 }
 
+/* Lock held. Takes the releases a consumer put in its channel. */
+static void
+read_channel_locked (struct zcipc_server *s, struct consumer *c,
+    struct release_list *released)
+{
+  uint64_t seqs[ZCIPC_WIRE_MAX_RELEASES];
+  char why[160];
+
+  while (zcipc_channel_is_open (&c->channel) && !c->dropping) {
+    const char *reason;
+    unsigned int n;
+
+    if (zcipc_channel_pop_releases (&c->channel, seqs,
+            ZCIPC_WIRE_MAX_RELEASES, &n) < 0) {
+      s->stats.consumers_dropped++;
+      drop_consumer_locked (c, "wrote an impossible index into its channel");
+      return;
+    }
+    if (n == 0)
+      return;
+    reason = handle_release_locked (s, c, seqs, n, released, why, sizeof why);
+    if (reason) {
+      s->stats.consumers_dropped++;
+      drop_consumer_locked (c, reason);
+    } else if (c->leaving && c->n_held == 0) {
+      drop_consumer_locked (c, "left (released its last frame)");
+    }
+  }
+}
+
 /* Lock held. Reads everything pending on one consumer. */
 static void
 read_consumer_locked (struct zcipc_server *s, struct consumer *c,
@@ -355,6 +444,7 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
   uint8_t buf[1024] __attribute__((aligned (8)));
   char why[160];
 
+  read_channel_locked (s, c, released);
   for (int budget = 64; budget > 0 && !c->dropping; budget--) {
     struct zcipc_message msg;
     int fds[ZCIPC_SOCKET_MAX_FDS];
@@ -398,7 +488,8 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
             ZCIPC_PROTOCOL_VERSION);
         reject (c->fd, -EPROTONOSUPPORT, why);
         reason = why;
-      } else if ((res = welcome_locked (s, c, msg.hello.max_held)) < 0) {
+      } else if ((res = welcome_locked (s, c, msg.hello.max_held,
+                  msg.hello.flags)) < 0) {
         snprintf (why, sizeof why, "could not be sent the stream state: %s",
             strerror (-res));
         reason = why;
@@ -406,9 +497,13 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
         *joined = true;
       }
     } else if (msg.type == ZCIPC_WIRE_RELEASE) {
-      reason = handle_release_locked (s, c, &msg, released, why, sizeof why);
+      reason = handle_release_locked (s, c, msg.release.seqs,
+          msg.release.count, released, why, sizeof why);
       if (!reason && c->leaving && c->n_held == 0)
         drop_consumer_locked (c, "left (released its last frame)");
+    } else if (msg.type == ZCIPC_WIRE_WAKE) {
+      /* It put releases in its channel after we asked for them by socket. */
+      read_channel_locked (s, c, released);
     } else if (msg.type == ZCIPC_WIRE_LEAVE) {
       /* Its pipeline stopped but buffers live on: keep their slots. */
       c->leaving = true;
@@ -448,6 +543,11 @@ remove_consumer_locked (struct zcipc_server *s, unsigned int index,
 static void
 free_consumer (struct consumer *c)
 {
+  /* A marker with nothing behind it on the socket: a consumer asleep on
+   * its channel looks at the socket and finds the hang-up at once. */
+  if (zcipc_channel_is_open (&c->channel))
+    zcipc_channel_push (&c->channel, ZCIPC_CHANNEL_RECORD_SOCKET, NULL, 0);
+  zcipc_channel_clear (&c->channel);
   close (c->fd);
   free (c->holds);
   free (c);
@@ -469,6 +569,9 @@ notify_left (struct zcipc_server *s, struct consumer *c, const char *reason)
   server_log (s, c->ready ? ZCIPC_LOG_INFO : ZCIPC_LOG_DEBUG,
       "consumer %u (pid %d) left: %s", c->info.id, (int) c->info.pid, reason);
 }
+
+static void set_channel_releases_locked (struct zcipc_server *s,
+    bool by_socket, struct release_list *released);
 
 static void *
 server_thread (void *user)
@@ -503,15 +606,21 @@ server_thread (void *user)
     lazy = s->lazy && s->lazy_until > now_ns ();
     if (lazy)
       timeout_ms = (int) ((s->lazy_until - now_ns ()) / 1000000 + 1);
+    else if (!s->channel_releases_by_socket)
+      /* The window ended (no frame for a while): we read releases now. */
+      set_channel_releases_locked (s, true, &released);
     for (i = 0; i < n; i++) {
       struct consumer *c = s->consumers[i];
       /* Lazily, a streaming consumer's releases wait for the next frame;
-       * poll still reports its hang-up (POLLHUP needs no request). */
-      short events = lazy && c->ready && !c->dropping ? 0 : POLLIN;
+       * poll still reports its hang-up (POLLHUP needs no request). One with
+       * a channel sends by socket only what must not wait (LEAVE, WAKE). */
+      short events = lazy && c->ready && !c->dropping &&
+          !zcipc_channel_is_open (&c->channel) ? 0 : POLLIN;
       polled[i] = c;
       pfds[i + 2] = (struct pollfd) { c->fd, events, 0 };
     }
     pthread_mutex_unlock (&s->lock);
+    run_releases (s, &released);
 
     if (poll (pfds, n + 2, timeout_ms) < 0) {
       if (errno == EINTR)
@@ -595,6 +704,7 @@ zcipc_server_new (const struct zcipc_server_config *config,
   s->data = data;
   s->quota = config->quota > ZCIPC_WIRE_MAX_QUOTA ?
       ZCIPC_WIRE_MAX_QUOTA : config->quota;
+  s->channel_releases_by_socket = true;
   s->max_consumers = config->max_consumers;
   pthread_mutex_init (&s->lock, NULL);
   {
@@ -732,7 +842,7 @@ int
 zcipc_server_remove_region (struct zcipc_server *s, uint32_t region_id)
 {
   struct zcipc_wire_region_remove m;
-  size_t n = zcipc_wire_init_region_remove (&m, region_id);
+  struct iovec iov = { &m, zcipc_wire_init_region_remove (&m, region_id) };
   unsigned int i;
 
   pthread_mutex_lock (&s->lock);
@@ -746,7 +856,7 @@ zcipc_server_remove_region (struct zcipc_server *s, uint32_t region_id)
   for (i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
     if (c->ready && !c->dropping && !c->leaving &&
-        send_plain (c->fd, &m, n, NULL, 0, NULL, 0) < 0)
+        consumer_send (c, &iov, 1, NULL, 0) < 0)
       drop_consumer_locked (c, "too slow to take a region removal");
   }
   pthread_mutex_unlock (&s->lock);
@@ -835,9 +945,33 @@ drain_consumers_locked (struct zcipc_server *s, struct release_list *released,
     struct consumer *c = s->consumers[i];
     bool joined = false;
 
-    if (c->ready && !c->dropping && (!only_full ||
-            c->n_held >= c->info.quota))
+    if (!c->ready || c->dropping || (only_full &&
+            c->n_held < c->info.quota))
+      continue;
+    /* A channel's socket carries nothing that must be read per frame: the
+     * thread reads it; its ring costs no system call. */
+    if (zcipc_channel_is_open (&c->channel))
+      read_channel_locked (s, c, released);
+    else
       read_consumer_locked (s, c, released, &joined);
+  }
+}
+
+/* Lock held. Tells every channel consumer where its releases go from now
+ * on; when that is the socket, takes what is already in the rings. */
+static void
+set_channel_releases_locked (struct zcipc_server *s, bool by_socket,
+    struct release_list *released)
+{
+  s->channel_releases_by_socket = by_socket;
+  for (unsigned int i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+
+    if (!zcipc_channel_is_open (&c->channel) || c->dropping)
+      continue;
+    zcipc_channel_set_releases_by_socket (&c->channel, by_socket);
+    if (by_socket)
+      read_channel_locked (s, c, released);
   }
 }
 
@@ -845,17 +979,20 @@ drain_consumers_locked (struct zcipc_server *s, struct release_list *released,
  * the next frame; TRUE if the thread sleeps without reading them and must be
  * woken (wake_thread() after unlocking). */
 static bool
-end_lazy_window_locked (struct zcipc_server *s)
+end_lazy_window_locked (struct zcipc_server *s, struct release_list *released)
 {
   bool was_waiting = s->lazy && s->lazy_until > now_ns ();
 
   s->lazy_until = 0;
+  if (!s->channel_releases_by_socket)
+    set_channel_releases_locked (s, true, released);
   return was_waiting;
 }
 
 void
 zcipc_server_set_lazy_releases (struct zcipc_server *s, int64_t window_ns)
 {
+  struct release_list released = RELEASE_LIST_INIT (released);
   bool lazy = window_ns > 0, was_waiting;
 
   pthread_mutex_lock (&s->lock);
@@ -864,11 +1001,13 @@ zcipc_server_set_lazy_releases (struct zcipc_server *s, int64_t window_ns)
     return;
   }
   s->lazy_window = window_ns;
-  was_waiting = end_lazy_window_locked (s);
+  was_waiting = end_lazy_window_locked (s, &released);
   s->lazy = lazy;
   pthread_mutex_unlock (&s->lock);
   if (was_waiting)
     wake_thread (s);            /* to poll for releases again */
+  run_releases (s, &released);
+  release_list_clear (&released);
 }
 
 unsigned int
@@ -882,7 +1021,7 @@ zcipc_server_collect_releases (struct zcipc_server *s)
   drain_consumers_locked (s, &released, false);
   /* Whoever needs releases should not wait for the next frame for more:
    * the thread reads them until then. */
-  was_waiting = end_lazy_window_locked (s);
+  was_waiting = end_lazy_window_locked (s, &released);
   pthread_mutex_unlock (&s->lock);
   if (was_waiting)
     wake_thread (s);
@@ -942,10 +1081,15 @@ zcipc_server_send_frame (struct zcipc_server *s,
       s->stats.frames_missed++;
       continue;
     }
-    res = zcipc_socket_send (c->fd, iov, meta_size ? 3 : 2, NULL, 0, 1);
+    res = consumer_send (c, iov, meta_size ? 3 : 2, NULL, 0);
     if (res == -EAGAIN) {
       c->frames_missed++;
       s->stats.frames_missed++;
+      continue;
+    }
+    if (res == -EPROTO) {
+      s->stats.consumers_dropped++;
+      drop_consumer_locked (c, "wrote an impossible index into its channel");
       continue;
     }
     if (res < 0) {
@@ -974,6 +1118,8 @@ zcipc_server_send_frame (struct zcipc_server *s,
      * stop (once, not per frame). */
     enter_window = s->lazy_until <= now;
     s->lazy_until = now + s->lazy_window;
+    if (s->channel_releases_by_socket)
+      set_channel_releases_locked (s, false, &released);
   }
   pthread_mutex_unlock (&s->lock);
   if (enter_window)
@@ -1062,7 +1208,7 @@ zcipc_server_wait_room (struct zcipc_server *s, int64_t timeout_ns)
   if (s->lazy && oldest_full_hold_locked (s) >= 0) {
     drain_consumers_locked (s, &released, false);
     if (oldest_full_hold_locked (s) >= 0)
-      was_waiting = end_lazy_window_locked (s);
+      was_waiting = end_lazy_window_locked (s, &released);
   }
   pthread_mutex_unlock (&s->lock);
   if (was_waiting)

@@ -27,7 +27,8 @@ parse_hello (const uint8_t *data, size_t len, unsigned n_fds,
     return -EPROTO;
   /* The version is checked by the receiver, which must answer a mismatch
    * with a REJECT naming both versions rather than a silent hang-up. */
-  if (msg->hello.max_held == 0 || msg->hello.flags != 0)
+  if (msg->hello.max_held == 0 ||
+      (msg->hello.flags & ~ZCIPC_HELLO_FLAGS_KNOWN))
     return -EPROTO;
   return 0;
 }
@@ -158,6 +159,27 @@ parse_leave (size_t len, unsigned n_fds)
   return 0;
 }
 
+static int
+parse_channel (const uint8_t *data, size_t len, const int *fds,
+    unsigned n_fds, struct zcipc_message *msg)
+{
+  if (len != sizeof msg->channel.info || expect_fds (n_fds, 1) < 0)
+    return -EPROTO;
+  memcpy (&msg->channel.info, data, sizeof msg->channel.info);
+  if (msg->channel.info.size == 0 || fds[0] < 0)
+    return -EPROTO;
+  msg->channel.fd = fds[0];
+  return 0;
+}
+
+static int
+parse_wake (size_t len, unsigned n_fds)
+{
+  if (len != sizeof (struct zcipc_wire_wake) || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  return 0;
+}
+
 int
 zcipc_wire_parse (const void *data, size_t len, const int *fds,
     unsigned n_fds, struct zcipc_message *msg)
@@ -200,6 +222,12 @@ zcipc_wire_parse (const void *data, size_t len, const int *fds,
     case ZCIPC_WIRE_LEAVE:
       msg->type = header.type;
       return parse_leave (len, n_fds);
+    case ZCIPC_WIRE_CHANNEL:
+      msg->type = header.type;
+      return parse_channel (bytes, len, fds, n_fds, msg);
+    case ZCIPC_WIRE_WAKE:
+      msg->type = header.type;
+      return parse_wake (len, n_fds);
     default:
       /* A newer peer's message: skippable, unless it smuggles fds we would
        * not know how to own. */
@@ -229,6 +257,10 @@ zcipc_wire_type_name (uint32_t type)
       return "RELEASE";
     case ZCIPC_WIRE_LEAVE:
       return "LEAVE";
+    case ZCIPC_WIRE_CHANNEL:
+      return "CHANNEL";
+    case ZCIPC_WIRE_WAKE:
+      return "WAKE";
     default:
       return "UNKNOWN";
   }
@@ -338,5 +370,22 @@ zcipc_wire_init_leave (struct zcipc_wire_leave *m)
 {
   memset (m, 0, sizeof *m);
   init_header (&m->header, ZCIPC_WIRE_LEAVE, sizeof *m);
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_channel (struct zcipc_wire_channel *m, uint64_t size)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_CHANNEL, sizeof *m);
+  m->size = size;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_wake (struct zcipc_wire_wake *m)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_WAKE, sizeof *m);
   return sizeof *m;
 }

@@ -125,6 +125,14 @@ const char *zcipc_client_reason (struct zcipc_client *client);
 /* Times zcipc_client_next() found no message and slept for one (each a
  * wake-up: what spinning saves). */
 uint64_t zcipc_client_sleeps (struct zcipc_client *client);
+
+/* Whether to ask producers for a shared-memory channel (zcipc/channel.h) on
+ * the next connect: frames then come without a socket message each, and
+ * releases go back without one. On by default; off, or with a producer that
+ * does not offer one, everything goes by socket. */
+void zcipc_client_set_channel (struct zcipc_client *client, bool use_channel);
+/* Whether this connection got a channel. */
+bool zcipc_client_has_channel (struct zcipc_client *client);
 /* Regions mapped now (for leak checks). */
 unsigned int zcipc_client_n_regions (struct zcipc_client *client);
 

@@ -19,6 +19,15 @@
  *    RELEASE  ------------------>
  *      LEAVE  ------------------>  (no more frames; holds kept until RELEASEd
  *                                   or the connection closes)
+ *
+ * A consumer whose HELLO carries ZCIPC_HELLO_FLAG_CHANNEL gets a CHANNEL
+ * message (1 fd) right after WELCOME: from then on the producer's messages
+ * come through the channel's ring (zcipc/channel.h), the same bytes as on
+ * the socket; one that carries fds still comes by socket, with a marker in
+ * the ring at its place. The consumer's releases go in the channel's
+ * release ring, or by socket when the producer asks; a consumer that put
+ * releases in the ring while the producer switched to socket releases sends
+ * WAKE so that it reads them.
  */
 
 #include <stddef.h>
@@ -49,7 +58,13 @@ enum zcipc_wire_type
   ZCIPC_WIRE_FRAME = 7,         /* producer -> consumer */
   ZCIPC_WIRE_RELEASE = 8,       /* consumer -> producer */
   ZCIPC_WIRE_LEAVE = 9,         /* consumer -> producer */
+  ZCIPC_WIRE_CHANNEL = 10,      /* producer -> consumer, 1 fd */
+  ZCIPC_WIRE_WAKE = 11,         /* consumer -> producer */
 };
+
+/* HELLO flags. */
+#define ZCIPC_HELLO_FLAG_CHANNEL (1u << 0)  /* wants a shared-memory channel */
+#define ZCIPC_HELLO_FLAGS_KNOWN ZCIPC_HELLO_FLAG_CHANNEL
 
 /* Region flags. */
 #define ZCIPC_REGION_FLAG_MEMFD  (1u << 0)  /* sealed memfd: check seals, size */
@@ -68,7 +83,7 @@ struct zcipc_wire_hello
   uint32_t magic;
   uint32_t version;
   uint32_t max_held;            /* frames this consumer wants to hold at once */
-  uint32_t flags;               /* reserved, 0 */
+  uint32_t flags;               /* ZCIPC_HELLO_FLAG_* */
 };
 _Static_assert (sizeof (struct zcipc_wire_hello) == 24, "hello layout");
 
@@ -163,6 +178,21 @@ struct zcipc_wire_leave
 };
 _Static_assert (sizeof (struct zcipc_wire_leave) == 8, "leave layout");
 
+/* The shared-memory channel (zcipc/channel.h) as a sealed memfd. */
+struct zcipc_wire_channel
+{
+  struct zcipc_wire_header header;
+  uint64_t size;
+};
+_Static_assert (sizeof (struct zcipc_wire_channel) == 16, "channel layout");
+
+/* "Read the release ring": see the protocol above. */
+struct zcipc_wire_wake
+{
+  struct zcipc_wire_header header;
+};
+_Static_assert (sizeof (struct zcipc_wire_wake) == 8, "wake layout");
+
 /* A validated message. Pointers refer into the datagram passed to
  * zcipc_wire_parse() and live as long as it does. */
 struct zcipc_message
@@ -195,6 +225,11 @@ struct zcipc_message
       uint32_t count;
       uint64_t seqs[ZCIPC_WIRE_MAX_RELEASES];
     } release;
+    struct
+    {
+      struct zcipc_wire_channel info;
+      int fd;                   /* owned by the caller of zcipc_wire_parse */
+    } channel;
   };
 };
 
@@ -202,7 +237,8 @@ struct zcipc_message
  * descriptors (`fds`), and fills `msg`. Checks the header, the size of every
  * part, counts against the ZCIPC_WIRE_MAX_* bounds, and that exactly the
  * expected number of fds came along. Never takes ownership of the fds: the
- * caller closes them on error, and on success keeps msg->region_add.fd.
+ * caller closes them on error, and on success keeps msg->region_add.fd or
+ * msg->channel.fd.
  *
  * Returns 0, or -EPROTO for a malformed message (the peer must be dropped),
  * or -ENOMSG for a well-formed message of a type this version does not know
@@ -215,6 +251,7 @@ const char *zcipc_wire_type_name (uint32_t type);
 
 /* Fills a header and the fixed part of each message. Each returns the number
  * of bytes of the fixed part; variable parts are sent as further iovecs. */
+/* `m->flags` is 0 (a plain socket consumer); the caller may set it. */
 size_t zcipc_wire_init_hello (struct zcipc_wire_hello *m, uint32_t max_held);
 size_t zcipc_wire_init_welcome (struct zcipc_wire_welcome *m, uint32_t quota,
     uint32_t consumer_id);
@@ -231,6 +268,8 @@ size_t zcipc_wire_init_frame (struct zcipc_wire_frame *m, uint32_t n_mems,
     uint32_t meta_size);
 size_t zcipc_wire_init_release (struct zcipc_wire_release *m, uint32_t count);
 size_t zcipc_wire_init_leave (struct zcipc_wire_leave *m);
+size_t zcipc_wire_init_channel (struct zcipc_wire_channel *m, uint64_t size);
+size_t zcipc_wire_init_wake (struct zcipc_wire_wake *m);
 
 #ifdef __cplusplus
 }

@@ -640,8 +640,14 @@ START_TEST (test_parse_rejects_hello_with_reserved_flags)
 {
   size_t n = build_hello (1);
 
-  set_u32 (offsetof (struct zcipc_wire_hello, flags), 1);
+  /* Bit 0 asks for a channel; every other bit is still reserved. */
+  set_u32 (offsetof (struct zcipc_wire_hello, flags), 1u << 1);
   ck_assert_int_eq (parse_len (n, 0), -EPROTO);
+  set_u32 (offsetof (struct zcipc_wire_hello, flags),
+      ZCIPC_HELLO_FLAG_CHANNEL | (1u << 31));
+  ck_assert_int_eq (parse_len (n, 0), -EPROTO);
+  set_u32 (offsetof (struct zcipc_wire_hello, flags), ZCIPC_HELLO_FLAG_CHANNEL);
+  ck_assert_int_eq (parse_len (n, 0), 0);
 }
 
 END_TEST;
@@ -779,7 +785,7 @@ END_TEST;
 
 START_TEST (test_parse_skips_unknown_type_without_fds)
 {
-  static const uint32_t types[] = { 0, ZCIPC_WIRE_LEAVE + 1, 99,
+  static const uint32_t types[] = { 0, ZCIPC_WIRE_WAKE + 1, 99,
     0xffffffffu
   };
   struct zcipc_message msg;
