@@ -37,9 +37,11 @@ def mappings() -> list[tuple[int, int, str, int, str]]:
 
 
 def memfd_mappings() -> dict[str, int]:
-    """Mappings of memfds in this process, per inode."""
+    """Mappings of memfds in this process, per inode, but for the zcipc
+    channel (the message ring beside the socket, not frame memory)."""
     return {str(k): v for k, v in
-            Counter(m[3] for m in mappings() if m[4].startswith("/memfd:")).items()}
+            Counter(m[3] for m in mappings() if m[4].startswith("/memfd:")
+                    and not m[4].startswith("/memfd:zcipc-channel")).items()}
 
 
 def kind_of(mem: Gst.Memory) -> str:

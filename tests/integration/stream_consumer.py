@@ -31,12 +31,18 @@ from stream_producer import describe_event  # noqa: E402
 from zcipctest import zcipc_mappings  # noqa: E402
 
 
-def mapped_regions() -> int:
-    """zcipc memfds mapped in this process (distinct files, not lines)."""
+def mapped_memfds(channel: bool = False) -> int:
+    """zcipc memfds mapped in this process (distinct files, not lines): the
+    frame regions, or (`channel`) the shared-memory channels beside them."""
     with open("/proc/self/maps") as f:
-        inodes = {tuple(line.split()[3:5]) for line in f if "memfd:zcipc-" in line}
+        inodes = {tuple(line.split()[3:5]) for line in f if "memfd:zcipc-" in line
+                  and ("memfd:zcipc-channel" in line) == channel}
     assert len(inodes) <= len(zcipc_mappings())
     return len(inodes)
+
+
+def mapped_regions() -> int:
+    return mapped_memfds()
 
 
 def main() -> int:
@@ -117,6 +123,7 @@ def main() -> int:
     report["stats"] = src.get_property("stats").to_string()
     report["regions"] = src.get_property("stats").get_value("regions")
     report["mapped_regions"] = mapped_regions()
+    report["mapped_channels"] = mapped_memfds(channel=True)
     caps = sink.get_static_pad("sink").get_current_caps()
     report["caps"] = caps.to_string() if caps else None
     clock = pipeline.get_clock()

@@ -216,6 +216,8 @@ def test_resolution_change_at_100_and_back_at_200_is_seamless_and_frees_old_regi
     assert got["eos"] and got["error"] is None
     assert got["regions"] == 1, got["stats"]
     assert got["mapped_regions"] == 1
+    # Beside them, the one channel the frames came through, mapped once.
+    assert got["mapped_channels"] == 1
 
 
 # ----------------------------------------------------------------- events
