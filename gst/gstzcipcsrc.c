@@ -251,7 +251,8 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * (guint: shared regions mapped now), dmabuf-regions (guint: of those,
    * DMABuf regions whose frames are pushed as DMABuf memory), sleeps
    * (guint64: times it slept waiting for the producer, each a wake-up;
-   * spin-time makes a fast stream need fewer).
+   * spin-time makes a fast stream need fewer), channel (gboolean: frames
+   * come through the shared-memory channel, not one socket message each).
    */
   properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
       "Consumer statistics", GST_TYPE_STRUCTURE,
@@ -310,6 +311,7 @@ static GstStructure *
 gst_zcipc_src_create_stats (GstZcipcSrc * self)
 {
   guint quota = 0, id = 0, regions = 0;
+  gboolean channel = FALSE;
   guint64 sleeps;
 
   GST_OBJECT_LOCK (self);
@@ -319,6 +321,7 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
     quota = zcipc_client_quota (self->client);
     id = zcipc_client_consumer_id (self->client);
     regions = zcipc_client_n_regions (self->client);
+    channel = zcipc_client_has_channel (self->client);
   }
   GST_OBJECT_UNLOCK (self);
 
@@ -335,7 +338,8 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       "consumer-id", G_TYPE_UINT, id, "regions", G_TYPE_UINT, regions,
       "dmabuf-regions", G_TYPE_UINT,
       (guint) g_atomic_int_get (&self->dmabuf_regions),
-      "sleeps", G_TYPE_UINT64, sleeps, NULL);
+      "sleeps", G_TYPE_UINT64, sleeps, "channel", G_TYPE_BOOLEAN, channel,
+      NULL);
 }
 
 static void

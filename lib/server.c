@@ -98,6 +98,7 @@ struct zcipc_server
   struct stored_event events[MAX_STICKY_EVENTS];
   unsigned int n_events;
   struct zcipc_server_stats stats;
+  bool last_frame_woke;
 };
 
 static int64_t
@@ -1041,7 +1042,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
   struct zcipc_wire_frame m;
   struct iovec iov[3];
   bool enter_window = false;
-  unsigned int sent = 0;
+  unsigned int sent = 0, woke = 0;
   size_t total;
 
   if (n_mems == 0 || n_mems > ZCIPC_WIRE_MAX_MEMS || frame == NULL)
@@ -1081,7 +1082,11 @@ zcipc_server_send_frame (struct zcipc_server *s,
       s->stats.frames_missed++;
       continue;
     }
+    uint64_t wakeups = c->channel.wakeups;
     res = consumer_send (c, iov, meta_size ? 3 : 2, NULL, 0);
+    if (res == 0 && (!zcipc_channel_is_open (&c->channel) ||
+            c->channel.wakeups != wakeups))
+      woke++;
     if (res == -EAGAIN) {
       c->frames_missed++;
       s->stats.frames_missed++;
@@ -1108,6 +1113,8 @@ zcipc_server_send_frame (struct zcipc_server *s,
     s->stats.frames_sent++;
   else
     s->stats.frames_unsent++;
+  s->stats.wakeups += woke;
+  s->last_frame_woke = woke > 0;
   if (s->lazy) {
     /* After the send, so as not to delay it. Frames are what keep the
      * thread asleep: it wakes for releases only when none came for a while
@@ -1290,4 +1297,14 @@ zcipc_server_get_stats (struct zcipc_server *s,
   }
   pthread_mutex_unlock (&s->lock);
   return n;
+}
+
+bool
+zcipc_server_last_frame_woke (struct zcipc_server *s)
+{
+  bool woke;
+  pthread_mutex_lock (&s->lock);
+  woke = s->last_frame_woke;
+  pthread_mutex_unlock (&s->lock);
+  return woke;
 }

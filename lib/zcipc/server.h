@@ -62,6 +62,9 @@ struct zcipc_server_stats
   uint64_t consumers_joined;
   uint64_t consumers_dropped;   /* disconnected for a protocol violation or timeout */
   uint32_t held;                /* holds across all consumers now */
+  uint64_t wakeups;             /* frames sent to a consumer that may have
+                                 * slept: every socket send, and the futex
+                                 * wake-ups of channel consumers */
 };
 
 struct zcipc_server_callbacks
@@ -160,6 +163,11 @@ int zcipc_server_wait_room (struct zcipc_server *server, int64_t timeout_ns);
 void zcipc_server_set_flushing (struct zcipc_server *server, bool flushing);
 
 /* Fills `stats`, and up to `max` per-consumer entries; returns how many. */
+/* Whether the last zcipc_server_send_frame() of this thread woke a
+ * consumer (see zcipc_server_stats.wakeups): a producer may then yield its
+ * CPU to it. */
+bool zcipc_server_last_frame_woke (struct zcipc_server *server);
+
 unsigned int zcipc_server_get_stats (struct zcipc_server *server,
     struct zcipc_server_stats *stats, struct zcipc_consumer_stats *consumers,
     unsigned int max);

@@ -350,9 +350,11 @@ class StallWatch:
 
 
 class Bench:
-    def __init__(self, build_dir: Path, workdir: Path, src_props: str = ""):
+    def __init__(self, build_dir: Path, workdir: Path, src_props: str = "",
+                 sink_props: str = ""):
         self.build_dir = build_dir
         self.src_props = src_props
+        self.sink_props = sink_props
         self.workdir = workdir
         self.floor_exe = build_dir / "tests" / "bench" / "zcipc-wakeup-floor"
         plugin_path = os.pathsep.join([str(build_dir / "gst"),
@@ -431,7 +433,8 @@ class Bench:
             else:
                 if transport == "zcipc":
                     sink = (f"zcipcsink socket-path={sock} min-consumers={n} "
-                            f"slow-consumer=wait wait-timeout=20000 sync=false")
+                            f"slow-consumer=wait wait-timeout=20000 sync=false "
+                            f"{self.sink_props}").strip()
                     csrc = f"zcipcsrc socket-path={sock} {self.src_props}".strip()
                 else:
                     # Room for every frame in flight: when the area is full,
@@ -958,6 +961,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--transports", default=None,
                     help="comma-separated subset of inproc,zcipc,shm")
     ap.add_argument("--no-latency", action="store_true")
+    ap.add_argument("--sink-props", default="", metavar="PROPS",
+                    help="extra zcipcsink properties, e.g. 'yield-after-send=false'")
     ap.add_argument("--src-props", default="", metavar="PROPS",
                     help="extra zcipcsrc properties, e.g. 'spin-time=100'")
     ap.add_argument("--output", default=None, help="JSON output (default "
@@ -1002,7 +1007,7 @@ def main(argv: list[str]) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="zcipc-bench-"))
     started = time.monotonic()
-    bench = Bench(build_dir, workdir, args.src_props)
+    bench = Bench(build_dir, workdir, args.src_props, args.sink_props)
     info = machine_info()
     log(f"zcipc bench: {len(configs)} configurations × {reps} repetitions, "
         f"work dir {workdir}")
@@ -1095,7 +1100,7 @@ def main(argv: list[str]) -> int:
         "quick": args.quick,
         "reps": reps,
         "settings": {"scale": scale, "latency_frames": lat_frames,
-                     "src_props": args.src_props,
+                     "src_props": args.src_props, "sink_props": args.sink_props,
                      "latency_warmup": lat_warmup, "floor_count": args.floor_count,
                      "frames": {c.key: {k: run_frames(c, k, scale) for k in ("ratio", "cost")}
                                 for c in configs}},
