@@ -620,6 +620,16 @@ note_frame_arrival (struct zcipc_client *c)
   c->last_frame_ns = now;
 }
 
+static inline void
+spin_pause (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield");
+#endif
+}
+
 /* Tries to receive until `spin_us` passed (or the deadline, or an
  * interrupt): a frame that comes meanwhile costs no sleep and no wake-up. */
 static int
@@ -638,6 +648,10 @@ spin_receive (struct zcipc_client *c, int fd, unsigned int spin_us,
     res = read_message (c, fd, len, fds, n_fds);
     if (res != -EAGAIN)
       return res;
+    /* On the channel this is a loop over one load: tell the CPU (and a
+     * hyper-thread sibling) that we are spinning. */
+    if (zcipc_channel_is_open (&c->channel))
+      spin_pause ();
   } while (now_ns () < end);
   return -EAGAIN;
 }

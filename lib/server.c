@@ -537,6 +537,15 @@ remove_consumer_locked (struct zcipc_server *s, unsigned int index,
     }
   }
   s->consumers[index] = s->consumers[--s->n_consumers];
+  /* Closed here, under the lock, so that a consumer gone from the stats
+   * holds no fd or mapping of ours any more. A marker with nothing behind
+   * it on the socket first: a consumer asleep on its channel looks at the
+   * socket and finds the hang-up at once. */
+  if (zcipc_channel_is_open (&c->channel))
+    zcipc_channel_push (&c->channel, ZCIPC_CHANNEL_RECORD_SOCKET, NULL, 0);
+  zcipc_channel_clear (&c->channel);
+  close (c->fd);
+  c->fd = -1;
   pthread_cond_broadcast (&s->cond);
   return c;
 }
@@ -544,12 +553,6 @@ remove_consumer_locked (struct zcipc_server *s, unsigned int index,
 static void
 free_consumer (struct consumer *c)
 {
-  /* A marker with nothing behind it on the socket: a consumer asleep on
-   * its channel looks at the socket and finds the hang-up at once. */
-  if (zcipc_channel_is_open (&c->channel))
-    zcipc_channel_push (&c->channel, ZCIPC_CHANNEL_RECORD_SOCKET, NULL, 0);
-  zcipc_channel_clear (&c->channel);
-  close (c->fd);
   free (c->holds);
   free (c);
 }

@@ -73,12 +73,14 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 
   CHECK (len >= sizeof (struct zcipc_wire_header));
   CHECK (len <= ZCIPC_WIRE_MAX_MESSAGE_SIZE);
-  CHECK (n_fds == (msg.type == ZCIPC_WIRE_REGION_ADD ? 1u : 0u));
+  CHECK (n_fds == (msg.type == ZCIPC_WIRE_REGION_ADD ||
+          msg.type == ZCIPC_WIRE_CHANNEL ? 1u : 0u));
   switch (msg.type) {
     case ZCIPC_WIRE_HELLO:
       CHECK (len == sizeof msg.hello);
       CHECK (msg.hello.magic == ZCIPC_WIRE_MAGIC);
       CHECK (msg.hello.max_held != 0);
+      CHECK ((msg.hello.flags & ~ZCIPC_HELLO_FLAGS_KNOWN) == 0);
       break;
     case ZCIPC_WIRE_WELCOME:
       CHECK (len == sizeof msg.welcome);
@@ -123,6 +125,14 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
       break;
     case ZCIPC_WIRE_LEAVE:
       CHECK (len == sizeof (struct zcipc_wire_leave));
+      break;
+    case ZCIPC_WIRE_CHANNEL:
+      CHECK (len == sizeof msg.channel.info);
+      CHECK (msg.channel.fd == fds[0]);
+      CHECK (msg.channel.info.size != 0);
+      break;
+    case ZCIPC_WIRE_WAKE:
+      CHECK (len == sizeof (struct zcipc_wire_wake));
       break;
     default:
       CHECK (!"accepted a message of an unknown type");
