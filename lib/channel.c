@@ -241,14 +241,20 @@ zcipc_channel_push (struct zcipc_channel *ch, enum zcipc_channel_record kind,
 {
   struct zcipc_channel_shared *sh = ch->shared;
   struct record_header header = { 0, (uint32_t) kind };
-  size_t to_end, offset;
+  size_t to_end, offset, size = 0;
   uint8_t *p;
   int res;
 
-  for (unsigned int i = 0; i < n_iov; i++)
-    header.size += (uint32_t) iov[i].iov_len;
-  if ((res = zcipc_channel_check_room (ch, header.size)) < 0)
+  /* Summed in size_t and checked before narrowing: lengths that wrap 32
+   * bits must not pass as a small record. */
+  for (unsigned int i = 0; i < n_iov; i++) {
+    if (iov[i].iov_len > ZCIPC_CHANNEL_MAX_RECORD)
+      return -EMSGSIZE;
+    size += iov[i].iov_len;
+  }
+  if ((res = zcipc_channel_check_room (ch, size)) < 0)
     return res;
+  header.size = (uint32_t) size;
   offset = (size_t) (ch->ring_pos & (ZCIPC_CHANNEL_RING_SIZE - 1));
   to_end = ZCIPC_CHANNEL_RING_SIZE - offset;
   if (sizeof header + align8 (header.size) > to_end) {

@@ -131,7 +131,8 @@ uint64_t zcipc_client_sleeps (struct zcipc_client *client);
  * releases go back without one. On by default; off, or with a producer that
  * does not offer one, everything goes by socket. */
 void zcipc_client_set_channel (struct zcipc_client *client, bool use_channel);
-/* Whether this connection got a channel. */
+/* Whether this connection got a channel: known once zcipc_client_next()
+ * read past the handshake (the channel follows WELCOME). */
 bool zcipc_client_has_channel (struct zcipc_client *client);
 /* Regions mapped now (for leak checks). */
 unsigned int zcipc_client_n_regions (struct zcipc_client *client);

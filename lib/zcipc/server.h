@@ -163,9 +163,9 @@ int zcipc_server_wait_room (struct zcipc_server *server, int64_t timeout_ns);
 void zcipc_server_set_flushing (struct zcipc_server *server, bool flushing);
 
 /* Fills `stats`, and up to `max` per-consumer entries; returns how many. */
-/* Whether the last zcipc_server_send_frame() of this thread woke a
- * consumer (see zcipc_server_stats.wakeups): a producer may then yield its
- * CPU to it. */
+/* Whether the last zcipc_server_send_frame() (of any thread: call it from
+ * the one thread that sends frames) woke a consumer (see
+ * zcipc_server_stats.wakeups): a producer may then yield its CPU to it. */
 bool zcipc_server_last_frame_woke (struct zcipc_server *server);
 
 unsigned int zcipc_server_get_stats (struct zcipc_server *server,

@@ -382,6 +382,13 @@ static void
 on_left (void *data, const struct zcipc_consumer_info *info, const char *reason)
 {
   struct zt_producer *p = data;
+  size_t used;
+
+  pthread_mutex_lock (&p->log_lock);
+  used = strlen (p->left_reasons);
+  snprintf (p->left_reasons + used, sizeof p->left_reasons - used, "%s\n",
+      reason);
+  pthread_mutex_unlock (&p->log_lock);
   atomic_fetch_add (&p->left, 1);
 }
 
@@ -519,6 +526,17 @@ zt_producer_consumer_stats (struct zt_producer *p, uint32_t id)
       return cs[i];
   ck_abort_msg ("consumer %u is not connected", id);
   return cs[0];
+}
+
+bool
+zt_producer_left_with (struct zt_producer *p, const char *text)
+{
+  bool found;
+
+  pthread_mutex_lock (&p->log_lock);
+  found = strstr (p->left_reasons, text) != NULL;
+  pthread_mutex_unlock (&p->log_lock);
+  return found;
 }
 
 bool

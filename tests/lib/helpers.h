@@ -153,6 +153,7 @@ struct zt_producer
   atomic_int warnings;
   pthread_mutex_t log_lock;
   char log[8192];               /* every log line, newline-separated */
+  char left_reasons[4096];      /* consumer_left's reasons, one a line */
 };
 
 /* Starts a server on "<tmpdir>/zcipc.sock". */
@@ -174,6 +175,8 @@ struct zcipc_server_stats zt_producer_stats (struct zt_producer *p);
 /* The stats of consumer `id`; asserts it is connected. */
 struct zcipc_consumer_stats zt_producer_consumer_stats (struct zt_producer *p,
     uint32_t id);
+/* Whether a consumer left with a reason containing `text`. */
+bool zt_producer_left_with (struct zt_producer *p, const char *text);
 /* Whether the server logged a line containing `text`. */
 bool zt_producer_logged (struct zt_producer *p, const char *text);
 /* Frees the server (which releases every hold) and checks every hold was
