@@ -81,6 +81,10 @@ def main() -> int:
             mem.unmap(winfo)
         report["pts"].append(buf.pts)
         report["frames"] += 1
+        # Which path this frame came by (the channel is known from the
+        # first message after the handshake on).
+        if src.get_property("stats").get_value("channel"):
+            report["frames_by_channel"] = report.get("frames_by_channel", 0) + 1
         if args.max_frames and report["frames"] >= args.max_frames:
             break
     report["stats"] = src.get_property("stats").to_string()

@@ -71,6 +71,35 @@ def test_consumer_buffers_point_into_a_read_only_shared_mapping(launcher, sock_d
     assert report["eos"]
 
 
+def run_probe_env(launcher, sock, env):
+    return launcher.run([sys.executable, str(SOURCE_DIR / "tests/integration/consumer_probe.py"),
+                         "--socket-path", str(sock)], name="probe", extra_env=env)
+
+
+@pytest.mark.parametrize("channel", [True, False], ids=["channel", "socket-only"])
+def test_frames_cross_by_the_shared_channel_or_without_it_byte_for_byte(launcher, sock_dir,
+                                                                      channel):
+    """The shared-memory channel is the default path; ZCIPC_CHANNEL=0 keeps a
+    consumer on the socket alone. Both deliver the same frames, zero copy."""
+    sock = sock_dir / "s"
+    head = ("videotestsrc num-buffers=90 pattern=ball ! "
+            "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1")
+    producer = launcher.launch(f"{head} ! zcipcsink socket-path={sock} {LOSSLESS}",
+                               name="producer")
+    wait_for_path(sock)
+    probe = run_probe_env(launcher, sock, {"ZCIPC_CHANNEL": "1" if channel else "0"})
+    assert probe.wait(60) == 0, probe.describe()
+    assert producer.wait(30) == 0, producer.describe()
+    report = json.loads(probe.stdout())
+    assert report["error"] is None and report["eos"]
+    assert report["frames"] == 90
+    assert report["inside_shared_mapping"] == 90
+    assert report.get("frames_by_channel", 0) == (90 if channel else 0)
+    assert ("channel=(boolean)true" in report["stats"]) == channel
+    expected = in_process_checksums(launcher, head)
+    assert [sha for _, sha in expected] == report["sha1"]
+
+
 def test_producer_buffers_come_from_the_proposed_pool_and_nothing_is_copied(sock_dir, launcher):
     import gi
     gi.require_version("Gst", "1.0")
