@@ -52,6 +52,8 @@ def test_numpy_data_pointer_lies_in_shared_mapping_and_torch_shares_it(launcher,
         assert pyhelpers.anonymous_kb(mapping[0]) == 0
         assert consumer.stats["frames-merged"] == 0
         assert consumer.stats["torch-copies"] == 0
+        # The descriptor came through the shared channel, not the socket.
+        assert consumer.stats["channel"] is True
         del frame, array, tensor
     prod.wait(10)
 
