@@ -647,7 +647,7 @@ spin_receive (struct zcipc_client *c, int fd, unsigned int spin_us,
   do {
     int res;
     if (atomic_load_explicit (&c->interrupted, memory_order_relaxed))
-      return -EAGAIN;           /* wait_readable() reports it */
+      return -EAGAIN;           /* wait_message() reports it */
     res = read_message (c, fd, len, fds, n_fds);
     if (res != -EAGAIN)
       return res;

@@ -378,7 +378,8 @@ release_list_clear (struct release_list *l)
   l->n = 0;
 }
 
-/* Lock held. Returns NULL or the reason to drop the consumer. */
+/* Lock held. Returns NULL or the reason to drop the consumer. A consumer
+ * that said LEAVE goes with its last release. */
 static const char *
 handle_release_locked (struct zcipc_server *s, struct consumer *c,
     const uint64_t *seqs, uint32_t count, struct release_list *released,
@@ -402,7 +403,18 @@ handle_release_locked (struct zcipc_server *s, struct consumer *c,
     s->stats.held--;
   }
   pthread_cond_broadcast (&s->cond);
+  if (c->leaving && c->n_held == 0)
+    drop_consumer_locked (c, "left (released its last frame)");
   return NULL;
+}
+
+/* Lock held. A consumer's channel indices are its own to publish: one that
+ * no ring could hold means it scribbled on the channel. */
+static void
+drop_corrupt_channel_locked (struct zcipc_server *s, struct consumer *c)
+{
+  s->stats.consumers_dropped++;
+  drop_consumer_locked (c, "wrote an impossible index into its channel");
 }
 
 /* Lock held. Takes the releases a consumer put in its channel. */
@@ -419,8 +431,7 @@ read_channel_locked (struct zcipc_server *s, struct consumer *c,
 
     if (zcipc_channel_pop_releases (&c->channel, seqs,
             ZCIPC_WIRE_MAX_RELEASES, &n) < 0) {
-      s->stats.consumers_dropped++;
-      drop_consumer_locked (c, "wrote an impossible index into its channel");
+      drop_corrupt_channel_locked (s, c);
       return;
     }
     if (n == 0)
@@ -429,8 +440,6 @@ read_channel_locked (struct zcipc_server *s, struct consumer *c,
     if (reason) {
       s->stats.consumers_dropped++;
       drop_consumer_locked (c, reason);
-    } else if (c->leaving && c->n_held == 0) {
-      drop_consumer_locked (c, "left (released its last frame)");
     }
   }
 }
@@ -500,8 +509,6 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
     } else if (msg.type == ZCIPC_WIRE_RELEASE) {
       reason = handle_release_locked (s, c, msg.release.seqs,
           msg.release.count, released, why, sizeof why);
-      if (!reason && c->leaving && c->n_held == 0)
-        drop_consumer_locked (c, "left (released its last frame)");
     } else if (msg.type == ZCIPC_WIRE_WAKE) {
       /* It put releases in its channel after we asked for them by socket. */
       read_channel_locked (s, c, released);
@@ -1096,8 +1103,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
       continue;
     }
     if (res == -EPROTO) {
-      s->stats.consumers_dropped++;
-      drop_consumer_locked (c, "wrote an impossible index into its channel");
+      drop_corrupt_channel_locked (s, c);
       continue;
     }
     if (res < 0) {

@@ -608,6 +608,14 @@ int
 zt_fake_producer_connect (int listen_fd, struct zcipc_client *client,
     uint32_t quota, int *producer_fd)
 {
+  return zt_fake_producer_connect_full (listen_fd, client, quota, producer_fd,
+      NULL);
+}
+
+int
+zt_fake_producer_connect_full (int listen_fd, struct zcipc_client *client,
+    uint32_t quota, int *producer_fd, uint32_t *hello_flags)
+{
   struct connect_job job = { client, 0 };
   struct zcipc_peer_cred cred;
   struct zcipc_wire_welcome welcome;
@@ -622,6 +630,8 @@ zt_fake_producer_connect (int listen_fd, struct zcipc_client *client,
   ck_assert_int_eq (zcipc_socket_accept (listen_fd, &fd, &cred), 0);
   res = zt_recv_type (fd, ZCIPC_WIRE_HELLO, 5000, &buf, &msg);
   ck_assert_int_eq (res, 0);
+  if (hello_flags)
+    *hello_flags = msg.hello.flags;
   n = zcipc_wire_init_welcome (&welcome, quota, 7);
   ck_assert_int_eq (zt_send_raw (fd, &welcome, n, NULL, 0), 0);
   pthread_join (thread, NULL);

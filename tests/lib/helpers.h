@@ -197,6 +197,10 @@ void zt_client_next_frame (struct zcipc_client *c,
  * client's connect result; *producer_fd is the producer's end (or -1). */
 int zt_fake_producer_connect (int listen_fd, struct zcipc_client *client,
     uint32_t quota, int *producer_fd);
+/* The same; *hello_flags (if not NULL) gets the flags of the client's
+ * HELLO. */
+int zt_fake_producer_connect_full (int listen_fd, struct zcipc_client *client,
+    uint32_t quota, int *producer_fd, uint32_t *hello_flags);
 
 /* Has `client` connect to a fake producer that waits for its HELLO, leaves
  * it unread, answers REJECT (`error`, `reason`) and closes. Returns the

@@ -2106,49 +2106,22 @@ fake_teardown (void)
   zt_tmpdir_remove (&fake_dir);
 }
 
-struct connect_job
-{
-  struct zcipc_client *client;
-  int res;
-};
-
-static void *
-connect_thread (void *data)
-{
-  struct connect_job *job = data;
-  job->res = zcipc_client_connect (job->client, 5000);
-  return NULL;
-}
-
 /* A client (asking for a channel unless `use_channel` is false) connected
  * to the test playing its producer; *pfd is the producer's end, *flags its
  * HELLO's. */
 static struct zcipc_client *
 fake_connect (bool use_channel, int *pfd, uint32_t *flags)
 {
-  static union zt_msg_buf buf;
-  struct zcipc_wire_welcome welcome;
-  struct zcipc_peer_cred cred;
-  struct zcipc_message msg;
-  struct connect_job job;
-  pthread_t thread;
-  size_t n;
+  struct zcipc_client *c;
+  int res;
 
-  ck_assert_int_eq (zcipc_client_new (fake_path, 4, &job.client), 0);
+  ck_assert_int_eq (zcipc_client_new (fake_path, 4, &c), 0);
   if (!use_channel)
-    zcipc_client_set_channel (job.client, false);
-  ck_assert_int_eq (pthread_create (&thread, NULL, connect_thread, &job), 0);
-  ck_assert_int_eq (zt_poll_in (fake_listen_fd, 5000), 1);
-  ck_assert_int_eq (zcipc_socket_accept (fake_listen_fd, pfd, &cred), 0);
-  ck_assert_int_eq (zt_recv_type (*pfd, ZCIPC_WIRE_HELLO, 5000, &buf, &msg),
-      0);
-  *flags = msg.hello.flags;
-  n = zcipc_wire_init_welcome (&welcome, 4, 7);
-  ck_assert_int_eq (zt_send_raw (*pfd, &welcome, n, NULL, 0), 0);
-  pthread_join (thread, NULL);
-  ck_assert_msg (job.res == 0, "connect: %s (%s)", zcipc_strerror (job.res),
-      zcipc_client_reason (job.client));
-  return job.client;
+    zcipc_client_set_channel (c, false);
+  res = zt_fake_producer_connect_full (fake_listen_fd, c, 4, pfd, flags);
+  ck_assert_msg (res == 0, "connect: %s (%s)", zcipc_strerror (res),
+      zcipc_client_reason (c));
+  return c;
 }
 
 /* Sends CHANNEL with `fd` (of `size` bytes). */
