@@ -32,7 +32,12 @@ struct consumer
 {
   int fd;
   bool ready;                   /* past the handshake */
-  bool dropping;                /* shut down; the thread will free it */
+  bool dropping;                /* no more frames; the thread will free it */
+  /* Dropped by our policy (wait timeout, too slow) while alive and holding
+   * frames: the frames it holds stay its own, so their slots are not
+   * reused under it, until it releases them or hangs up. */
+  bool cut_off;
+  bool notified;                /* consumer_left was called */
   bool leaving;                 /* said LEAVE: no more frames, holds kept */
   struct zcipc_consumer_info info;
   struct zcipc_channel channel;  /* open if the consumer asked for one */
@@ -155,14 +160,34 @@ consumer_send (struct consumer *c, const struct iovec *iov,
       0);
 }
 
-/* Called with the lock held. Marks a consumer for removal; the thread frees
- * it (and releases its holds) when poll reports the hang-up. */
-static void
-drop_consumer_locked (struct consumer *c, const char *reason)
+/* Why a consumer is dropped, which decides what becomes of its holds. */
+enum drop_kind
 {
-  if (c->dropping)
+  DROP_GONE,                    /* it hung up or left: not counted */
+  DROP_BROKEN,                  /* it broke the protocol: holds taken back */
+  DROP_CUT_OFF,                 /* our policy: it keeps what it holds */
+};
+
+static void wake_thread (struct zcipc_server *s);
+
+/* Lock held. Stops the stream to a consumer; the thread frees it (and
+ * takes back its holds) once it hangs up or, cut off, has released them. */
+static void
+drop_consumer_locked (struct zcipc_server *s, struct consumer *c,
+    enum drop_kind kind, const char *reason)
+{
+  if (c->dropping) {
+    /* A cut-off consumer that hangs up or misbehaves gives its holds back:
+     * the first reason stands. */
+    if (c->cut_off && kind != DROP_CUT_OFF) {
+      c->cut_off = false;
+      shutdown (c->fd, SHUT_RDWR);
+    }
     return;
+  }
   c->dropping = true;
+  if (kind != DROP_GONE)
+    s->stats.consumers_dropped++;
   snprintf (c->drop_reason, sizeof c->drop_reason, "%s", reason);
   /* Tell it why (a consumer dropped for the wait timeout should not think
    * the producer died); a peer that already hung up just misses it. */
@@ -172,11 +197,30 @@ drop_consumer_locked (struct consumer *c, const char *reason)
             reason) };
     consumer_send (c, &iov, 1, NULL, 0);
   }
-  shutdown (c->fd, SHUT_RDWR);
+  c->cut_off = kind == DROP_CUT_OFF && c->n_held > 0;
+  if (c->cut_off) {
+    /* It reads what is queued, then the end of the stream; we read its
+     * releases, from now on by socket. The thread takes what is in its
+     * ring already. */
+    shutdown (c->fd, SHUT_WR);
+    if (zcipc_channel_is_open (&c->channel))
+      zcipc_channel_set_releases_by_socket (&c->channel, true);
+    wake_thread (s);
+  } else {
+    shutdown (c->fd, SHUT_RDWR);
+  }
   /* A consumer asleep on its channel would see the hang-up only when its
    * sleep times out. */
   if (zcipc_channel_is_open (&c->channel))
     zcipc_channel_wake (&c->channel);
+}
+
+/* Lock held. Whether we still read what a consumer sends: releases of a
+ * cut-off one too. */
+static bool
+consumer_listened_to (const struct consumer *c)
+{
+  return !c->dropping || c->cut_off;
 }
 
 static int
@@ -404,7 +448,7 @@ handle_release_locked (struct zcipc_server *s, struct consumer *c,
   }
   pthread_cond_broadcast (&s->cond);
   if (c->leaving && c->n_held == 0)
-    drop_consumer_locked (c, "left (released its last frame)");
+    drop_consumer_locked (s, c, DROP_GONE, "left (released its last frame)");
   return NULL;
 }
 
@@ -413,8 +457,8 @@ handle_release_locked (struct zcipc_server *s, struct consumer *c,
 static void
 drop_corrupt_channel_locked (struct zcipc_server *s, struct consumer *c)
 {
-  s->stats.consumers_dropped++;
-  drop_consumer_locked (c, "wrote an impossible index into its channel");
+  drop_consumer_locked (s, c, DROP_BROKEN,
+      "wrote an impossible index into its channel");
 }
 
 /* Lock held. Takes the releases a consumer put in its channel. */
@@ -425,7 +469,7 @@ read_channel_locked (struct zcipc_server *s, struct consumer *c,
   uint64_t seqs[ZCIPC_WIRE_MAX_RELEASES];
   char why[160];
 
-  while (zcipc_channel_is_open (&c->channel) && !c->dropping) {
+  while (zcipc_channel_is_open (&c->channel) && consumer_listened_to (c)) {
     const char *reason;
     unsigned int n;
 
@@ -437,10 +481,8 @@ read_channel_locked (struct zcipc_server *s, struct consumer *c,
     if (n == 0)
       return;
     reason = handle_release_locked (s, c, seqs, n, released, why, sizeof why);
-    if (reason) {
-      s->stats.consumers_dropped++;
-      drop_consumer_locked (c, reason);
-    }
+    if (reason)
+      drop_consumer_locked (s, c, DROP_BROKEN, reason);
   }
 }
 
@@ -455,7 +497,7 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
   char why[160];
 
   read_channel_locked (s, c, released);
-  for (int budget = 64; budget > 0 && !c->dropping; budget--) {
+  for (int budget = 64; budget > 0 && consumer_listened_to (c); budget--) {
     struct zcipc_message msg;
     int fds[ZCIPC_SOCKET_MAX_FDS];
     unsigned int n_fds = 0;
@@ -468,9 +510,8 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
     if (res == -EAGAIN)
       return;
     if (res < 0 || len == 0) {
-      if (res == -EPROTO)
-        s->stats.consumers_dropped++;
-      drop_consumer_locked (c, res == -EPROTO ?
+      drop_consumer_locked (s, c, res == -EPROTO ? DROP_BROKEN : DROP_GONE,
+          res == -EPROTO ?
           "sent a malformed message (truncated, or carrying fds)" :
           "hung up");
       return;
@@ -517,16 +558,14 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
       c->leaving = true;
       pthread_cond_broadcast (&s->cond);
       if (c->n_held == 0)
-        drop_consumer_locked (c, "left");
+        drop_consumer_locked (s, c, DROP_GONE, "left");
     } else {
       snprintf (why, sizeof why, "sent %s, which consumers may not send",
           zcipc_wire_type_name (msg.type));
       reason = why;
     }
-    if (reason) {
-      s->stats.consumers_dropped++;
-      drop_consumer_locked (c, reason);
-    }
+    if (reason)
+      drop_consumer_locked (s, c, DROP_BROKEN, reason);
   }
 }
 
@@ -583,6 +622,46 @@ notify_left (struct zcipc_server *s, struct consumer *c, const char *reason)
 
 static void set_channel_releases_locked (struct zcipc_server *s,
     bool by_socket, struct release_list *released);
+
+/* Tells whoever listens that dropped consumers left, takes what a cut-off
+ * one left in its ring, and frees those that are done: all but cut-off
+ * ones that still hold frames. One at a time, so the callbacks run
+ * unlocked. */
+static void
+reap_dropped (struct zcipc_server *s, struct release_list *released)
+{
+  for (;;) {
+    struct consumer *c = NULL;
+    bool notify = false, gone = false;
+
+    pthread_mutex_lock (&s->lock);
+    for (unsigned int k = 0; k < s->n_consumers && !c; k++) {
+      struct consumer *d = s->consumers[k];
+
+      if (!d->dropping)
+        continue;
+      if (!d->notified) {
+        d->notified = notify = true;
+        if (d->cut_off)
+          read_channel_locked (s, d, released);
+      }
+      if (!d->cut_off || d->n_held == 0) {
+        remove_consumer_locked (s, k, released);
+        gone = true;
+      }
+      if (notify || gone)
+        c = d;
+    }
+    pthread_mutex_unlock (&s->lock);
+    run_releases (s, released);
+    if (!c)
+      return;
+    if (notify)
+      notify_left (s, c, c->drop_reason);
+    if (gone)
+      free_consumer (c);
+  }
+}
 
 static void *
 server_thread (void *user)
@@ -648,24 +727,16 @@ server_thread (void *user)
       accept_pending (s);
 
     for (i = 0; i < n; i++) {
-      struct consumer *c = polled[i];
-      bool joined = false, gone;
-      char reason[160];
+      struct consumer *c = polled[i];   /* only this thread frees them */
+      bool joined = false;
 
       if (!pfds[i + 2].revents)
         continue;
       pthread_mutex_lock (&s->lock);
       if (pfds[i + 2].revents & POLLIN)
         read_consumer_locked (s, c, &released, &joined);
-      if (pfds[i + 2].revents & (POLLHUP | POLLERR | POLLNVAL) && !c->dropping)
-        drop_consumer_locked (c, "hung up");
-      gone = c->dropping;
-      if (gone) {
-        unsigned int k;
-        for (k = 0; k < s->n_consumers && s->consumers[k] != c; k++);
-        remove_consumer_locked (s, k, &released);
-        snprintf (reason, sizeof reason, "%s", c->drop_reason);
-      }
+      if (pfds[i + 2].revents & (POLLHUP | POLLERR | POLLNVAL))
+        drop_consumer_locked (s, c, DROP_GONE, "hung up");
       pthread_mutex_unlock (&s->lock);
 
       if (joined) {
@@ -676,11 +747,8 @@ server_thread (void *user)
           s->callbacks.consumer_joined (s->data, &c->info);
       }
       run_releases (s, &released);
-      if (gone) {
-        notify_left (s, c, reason);
-        free_consumer (c);
-      }
     }
+    reap_dropped (s, &released);
   }
   free (pfds);
   free (polled);
@@ -790,7 +858,8 @@ zcipc_server_free (struct zcipc_server *s)
   while (s->n_consumers) {
     struct consumer *c = remove_consumer_locked (s, 0, &released);
     run_releases (s, &released);
-    notify_left (s, c, "producer stopped");
+    if (!c->notified)
+      notify_left (s, c, c->dropping ? c->drop_reason : "producer stopped");
     free_consumer (c);
   }
   release_list_clear (&released);
@@ -843,7 +912,7 @@ zcipc_server_add_region (struct zcipc_server *s, uint32_t region_id, int fd,
   for (unsigned int i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
     if (c->ready && !c->dropping && !c->leaving && send_region_add (c, r) < 0)
-      drop_consumer_locked (c, "too slow to take a new region");
+      drop_consumer_locked (s, c, DROP_CUT_OFF, "too slow to take a new region");
   }
   pthread_mutex_unlock (&s->lock);
   return 0;
@@ -868,7 +937,7 @@ zcipc_server_remove_region (struct zcipc_server *s, uint32_t region_id)
     struct consumer *c = s->consumers[i];
     if (c->ready && !c->dropping && !c->leaving &&
         consumer_send (c, &iov, 1, NULL, 0) < 0)
-      drop_consumer_locked (c, "too slow to take a region removal");
+      drop_consumer_locked (s, c, DROP_CUT_OFF, "too slow to take a region removal");
   }
   pthread_mutex_unlock (&s->lock);
   return 0;
@@ -922,7 +991,7 @@ zcipc_server_send_event (struct zcipc_server *s, uint32_t kind,
     struct consumer *c = s->consumers[i];
     if (c->ready && !c->dropping && !c->leaving &&
         send_event (c, kind, payload, payload_size) < 0)
-      drop_consumer_locked (c, "too slow to take an event");
+      drop_consumer_locked (s, c, DROP_CUT_OFF, "too slow to take an event");
   }
   pthread_mutex_unlock (&s->lock);
   return 0;
@@ -1107,7 +1176,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
       continue;
     }
     if (res < 0) {
-      drop_consumer_locked (c, "hung up");
+      drop_consumer_locked (s, c, DROP_GONE, "hung up");
       continue;
     }
     for (j = 0; c->holds[j].frame; j++);
@@ -1259,8 +1328,7 @@ zcipc_server_wait_room (struct zcipc_server *s, int64_t timeout_ns)
           continue;
         snprintf (why, sizeof why, "held %u frames for longer than the wait "
             "timeout (%lld ms)", c->n_held, (long long) (timeout_ns / 1000000));
-        s->stats.consumers_dropped++;
-        drop_consumer_locked (c, why);
+        drop_consumer_locked (s, c, DROP_CUT_OFF, why);
       }
       continue;
     }
@@ -1296,7 +1364,7 @@ zcipc_server_get_stats (struct zcipc_server *s,
   stats->consumers = count_ready_locked (s);
   for (unsigned int i = 0; i < s->n_consumers && n < max; i++) {
     struct consumer *c = s->consumers[i];
-    if (!c->ready || c->leaving)
+    if (!c->ready || c->dropping || c->leaving)
       continue;
     consumers[n].info = c->info;
     consumers[n].frames_sent = c->frames_sent;

@@ -60,7 +60,8 @@ struct zcipc_server_stats
   uint64_t frames_unsent;       /* frames that no consumer took */
   uint64_t frames_missed;       /* sum over consumers, gone ones included */
   uint64_t consumers_joined;
-  uint64_t consumers_dropped;   /* disconnected for a protocol violation or timeout */
+  uint64_t consumers_dropped;   /* cut off: a protocol violation, the wait
+                                 * timeout, too slow to take an event */
   uint32_t held;                /* holds across all consumers now */
   uint64_t wakeups;             /* frames sent to a consumer that may have
                                  * slept: every socket send, and the futex
@@ -155,8 +156,10 @@ int zcipc_server_wait_consumers (struct zcipc_server *server, unsigned int n,
     int64_t timeout_ns);
 
 /* Lossless mode: blocks until every consumer is below its quota. A consumer
- * that still sits at its quota after `timeout_ns` is disconnected (and logged)
- * so the stream goes on. Returns 0 or -ECANCELED while flushing. */
+ * that still sits at its quota after `timeout_ns` is cut off (and logged) so
+ * the stream goes on: it gets no more frames, but the frames it holds are
+ * released only by it or by its hang-up, never reused under it. Returns 0
+ * or -ECANCELED while flushing. */
 int zcipc_server_wait_room (struct zcipc_server *server, int64_t timeout_ns);
 
 /* While flushing, the waits above return -ECANCELED at once. */

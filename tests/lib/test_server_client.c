@@ -568,19 +568,16 @@ START_TEST (test_leaving_gives_back_unread_frames_and_keeps_the_held_one)
 
 END_TEST;
 
-START_TEST (test_consumer_that_dies_returns_its_holds)
+/* Forks a consumer (before any thread exists) that connects to `name`
+ * once we listen, takes `n_frames` frames, writes a byte to `*ready_fd`
+ * and keeps them until SIGKILL. */
+static pid_t
+fork_holding_consumer (const char *name, uint32_t max_held, int n_frames,
+    int *ready_fd)
 {
-  struct zcipc_server_config config = {
-    .quota = 4,
-    .max_consumers = 8,
-  };
-  char name[64];
-  int ready[2], status;
+  int ready[2];
   pid_t child;
-  char byte;
 
-  /* Fork before any thread exists; the child connects once we listen. */
-  snprintf (name, sizeof name, "@zt-dies-%d", (int) getpid ());
   ck_assert_int_eq (pipe2 (ready, O_CLOEXEC), 0);
   child = fork ();
   ck_assert_int_ge (child, 0);
@@ -588,18 +585,45 @@ START_TEST (test_consumer_that_dies_returns_its_holds)
     struct zcipc_client_event ev;
     struct zcipc_client *c;
 
-    if (zcipc_client_new (name, 4, &c) < 0 || zcipc_client_connect (c, 5000)
-        < 0)
+    if (zcipc_client_new (name, max_held, &c) < 0 ||
+        zcipc_client_connect (c, 5000) < 0)
       _exit (1);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < n_frames; i++)
       if (zcipc_client_next (c, &ev, 5000) < 0 || ev.type != ZCIPC_CLIENT_FRAME)
         _exit (2);
     if (write (ready[1], "r", 1) != 1)
       _exit (3);
-    pause ();                   /* holding both frames, until SIGKILL */
+    pause ();
     _exit (4);
   }
   close (ready[1]);
+  *ready_fd = ready[0];
+  return child;
+}
+
+static void
+kill_and_reap (pid_t child)
+{
+  int status;
+
+  kill (child, SIGKILL);
+  ck_assert_int_eq (waitpid (child, &status, 0), child);
+  ck_assert (WIFSIGNALED (status));
+}
+
+START_TEST (test_consumer_that_dies_returns_its_holds)
+{
+  struct zcipc_server_config config = {
+    .quota = 4,
+    .max_consumers = 8,
+  };
+  char name[64];
+  int ready;
+  pid_t child;
+  char byte;
+
+  snprintf (name, sizeof name, "@zt-dies-%d", (int) getpid ());
+  child = fork_holding_consumer (name, 4, 2, &ready);
   config.path = name;
   zt_producer_start_full (&prod, &config);
   zt_producer_add_region (&prod, 1, REGION_SIZE);
@@ -607,17 +631,62 @@ START_TEST (test_consumer_that_dies_returns_its_holds)
           5000000000ll), 0);
   zt_producer_send (&prod, 1, 0, 10, 1, NULL);
   zt_producer_send (&prod, 1, 0, 10, 2, NULL);
-  ck_assert_int_eq (read (ready[0], &byte, 1), 1);
+  ck_assert_int_eq (read (ready, &byte, 1), 1);
   ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);
 
-  kill (child, SIGKILL);
-  ck_assert_int_eq (waitpid (child, &status, 0), child);
-  ck_assert (WIFSIGNALED (status));
+  kill_and_reap (child);
   ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
   ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 0);
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
-  close (ready[0]);
+  close (ready);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* A consumer cut off for the wait timeout keeps the frames it holds: the
+ * producer must not hand their slots out again while it may read them. It
+ * gets them back when that consumer dies, with its fd. */
+START_TEST (test_consumer_cut_off_keeps_its_frames_until_it_dies)
+{
+  struct zcipc_server_config config = {
+    .quota = 4,
+    .max_consumers = 8,
+  };
+  char name[64];
+  int ready, fds_connected, consumer_fds;
+  pid_t child;
+  char byte;
+
+  snprintf (name, sizeof name, "@zt-cut-%d", (int) getpid ());
+  child = fork_holding_consumer (name, 2, 2, &ready);
+  config.path = name;
+  zt_producer_start_full (&prod, &config);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  ck_assert_int_eq (zcipc_server_wait_consumers (prod.server, 1,
+          5000000000ll), 0);
+  /* Its socket and (unless turned off) its channel. */
+  fds_connected = zt_count_fds ();
+  consumer_fds = getenv ("ZCIPC_CHANNEL") &&
+      strcmp (getenv ("ZCIPC_CHANNEL"), "0") == 0 ? 1 : 2;
+  zt_producer_send (&prod, 1, 0, 10, 1, NULL);
+  zt_producer_send (&prod, 1, 0, 10, 2, NULL);
+  ck_assert_int_eq (read (ready, &byte, 1), 1);
+
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
+  ZT_ASSERT_EVENTUALLY (zt_producer_left_with (&prod, "wait timeout"), 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 0);
+  zt_sleep_ms (200);
+  ck_assert_int_eq (atomic_load (&prod.releases), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);
+
+  kill_and_reap (child);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
+  ck_assert (zt_wait_fd_count (fds_connected - consumer_fds, 5000));
+  close (ready);
   zt_producer_stop (&prod);
 }
 
@@ -706,17 +775,28 @@ START_TEST (test_wait_room_drops_a_stuck_client_after_its_timeout)
   ck_assert_int_lt (elapsed, 3000);
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
   ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).consumers == 1, 5000);
-  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.holds) ==
-      atomic_load (&prod.releases), 5000);
+  ZT_ASSERT_EVENTUALLY (zt_producer_left_with (&prod, "wait timeout"), 5000);
   ck_assert (zt_producer_logged (&prod, "wait timeout"));
+  /* Cut off, not gone: the frames it holds stay its own (their slots are
+   * not handed out again under it) until it gives them back. */
+  zt_sleep_ms (200);
+  ck_assert_int_eq (atomic_load (&prod.holds) - atomic_load (&prod.releases),
+      2);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);
 
   /* The stuck one reads what it had, then learns it was cut off, and why
    * (not "the producer went away": it is still there). */
   zt_client_next_frame (stuck, &ev, 5000);
   check_frame_data (&ev);
   ck_assert_int_eq (zcipc_client_release (stuck, ev.frame.info.seq), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.holds) -
+      atomic_load (&prod.releases) == 1, 5000);
   zt_client_next_frame (stuck, &ev, 5000);
+  check_frame_data (&ev);
   ck_assert_int_eq (zcipc_client_release (stuck, ev.frame.info.seq), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.holds) ==
+      atomic_load (&prod.releases), 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
   ck_assert_int_eq (zcipc_client_next (stuck, &ev, 5000), -ECONNABORTED);
   ck_assert_ptr_nonnull (strstr (zcipc_client_reason (stuck),
           "wait timeout"));
@@ -731,6 +811,45 @@ START_TEST (test_wait_room_drops_a_stuck_client_after_its_timeout)
 
   zcipc_client_unref (stuck);
   zcipc_client_unref (ok);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* What zcipcsrc does when cut off while its frames are downstream: it
+ * disconnects and lets go of the client, the frames live on. The producer
+ * keeps their slots until each is released, then closes the connection. */
+START_TEST (test_cut_off_client_that_disconnects_keeps_its_frames_until_released)
+{
+  struct zcipc_client_event ev[2];
+  struct zcipc_client *stuck;
+  int fds;
+
+  zt_producer_start (&prod, 8, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  fds = zt_count_fds ();
+  stuck = zt_client_connect (prod.path, 2);
+  for (uint64_t i = 0; i < 2; i++) {
+    zt_producer_send (&prod, 1, 0, 64, i, NULL);
+    zt_client_next_frame (stuck, &ev[i], 5000);
+  }
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
+  ck_assert_int_eq (zcipc_client_next (stuck, &ev[0], 5000), -ECONNABORTED);
+  zcipc_client_disconnect (stuck);
+  zcipc_client_unref (stuck);   /* the frames keep it */
+
+  zt_sleep_ms (200);
+  ck_assert_int_eq (atomic_load (&prod.releases), 0);
+  check_frame_data (&ev[0]);
+  check_frame_data (&ev[1]);
+  ck_assert_int_eq (zcipc_client_release (stuck, ev[0].frame.info.seq), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 1, 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 1);
+  ck_assert_int_eq (zcipc_client_release (stuck, ev[1].frame.info.seq), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
+  ck_assert (zt_wait_fd_count (fds, 5000));
   zt_producer_stop (&prod);
 }
 
@@ -2016,9 +2135,12 @@ server_client_suite (void)
   tcase_add_test (tc,
       test_leaving_gives_back_unread_frames_and_keeps_the_held_one);
   tcase_add_test (tc, test_consumer_that_dies_returns_its_holds);
+  tcase_add_test (tc, test_consumer_cut_off_keeps_its_frames_until_it_dies);
   tcase_add_test (tc,
       test_skip_policy_slow_client_misses_frames_while_another_gets_all);
   tcase_add_test (tc, test_wait_room_drops_a_stuck_client_after_its_timeout);
+  tcase_add_test (tc,
+      test_cut_off_client_that_disconnects_keeps_its_frames_until_released);
   tcase_add_test (tc,
       test_wait_consumers_times_out_and_is_cancelled_by_flushing);
   tcase_add_test (tc, test_wait_room_is_cancelled_by_flushing);
