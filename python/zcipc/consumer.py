@@ -195,6 +195,10 @@ class Consumer:
             error = self._poll_bus()
             if error is not None:
                 self._error = error
+                # The error is kept and its traceback holds this frame:
+                # without this, it would keep appsink, and the last frame
+                # appsink caches, from the producer until the Consumer goes.
+                del sink
                 raise error
             if sink.is_eos():
                 self._eos = True

@@ -169,3 +169,57 @@ def test_keeping_more_than_hold_from_a_lossless_producer_ends_in_producer_gone(
     assert pyhelpers.wait_stat(prod, "consumers-dropped", 1)["consumers-dropped"] == 1
     prod.kill(signal.SIGTERM)
     assert prod.popen.returncode == 0, prod.describe()
+
+
+def ours_held(prod) -> int:
+    """Frames the producer counts as held, less those of its consumers:
+    the holds of consumers it cut off."""
+    stats = pyhelpers.producer_stats(prod)
+    return stats["frames-held"] - sum(c["frames-held"] for c in stats["consumer-stats"])
+
+
+def test_frames_kept_by_a_cut_off_consumer_survive_the_stream_going_on(
+        launcher, sock_dir):
+    # Cut off for the wait timeout, a consumer still holds the frames it
+    # received; the producer streams on to another consumer from a pool of
+    # two, so a slot it took back would be written again within frames.
+    sock = sock_dir / "s"
+    n = 40
+    prod = pyhelpers.start_producer(
+        launcher, sock, CAPS, n, linger=True,
+        props={"min-consumers": 1, "slow-consumer": "wait", "wait-timeout": 300,
+               "pool-size": 2})
+    kept = []
+    other = None
+    with zcipc.Consumer(str(sock), hold=1) as consumer:
+        with pytest.raises(zcipc.ProducerGone, match="wait timeout"):
+            for frame in consumer:
+                kept.append(frame)  # never given back
+                if other is None:   # only now, so that we are first
+                    other = pyhelpers.checker(launcher, sock)
+    assert len(kept) == 1 + zcipc.PIPELINE_HOLD
+    pyhelpers.wait_event(prod, "published")
+    stats = pyhelpers.wait_stat(prod, "rendered", n)
+    assert stats["rendered"] == n and stats["consumers-dropped"] == 1, stats
+    # Our frames are still ours: they hold their own bytes ...
+    overwritten = [patterns.frame_number(f.pts) for f in kept
+                   if not (f.numpy() == patterns.pattern(
+                       patterns.frame_number(f.pts), SHAPE)).all()]
+    assert overwritten == []
+    assert ours_held(prod) == len(kept)  # ... as the producer keeps their slots
+    n_kept = len(kept)
+    del frame  # the loop variable is the last one
+    kept.clear()
+    gc.collect()
+    deadline = time.monotonic() + 5  # and take them back once we let go
+    while ours_held(prod) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ours_held(prod) == 0
+    prod.kill(signal.SIGTERM)  # ends the stream for the other consumer
+    result = pyhelpers.checker_result(other)
+    assert result["error"] is None, result
+    assert result["bad"] == [], result
+    assert len(result["numbers"]) >= n - n_kept - 1, result
+    assert result["numbers"][-1] == n - 1, result
+    prod.wait(10)
+    assert prod.popen.returncode == 0, prod.describe()
