@@ -74,6 +74,8 @@ def main() -> int:
             buf = info.get_buffer()
             item = {"kind": "buffer", "offset": buf.offset, "pts": buf.pts,
                     "size": buf.get_size()}
+            if args.handoffs:  # when zcipcsrc pushed it: before the sink waits
+                item["arrival_clock"] = sink.get_clock().get_time()
             if args.metas:
                 item["metas"] = stream_metas.dump_metas(buf)
                 item["sha1"] = hashlib.sha1(buf.extract_dup(0, buf.get_size())).hexdigest()

@@ -14,8 +14,8 @@ whose src pad the scripted actions act on:
                        flushing seek to POS ns
 
 Writes a JSON report (--report) of what reached the sink pad in order
-(buffers with offset, PTS, running time and the clock time they are
-scheduled to render at; events), so stdout stays free for checksumsink."""
+(buffers with offset, PTS, running time, the clock time they are
+scheduled to render at and the one they reached the sink at; events), so stdout stays free for checksumsink."""
 
 from __future__ import annotations
 
@@ -132,6 +132,11 @@ def main() -> int:
                 item["base_time"] = base
                 item["latency"] = latency
                 item["render_clock"] = base + rt + latency
+                # When it reached the sink: after render_clock, the sink
+                # renders at once, late to its own schedule.
+                clock = sink.get_clock()
+                if clock is not None:
+                    item["arrival_clock"] = clock.get_time()
             with lock:
                 received[0] += 1
         else:

@@ -318,13 +318,31 @@ def test_sync_consumer_renders_within_one_frame_interval_of_the_producer_schedul
     got = read_report(report)
     assert sent["clock_type"] == got["clock_type"] == "monotonic"
 
-    scheduled = {i["offset"]: i["render_clock"] for i in sent["items"]
-                 if i["kind"] == "buffer" and "render_clock" in i}
+    buffers = [i for i in sent["items"] if i["kind"] == "buffer" and "render_clock" in i]
+    scheduled = {i["offset"]: i["render_clock"] for i in buffers}
+    # A frame that reached the producer's sink after its schedule (a live
+    # source late under load) is rendered, and sent, on arrival: the
+    # consumer cannot have it sooner. The transport's share is what counts.
+    rendered = {i["offset"]: max(i["render_clock"], i["arrival_clock"]) for i in buffers}
     renders = [r for r in got["renders"] if r["offset"] in scheduled]
     assert len(renders) >= 100, f"only {len(renders)} frames rendered"
-    late = [(r["offset"], (r["clock"] - scheduled[r["offset"]]) / 1e6) for r in renders
-            if abs(r["clock"] - scheduled[r["offset"]]) >= FRAME_NS]
-    assert not late, f"frames rendered more than a frame interval off (offset, ms): {late[:10]}"
+    early = [(r["offset"], (r["clock"] - scheduled[r["offset"]]) / 1e6) for r in renders
+             if r["clock"] - scheduled[r["offset"]] <= -FRAME_NS]
+    assert not early, f"frames rendered a frame interval early (offset, ms): {early[:10]}"
+    arrived = {i["offset"]: i["arrival_clock"] for i in got["items"]
+               if i["kind"] == "buffer" and "arrival_clock" in i}
+    late = [(r["offset"], (r["clock"] - rendered[r["offset"]]) / 1e6,
+             (rendered[r["offset"]] - scheduled[r["offset"]]) / 1e6,
+             (arrived.get(r["offset"], 0) - rendered[r["offset"]]) / 1e6) for r in renders
+            if r["clock"] - rendered[r["offset"]] >= FRAME_NS]
+    assert not late, ("frames rendered more than a frame interval after the producer "
+                      "rendered them (offset, ms after, ms the producer was late, ms "
+                      f"from the producer's render to zcipcsrc's push): {late[:10]}")
+    # Most frames reach the producer's sink on schedule, so most of the
+    # comparisons above are with its schedule itself.
+    on_time = [o for o in rendered if rendered[o] == scheduled[o]]
+    assert len(on_time) >= len(rendered) // 2, \
+        f"only {len(on_time)} of {len(rendered)} frames reached the producer's sink on time"
     # The consumer's own schedule (its base time + running time) is the
     # producer's render time (to a millisecond; it is exact): the clock
     # mapping holds. The consumer renders its own pipeline latency (fakesink's
