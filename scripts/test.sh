@@ -62,7 +62,7 @@ if [ "${ZCIPC_SANITIZE:-1}" != 0 ]; then
     # The plugin is instrumented; the processes that load it (gst-launch,
     # python) are not, so the sanitizer runtimes are preloaded.
     LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
-    ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
+    ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 ZCIPC_SANITIZED=1 \
     ZCIPC_BUILD_DIR="$ROOT/$ASAN_DIR" GST_PLUGIN_PATH_1_0="$ROOT/$ASAN_DIR/gst" \
       $PY -m pytest -q --tb=short -p no:cacheprovider --junitxml="$RESULTS/pytest-asan.xml" \
       tests/integration tests/python 2>&1
