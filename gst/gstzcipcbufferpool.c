@@ -52,6 +52,17 @@ struct _GstZcipcBufferPool
   gint outstanding;             /* atomic: buffers acquired, not released */
   gint allocated;               /* atomic: buffers alive */
 
+  /* Free buffers, the most recently released last: handed out first, so a
+   * producer that writes frames keeps writing into the same few slots,
+   * still in its caches (GstBufferPool's own queue is first in, first
+   * out). Safe because a slot comes back only once no consumer, cut off
+   * ones included, may still read it. */
+  GMutex free_lock;             /* protects free and in_parent_acquire */
+  GPtrArray *free;              /* GstBuffer*, owned */
+  /* Threads in GstBufferPool's acquire: it may wait for a release into its
+   * own queue, so releases go there while one is in it. */
+  guint in_parent_acquire;
+
   GMutex reclaim_lock;          /* protects the reclaim function */
   GstZcipcReclaimFunc reclaim;
   gpointer reclaim_data;
@@ -251,8 +262,25 @@ gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
     }
     g_mutex_unlock (&self->reclaim_lock);
   }
-  ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->
-      acquire_buffer (pool, buffer, params);
+  g_mutex_lock (&self->free_lock);
+  if (GST_BUFFER_POOL_IS_FLUSHING (pool)) {
+    g_mutex_unlock (&self->free_lock);
+    return GST_FLOW_FLUSHING;
+  }
+  if (self->free->len > 0) {
+    *buffer = g_ptr_array_remove_index_fast (self->free, self->free->len - 1);
+    g_mutex_unlock (&self->free_lock);
+    ret = GST_FLOW_OK;
+  } else {
+    /* Allocates, or takes (or waits for) one from its queue. */
+    self->in_parent_acquire++;
+    g_mutex_unlock (&self->free_lock);
+    ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->
+        acquire_buffer (pool, buffer, params);
+    g_mutex_lock (&self->free_lock);
+    self->in_parent_acquire--;
+    g_mutex_unlock (&self->free_lock);
+  }
   if (ret == GST_FLOW_OK) {
     gint outstanding = g_atomic_int_add (&self->outstanding, 1) + 1;
     g_mutex_lock (&self->lock);
@@ -290,6 +318,19 @@ gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool,
         buffer, region->id, outstanding);
     /* GstBufferPool frees a buffer that comes back memory-tagged. */
     GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY);
+  }
+  /* What GstBufferPool would keep, we keep, unless someone may be waiting
+   * in its acquire; it frees the rest. */
+  if (!GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY) &&
+      gst_buffer_get_size (buffer) == self->size &&
+      gst_buffer_is_all_memory_writable (buffer)) {
+    g_mutex_lock (&self->free_lock);
+    if (self->in_parent_acquire == 0) {
+      g_ptr_array_add (self->free, buffer);
+      g_mutex_unlock (&self->free_lock);
+      return;
+    }
+    g_mutex_unlock (&self->free_lock);
   }
   GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->release_buffer
       (pool, buffer);
@@ -345,8 +386,18 @@ static gboolean
 gst_zcipc_buffer_pool_stop (GstBufferPool * pool)
 {
   GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GPtrArray *free_buffers;
   gboolean ret;
 
+  /* GstBufferPool frees what is in its queue: put ours there. */
+  g_mutex_lock (&self->free_lock);
+  free_buffers = self->free;
+  self->free = g_ptr_array_new ();
+  g_mutex_unlock (&self->free_lock);
+  for (guint i = 0; i < free_buffers->len; i++)
+    GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->release_buffer
+        (pool, g_ptr_array_index (free_buffers, i));
+  g_ptr_array_unref (free_buffers);
   ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->stop (pool);
   /* The buffers are freed; regions stay alive while a consumer or the sink
    * still references them. */
@@ -363,6 +414,8 @@ gst_zcipc_buffer_pool_finalize (GObject * object)
 
   gst_zcipc_buffer_pool_set_reclaim_func (self, NULL, NULL, NULL);
   g_ptr_array_unref (self->regions);
+  g_ptr_array_unref (self->free);       /* emptied by stop */
+  g_mutex_clear (&self->free_lock);
   g_mutex_clear (&self->lock);
   g_mutex_clear (&self->reclaim_lock);
   gst_object_unref (self->allocator);
@@ -394,6 +447,8 @@ gst_zcipc_buffer_pool_init (GstZcipcBufferPool * self)
 {
   g_mutex_init (&self->lock);
   g_mutex_init (&self->reclaim_lock);
+  g_mutex_init (&self->free_lock);
+  self->free = g_ptr_array_new ();
   self->regions = g_ptr_array_new_with_free_func (
       (GDestroyNotify) gst_zcipc_region_unref);
 }

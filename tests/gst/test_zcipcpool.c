@@ -298,6 +298,94 @@ GST_START_TEST (test_a_steady_holder_does_not_make_the_pool_recreate_regions)
 GST_END_TEST;
 
 
+/* A producer that writes frames should keep writing into the slot it
+ * wrote last, still in its caches: the last buffer given back is the first
+ * handed out. */
+GST_START_TEST (test_pool_hands_out_the_last_released_buffer_first)
+{
+  GstAllocator *allocator = gst_zcipc_allocator_new ();
+  GstBufferPool *pool;
+  GstBuffer *b[4], *again = NULL;
+
+  fail_unless (configure_pool (allocator, RGBA_CAPS, 0, 4, 4, NULL, &pool));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  for (guint i = 0; i < 4; i++)
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b[i],
+            NULL), GST_FLOW_OK);
+  for (guint round = 0; round < 3; round++) {
+    GstBuffer *was = b[round % 4];
+
+    gst_buffer_unref (b[(round + 2) % 4]);
+    gst_buffer_unref (was);     /* released last */
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &again,
+            NULL), GST_FLOW_OK);
+    fail_unless (again == was, "round %u: got %p, not %p, the last released",
+        round, again, was);
+    b[round % 4] = again;
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool,
+            &b[(round + 2) % 4], NULL), GST_FLOW_OK);
+  }
+  for (guint i = 0; i < 4; i++)
+    gst_buffer_unref (b[i]);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  gst_object_unref (allocator);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  GstBufferPool *pool;
+  GstBuffer *buffer;
+  GstFlowReturn ret;
+} AcquireJob;
+
+static gpointer
+acquire_in_thread (gpointer data)
+{
+  AcquireJob *job = data;
+
+  job->ret = gst_buffer_pool_acquire_buffer (job->pool, &job->buffer, NULL);
+  return NULL;
+}
+
+/* At max-buffers an acquire waits; a buffer given back meanwhile must reach
+ * it (our own free list must not keep it from GstBufferPool's wait), and
+ * deactivating the pool frees every buffer, the kept ones included. */
+GST_START_TEST (test_pool_release_reaches_an_acquire_waiting_at_max)
+{
+  GstAllocator *allocator = gst_zcipc_allocator_new ();
+  GstBufferPool *pool;
+  GstBuffer *b[2];
+  AcquireJob job = { NULL, NULL, GST_FLOW_ERROR };
+  GThread *thread;
+
+  fail_unless (configure_pool (allocator, RGBA_CAPS, 0, 2, 2, NULL, &pool));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  for (guint i = 0; i < 2; i++)
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b[i],
+            NULL), GST_FLOW_OK);
+  job.pool = pool;
+  for (guint round = 0; round < 20; round++) {
+    thread = g_thread_new ("acquire", acquire_in_thread, &job);
+    g_usleep (round % 2 ? 20000 : 0);   /* before it waits, and while */
+    gst_buffer_unref (b[0]);
+    g_thread_join (thread);
+    fail_unless_equals_int (job.ret, GST_FLOW_OK);
+    b[0] = job.buffer;
+  }
+  gst_buffer_unref (b[0]);
+  gst_buffer_unref (b[1]);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  gst_object_unref (allocator);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_pool_grows_by_new_regions_past_min_but_never_past_max)
 {
   GstAllocator *allocator = gst_zcipc_allocator_new ();
@@ -562,6 +650,8 @@ zcipcpool_suite (void)
   tcase_add_checked_fixture (tc, setup, NULL);
   tcase_add_test (tc, test_set_config_writes_back_a_size_that_holds_the_frame);
   tcase_add_test (tc, test_set_config_honours_video_alignment_padding);
+  tcase_add_test (tc, test_pool_hands_out_the_last_released_buffer_first);
+  tcase_add_test (tc, test_pool_release_reaches_an_acquire_waiting_at_max);
   tcase_add_test (tc,
       test_pool_grows_by_new_regions_past_min_but_never_past_max);
   tcase_add_test (tc, test_pool_slot_shares_and_copies_keep_their_bytes);
