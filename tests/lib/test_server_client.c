@@ -601,6 +601,37 @@ fork_holding_consumer (const char *name, uint32_t max_held, int n_frames,
   return child;
 }
 
+/* Starts `prod` (quota 4) with a consumer in another process, asking for
+ * `max_held`, that holds the two frames sent to it until SIGKILL. Returns
+ * its pid; `*fds_connected`: our fd count with it connected. */
+static pid_t
+start_with_a_holding_consumer (const char *tag, uint32_t max_held,
+    int *fds_connected)
+{
+  struct zcipc_server_config config = {
+    .quota = 4,
+    .max_consumers = 8,
+  };
+  char name[64], byte;
+  int ready;
+  pid_t child;
+
+  snprintf (name, sizeof name, "@zt-%s-%d", tag, (int) getpid ());
+  child = fork_holding_consumer (name, max_held, 2, &ready);
+  config.path = name;
+  zt_producer_start_full (&prod, &config);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  ck_assert_int_eq (zcipc_server_wait_consumers (prod.server, 1,
+          5000000000ll), 0);
+  zt_producer_send (&prod, 1, 0, 10, 1, NULL);
+  zt_producer_send (&prod, 1, 0, 10, 2, NULL);
+  ck_assert_int_eq (read (ready, &byte, 1), 1);
+  close (ready);
+  *fds_connected = zt_count_fds ();
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);
+  return child;
+}
+
 static void
 kill_and_reap (pid_t child)
 {
@@ -611,35 +642,25 @@ kill_and_reap (pid_t child)
   ck_assert (WIFSIGNALED (status));
 }
 
+/* Its socket and (unless turned off) its channel. */
+static int
+fds_per_consumer (void)
+{
+  const char *channel = getenv ("ZCIPC_CHANNEL");
+  return channel && strcmp (channel, "0") == 0 ? 1 : 2;
+}
+
 START_TEST (test_consumer_that_dies_returns_its_holds)
 {
-  struct zcipc_server_config config = {
-    .quota = 4,
-    .max_consumers = 8,
-  };
-  char name[64];
-  int ready;
-  pid_t child;
-  char byte;
-
-  snprintf (name, sizeof name, "@zt-dies-%d", (int) getpid ());
-  child = fork_holding_consumer (name, 4, 2, &ready);
-  config.path = name;
-  zt_producer_start_full (&prod, &config);
-  zt_producer_add_region (&prod, 1, REGION_SIZE);
-  ck_assert_int_eq (zcipc_server_wait_consumers (prod.server, 1,
-          5000000000ll), 0);
-  zt_producer_send (&prod, 1, 0, 10, 1, NULL);
-  zt_producer_send (&prod, 1, 0, 10, 2, NULL);
-  ck_assert_int_eq (read (ready, &byte, 1), 1);
-  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);
+  int fds_connected;
+  pid_t child = start_with_a_holding_consumer ("dies", 4, &fds_connected);
 
   kill_and_reap (child);
   ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
   ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 0);
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
-  close (ready);
+  ck_assert (zt_wait_fd_count (fds_connected - fds_per_consumer (), 5000));
   zt_producer_stop (&prod);
 }
 
@@ -647,32 +668,11 @@ END_TEST;
 
 /* A consumer cut off for the wait timeout keeps the frames it holds: the
  * producer must not hand their slots out again while it may read them. It
- * gets them back when that consumer dies, with its fd. */
+ * gets them back when that consumer dies, with its fds. */
 START_TEST (test_consumer_cut_off_keeps_its_frames_until_it_dies)
 {
-  struct zcipc_server_config config = {
-    .quota = 4,
-    .max_consumers = 8,
-  };
-  char name[64];
-  int ready, fds_connected, consumer_fds;
-  pid_t child;
-  char byte;
-
-  snprintf (name, sizeof name, "@zt-cut-%d", (int) getpid ());
-  child = fork_holding_consumer (name, 2, 2, &ready);
-  config.path = name;
-  zt_producer_start_full (&prod, &config);
-  zt_producer_add_region (&prod, 1, REGION_SIZE);
-  ck_assert_int_eq (zcipc_server_wait_consumers (prod.server, 1,
-          5000000000ll), 0);
-  /* Its socket and (unless turned off) its channel. */
-  fds_connected = zt_count_fds ();
-  consumer_fds = getenv ("ZCIPC_CHANNEL") &&
-      strcmp (getenv ("ZCIPC_CHANNEL"), "0") == 0 ? 1 : 2;
-  zt_producer_send (&prod, 1, 0, 10, 1, NULL);
-  zt_producer_send (&prod, 1, 0, 10, 2, NULL);
-  ck_assert_int_eq (read (ready, &byte, 1), 1);
+  int fds_connected;
+  pid_t child = start_with_a_holding_consumer ("cut", 2, &fds_connected);
 
   ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll), 0);
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
@@ -685,8 +685,7 @@ START_TEST (test_consumer_cut_off_keeps_its_frames_until_it_dies)
   kill_and_reap (child);
   ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
   ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
-  ck_assert (zt_wait_fd_count (fds_connected - consumer_fds, 5000));
-  close (ready);
+  ck_assert (zt_wait_fd_count (fds_connected - fds_per_consumer (), 5000));
   zt_producer_stop (&prod);
 }
 
