@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,6 +449,81 @@ START_TEST (test_region_name_shows_in_maps)
 
 END_TEST;
 
+/* What /proc/self/smaps says of the mapping that starts at `addr`: whether
+ * it carries the huge-page advice (VmFlags "hg"), and how much of it is
+ * mapped by huge pages (ShmemPmdMapped, kB). */
+static void
+smaps_of (const void *addr, bool *advised, long *pmd_kb)
+{
+  char line[1024];
+  bool in = false, found = false;
+  uintptr_t start, end;
+  FILE *f = fopen ("/proc/self/smaps", "re");
+
+  ck_assert_ptr_nonnull (f);
+  *advised = false;
+  *pmd_kb = -1;
+  while (fgets (line, sizeof line, f)) {
+    /* A mapping's first line; its fields ("Size:", ...) do not parse. */
+    if (sscanf (line, "%" SCNxPTR "-%" SCNxPTR, &start, &end) == 2) {
+      in = start == (uintptr_t) addr;
+      found |= in;
+      continue;
+    }
+    if (in && strncmp (line, "ShmemPmdMapped:", 15) == 0)
+      *pmd_kb = strtol (line + 15, NULL, 10);
+    if (in && strncmp (line, "VmFlags:", 8) == 0)
+      *advised = strstr (line, " hg") != NULL;
+  }
+  fclose (f);
+  ck_assert_msg (found, "no mapping at %p", addr);
+}
+
+/* Where the system offers huge pages for shared memory (shmem_enabled
+ * "advise" or "always"), both sides of a region of 8 MiB map it with them;
+ * everywhere, both mappings carry the advice. */
+START_TEST (test_regions_are_advised_huge_pages_and_get_them_where_offered)
+{
+  struct zcipc_region producer, consumer;
+  char mode[128] = "";
+  bool advised, offered;
+  long pmd_kb;
+  FILE *f;
+  int fd;
+
+  if ((f = fopen ("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "re"))) {
+    if (!fgets (mode, sizeof mode, f))
+      mode[0] = 0;
+    fclose (f);
+  }
+  offered = strstr (mode, "[advise]") || strstr (mode, "[always]") ||
+      strstr (mode, "[force]");
+  ck_assert_int_eq (zcipc_region_create (&producer, "zt-huge", 8 << 20,
+          ZCIPC_REGION_POPULATE), 0);
+  fd = fcntl (producer.fd, F_DUPFD_CLOEXEC, 3);
+  ck_assert_int_ge (fd, 0);
+  ck_assert_int_eq (zcipc_region_import (&consumer, fd, producer.size, true,
+          ZCIPC_REGION_POPULATE), 0);
+  memset (producer.data, 0x5a, producer.size);
+  ck_assert_uint_eq (((const uint8_t *) consumer.data)[producer.size - 1],
+      0x5a);
+
+  smaps_of (producer.data, &advised, &pmd_kb);
+  ck_assert_msg (advised, "producer mapping without MADV_HUGEPAGE");
+  if (offered)
+    ck_assert_msg (pmd_kb > 0, "shmem_enabled %s: producer ShmemPmdMapped "
+        "%ld kB", mode, pmd_kb);
+  smaps_of (consumer.data, &advised, &pmd_kb);
+  ck_assert_msg (advised, "consumer mapping without MADV_HUGEPAGE");
+  if (offered)
+    ck_assert_msg (pmd_kb > 0, "shmem_enabled %s: consumer ShmemPmdMapped "
+        "%ld kB", mode, pmd_kb);
+  zcipc_region_clear (&consumer);
+  zcipc_region_clear (&producer);
+}
+
+END_TEST;
+
 static Suite *
 region_suite (void)
 {
@@ -458,6 +534,8 @@ region_suite (void)
   tcase_add_test (tc,
       test_create_gives_a_sealed_writable_mapping_rounded_to_pages);
   tcase_add_test (tc, test_create_refuses_size_zero);
+  tcase_add_test (tc,
+      test_regions_are_advised_huge_pages_and_get_them_where_offered);
   tcase_add_test (tc, test_data_is_visible_through_a_read_only_import);
   tcase_add_test (tc, test_import_of_a_smaller_part_maps_that_part);
   tcase_add_test (tc, test_import_refuses_a_memfd_smaller_than_claimed);
