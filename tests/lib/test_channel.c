@@ -134,6 +134,22 @@ pair_close (struct pair *p)
   ck_assert_int_eq (zt_count_maps (), p->maps);
 }
 
+/* The producer's side takes exactly `expected` from the release ring, in
+ * that order. */
+static void
+expect_releases (struct zcipc_channel *prod, unsigned int n_expected,
+    const uint64_t *expected)
+{
+  uint64_t seqs[ZCIPC_WIRE_MAX_RELEASES];
+  unsigned int n;
+
+  ck_assert_int_eq (zcipc_channel_pop_releases (prod, seqs,
+          ZCIPC_WIRE_MAX_RELEASES, &n), 0);
+  ck_assert_uint_eq (n, n_expected);
+  for (unsigned int i = 0; i < n; i++)
+    ck_assert_uint_eq (seqs[i], expected[i]);
+}
+
 /* Byte `i` of record `n`. */
 static uint8_t
 rec_byte (uint32_t n, size_t i)
@@ -534,8 +550,6 @@ END_TEST;
 
 START_TEST (test_push_release_asks_for_a_wake_after_the_switch_to_socket)
 {
-  uint64_t seqs[8];
-  unsigned int n;
   struct pair p;
 
   pair_open (&p, false);
@@ -546,17 +560,12 @@ START_TEST (test_push_release_asks_for_a_wake_after_the_switch_to_socket)
   ck_assert (zcipc_channel_releases_by_socket (&p.cons));
   /* Still put in the ring, but the producer must be told to read it. */
   ck_assert_int_eq (zcipc_channel_push_release (&p.cons, 12), 1);
-  ck_assert_int_eq (zcipc_channel_pop_releases (&p.prod, seqs, 8, &n), 0);
-  ck_assert_uint_eq (n, 2);
-  ck_assert_uint_eq (seqs[0], 11);
-  ck_assert_uint_eq (seqs[1], 12);
+  expect_releases (&p.prod, 2, (const uint64_t[]) { 11, 12 });
 
   zcipc_channel_set_releases_by_socket (&p.prod, false);
   ck_assert (!zcipc_channel_releases_by_socket (&p.cons));
   ck_assert_int_eq (zcipc_channel_push_release (&p.cons, 13), 0);
-  ck_assert_int_eq (zcipc_channel_pop_releases (&p.prod, seqs, 8, &n), 0);
-  ck_assert_uint_eq (n, 1);
-  ck_assert_uint_eq (seqs[0], 13);
+  expect_releases (&p.prod, 1, (const uint64_t[]) { 13 });
   pair_close (&p);
 }
 
@@ -702,8 +711,7 @@ START_TEST (test_producer_refuses_an_impossible_release_head)
   head = sh_u64 (&p.cons, SH_RELEASE_HEAD);
   ck_assert_int_eq (zcipc_channel_push_release (&p.cons, 1), 0);
   ck_assert_int_eq (zcipc_channel_push_release (&p.cons, 2), 0);
-  ck_assert_int_eq (zcipc_channel_pop_releases (&p.prod, seqs, 64, &n), 0);
-  ck_assert_uint_eq (n, 2);
+  expect_releases (&p.prod, 2, (const uint64_t[]) { 1, 2 });
 
   /* More than the ring holds. */
   atomic_store (head, 2 + ZCIPC_CHANNEL_RELEASES + 1);
@@ -725,9 +733,7 @@ START_TEST (test_producer_refuses_an_impossible_release_head)
   /* Put right, releases go on. */
   atomic_store (head, 2);
   ck_assert_int_eq (zcipc_channel_push_release (&p.cons, 77), 0);
-  ck_assert_int_eq (zcipc_channel_pop_releases (&p.prod, seqs, 64, &n), 0);
-  ck_assert_uint_eq (n, 1);
-  ck_assert_uint_eq (seqs[0], 77);
+  expect_releases (&p.prod, 1, (const uint64_t[]) { 77 });
   pair_close (&p);
 }
 
@@ -2218,8 +2224,6 @@ START_TEST (test_client_follows_socket_markers_in_its_channel)
   struct next_job job;
   pthread_t thread;
   struct iovec iov[2] = { {&em, 0}, {(void *) "inline", 6} };
-  uint64_t seqs[8];
-  unsigned int n;
   uint32_t flags;
   int pfd;
 
@@ -2256,10 +2260,7 @@ START_TEST (test_client_follows_socket_markers_in_its_channel)
   /* Releases go in the ring while the producer reads them there... */
   ck_assert_int_eq (zcipc_client_release (c, 1), 0);
   ck_assert_int_eq (zcipc_client_release (c, 2), 0);
-  ck_assert_int_eq (zcipc_channel_pop_releases (&ch, seqs, 8, &n), 0);
-  ck_assert_uint_eq (n, 2);
-  ck_assert_uint_eq (seqs[0], 1);
-  ck_assert_uint_eq (seqs[1], 2);
+  expect_releases (&ch, 2, (const uint64_t[]) { 1, 2 });
   /* ...and by socket once it wants them there. */
   fake_push_frame (&ch, 3, 1, 0, 16);
   zt_client_next_frame (c, &ev, 5000);
@@ -2270,8 +2271,7 @@ START_TEST (test_client_follows_socket_markers_in_its_channel)
       0);
   ck_assert_uint_eq (msg.release.count, 1);
   ck_assert_uint_eq (msg.release.seqs[0], 3);
-  ck_assert_int_eq (zcipc_channel_pop_releases (&ch, seqs, 8, &n), 0);
-  ck_assert_uint_eq (n, 0);
+  expect_releases (&ch, 0, NULL);
 
   /* A hang-up without a marker is found on the socket. */
   start_sleeping_next (&job, &thread, c, 5000);
