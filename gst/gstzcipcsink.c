@@ -431,9 +431,10 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    * consumers missed, summed over consumers), frames-copied and bytes-copied
    * (guint64, copies into shared memory), frames-held (guint, holds across
    * consumers now), consumers-joined, consumers-dropped (guint64, cut off for
-   * a protocol violation, the wait timeout, or too slow to take an event), metas-skipped (guint64, metas
-   * with no serializer), regions-announced (guint64, REGION_ADDs: shared
-   * regions announced to consumers so far, ours and upstream's fds),
+   * a protocol violation, the wait timeout, or too slow to take an event),
+   * metas-skipped (guint64, metas with no serializer), regions-announced
+   * (guint64, REGION_ADDs: shared regions announced to consumers so far, ours
+   * and upstream's fds),
    * fd-regions-announced (guint64, of those, upstream's fd-backed objects
    * (DMABuf, memfd) passed by fd: one per underlying object while memory
    * over it lives), frames-by-fd (guint64, frames with at least one memory

@@ -80,8 +80,8 @@ int
 zcipc_region_create (struct zcipc_region *region, const char *name,
     size_t size, unsigned int flags)
 {
-  int res, mmap_flags = MAP_SHARED;
   void *data;
+  int res;
   int fd;
 
   region_reset (region);
@@ -96,7 +96,7 @@ zcipc_region_create (struct zcipc_region *region, const char *name,
   }
   /* The producer's writable mapping must exist before F_SEAL_FUTURE_WRITE:
    * after it, nobody (us included) can map the memfd writable again. */
-  data = mmap (NULL, size, PROT_READ | PROT_WRITE, mmap_flags, fd, 0);
+  data = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (data == MAP_FAILED) {
     res = -errno;
     goto fail;

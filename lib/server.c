@@ -912,7 +912,8 @@ zcipc_server_add_region (struct zcipc_server *s, uint32_t region_id, int fd,
   for (unsigned int i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
     if (c->ready && !c->dropping && !c->leaving && send_region_add (c, r) < 0)
-      drop_consumer_locked (s, c, DROP_CUT_OFF, "too slow to take a new region");
+      drop_consumer_locked (s, c, DROP_CUT_OFF,
+          "too slow to take a new region");
   }
   pthread_mutex_unlock (&s->lock);
   return 0;
@@ -937,7 +938,8 @@ zcipc_server_remove_region (struct zcipc_server *s, uint32_t region_id)
     struct consumer *c = s->consumers[i];
     if (c->ready && !c->dropping && !c->leaving &&
         consumer_send (c, &iov, 1, NULL, 0) < 0)
-      drop_consumer_locked (s, c, DROP_CUT_OFF, "too slow to take a region removal");
+      drop_consumer_locked (s, c, DROP_CUT_OFF,
+          "too slow to take a region removal");
   }
   pthread_mutex_unlock (&s->lock);
   return 0;
@@ -991,7 +993,8 @@ zcipc_server_send_event (struct zcipc_server *s, uint32_t kind,
     struct consumer *c = s->consumers[i];
     if (c->ready && !c->dropping && !c->leaving &&
         send_event (c, kind, payload, payload_size) < 0)
-      drop_consumer_locked (s, c, DROP_CUT_OFF, "too slow to take an event");
+      drop_consumer_locked (s, c, DROP_CUT_OFF,
+          "too slow to take an event");
   }
   pthread_mutex_unlock (&s->lock);
   return 0;
