@@ -528,26 +528,28 @@ zt_producer_consumer_stats (struct zt_producer *p, uint32_t id)
   return cs[0];
 }
 
-bool
-zt_producer_left_with (struct zt_producer *p, const char *text)
+/* Whether `text` stands in one of p's logs (they grow under log_lock). */
+static bool
+producer_log_has (struct zt_producer *p, const char *log, const char *text)
 {
   bool found;
 
   pthread_mutex_lock (&p->log_lock);
-  found = strstr (p->left_reasons, text) != NULL;
+  found = strstr (log, text) != NULL;
   pthread_mutex_unlock (&p->log_lock);
   return found;
 }
 
 bool
+zt_producer_left_with (struct zt_producer *p, const char *text)
+{
+  return producer_log_has (p, p->left_reasons, text);
+}
+
+bool
 zt_producer_logged (struct zt_producer *p, const char *text)
 {
-  bool found;
-
-  pthread_mutex_lock (&p->log_lock);
-  found = strstr (p->log, text) != NULL;
-  pthread_mutex_unlock (&p->log_lock);
-  return found;
+  return producer_log_has (p, p->log, text);
 }
 
 void
