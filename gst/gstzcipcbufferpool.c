@@ -57,7 +57,8 @@ struct _GstZcipcBufferPool
    * still in its caches (GstBufferPool's own queue is first in, first
    * out). Safe because a slot comes back only once no consumer, cut off
    * ones included, may still read it. */
-  GMutex free_lock;             /* protects free and in_parent_acquire */
+  GMutex free_lock;             /* protects free and in_parent_acquire;
+                                 * taken before lock where both are */
   GPtrArray *free;              /* GstBuffer*, owned */
   /* Threads in GstBufferPool's acquire: it may wait for a release into its
    * own queue, so releases go there while one is in it. */
@@ -290,6 +291,39 @@ gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
   return ret;
 }
 
+/* Frees the free buffers of added regions. The last released are handed
+ * out first, so those under the first region's may never come out (and
+ * back, to be freed on release) again. */
+static void
+free_idle_added_buffers (GstZcipcBufferPool * self)
+{
+  GPtrArray *idle = g_ptr_array_new ();
+
+  g_mutex_lock (&self->free_lock);
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->free->len;) {
+    GstBuffer *buffer = g_ptr_array_index (self->free, i);
+
+    if (is_added_region_locked (self, buffer_region (buffer)))
+      g_ptr_array_add (idle, g_ptr_array_steal_index (self->free, i));
+    else
+      i++;
+  }
+  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&self->free_lock);
+  for (guint i = 0; i < idle->len; i++) {
+    GstBuffer *buffer = g_ptr_array_index (idle, i);
+
+    GST_DEBUG_OBJECT (self, "freeing idle %p of added region %u", buffer,
+        buffer_region (buffer)->id);
+    /* GstBufferPool frees a buffer that comes back memory-tagged. */
+    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY);
+    GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->release_buffer
+        (GST_BUFFER_POOL_CAST (self), buffer);
+  }
+  g_ptr_array_unref (idle);
+}
+
 static void
 gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool,
     GstBuffer * buffer)
@@ -297,7 +331,7 @@ gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool,
   GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
   gint outstanding = g_atomic_int_add (&self->outstanding, -1) - 1;
   GstZcipcRegion *region = buffer_region (buffer);
-  gboolean shrink;
+  gboolean shrink, purge = FALSE;
 
   /* Hysteresis: added regions go only after a whole window in which
    * demand never exceeded the first region. */
@@ -309,10 +343,13 @@ gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool,
       self->shrinking = self->window_peak <= (gint) first->n_slots;
       self->window_peak = MAX (outstanding, 0);
       self->window_start = now;
+      purge = self->shrinking && self->regions->len > 1;
     }
   }
   shrink = self->shrinking && is_added_region_locked (self, region);
   g_mutex_unlock (&self->lock);
+  if (purge)
+    free_idle_added_buffers (self);
   if (shrink) {
     GST_DEBUG_OBJECT (pool, "freeing %p of added region %u (%d outstanding)",
         buffer, region->id, outstanding);

@@ -386,6 +386,47 @@ GST_START_TEST (test_pool_release_reaches_an_acquire_waiting_at_max)
 
 GST_END_TEST;
 
+/* The pool hands out the last released buffer first; buffers of an added
+ * region given back before the first region's ones lie under them and are
+ * never handed out again. The pool must still free them (and the region)
+ * once demand stays low. */
+GST_START_TEST (test_pool_shrinks_whatever_order_buffers_came_back_in)
+{
+  GstAllocator *allocator = gst_zcipc_allocator_new ();
+  GstBufferPoolAcquireParams dontwait = {
+    .flags = GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT
+  };
+  GstBufferPool *pool;
+  GstBuffer *held[5];
+  gint64 deadline;
+
+  fail_unless (configure_pool (allocator, RGBA_CAPS, 0, 2, 5, NULL, &pool));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  for (guint i = 0; i < 5; i++)
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held[i],
+            &dontwait), GST_FLOW_OK);
+  fail_unless (zg_count_region_maps ("rw-s") >= 2);
+  for (gint i = 4; i >= 0; i--)         /* the added regions' first */
+    gst_buffer_unref (held[i]);
+
+  deadline = g_get_monotonic_time () + 8 * G_USEC_PER_SEC;
+  while (zg_count_region_maps ("rw-s") != 1 &&
+      g_get_monotonic_time () < deadline) {
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held[0],
+            &dontwait), GST_FLOW_OK);
+    gst_buffer_unref (held[0]);
+    g_usleep (20 * 1000);
+  }
+  fail_unless_equals_int (zg_count_region_maps ("rw-s"), 1);
+
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  gst_object_unref (allocator);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_pool_grows_by_new_regions_past_min_but_never_past_max)
 {
   GstAllocator *allocator = gst_zcipc_allocator_new ();
@@ -654,6 +695,7 @@ zcipcpool_suite (void)
   tcase_add_test (tc, test_pool_release_reaches_an_acquire_waiting_at_max);
   tcase_add_test (tc,
       test_pool_grows_by_new_regions_past_min_but_never_past_max);
+  tcase_add_test (tc, test_pool_shrinks_whatever_order_buffers_came_back_in);
   tcase_add_test (tc, test_pool_slot_shares_and_copies_keep_their_bytes);
   tcase_add_test (tc,
       test_a_steady_holder_does_not_make_the_pool_recreate_regions);
