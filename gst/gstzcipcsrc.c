@@ -52,6 +52,7 @@
 #include <gst/allocators/allocators.h>
 
 #include "gstzcipcsrc.h"
+#include "gstzcipcframepool.h"
 #include "gstzcipcserial.h"
 #include "zcipc/client.h"
 #include "zcipc/socket.h"
@@ -124,6 +125,10 @@ struct _GstZcipcSrc
    * shares of it. Dropped when the producer removes the region. */
   GHashTable *dmabufs;
   GstAllocator *dmabuf_allocator;
+
+  /* The buffers of frames in plain mappings, reused per slot; flushed when
+   * the connection goes. */
+  GstZcipcFramePool *frame_pool;
 
   /* Atomic counters */
   guint dmabuf_regions;
@@ -252,7 +257,9 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * DMABuf regions whose frames are pushed as DMABuf memory), sleeps
    * (guint64: times it slept waiting for the producer, each a wake-up;
    * spin-time makes a fast stream need fewer), channel (gboolean: frames
-   * come through the shared-memory channel, not one socket message each).
+   * come through the shared-memory channel, not one socket message each),
+   * buffers-reused (guint64: frames pushed in the GstBuffer that carried an
+   * earlier frame of the same slot, allocating nothing).
    */
   properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
       "Consumer statistics", GST_TYPE_STRUCTURE,
@@ -293,6 +300,7 @@ gst_zcipc_src_init (GstZcipcSrc * self)
   self->dmabufs = g_hash_table_new_full (NULL, NULL, NULL,
       (GDestroyNotify) gst_memory_unref);
   self->dmabuf_allocator = gst_dmabuf_allocator_new ();
+  self->frame_pool = gst_zcipc_frame_pool_new ();
 }
 
 static void
@@ -304,6 +312,9 @@ gst_zcipc_src_finalize (GObject * object)
   gst_clear_caps (&self->caps);
   g_hash_table_unref (self->dmabufs);
   gst_object_unref (self->dmabuf_allocator);
+  /* Buffers still out keep it until they come back. */
+  gst_zcipc_frame_pool_flush (self->frame_pool);
+  gst_object_unref (self->frame_pool);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -339,7 +350,8 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       "dmabuf-regions", G_TYPE_UINT,
       (guint) g_atomic_int_get (&self->dmabuf_regions),
       "sleeps", G_TYPE_UINT64, sleeps, "channel", G_TYPE_BOOLEAN, channel,
-      NULL);
+      "buffers-reused", G_TYPE_UINT64,
+      gst_zcipc_frame_pool_reused (self->frame_pool), NULL);
 }
 
 static void
@@ -475,6 +487,7 @@ drop_connection (GstZcipcSrc * self)
    * its parent): it is unmapped and closed with the last of them. */
   g_hash_table_remove_all (self->dmabufs);
   g_atomic_int_set (&self->dmabuf_regions, 0);
+  gst_zcipc_frame_pool_flush (self->frame_pool);
   self->connected = FALSE;
 }
 
@@ -825,17 +838,18 @@ dmabuf_parent (GstZcipcSrc * self, const struct zcipc_client_mem *m)
   return parent;
 }
 
+/* A frame with memory in a DMABuf region: a new buffer holding it, with a
+ * share of the region's DMABuf memory (or plain wrapped memory where the
+ * fd could not be wrapped) per memory. */
 static GstBuffer *
-wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
+wrap_dmabuf_frame (GstZcipcSrc * self, struct zcipc_client *client,
     const struct zcipc_client_event *ev)
 {
-  const struct zcipc_wire_frame *info = &ev->frame.info;
   HeldFrame *frame = g_new (HeldFrame, 1);
   GstBuffer *buffer = gst_buffer_new ();
-  guint n_unknown = 0;
 
   frame->client = client;
-  frame->seq = info->seq;
+  frame->seq = ev->frame.info.seq;
   frame->refs = (gint) ev->frame.n_mems;
   for (guint i = 0; i < ev->frame.n_mems; i++) {
     const struct zcipc_client_mem *m = &ev->frame.mems[i];
@@ -857,13 +871,32 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
     }
     gst_buffer_append_memory (buffer, mem);
   }
+  return buffer;
+}
+
+static GstBuffer *
+wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
+    const struct zcipc_client_event *ev)
+{
+  const struct zcipc_wire_frame *info = &ev->frame.info;
+  GstBuffer *buffer;
+  gboolean dmabuf = FALSE;
+  guint n_unknown = 0;
+
+  for (guint i = 0; i < ev->frame.n_mems; i++)
+    dmabuf |= (ev->frame.mems[i].region_flags & ZCIPC_REGION_FLAG_DMABUF) != 0;
+  if (dmabuf)
+    buffer = wrap_dmabuf_frame (self, client, ev);
+  else
+    buffer = gst_zcipc_frame_pool_wrap (self->frame_pool, client, ev);
+
   GST_BUFFER_PTS (buffer) = info->pts;
   GST_BUFFER_DTS (buffer) = info->dts;
   GST_BUFFER_DURATION (buffer) = info->duration;
   GST_BUFFER_OFFSET (buffer) = info->offset;
   GST_BUFFER_OFFSET_END (buffer) = info->offset_end;
+  /* Also clears TAG_MEMORY, which adding memories to a buffer set. */
   GST_MINI_OBJECT_FLAGS (buffer) = info->flags & ~GST_BUFFER_FLAG_TAG_MEMORY;
-
   if (ev->frame.meta_size &&
       !gst_zcipc_metas_deserialize (buffer, ev->frame.meta,
           ev->frame.meta_size, &n_unknown))

@@ -346,6 +346,150 @@ GST_START_TEST (test_held_buffer_keeps_its_bytes_after_the_consumer_stops)
 
 GST_END_TEST;
 
+/* ------------------------------------------------- buffers kept per slot */
+
+/* The producer sends frames from the same few slots; the consumer pushes
+ * each in the GstBuffer that carried the slot's last frame (no allocation),
+ * and every one of them still reads its own frame's bytes and timestamps. */
+GST_START_TEST (test_a_slots_next_frame_comes_in_the_same_buffer)
+{
+  ZgProducer *p = start_producer ("pattern=ball");
+  GstHarness *h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  GHashTable *seen = g_hash_table_new (NULL, NULL);
+  const guint n_frames = 3 * N_FRAMES;
+  guint64 reused;
+
+  for (guint i = 0; i < n_frames; i++) {
+    GstBuffer *buffer = gst_harness_pull (h);
+    ZgFrame f = zg_producer_get_frame (p, i);
+    GstMapInfo map;
+    gchar *sum;
+
+    fail_unless (buffer != NULL);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (buffer), f.pts);
+    sum = zg_buffer_checksum (buffer);
+    fail_unless_equals_string (sum, f.checksum);
+    fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    zg_assert_in_region_map (map.data, map.size, "r--s");
+    gst_buffer_unmap (buffer, &map);
+    g_hash_table_add (seen, buffer);
+    g_free (sum);
+    zg_frame_clear (&f);
+    gst_buffer_unref (buffer);
+  }
+
+  /* A buffer per slot, made once: the producer's pool has a handful. */
+  reused = zg_stats_get (h->element, "buffers-reused");
+  fail_unless (reused >= n_frames - 8, "only %" G_GUINT64_FORMAT " of %u "
+      "frames came in a reused buffer", reused, n_frames);
+  fail_unless (g_hash_table_size (seen) <= 8, "%u different buffers",
+      g_hash_table_size (seen));
+
+  g_hash_table_unref (seen);
+  gst_harness_teardown (h);
+  zg_producer_free (p);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
+/* A copy of a buffer shares its memory: the frame must stay the consumer's
+ * (its bytes unchanged while the producer cycles through its slots) after
+ * the buffer itself went back, until the copy goes too. */
+GST_START_TEST (test_a_frame_whose_memory_is_still_shared_is_kept)
+{
+  ZgProducer *p = start_producer ("pattern=ball");
+  GstHarness *h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  GstBuffer *buffer = gst_harness_pull (h);
+  GstBuffer *copy;
+  gchar *sum, *after;
+
+  fail_unless (buffer != NULL);
+  sum = zg_buffer_checksum (buffer);
+  copy = gst_buffer_copy (buffer);
+  fail_unless (gst_buffer_peek_memory (copy, 0) ==
+      gst_buffer_peek_memory (buffer, 0), "the copy does not share memory");
+  gst_buffer_unref (buffer);
+
+  /* Several turns through every slot (the producer's pool and this
+   * consumer's quota). */
+  for (guint i = 0; i < 3 * (4 + 4); i++) {
+    GstBuffer *next = gst_harness_pull (h);
+
+    fail_unless (next != NULL);
+    fail_if (next == copy);
+    gst_buffer_unref (next);
+  }
+  after = zg_buffer_checksum (copy);
+  fail_unless_equals_string (after, sum);
+
+  gst_buffer_unref (copy);
+  g_free (after);
+  g_free (sum);
+  gst_harness_teardown (h);
+  zg_producer_free (p);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
+/* A writer downstream may add metas to a buffer it made writable (the same
+ * buffer, when it holds the only reference) and change the ones it has:
+ * none of that may come back with the slot's next frame. */
+GST_START_TEST (test_a_reused_buffer_carries_only_its_own_frames_metas)
+{
+  ZgProducer *p = start_producer ("pattern=ball");
+  GstHarness *h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  GstCaps *reference = gst_caps_new_empty_simple ("timestamp/x-test");
+  GstBuffer *buffer = gst_harness_pull (h);
+  GstBuffer *marked;
+  GstVideoMeta *vmeta;
+  guint i;
+
+  fail_unless (buffer != NULL);
+  marked = buffer = gst_buffer_make_writable (buffer);
+  fail_unless (gst_buffer_get_reference_timestamp_meta (buffer, NULL) == NULL);
+  gst_buffer_add_reference_timestamp_meta (buffer, reference, 42,
+      GST_CLOCK_TIME_NONE);
+  vmeta = gst_buffer_get_video_meta (buffer);
+  fail_unless (vmeta != NULL);
+  vmeta->width = 1;
+  gst_buffer_unref (buffer);
+
+  for (i = 1; i < 4 * N_FRAMES; i++) {
+    ZgFrame f;
+    gchar *sum;
+
+    buffer = gst_harness_pull (h);
+    fail_unless (buffer != NULL);
+    if (buffer != marked) {
+      gst_buffer_unref (buffer);
+      continue;
+    }
+    f = zg_producer_get_frame (p, i);
+    fail_unless (gst_buffer_get_reference_timestamp_meta (buffer, NULL) ==
+        NULL, "a meta added downstream came back with frame %u", i);
+    vmeta = gst_buffer_get_video_meta (buffer);
+    fail_unless (vmeta != NULL);
+    fail_unless_equals_int (vmeta->width, 321);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (buffer), f.pts);
+    sum = zg_buffer_checksum (buffer);
+    fail_unless_equals_string (sum, f.checksum);
+    g_free (sum);
+    zg_frame_clear (&f);
+    gst_buffer_unref (buffer);
+    break;
+  }
+  fail_unless (i < 4 * N_FRAMES, "the buffer never came back");
+
+  gst_caps_unref (reference);
+  gst_harness_teardown (h);
+  zg_producer_free (p);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_eos_from_the_producer_becomes_eos_on_the_consumer)
 {
   ZgProducer *p = start_producer ("num-buffers=10");
@@ -527,6 +671,9 @@ zcipcsrc_suite (void)
       test_buffer_held_past_null_stays_valid_then_frees_everything);
   tcase_add_test (tc,
       test_held_buffer_keeps_its_bytes_after_the_consumer_stops);
+  tcase_add_test (tc, test_a_slots_next_frame_comes_in_the_same_buffer);
+  tcase_add_test (tc, test_a_frame_whose_memory_is_still_shared_is_kept);
+  tcase_add_test (tc, test_a_reused_buffer_carries_only_its_own_frames_metas);
   tcase_add_test (tc, test_eos_from_the_producer_becomes_eos_on_the_consumer);
   tcase_add_test (tc, test_latency_query_answers_live);
   suite_add_tcase (s, tc);
