@@ -19,16 +19,22 @@
  * changed them, the buffer is not reused: the frame goes back when its
  * last memory is freed, as for a buffer that never came from a pool.
  *
- * Metas are not kept: a writer downstream may have changed the ones on a
- * buffer it made writable (the same buffer, when it held the only
- * reference), so they are removed when the buffer comes back and the
- * caller adds each frame's own.
+ * A buffer's metas are kept for the slot's next frame only when that
+ * frame brings the same serialized metas and the buffer comes back with
+ * exactly the metas it went out with, byte for byte: a writer downstream
+ * may add metas to a buffer it made writable (the same buffer, when it
+ * held the only reference) or change the ones it has. Only plain-data
+ * metas are kept that way (#GstVideoMeta, #GstVideoCropMeta: the common
+ * case, a video frame with its layout); others are removed when the buffer
+ * comes back and made again for each frame.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <string.h>
+
+#include <gst/video/video.h>
 
 #include "gstzcipcframepool.h"
 
@@ -39,12 +45,19 @@ GST_DEBUG_CATEGORY_STATIC (gst_zcipc_frame_pool_debug);
  * gone long ago can keep (a buffer and a memory each, no mapping). */
 #define MAX_CACHED 64
 
+/* Kept metas: at most this many, of at most these many bytes together,
+ * made from serialized metas of at most KEPT_BLOB_MAX bytes. */
+#define KEPT_METAS_MAX 2
+#define KEPT_METAS_BYTES 512
+#define KEPT_BLOB_MAX 256
+
 /* One buffer's frame: what it wraps, and which frame it holds now. Kept
  * alive by the buffer and by each of its memories, so that whichever goes
  * last gives back a frame still held. */
 typedef struct
 {
   gint refs;
+  GstBuffer *buffer;            /* not a reference */
   guint generation;             /* the pool's, when the buffer was made */
   guint n_mems;
   const guint8 *data[ZCIPC_WIRE_MAX_MEMS];
@@ -55,6 +68,15 @@ typedef struct
   struct zcipc_client *client;
   guint64 seq;
   gboolean held;
+
+  /* The metas on the buffer, as made from `blob`, and a copy of each as
+   * it was made: compared with what comes back. */
+  gboolean metas_kept;
+  guint32 blob_size;
+  guint8 blob[KEPT_BLOB_MAX];
+  guint n_kept;
+  GstMeta *kept[KEPT_METAS_MAX];
+  guint8 kept_bytes[KEPT_METAS_BYTES];
 } PooledFrame;
 
 struct _GstZcipcFramePool
@@ -62,11 +84,14 @@ struct _GstZcipcFramePool
   GstBufferPool parent;
 
   GMutex lock;                  /* protects free and generation */
-  GPtrArray *free;              /* GstBuffer*, owned; last released last */
+  GPtrArray *free;              /* PooledFrame*, each owning its buffer;
+                                 * the last released last */
   guint generation;             /* bumped by flush(): older buffers go */
 
-  /* The frame wrap() looks for, for acquire_buffer() (streaming thread) */
+  /* Streaming thread: the frame wrap() looks for, and the one
+   * acquire_buffer() found or made for it */
   const struct zcipc_client_event *wanted;
+  PooledFrame *found;
 
   guint64 reused;               /* atomic */
 };
@@ -117,14 +142,22 @@ wraps (const PooledFrame * frame, const struct zcipc_client_event *ev)
   return TRUE;
 }
 
-static GstBuffer *
-new_buffer (GstZcipcFramePool * self, const struct zcipc_client_event *ev,
-    guint generation)
+/* Frees a kept buffer (which frees its frame). */
+static void
+free_pooled_frame_buffer (gpointer data)
+{
+  gst_buffer_unref (((PooledFrame *) data)->buffer);
+}
+
+/* A frame and its new buffer, wrapping what `ev` points at. */
+static PooledFrame *
+new_frame (const struct zcipc_client_event *ev, guint generation)
 {
   PooledFrame *frame = g_new0 (PooledFrame, 1);
   GstBuffer *buffer = gst_buffer_new ();
 
   frame->refs = 1 + (gint) ev->frame.n_mems;
+  frame->buffer = buffer;
   frame->generation = generation;
   frame->n_mems = ev->frame.n_mems;
   for (guint i = 0; i < frame->n_mems; i++) {
@@ -141,7 +174,7 @@ new_buffer (GstZcipcFramePool * self, const struct zcipc_client_event *ev,
   }
   gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (buffer),
       pooled_frame_quark (), frame, pooled_frame_unref);
-  return buffer;
+  return frame;
 }
 
 static GstFlowReturn
@@ -150,16 +183,16 @@ gst_zcipc_frame_pool_acquire_buffer (GstBufferPool * pool,
 {
   GstZcipcFramePool *self = GST_ZCIPC_FRAME_POOL (pool);
   const struct zcipc_client_event *ev = self->wanted;
-  GstBuffer *found = NULL;
+  PooledFrame *found = NULL;
   guint generation;
 
   g_return_val_if_fail (ev != NULL, GST_FLOW_ERROR);
   g_mutex_lock (&self->lock);
   generation = self->generation;
   for (guint i = self->free->len; i-- > 0;) {
-    GstBuffer *candidate = g_ptr_array_index (self->free, i);
+    PooledFrame *candidate = g_ptr_array_index (self->free, i);
 
-    if (wraps (pooled_frame_of (candidate), ev)) {
+    if (wraps (candidate, ev)) {
       found = g_ptr_array_steal_index (self->free, i);
       break;
     }
@@ -169,8 +202,9 @@ gst_zcipc_frame_pool_acquire_buffer (GstBufferPool * pool,
   if (found)
     g_atomic_pointer_add (&self->reused, 1);
   else
-    found = new_buffer (self, ev, generation);
-  *buffer = found;
+    found = new_frame (ev, generation);
+  self->found = found;
+  *buffer = found->buffer;
   return GST_FLOW_OK;
 }
 
@@ -183,17 +217,48 @@ remove_meta (GstBuffer * buffer, GstMeta ** meta, gpointer user_data)
   return TRUE;
 }
 
+/* Whether the buffer's metas are exactly the kept ones, unchanged. */
+static gboolean
+kept_metas_intact (GstBuffer * buffer, const PooledFrame * frame)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+  gsize at = 0;
+  guint n = 0;
+
+  if (!frame->metas_kept)
+    return FALSE;
+  while ((meta = gst_buffer_iterate_meta (buffer, &state))) {
+    if (n == frame->n_kept || meta != frame->kept[n] ||
+        memcmp (meta, frame->kept_bytes + at, meta->info->size) != 0)
+      return FALSE;
+    at += meta->info->size;
+    n++;
+  }
+  return n == frame->n_kept;
+}
+
+static void
+remove_metas (GstBuffer * buffer, PooledFrame * frame)
+{
+  gst_buffer_foreach_meta (buffer, remove_meta, NULL);
+  frame->metas_kept = FALSE;
+}
+
 static void
 gst_zcipc_frame_pool_reset_buffer (GstBufferPool * pool, GstBuffer * buffer)
 {
+  PooledFrame *frame = pooled_frame_of (buffer);
+
   /* Not GstBufferPool's: it resizes a buffer to the configured size, which
    * this pool has none of. Timestamps and flags are set per frame. */
-  gst_buffer_foreach_meta (buffer, remove_meta, NULL);
+  if (frame && !kept_metas_intact (buffer, frame))
+    remove_metas (buffer, frame);
 }
 
 /* Whether the buffer still holds exactly the memories it was made with,
  * whole, and nobody else holds them (then nobody can read the frame
- * through it any more), and no meta is left on it. */
+ * through it any more), and has no meta but kept ones (after reset). */
 static gboolean
 intact_and_unshared (GstBuffer * buffer, const PooledFrame * frame)
 {
@@ -201,7 +266,7 @@ intact_and_unshared (GstBuffer * buffer, const PooledFrame * frame)
 
   if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY) ||
       gst_buffer_n_memory (buffer) != frame->n_mems ||
-      gst_buffer_iterate_meta (buffer, &state) != NULL)
+      (!frame->metas_kept && gst_buffer_iterate_meta (buffer, &state)))
     return FALSE;
   for (guint i = 0; i < frame->n_mems; i++) {
     GstMemory *mem = gst_buffer_peek_memory (buffer, i);
@@ -237,8 +302,9 @@ gst_zcipc_frame_pool_release_buffer (GstBufferPool * pool, GstBuffer * buffer)
     evicted = buffer;           /* made for a connection that is gone */
   } else {
     if (self->free->len == MAX_CACHED)
-      evicted = g_ptr_array_steal_index (self->free, 0);
-    g_ptr_array_add (self->free, buffer);
+      evicted = ((PooledFrame *) g_ptr_array_steal_index (self->free,
+              0))->buffer;
+    g_ptr_array_add (self->free, frame);
   }
   g_mutex_unlock (&self->lock);
   if (evicted)
@@ -258,27 +324,83 @@ gst_zcipc_frame_pool_free_buffer (GstBufferPool * pool, GstBuffer * buffer)
  * @ev: a frame event of @client whose memories are all plain mappings
  *   (no DMABuf region)
  *
+ * @metas_ready: (out): TRUE when the buffer already carries the metas
+ *   the frame's serialized metas make (kept from the slot's last frame)
+ *
  * Returns: (transfer full): a buffer whose memories read the frame in place,
  * holding the frame: it goes back to the producer when the buffer comes
- * back to the pool, or else with the last of its memories. Timestamps,
- * flags and metas are the caller's to set.
+ * back to the pool, or else with the last of its memories. Timestamps and
+ * flags are the caller's to set, and the metas unless @metas_ready (then
+ * gst_zcipc_frame_pool_keep_metas() after adding them).
  */
 GstBuffer *
 gst_zcipc_frame_pool_wrap (GstZcipcFramePool * pool,
-    struct zcipc_client * client, const struct zcipc_client_event * ev)
+    struct zcipc_client * client, const struct zcipc_client_event * ev,
+    gboolean * metas_ready)
 {
   GstBuffer *buffer = NULL;
   PooledFrame *frame;
 
   pool->wanted = ev;
   gst_buffer_pool_acquire_buffer (GST_BUFFER_POOL_CAST (pool), &buffer, NULL);
+  frame = pool->found;
   pool->wanted = NULL;
+  pool->found = NULL;
 
-  frame = pooled_frame_of (buffer);
   frame->client = client;
   frame->seq = ev->frame.info.seq;
   frame->held = TRUE;
+
+  *metas_ready = frame->metas_kept && frame->blob_size == ev->frame.meta_size
+      && memcmp (frame->blob, ev->frame.meta, ev->frame.meta_size) == 0;
+  if (!*metas_ready && frame->metas_kept)
+    remove_metas (buffer, frame);
   return buffer;
+}
+
+static gboolean
+plain_data_meta (const GstMeta * meta)
+{
+  return meta->info->api == GST_VIDEO_META_API_TYPE ||
+      meta->info->api == GST_VIDEO_CROP_META_API_TYPE;
+}
+
+/**
+ * gst_zcipc_frame_pool_keep_metas:
+ * @pool: the pool
+ * @buffer: a buffer of @pool, with the metas made from @blob just added
+ * @blob: the frame's serialized metas
+ * @size: their size
+ *
+ * Keeps @buffer's metas for the slot's next frame, if it brings the same
+ * @blob and they come back unchanged; only plain-data metas are kept.
+ */
+void
+gst_zcipc_frame_pool_keep_metas (GstZcipcFramePool * pool, GstBuffer * buffer,
+    const guint8 * blob, guint32 size)
+{
+  PooledFrame *frame = pooled_frame_of (buffer);
+  gpointer state = NULL;
+  GstMeta *meta;
+  gsize at = 0;
+  guint n = 0;
+
+  g_return_if_fail (frame != NULL);
+  frame->metas_kept = FALSE;
+  if (size > KEPT_BLOB_MAX)
+    return;
+  while ((meta = gst_buffer_iterate_meta (buffer, &state))) {
+    if (n == KEPT_METAS_MAX || !plain_data_meta (meta) ||
+        at + meta->info->size > KEPT_METAS_BYTES)
+      return;
+    frame->kept[n++] = meta;
+    memcpy (frame->kept_bytes + at, meta, meta->info->size);
+    at += meta->info->size;
+  }
+  frame->n_kept = n;
+  memcpy (frame->blob, blob, size);
+  frame->blob_size = size;
+  frame->metas_kept = TRUE;
 }
 
 /**
@@ -297,8 +419,7 @@ gst_zcipc_frame_pool_flush (GstZcipcFramePool * pool)
   g_mutex_lock (&pool->lock);
   pool->generation++;
   old = pool->free;
-  pool->free = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      gst_buffer_unref);
+  pool->free = g_ptr_array_new_with_free_func (free_pooled_frame_buffer);
   g_mutex_unlock (&pool->lock);
   g_ptr_array_unref (old);
 }
@@ -341,8 +462,7 @@ static void
 gst_zcipc_frame_pool_init (GstZcipcFramePool * self)
 {
   g_mutex_init (&self->lock);
-  self->free = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      gst_buffer_unref);
+  self->free = g_ptr_array_new_with_free_func (free_pooled_frame_buffer);
 }
 
 static void

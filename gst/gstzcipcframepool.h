@@ -16,7 +16,11 @@ G_DECLARE_FINAL_TYPE (GstZcipcFramePool, gst_zcipc_frame_pool, GST,
 GstZcipcFramePool *gst_zcipc_frame_pool_new (void);
 
 GstBuffer *gst_zcipc_frame_pool_wrap (GstZcipcFramePool * pool,
-    struct zcipc_client *client, const struct zcipc_client_event *ev);
+    struct zcipc_client *client, const struct zcipc_client_event *ev,
+    gboolean * metas_ready);
+
+void gst_zcipc_frame_pool_keep_metas (GstZcipcFramePool * pool,
+    GstBuffer * buffer, const guint8 * blob, guint32 size);
 
 void gst_zcipc_frame_pool_flush (GstZcipcFramePool * pool);
 

@@ -880,7 +880,7 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
 {
   const struct zcipc_wire_frame *info = &ev->frame.info;
   GstBuffer *buffer;
-  gboolean dmabuf = FALSE;
+  gboolean dmabuf = FALSE, metas_ready = FALSE;
   guint n_unknown = 0;
 
   for (guint i = 0; i < ev->frame.n_mems; i++)
@@ -888,7 +888,8 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
   if (dmabuf)
     buffer = wrap_dmabuf_frame (self, client, ev);
   else
-    buffer = gst_zcipc_frame_pool_wrap (self->frame_pool, client, ev);
+    buffer = gst_zcipc_frame_pool_wrap (self->frame_pool, client, ev,
+        &metas_ready);
 
   GST_BUFFER_PTS (buffer) = info->pts;
   GST_BUFFER_DTS (buffer) = info->dts;
@@ -897,11 +898,16 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
   GST_BUFFER_OFFSET_END (buffer) = info->offset_end;
   /* Also clears TAG_MEMORY, which adding memories to a buffer set. */
   GST_MINI_OBJECT_FLAGS (buffer) = info->flags & ~GST_BUFFER_FLAG_TAG_MEMORY;
-  if (ev->frame.meta_size &&
-      !gst_zcipc_metas_deserialize (buffer, ev->frame.meta,
-          ev->frame.meta_size, &n_unknown))
+  if (metas_ready || !ev->frame.meta_size) {
+    /* nothing to add */
+  } else if (!gst_zcipc_metas_deserialize (buffer, ev->frame.meta,
+          ev->frame.meta_size, &n_unknown)) {
     GST_WARNING_OBJECT (self, "frame %" G_GUINT64_FORMAT " carried malformed "
         "metas; kept the ones before", info->seq);
+  } else if (!dmabuf && !n_unknown) {
+    gst_zcipc_frame_pool_keep_metas (self->frame_pool, buffer,
+        ev->frame.meta, ev->frame.meta_size);
+  }
   if (n_unknown)
     g_atomic_pointer_add (&self->metas_unknown, n_unknown);
   return buffer;
