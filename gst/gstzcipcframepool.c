@@ -45,11 +45,18 @@ GST_DEBUG_CATEGORY_STATIC (gst_zcipc_frame_pool_debug);
  * gone long ago can keep (a buffer and a memory each, no mapping). */
 #define MAX_CACHED 64
 
-/* Kept metas: at most this many, of at most these many bytes together,
- * made from serialized metas of at most KEPT_BLOB_MAX bytes. */
+/* Kept metas: at most this many, made from serialized metas of at most
+ * KEPT_BLOB_MAX bytes. */
 #define KEPT_METAS_MAX 2
-#define KEPT_METAS_BYTES 512
 #define KEPT_BLOB_MAX 256
+
+/* A kept meta as it was made. */
+typedef union
+{
+  GstMeta meta;
+  GstVideoMeta video;
+  GstVideoCropMeta crop;
+} KeptMeta;
 
 /* One buffer's frame: what it wraps, and which frame it holds now. Kept
  * alive by the buffer and by each of its memories, so that whichever goes
@@ -76,7 +83,7 @@ typedef struct
   guint8 blob[KEPT_BLOB_MAX];
   guint n_kept;
   GstMeta *kept[KEPT_METAS_MAX];
-  guint8 kept_bytes[KEPT_METAS_BYTES];
+  KeptMeta kept_as_made[KEPT_METAS_MAX];
 } PooledFrame;
 
 struct _GstZcipcFramePool
@@ -217,22 +224,65 @@ remove_meta (GstBuffer * buffer, GstMeta ** meta, gpointer user_data)
   return TRUE;
 }
 
+static gboolean
+plain_data_meta (const GstMeta * meta)
+{
+  return meta->info->api == GST_VIDEO_META_API_TYPE ||
+      meta->info->api == GST_VIDEO_CROP_META_API_TYPE;
+}
+
+/* Field by field: the structures' padding is never written, so comparing
+ * their bytes would read uninitialised memory. */
+static gboolean
+same_video_meta (const GstVideoMeta * a, const GstVideoMeta * b)
+{
+  if (a->buffer != b->buffer || a->flags != b->flags ||
+      a->format != b->format || a->id != b->id || a->width != b->width ||
+      a->height != b->height || a->n_planes != b->n_planes ||
+      a->map != b->map || a->unmap != b->unmap ||
+      a->alignment.padding_top != b->alignment.padding_top ||
+      a->alignment.padding_bottom != b->alignment.padding_bottom ||
+      a->alignment.padding_left != b->alignment.padding_left ||
+      a->alignment.padding_right != b->alignment.padding_right)
+    return FALSE;
+  for (guint i = 0; i < GST_VIDEO_MAX_PLANES; i++)
+    if (a->offset[i] != b->offset[i] || a->stride[i] != b->stride[i] ||
+        a->alignment.stride_align[i] != b->alignment.stride_align[i])
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+same_meta (const GstMeta * meta, const KeptMeta * as_made)
+{
+  if (meta->info != as_made->meta.info || meta->flags != as_made->meta.flags)
+    return FALSE;
+  if (meta->info->api == GST_VIDEO_META_API_TYPE)
+    return same_video_meta ((const GstVideoMeta *) meta, &as_made->video);
+  if (meta->info->api == GST_VIDEO_CROP_META_API_TYPE) {
+    const GstVideoCropMeta *crop = (const GstVideoCropMeta *) meta;
+
+    return crop->x == as_made->crop.x && crop->y == as_made->crop.y &&
+        crop->width == as_made->crop.width &&
+        crop->height == as_made->crop.height;
+  }
+  return FALSE;
+}
+
 /* Whether the buffer's metas are exactly the kept ones, unchanged. */
 static gboolean
 kept_metas_intact (GstBuffer * buffer, const PooledFrame * frame)
 {
   gpointer state = NULL;
   GstMeta *meta;
-  gsize at = 0;
   guint n = 0;
 
   if (!frame->metas_kept)
     return FALSE;
   while ((meta = gst_buffer_iterate_meta (buffer, &state))) {
     if (n == frame->n_kept || meta != frame->kept[n] ||
-        memcmp (meta, frame->kept_bytes + at, meta->info->size) != 0)
+        !same_meta (meta, &frame->kept_as_made[n]))
       return FALSE;
-    at += meta->info->size;
     n++;
   }
   return n == frame->n_kept;
@@ -358,13 +408,6 @@ gst_zcipc_frame_pool_wrap (GstZcipcFramePool * pool,
   return buffer;
 }
 
-static gboolean
-plain_data_meta (const GstMeta * meta)
-{
-  return meta->info->api == GST_VIDEO_META_API_TYPE ||
-      meta->info->api == GST_VIDEO_CROP_META_API_TYPE;
-}
-
 /**
  * gst_zcipc_frame_pool_keep_metas:
  * @pool: the pool
@@ -382,7 +425,6 @@ gst_zcipc_frame_pool_keep_metas (GstZcipcFramePool * pool, GstBuffer * buffer,
   PooledFrame *frame = pooled_frame_of (buffer);
   gpointer state = NULL;
   GstMeta *meta;
-  gsize at = 0;
   guint n = 0;
 
   g_return_if_fail (frame != NULL);
@@ -390,12 +432,14 @@ gst_zcipc_frame_pool_keep_metas (GstZcipcFramePool * pool, GstBuffer * buffer,
   if (size > KEPT_BLOB_MAX)
     return;
   while ((meta = gst_buffer_iterate_meta (buffer, &state))) {
-    if (n == KEPT_METAS_MAX || !plain_data_meta (meta) ||
-        at + meta->info->size > KEPT_METAS_BYTES)
+    if (n == KEPT_METAS_MAX || !plain_data_meta (meta))
       return;
-    frame->kept[n++] = meta;
-    memcpy (frame->kept_bytes + at, meta, meta->info->size);
-    at += meta->info->size;
+    frame->kept[n] = meta;
+    if (meta->info->api == GST_VIDEO_META_API_TYPE)
+      frame->kept_as_made[n].video = *(GstVideoMeta *) meta;
+    else
+      frame->kept_as_made[n].crop = *(GstVideoCropMeta *) meta;
+    n++;
   }
   frame->n_kept = n;
   memcpy (frame->blob, blob, size);
