@@ -1099,12 +1099,13 @@ send_fast_stream (void *data)
 
   for (unsigned int i = 0; i < fs->n; i++) {
     struct timespec gap = { 0, fs->gap_ns };
-    /* The receiver stops at the last frame: that one must not be skipped
-     * for a consumer a loaded machine kept from running (it would wait
-     * for it in vain). */
-    if (i == fs->n - 1)
-      ck_assert_int_eq (zcipc_server_wait_room (prod.server,
-              10000 * 1000000ll), 0);
+    /* Lossless: a consumer that a loaded machine (a sanitizer, other
+     * tests) kept from running for a while still gets every frame, so the
+     * sleeps are counted over the whole stream (a skipped frame cut one
+     * run under ASan to 37), and it never waits in vain for the last. A
+     * consumer that lags has frames waiting: no sleep is added. */
+    ck_assert_int_eq (zcipc_server_wait_room (prod.server,
+            10000 * 1000000ll), 0);
     zt_producer_send (&prod, 1, 0, 64, fs->first_pts + i, NULL);
     /* Sleeping, not spinning: two cores are enough for the test. */
     if (fs->gap_ns)
@@ -1115,8 +1116,7 @@ send_fast_stream (void *data)
 
 /* Receives a stream of frames about 0.2 ms apart (more, where timers are
  * coarse); returns how often the client slept for a frame, per 100 frames
- * received after the first 10. A loaded machine may make the producer skip
- * a frame (the consumer's socket full): never reorder one. */
+ * received after the first 10. Every frame arrives, in order. */
 static long
 receive_fast_stream (struct zcipc_client *c, uint64_t first_pts)
 {
@@ -1137,7 +1137,7 @@ receive_fast_stream (struct zcipc_client *c, uint64_t first_pts)
       before = zcipc_client_sleeps (c);
   } while (last != first_pts + fs.n - 1);
   pthread_join (thread, NULL);
-  ck_assert_uint_gt (received, 50);
+  ck_assert_uint_eq (received, fs.n);
   return (long) ((zcipc_client_sleeps (c) - before) * 100 / (received - 10));
 }
 
