@@ -291,6 +291,16 @@ gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
   return ret;
 }
 
+/* Frees a buffer through GstBufferPool, which frees one that comes back
+ * memory-tagged (and with it, in the end, its region). */
+static void
+free_through_parent (GstZcipcBufferPool * self, GstBuffer * buffer)
+{
+  GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY);
+  GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->release_buffer
+      (GST_BUFFER_POOL_CAST (self), buffer);
+}
+
 /* Frees the free buffers of added regions. The last released are handed
  * out first, so those under the first region's may never come out (and
  * back, to be freed on release) again. */
@@ -316,10 +326,7 @@ free_idle_added_buffers (GstZcipcBufferPool * self)
 
     GST_DEBUG_OBJECT (self, "freeing idle %p of added region %u", buffer,
         buffer_region (buffer)->id);
-    /* GstBufferPool frees a buffer that comes back memory-tagged. */
-    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY);
-    GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->release_buffer
-        (GST_BUFFER_POOL_CAST (self), buffer);
+    free_through_parent (self, buffer);
   }
   g_ptr_array_unref (idle);
 }
@@ -353,8 +360,8 @@ gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool,
   if (shrink) {
     GST_DEBUG_OBJECT (pool, "freeing %p of added region %u (%d outstanding)",
         buffer, region->id, outstanding);
-    /* GstBufferPool frees a buffer that comes back memory-tagged. */
-    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY);
+    free_through_parent (self, buffer);
+    return;
   }
   /* What GstBufferPool would keep, we keep, unless someone may be waiting
    * in its acquire; it frees the rest. */
