@@ -21,7 +21,7 @@
  *
  * A buffer's metas are kept for the slot's next frame only when that
  * frame brings the same serialized metas and the buffer comes back with
- * exactly the metas it went out with, byte for byte: a writer downstream
+ * exactly the metas it went out with, field by field: a writer downstream
  * may add metas to a buffer it made writable (the same buffer, when it
  * held the only reference) or change the ones it has. Only plain-data
  * metas are kept that way (#GstVideoMeta, #GstVideoCropMeta: the common
@@ -298,17 +298,15 @@ remove_metas (GstBuffer * buffer, PooledFrame * frame)
 static void
 gst_zcipc_frame_pool_reset_buffer (GstBufferPool * pool, GstBuffer * buffer)
 {
-  PooledFrame *frame = pooled_frame_of (buffer);
-
   /* Not GstBufferPool's: it resizes a buffer to the configured size, which
-   * this pool has none of. Timestamps and flags are set per frame. */
-  if (frame && !kept_metas_intact (buffer, frame))
-    remove_metas (buffer, frame);
+   * this pool has none of. Timestamps and flags are set per frame, metas
+   * are dealt with in release_buffer(), which looks up the frame anyway. */
 }
 
 /* Whether the buffer still holds exactly the memories it was made with,
  * whole, and nobody else holds them (then nobody can read the frame
- * through it any more), and has no meta but kept ones (after reset). */
+ * through it any more), and has no meta but kept ones (after the others
+ * were removed). */
 static gboolean
 intact_and_unshared (GstBuffer * buffer, const PooledFrame * frame)
 {
@@ -337,6 +335,8 @@ gst_zcipc_frame_pool_release_buffer (GstBufferPool * pool, GstBuffer * buffer)
   PooledFrame *frame = pooled_frame_of (buffer);
   GstBuffer *evicted = NULL;
 
+  if (frame && !kept_metas_intact (buffer, frame))
+    remove_metas (buffer, frame);
   if (!frame || !intact_and_unshared (buffer, frame)) {
     /* Its frame goes back with the last of its memories. */
     gst_buffer_unref (buffer);

@@ -905,6 +905,7 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
     GST_WARNING_OBJECT (self, "frame %" G_GUINT64_FORMAT " carried malformed "
         "metas; kept the ones before", info->seq);
   } else if (!dmabuf && !n_unknown) {
+    /* Not with unknown metas: kept, they would no longer be counted. */
     gst_zcipc_frame_pool_keep_metas (self->frame_pool, buffer,
         ev->frame.meta, ev->frame.meta_size);
   }
