@@ -48,7 +48,6 @@ struct zcipc_client
 {
   atomic_uint refcount;
   char *path;
-  uint32_t max_held;
   int interrupt_fd;             /* eventfd */
   atomic_bool interrupted;      /* the same, for spinning without a syscall */
   atomic_uint spin_us;          /* see zcipc_client_set_spin() */
@@ -63,6 +62,8 @@ struct zcipc_client
   int64_t frame_gap_ns;         /* average time between frames */
 
   pthread_mutex_t lock;         /* protects everything below */
+  uint32_t max_held;            /* what we ask for: only ever grows */
+  bool quota_unsent;            /* a QUOTA found the socket full */
   int fd;                       /* -1 when not connected */
   struct zcipc_channel channel; /* open once the producer sent CHANNEL */
   uint32_t quota;
@@ -80,6 +81,7 @@ struct zcipc_client
 };
 
 static void flush_releases_locked (struct zcipc_client *c);
+static void send_quota_locked (struct zcipc_client *c);
 static unsigned int held_now_locked (struct zcipc_client *c);
 
 static int64_t
@@ -350,13 +352,18 @@ static int
 handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
 {
   struct zcipc_wire_hello hello;
-  struct iovec iov = { &hello, zcipc_wire_init_hello (&hello, c->max_held) };
+  struct iovec iov = { &hello, sizeof hello };
   struct zcipc_message msg;
+  uint32_t asked;
   int fds[ZCIPC_SOCKET_MAX_FDS];
   unsigned int n_fds = 0;
   size_t len = 0;
   int res;
 
+  pthread_mutex_lock (&c->lock);
+  asked = c->max_held;
+  pthread_mutex_unlock (&c->lock);
+  zcipc_wire_init_hello (&hello, asked);
   if (c->use_channel)
     hello.flags |= ZCIPC_HELLO_FLAG_CHANNEL;
   /* A producer that refuses us at accept time may have closed already:
@@ -417,9 +424,9 @@ handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
         "speaks version %u", msg.welcome.version, ZCIPC_PROTOCOL_VERSION);
     return -EPROTONOSUPPORT;
   }
-  if (msg.welcome.quota > c->max_held) {
+  if (msg.welcome.quota > asked) {
     set_reason (c, "the producer granted %u held frames, more than the %u "
-        "asked for", msg.welcome.quota, c->max_held);
+        "asked for", msg.welcome.quota, asked);
     return -EPROTO;
   }
   pthread_mutex_lock (&c->lock);
@@ -427,6 +434,9 @@ handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
   c->consumer_id = msg.welcome.consumer_id;
   c->connection++;
   c->fd = fd;
+  /* Asked for more while the handshake went on. */
+  c->quota_unsent = c->max_held > asked;
+  send_quota_locked (c);
   pthread_mutex_unlock (&c->lock);
   return 0;
 }
@@ -695,6 +705,7 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
     if (res == -EAGAIN) {
       pthread_mutex_lock (&c->lock);
       flush_releases_locked (c);
+      send_quota_locked (c);
       pthread_mutex_unlock (&c->lock);
       if (spin_us > 0)
         res = spin_receive (c, fd, spin_us, deadline, timeout_ms, &len, fds,
@@ -780,6 +791,17 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
         ev->event.size = msg.event.info.payload_size;
         pthread_mutex_unlock (&c->lock);
         return 0;
+      case ZCIPC_WIRE_GRANT:
+        /* Quotas only grow, up to what we asked for. */
+        if (msg.grant.quota > c->max_held || msg.grant.quota < c->quota) {
+          set_reason (c, "the producer granted %u held frames (it had "
+              "granted %u, and %u were asked for)", msg.grant.quota,
+              c->quota, c->max_held);
+          res = -EPROTO;
+        } else {
+          c->quota = msg.grant.quota;
+        }
+        break;
       case ZCIPC_WIRE_REJECT:
         /* The producer cut us off (wait timeout, or it judged us broken). */
         set_reason (c, "the producer disconnected this consumer: %s",
@@ -842,6 +864,44 @@ flush_releases_locked (struct zcipc_client *c)
   res = zcipc_socket_send (c->fd, iov, 2, NULL, 0, 1);
   if (res != -EAGAIN)
     c->n_pending = 0;
+}
+
+/* Lock held. Sends a QUOTA that is due; a full socket keeps it due. */
+static void
+send_quota_locked (struct zcipc_client *c)
+{
+  struct zcipc_wire_quota m;
+  struct iovec iov = { &m, zcipc_wire_init_quota (&m, c->max_held) };
+
+  if (!c->quota_unsent || c->fd < 0 || c->leaving)
+    return;
+  if (zcipc_socket_send (c->fd, &iov, 1, NULL, 0, 1) != -EAGAIN)
+    c->quota_unsent = false;
+}
+
+int
+zcipc_client_request_quota (struct zcipc_client *c, uint32_t max_held)
+{
+  if (max_held == 0 || max_held > ZCIPC_WIRE_MAX_QUOTA)
+    return -EINVAL;
+  pthread_mutex_lock (&c->lock);
+  if (max_held > c->max_held) {
+    c->max_held = max_held;
+    c->quota_unsent = true;
+    send_quota_locked (c);
+  }
+  pthread_mutex_unlock (&c->lock);
+  return 0;
+}
+
+unsigned int
+zcipc_client_held (struct zcipc_client *c)
+{
+  unsigned int n;
+  pthread_mutex_lock (&c->lock);
+  n = held_now_locked (c);
+  pthread_mutex_unlock (&c->lock);
+  return n;
 }
 
 int
@@ -960,7 +1020,11 @@ zcipc_client_disconnect (struct zcipc_client *c)
 uint32_t
 zcipc_client_quota (struct zcipc_client *c)
 {
-  return c->quota;
+  uint32_t quota;
+  pthread_mutex_lock (&c->lock);
+  quota = c->quota;
+  pthread_mutex_unlock (&c->lock);
+  return quota;
 }
 
 uint32_t

@@ -41,7 +41,8 @@ struct consumer
   bool leaving;                 /* said LEAVE: no more frames, holds kept */
   struct zcipc_consumer_info info;
   struct zcipc_channel channel;  /* open if the consumer asked for one */
-  struct hold *holds;           /* info.quota entries; frame NULL = free */
+  struct hold *holds;           /* ZCIPC_WIRE_MAX_QUOTA entries, the first
+                                 * info.quota in use; frame NULL = free */
   uint32_t n_held;
   uint64_t frames_sent;
   uint64_t frames_missed;
@@ -345,7 +346,8 @@ welcome_locked (struct zcipc_server *s, struct consumer *c, uint32_t max_held,
   int res;
 
   c->info.quota = max_held < s->quota ? max_held : s->quota;
-  c->holds = calloc (c->info.quota, sizeof *c->holds);
+  /* Room for the largest quota a later QUOTA can be granted. */
+  c->holds = calloc (ZCIPC_WIRE_MAX_QUOTA, sizeof *c->holds);
   if (!c->holds)
     return -ENOMEM;
   n = zcipc_wire_init_welcome (&m, c->info.quota, c->info.id);
@@ -452,6 +454,39 @@ handle_release_locked (struct zcipc_server *s, struct consumer *c,
   return NULL;
 }
 
+/* Lock held. A consumer asks to hold `max_held` frames: grant what our cap
+ * allows, if that is more than it has. Quotas only grow during a
+ * connection, so a frame in flight never exceeds the consumer's count. */
+static void
+handle_quota_locked (struct zcipc_server *s, struct consumer *c,
+    uint32_t max_held)
+{
+  uint32_t quota = max_held < s->quota ? max_held : s->quota;
+  struct zcipc_wire_grant m;
+  struct iovec iov = { &m, zcipc_wire_init_grant (&m, quota) };
+  int res;
+
+  if (c->dropping || c->leaving || quota <= c->info.quota) {
+    server_log (s, ZCIPC_LOG_DEBUG, "consumer %u asked to hold %u frames; "
+        "its quota stays %u (cap %u)", c->info.id, max_held, c->info.quota,
+        s->quota);
+    return;
+  }
+  /* In stream order: the consumer counts the new quota from the frames
+   * after it. A ring with no room for it leaves the quota as it was: the
+   * consumer copies what it cannot hold instead. */
+  if ((res = consumer_send (c, &iov, 1, NULL, 0)) < 0) {
+    server_log (s, ZCIPC_LOG_WARNING, "consumer %u: could not grant it %u "
+        "frames: %s", c->info.id, quota, strerror (-res));
+    return;
+  }
+  server_log (s, ZCIPC_LOG_INFO, "consumer %u asked to hold %u frames: "
+      "granted %u (was %u, cap %u)", c->info.id, max_held, quota,
+      c->info.quota, s->quota);
+  c->info.quota = quota;
+  pthread_cond_broadcast (&s->cond);
+}
+
 /* Lock held. A consumer's channel indices are its own to publish: one that
  * no ring could hold means it scribbled on the channel. */
 static void
@@ -553,6 +588,8 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
     } else if (msg.type == ZCIPC_WIRE_WAKE) {
       /* It put releases in its channel after we asked for them by socket. */
       read_channel_locked (s, c, released);
+    } else if (msg.type == ZCIPC_WIRE_QUOTA) {
+      handle_quota_locked (s, c, msg.quota.max_held);
     } else if (msg.type == ZCIPC_WIRE_LEAVE) {
       /* Its pipeline stopped but buffers live on: keep their slots. */
       c->leaving = true;

@@ -180,6 +180,30 @@ parse_wake (size_t len, unsigned n_fds)
   return 0;
 }
 
+static int
+parse_quota (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  if (len != sizeof msg->quota || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->quota, data, sizeof msg->quota);
+  if (msg->quota.max_held == 0 || msg->quota.max_held > ZCIPC_WIRE_MAX_QUOTA)
+    return -EPROTO;
+  return 0;
+}
+
+static int
+parse_grant (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  if (len != sizeof msg->grant || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->grant, data, sizeof msg->grant);
+  if (msg->grant.quota == 0 || msg->grant.quota > ZCIPC_WIRE_MAX_QUOTA)
+    return -EPROTO;
+  return 0;
+}
+
 int
 zcipc_wire_parse (const void *data, size_t len, const int *fds,
     unsigned n_fds, struct zcipc_message *msg)
@@ -228,6 +252,12 @@ zcipc_wire_parse (const void *data, size_t len, const int *fds,
     case ZCIPC_WIRE_WAKE:
       msg->type = header.type;
       return parse_wake (len, n_fds);
+    case ZCIPC_WIRE_QUOTA:
+      msg->type = header.type;
+      return parse_quota (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_GRANT:
+      msg->type = header.type;
+      return parse_grant (bytes, len, n_fds, msg);
     default:
       /* A newer peer's message: skippable, unless it smuggles fds we would
        * not know how to own. */
@@ -261,6 +291,10 @@ zcipc_wire_type_name (uint32_t type)
       return "CHANNEL";
     case ZCIPC_WIRE_WAKE:
       return "WAKE";
+    case ZCIPC_WIRE_QUOTA:
+      return "QUOTA";
+    case ZCIPC_WIRE_GRANT:
+      return "GRANT";
     default:
       return "UNKNOWN";
   }
@@ -387,5 +421,23 @@ zcipc_wire_init_wake (struct zcipc_wire_wake *m)
 {
   memset (m, 0, sizeof *m);
   init_header (&m->header, ZCIPC_WIRE_WAKE, sizeof *m);
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_quota (struct zcipc_wire_quota *m, uint32_t max_held)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_QUOTA, sizeof *m);
+  m->max_held = max_held;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_grant (struct zcipc_wire_grant *m, uint32_t quota)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_GRANT, sizeof *m);
+  m->quota = quota;
   return sizeof *m;
 }

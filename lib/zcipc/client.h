@@ -118,6 +118,20 @@ void zcipc_client_set_interrupted (struct zcipc_client *client,
 /* Closes the socket; frames still held keep their regions mapped. */
 void zcipc_client_disconnect (struct zcipc_client *client);
 
+/* Asks to hold up to `max_held` frames at once (1 .. ZCIPC_WIRE_MAX_QUOTA),
+ * when that is more than asked so far: at once if connected (the producer
+ * answers within its cap; zcipc_client_quota() shows the grant once
+ * zcipc_client_next() read it), else in the next handshake. Any thread.
+ * 0, or -EINVAL. */
+int zcipc_client_request_quota (struct zcipc_client *client,
+    uint32_t max_held);
+
+/* Frames of this connection handed out by zcipc_client_next() and not
+ * released yet (the one just returned included). Any thread. */
+unsigned int zcipc_client_held (struct zcipc_client *client);
+
+/* Frames granted: this connection's producer sends no more while this many
+ * are held. Any thread. */
 uint32_t zcipc_client_quota (struct zcipc_client *client);
 uint32_t zcipc_client_consumer_id (struct zcipc_client *client);
 /* The last error's explanation, for messages; never NULL. */

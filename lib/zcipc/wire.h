@@ -19,6 +19,8 @@
  *    RELEASE  ------------------>
  *      LEAVE  ------------------>  (no more frames; holds kept until RELEASEd
  *                                   or the connection closes)
+ *      QUOTA  ------------------>  (I want to hold this many frames now)
+ *             <------------------  GRANT (your quota from the next frame on)
  *
  * A consumer whose HELLO carries ZCIPC_HELLO_FLAG_CHANNEL gets a CHANNEL
  * message (1 fd) right after WELCOME: from then on the producer's messages
@@ -60,6 +62,8 @@ enum zcipc_wire_type
   ZCIPC_WIRE_LEAVE = 9,         /* consumer -> producer */
   ZCIPC_WIRE_CHANNEL = 10,      /* producer -> consumer, 1 fd */
   ZCIPC_WIRE_WAKE = 11,         /* consumer -> producer */
+  ZCIPC_WIRE_QUOTA = 12,        /* consumer -> producer */
+  ZCIPC_WIRE_GRANT = 13,        /* producer -> consumer */
 };
 
 /* HELLO flags. */
@@ -193,6 +197,28 @@ struct zcipc_wire_wake
 };
 _Static_assert (sizeof (struct zcipc_wire_wake) == 8, "wake layout");
 
+/* A consumer whose downstream keeps more frames than it first asked for
+ * (an encoder's lookahead, a muxer) asks for more while connected. The
+ * producer answers with GRANT, in stream order, unless its cap leaves the
+ * quota where it is. A producer that does not know QUOTA skips it. */
+struct zcipc_wire_quota
+{
+  struct zcipc_wire_header header;
+  uint32_t max_held;            /* 1 .. ZCIPC_WIRE_MAX_QUOTA */
+  uint32_t reserved;
+};
+_Static_assert (sizeof (struct zcipc_wire_quota) == 16, "quota layout");
+
+/* The consumer's quota from the next frame on: more than it had, never more
+ * than it asked for. */
+struct zcipc_wire_grant
+{
+  struct zcipc_wire_header header;
+  uint32_t quota;               /* 1 .. ZCIPC_WIRE_MAX_QUOTA */
+  uint32_t reserved;
+};
+_Static_assert (sizeof (struct zcipc_wire_grant) == 16, "grant layout");
+
 /* A validated message. Pointers refer into the datagram passed to
  * zcipc_wire_parse() and live as long as it does. */
 struct zcipc_message
@@ -230,6 +256,8 @@ struct zcipc_message
       struct zcipc_wire_channel info;
       int fd;                   /* owned by the caller of zcipc_wire_parse */
     } channel;
+    struct zcipc_wire_quota quota;
+    struct zcipc_wire_grant grant;
   };
 };
 
@@ -270,6 +298,8 @@ size_t zcipc_wire_init_release (struct zcipc_wire_release *m, uint32_t count);
 size_t zcipc_wire_init_leave (struct zcipc_wire_leave *m);
 size_t zcipc_wire_init_channel (struct zcipc_wire_channel *m, uint64_t size);
 size_t zcipc_wire_init_wake (struct zcipc_wire_wake *m);
+size_t zcipc_wire_init_quota (struct zcipc_wire_quota *m, uint32_t max_held);
+size_t zcipc_wire_init_grant (struct zcipc_wire_grant *m, uint32_t quota);
 
 #ifdef __cplusplus
 }

@@ -80,6 +80,76 @@ exchange_frame (struct zcipc_client *c, uint64_t pts)
 
 /* --- handshake ----------------------------------------------------------- */
 
+START_TEST (test_quota_request_grows_the_quota_within_the_producer_cap)
+{
+  struct zcipc_client_event ev[6];
+  struct zcipc_client *c;
+  uint32_t id;
+  unsigned int n_sent;
+
+  zt_producer_start (&prod, 5, 8);
+  zt_producer_add_region (&prod, 1, 64 * 4096);
+  c = zt_client_connect (prod.path, 2);
+  id = zcipc_client_consumer_id (c);
+  ck_assert_uint_eq (zcipc_client_quota (c), 2);
+
+  /* More, within the cap: granted in stream order, before the next frame. */
+  ck_assert_int_eq (zcipc_client_request_quota (c, 4), 0);
+  ZT_ASSERT_EVENTUALLY (zt_producer_consumer_stats (&prod, id).info.quota ==
+      4, 5000);
+  for (unsigned int i = 0; i < 4; i++) {
+    zt_producer_send (&prod, 1, i * 4096, 512, 1000 + i, &n_sent);
+    ck_assert_uint_eq (n_sent, 1);
+    zt_client_next_frame (c, &ev[i], 5000);
+  }
+  ck_assert_uint_eq (zcipc_client_quota (c), 4);
+  ck_assert_uint_eq (zcipc_client_held (c), 4);
+  zt_producer_send (&prod, 1, 4 * 4096, 512, 1004, &n_sent);
+  ck_assert_uint_eq (n_sent, 0);        /* at its new quota */
+
+  /* Beyond the cap: the cap. Less than granted: nothing changes. */
+  ck_assert_int_eq (zcipc_client_request_quota (c, 9), 0);
+  ZT_ASSERT_EVENTUALLY (zt_producer_consumer_stats (&prod, id).info.quota ==
+      5, 5000);
+  ck_assert_int_eq (zcipc_client_request_quota (c, 3), 0);
+  ck_assert_int_eq (zcipc_client_request_quota (c, 0), -EINVAL);
+  ck_assert_int_eq (zcipc_client_request_quota (c, ZCIPC_WIRE_MAX_QUOTA + 1),
+      -EINVAL);
+  zt_producer_send (&prod, 1, 5 * 4096, 512, 1005, &n_sent);
+  ck_assert_uint_eq (n_sent, 1);
+  zt_client_next_frame (c, &ev[4], 5000);
+  ck_assert_uint_eq (ev[4].frame.info.pts, 1005);
+  ck_assert_uint_eq (zcipc_client_quota (c), 5);
+  ck_assert_uint_eq (zcipc_client_held (c), 5);
+  ck_assert_uint_eq (zt_producer_consumer_stats (&prod, id).info.quota, 5);
+
+  for (unsigned int i = 0; i < 5; i++)
+    release_and_settle (c, ev[i].frame.info.seq);
+  ck_assert_uint_eq (zcipc_client_held (c), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_quota_asked_before_connecting_goes_in_the_hello)
+{
+  struct zcipc_client *c;
+
+  zt_producer_start (&prod, 8, 8);
+  ck_assert_int_eq (zcipc_client_new (prod.path, 2, &c), 0);
+  ck_assert_int_eq (zcipc_client_request_quota (c, 6), 0);
+  ck_assert_int_eq (zcipc_client_connect (c, 5000), 0);
+  ck_assert_uint_eq (zcipc_client_quota (c), 6);
+  ck_assert_uint_eq (zt_producer_consumer_stats (&prod,
+          zcipc_client_consumer_id (c)).info.quota, 6);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 START_TEST (test_handshake_grants_the_smaller_of_max_held_and_quota)
 {
   struct zcipc_consumer_stats cs;
@@ -1937,6 +2007,27 @@ START_TEST (test_client_refuses_frames_beyond_its_quota)
 
 END_TEST;
 
+START_TEST (test_client_refuses_a_grant_it_did_not_ask_for)
+{
+  static union zt_msg_buf buf;
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 2, &pfd);
+  size_t n = zcipc_wire_init_grant ((struct zcipc_wire_grant *) buf.bytes, 5);
+
+  ck_assert_int_eq (zt_send_raw (pfd, buf.bytes, n, NULL, 0), 0);
+  expect_refusal (c, "granted 5 held frames");
+  fake_finish (c, pfd);
+
+  /* Nor one that shrinks what it granted. */
+  c = fake_connect (4, 3, &pfd);
+  n = zcipc_wire_init_grant ((struct zcipc_wire_grant *) buf.bytes, 2);
+  ck_assert_int_eq (zt_send_raw (pfd, buf.bytes, n, NULL, 0), 0);
+  expect_refusal (c, "granted 2 held frames");
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
 START_TEST (test_client_refuses_the_same_frame_twice)
 {
   struct zcipc_client_event ev;
@@ -2117,6 +2208,9 @@ server_client_suite (void)
 
   tcase_add_test (tc, test_handshake_grants_the_smaller_of_max_held_and_quota);
   tcase_add_test (tc, test_handshake_caps_the_quota_at_the_protocol_maximum);
+  tcase_add_test (tc,
+      test_quota_request_grows_the_quota_within_the_producer_cap);
+  tcase_add_test (tc, test_quota_asked_before_connecting_goes_in_the_hello);
   tcase_add_test (tc, test_client_refuses_bad_arguments);
   tcase_add_test (tc, test_connect_times_out_when_nobody_listens);
   tcase_add_test (tc, test_peer_not_on_the_allow_list_is_rejected);
@@ -2209,6 +2303,7 @@ server_client_suite (void)
   tcase_add_test (tc, test_client_refuses_a_frame_in_an_unknown_region);
   tcase_add_test (tc, test_client_refuses_frames_beyond_its_quota);
   tcase_add_test (tc, test_client_refuses_the_same_frame_twice);
+  tcase_add_test (tc, test_client_refuses_a_grant_it_did_not_ask_for);
   tcase_add_test (tc, test_client_refuses_a_quota_above_what_it_asked);
   tcase_add_test (tc, test_client_refuses_an_fd_on_a_message_without_fds);
   tcase_add_test (tc, test_client_refuses_messages_only_consumers_send);

@@ -785,7 +785,7 @@ END_TEST;
 
 START_TEST (test_parse_skips_unknown_type_without_fds)
 {
-  static const uint32_t types[] = { 0, ZCIPC_WIRE_WAKE + 1, 99,
+  static const uint32_t types[] = { 0, ZCIPC_WIRE_GRANT + 1, 99,
     0xffffffffu
   };
   struct zcipc_message msg;
@@ -880,6 +880,53 @@ START_TEST (test_strerror_describes_negative_errnos)
 
 END_TEST;
 
+START_TEST (test_quota_and_grant_round_trip)
+{
+  struct zcipc_message msg;
+  struct zcipc_wire_quota *q = (struct zcipc_wire_quota *) buf.bytes;
+  struct zcipc_wire_grant *g = (struct zcipc_wire_grant *) buf.bytes;
+  size_t n = zcipc_wire_init_quota (q, ZCIPC_WIRE_MAX_QUOTA);
+
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.type, ZCIPC_WIRE_QUOTA);
+  ck_assert_uint_eq (msg.quota.max_held, ZCIPC_WIRE_MAX_QUOTA);
+  ck_assert_str_eq (zcipc_wire_type_name (ZCIPC_WIRE_QUOTA), "QUOTA");
+
+  n = zcipc_wire_init_grant (g, 7);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.type, ZCIPC_WIRE_GRANT);
+  ck_assert_uint_eq (msg.grant.quota, 7);
+  ck_assert_str_eq (zcipc_wire_type_name (ZCIPC_WIRE_GRANT), "GRANT");
+}
+
+END_TEST;
+
+START_TEST (test_parse_rejects_quota_and_grant_out_of_range_or_with_fds)
+{
+  struct zcipc_message msg;
+  struct zcipc_wire_quota *q = (struct zcipc_wire_quota *) buf.bytes;
+  struct zcipc_wire_grant *g = (struct zcipc_wire_grant *) buf.bytes;
+  int fd = 0;
+  size_t n;
+
+  n = zcipc_wire_init_quota (q, 0);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  n = zcipc_wire_init_quota (q, ZCIPC_WIRE_MAX_QUOTA + 1);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  n = zcipc_wire_init_quota (q, 3);
+  ck_assert_int_eq (parse (n, &fd, 1, &msg), -EPROTO);
+  ck_assert_int_eq (parse (n - 4, NULL, 0, &msg), -EPROTO);
+
+  n = zcipc_wire_init_grant (g, 0);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  n = zcipc_wire_init_grant (g, ZCIPC_WIRE_MAX_QUOTA + 1);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  n = zcipc_wire_init_grant (g, 3);
+  ck_assert_int_eq (parse (n, &fd, 1, &msg), -EPROTO);
+}
+
+END_TEST;
+
 static Suite *
 wire_suite (void)
 {
@@ -901,6 +948,7 @@ wire_suite (void)
   tcase_add_test (tc, test_release_round_trips);
   tcase_add_test (tc, test_release_of_the_most_seqs_round_trips);
   tcase_add_test (tc, test_leave_round_trips);
+  tcase_add_test (tc, test_quota_and_grant_round_trip);
   tcase_add_test (tc, test_type_names_are_readable);
   tcase_add_test (tc, test_strerror_describes_negative_errnos);
   suite_add_tcase (s, tc);
@@ -922,6 +970,8 @@ wire_suite (void)
   tcase_add_test (tc, test_parse_rejects_hello_with_reserved_flags);
   tcase_add_test (tc, test_parse_leaves_the_hello_version_to_the_receiver);
   tcase_add_test (tc, test_parse_rejects_welcome_quota_out_of_range);
+  tcase_add_test (tc,
+      test_parse_rejects_quota_and_grant_out_of_range_or_with_fds);
   tcase_add_test (tc, test_parse_rejects_reject_without_terminator);
   tcase_add_test (tc, test_parse_rejects_reject_with_non_negative_error);
   tcase_add_test (tc,
