@@ -12,8 +12,21 @@
  * and the shared memory regions (each mapped once, read-only), and pushes
  * one buffer per frame whose memory points straight into that mapping. When
  * the last reference to such a buffer goes, the frame is given back to the
- * producer. A consumer may hold at most #GstZcipcSrc:max-held frames at once
- * (as granted by the producer); holding more makes it miss frames.
+ * producer.
+ *
+ * The producer lends each consumer a bounded number of frames (its quota).
+ * zcipcsrc asks for #GstZcipcSrc:max-held plus what downstream says it
+ * keeps (the pool minimums of its ALLOCATION query, its LATENCY in frames)
+ * plus one for the frame in flight, and asks again when that changes; the
+ * producer grants it within its consumer-quota. Downstream that keeps
+ * more than that (a queue with thresholds, filesink's buffering, an
+ * encoder's lookahead beyond the grant) never stalls the stream: the frame
+ * that would take the last granted slot is copied into private memory and
+ * its slot given back at once, as v4l2src copies when its pool runs low.
+ * Copies are counted in #GstZcipcSrc:stats (frames-copied, bytes-copied),
+ * logged to GST_PERFORMANCE, and each episode of copying posts one element
+ * warning naming what to raise. While downstream keeps no more than it was
+ * granted, nothing is copied.
  *
  * A region the producer passed as a DMABuf (a camera's or a decoder's
  * buffer) stays DMABuf: frames in it are #GstDmaBufMemory (shares of one
@@ -58,6 +71,7 @@
 #include "zcipc/socket.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_zcipc_src_debug);
+GST_DEBUG_CATEGORY_EXTERN (GST_CAT_PERFORMANCE);
 #define GST_CAT_DEFAULT gst_zcipc_src_debug
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -71,6 +85,14 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define DEFAULT_RECONNECT TRUE
 #define DEFAULT_RETIMESTAMP FALSE
 #define DEFAULT_SPIN_TIME 0
+
+/* A copy episode ends after this long without a copy; the next copy warns
+ * again. */
+#define COPY_EPISODE_END_US G_USEC_PER_SEC
+/* Smaller copies come from the heap; larger ones (raw video) from a pool of
+ * the frame's size, so that copying under pressure does not map and fault
+ * in fresh pages for every frame. */
+#define COPY_POOL_MIN_SIZE (64 * 1024)
 
 enum
 {
@@ -101,6 +123,18 @@ struct _GstZcipcSrc
 
   /* Streaming thread: retimestamp as of start() */
   gboolean retimestamp_active;
+
+  /* OBJECT LOCK: what downstream says it keeps, for the quota we ask */
+  guint downstream_min_buffers; /* the ALLOCATION query's pool minimums */
+  GstClockTime downstream_latency;      /* the last LATENCY event */
+  GstClockTime frame_duration;  /* from the caps' framerate, or buffers */
+  guint quota_asked;
+
+  /* Streaming thread: frames copied because downstream kept all granted */
+  gboolean copying;             /* in an episode (warned once) */
+  gint64 last_copy_us;
+  GstBufferPool *copy_pool;     /* buffers of copy_pool_size bytes */
+  gsize copy_pool_size;
 
   /* OBJECT LOCK: swapped by the streaming thread, interrupted by unlock() */
   struct zcipc_client *client;
@@ -136,6 +170,8 @@ struct _GstZcipcSrc
   guint64 frames_dropped;
   guint64 metas_unknown;
   guint64 reconnects;
+  guint64 frames_copied;
+  guint64 bytes_copied;
 };
 
 #define gst_zcipc_src_parent_class parent_class
@@ -155,6 +191,7 @@ static gboolean gst_zcipc_src_unlock_stop (GstBaseSrc * bsrc);
 static GstCaps *gst_zcipc_src_get_caps (GstBaseSrc * bsrc, GstCaps * filter);
 static gboolean gst_zcipc_src_negotiate (GstBaseSrc * bsrc);
 static gboolean gst_zcipc_src_query (GstBaseSrc * bsrc, GstQuery * query);
+static gboolean gst_zcipc_src_event (GstBaseSrc * bsrc, GstEvent * event);
 static GstFlowReturn gst_zcipc_src_create (GstPushSrc * psrc,
     GstBuffer ** buffer);
 
@@ -196,12 +233,18 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
   /**
    * GstZcipcSrc:max-held:
    *
-   * Frames this consumer asks to hold at once (the producer grants at most
-   * its consumer-quota). Downstream holding more than that (a queue, a
-   * Python list) makes this consumer miss frames, never stalls the producer.
+   * Frames downstream may keep at once without a copy, at the least: the
+   * frame being pushed and one a sink keeps (its last sample) by default.
+   * zcipcsrc adds what downstream says it keeps (ALLOCATION query pool
+   * minimums, LATENCY in frames) and asks the producer for that plus one,
+   * for the frame in flight; the producer grants at most its
+   * consumer-quota. Frames beyond the grant are copied (counted in
+   * #GstZcipcSrc:stats), never stall the stream.
    */
   properties[PROP_MAX_HELD] = g_param_spec_uint ("max-held", "Max held",
-      "Frames this consumer may hold at once", 1, ZCIPC_WIRE_MAX_QUOTA,
+      "Frames downstream may keep without a copy, at least (more when "
+      "downstream's allocation query or latency says it keeps more)", 1,
+      ZCIPC_WIRE_MAX_QUOTA,
       DEFAULT_MAX_HELD,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 
@@ -259,7 +302,10 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * spin-time makes a fast stream need fewer), channel (gboolean: frames
    * come through the shared-memory channel, not one socket message each),
    * buffers-reused (guint64: frames pushed in the GstBuffer that carried an
-   * earlier frame of the same slot, allocating nothing).
+   * earlier frame of the same slot, allocating nothing), quota-asked
+   * (guint: frames asked for: max-held, plus what downstream keeps, plus
+   * one), frames-copied and bytes-copied (guint64: frames copied into
+   * private memory because downstream kept every granted frame).
    */
   properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
       "Consumer statistics", GST_TYPE_STRUCTURE,
@@ -280,6 +326,7 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
   basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_zcipc_src_get_caps);
   basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_zcipc_src_negotiate);
   basesrc_class->query = GST_DEBUG_FUNCPTR (gst_zcipc_src_query);
+  basesrc_class->event = GST_DEBUG_FUNCPTR (gst_zcipc_src_event);
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_zcipc_src_create);
 
   GST_DEBUG_CATEGORY_INIT (gst_zcipc_src_debug, "zcipcsrc", 0,
@@ -301,6 +348,8 @@ gst_zcipc_src_init (GstZcipcSrc * self)
       (GDestroyNotify) gst_memory_unref);
   self->dmabuf_allocator = gst_dmabuf_allocator_new ();
   self->frame_pool = gst_zcipc_frame_pool_new ();
+  self->downstream_latency = GST_CLOCK_TIME_NONE;
+  self->frame_duration = GST_CLOCK_TIME_NONE;
 }
 
 static void
@@ -315,17 +364,22 @@ gst_zcipc_src_finalize (GObject * object)
   /* Buffers still out keep it until they come back. */
   gst_zcipc_frame_pool_flush (self->frame_pool);
   gst_object_unref (self->frame_pool);
+  if (self->copy_pool) {
+    gst_buffer_pool_set_active (self->copy_pool, FALSE);
+    gst_object_unref (self->copy_pool);
+  }
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
 static GstStructure *
 gst_zcipc_src_create_stats (GstZcipcSrc * self)
 {
-  guint quota = 0, id = 0, regions = 0;
+  guint quota = 0, id = 0, regions = 0, asked;
   gboolean channel = FALSE;
   guint64 sleeps;
 
   GST_OBJECT_LOCK (self);
+  asked = self->quota_asked;
   sleeps = self->sleeps_before;
   if (self->client) {
     sleeps += zcipc_client_sleeps (self->client);
@@ -351,7 +405,12 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       (guint) g_atomic_int_get (&self->dmabuf_regions),
       "sleeps", G_TYPE_UINT64, sleeps, "channel", G_TYPE_BOOLEAN, channel,
       "buffers-reused", G_TYPE_UINT64,
-      gst_zcipc_frame_pool_reused (self->frame_pool), NULL);
+      gst_zcipc_frame_pool_reused (self->frame_pool),
+      "quota-asked", G_TYPE_UINT, asked,
+      "frames-copied", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->frames_copied),
+      "bytes-copied", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->bytes_copied), NULL);
 }
 
 static void
@@ -427,6 +486,124 @@ gst_zcipc_src_get_property (GObject * object, guint prop_id, GValue * value,
   GST_OBJECT_UNLOCK (self);
 }
 
+/* ---------------------------------------------------------------- quota */
+
+/* OBJECT LOCK held. The frames to ask the producer for: max-held, what
+ * downstream says it keeps, and one for the frame on its way to us (the
+ * producer sends only while we hold less than our quota). */
+static guint
+wanted_quota_locked (GstZcipcSrc * self)
+{
+  guint64 frames = (guint64) self->max_held + self->downstream_min_buffers +
+      1;
+
+  /* Frames sitting downstream for its latency; durations are rounded
+   * (33333333 ns at 30 fps), so a latency of exactly N frames is N. */
+  if (GST_CLOCK_TIME_IS_VALID (self->downstream_latency) &&
+      GST_CLOCK_TIME_IS_VALID (self->frame_duration) &&
+      self->downstream_latency > self->frame_duration / 100)
+    frames += gst_util_uint64_scale_ceil (self->downstream_latency -
+        self->frame_duration / 100, 1, self->frame_duration);
+  return (guint) MIN (frames, ZCIPC_WIRE_MAX_QUOTA);
+}
+
+/* Asks the producer for more when downstream turns out to keep more. Any
+ * thread. */
+static void
+update_quota_request (GstZcipcSrc * self)
+{
+  struct zcipc_client *client = NULL;
+  guint wanted;
+
+  GST_OBJECT_LOCK (self);
+  wanted = wanted_quota_locked (self);
+  if (wanted > self->quota_asked) {
+    self->quota_asked = wanted;
+    if (self->client)
+      client = zcipc_client_ref (self->client);
+  }
+  GST_OBJECT_UNLOCK (self);
+  if (!client)
+    return;
+  GST_INFO_OBJECT (self, "downstream keeps more: asking the producer for "
+      "%u frames", wanted);
+  zcipc_client_request_quota (client, wanted);
+  zcipc_client_unref (client);
+}
+
+/* Learns from new caps how long a frame lasts and how many buffers
+ * downstream's pools keep (their minimums). */
+static void
+learn_downstream (GstZcipcSrc * self, GstCaps * caps)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  GstQuery *query = gst_query_new_allocation (caps, FALSE);
+  GstClockTime duration = GST_CLOCK_TIME_NONE;
+  guint min_buffers = 0;
+  gint num = 0, den = 0;
+
+  if (gst_structure_get_fraction (s, "framerate", &num, &den) && num > 0 &&
+      den > 0)
+    duration = gst_util_uint64_scale_int (GST_SECOND, den, num);
+  if (gst_pad_peer_query (GST_BASE_SRC_PAD (self), query)) {
+    for (guint i = 0; i < gst_query_get_n_allocation_pools (query); i++) {
+      guint min = 0;
+      gst_query_parse_nth_allocation_pool (query, i, NULL, NULL, &min, NULL);
+      min_buffers = MAX (min_buffers, min);
+    }
+  }
+  gst_query_unref (query);
+  GST_DEBUG_OBJECT (self, "downstream pools keep %u buffers; a frame lasts %"
+      GST_TIME_FORMAT, min_buffers, GST_TIME_ARGS (duration));
+
+  GST_OBJECT_LOCK (self);
+  self->downstream_min_buffers = min_buffers;
+  if (GST_CLOCK_TIME_IS_VALID (duration))
+    self->frame_duration = duration;
+  GST_OBJECT_UNLOCK (self);
+  update_quota_request (self);
+}
+
+/* Streams without a framerate (audio, some encoded video): a frame lasts
+ * what its buffers say. Only the first known duration counts. */
+static void
+learn_frame_duration (GstZcipcSrc * self, GstClockTime duration)
+{
+  gboolean learnt = FALSE;
+
+  if (!GST_CLOCK_TIME_IS_VALID (duration) || duration == 0)
+    return;
+  GST_OBJECT_LOCK (self);
+  if (!GST_CLOCK_TIME_IS_VALID (self->frame_duration)) {
+    self->frame_duration = duration;
+    learnt = TRUE;
+  }
+  GST_OBJECT_UNLOCK (self);
+  if (learnt)
+    update_quota_request (self);
+}
+
+static gboolean
+gst_zcipc_src_event (GstBaseSrc * bsrc, GstEvent * event)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
+    GstClockTime latency;
+
+    /* The pipeline's latency: frames that sit downstream (an encoder's
+     * lookahead, a sink's render delay) before they are let go. */
+    gst_event_parse_latency (event, &latency);
+    GST_DEBUG_OBJECT (self, "downstream latency %" GST_TIME_FORMAT,
+        GST_TIME_ARGS (latency));
+    GST_OBJECT_LOCK (self);
+    self->downstream_latency = latency;
+    GST_OBJECT_UNLOCK (self);
+    update_quota_request (self);
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static gboolean
@@ -457,7 +634,12 @@ gst_zcipc_src_start (GstBaseSrc * bsrc)
 
   GST_OBJECT_LOCK (self);
   self->retimestamp_active = self->retimestamp;
+  self->downstream_min_buffers = 0;
+  self->downstream_latency = GST_CLOCK_TIME_NONE;
+  self->frame_duration = GST_CLOCK_TIME_NONE;
+  self->quota_asked = 0;
   GST_OBJECT_UNLOCK (self);
+  self->copying = FALSE;
   self->connected = FALSE;
   self->ever_connected = FALSE;
   self->have_timing = FALSE;
@@ -589,7 +771,9 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->socket_path);
-  max_held = self->max_held;
+  max_held = wanted_quota_locked (self);
+  self->quota_asked = MAX (self->quota_asked, max_held);
+  max_held = self->quota_asked;
   timeout = self->timeout;
   GST_OBJECT_UNLOCK (self);
 
@@ -748,6 +932,7 @@ handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
         gst_event_unref (event);
         return GST_FLOW_NOT_NEGOTIATED;
       }
+      learn_downstream (self, caps);
       gst_event_unref (event);
       return GST_FLOW_OK;
     }
@@ -874,22 +1059,16 @@ wrap_dmabuf_frame (GstZcipcSrc * self, struct zcipc_client *client,
   return buffer;
 }
 
-static GstBuffer *
-wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev)
+/* Gives a buffer the frame's timestamps, flags and metas. `keep_metas`: a
+ * buffer of the frame pool, which may keep them for the slot's next frame;
+ * `metas_ready`: it kept this frame's already. */
+static void
+stamp_frame (GstZcipcSrc * self, GstBuffer * buffer,
+    const struct zcipc_client_event *ev, gboolean keep_metas,
+    gboolean metas_ready)
 {
   const struct zcipc_wire_frame *info = &ev->frame.info;
-  GstBuffer *buffer;
-  gboolean dmabuf = FALSE, metas_ready = FALSE;
   guint n_unknown = 0;
-
-  for (guint i = 0; i < ev->frame.n_mems; i++)
-    dmabuf |= (ev->frame.mems[i].region_flags & ZCIPC_REGION_FLAG_DMABUF) != 0;
-  if (dmabuf)
-    buffer = wrap_dmabuf_frame (self, client, ev);
-  else
-    buffer = gst_zcipc_frame_pool_wrap (self->frame_pool, client, ev,
-        &metas_ready);
 
   GST_BUFFER_PTS (buffer) = info->pts;
   GST_BUFFER_DTS (buffer) = info->dts;
@@ -904,14 +1083,138 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
           ev->frame.meta_size, &n_unknown)) {
     GST_WARNING_OBJECT (self, "frame %" G_GUINT64_FORMAT " carried malformed "
         "metas; kept the ones before", info->seq);
-  } else if (!dmabuf && !n_unknown) {
+  } else if (keep_metas && !n_unknown) {
     /* Not with unknown metas: kept, they would no longer be counted. */
     gst_zcipc_frame_pool_keep_metas (self->frame_pool, buffer,
         ev->frame.meta, ev->frame.meta_size);
   }
   if (n_unknown)
     g_atomic_pointer_add (&self->metas_unknown, n_unknown);
+}
+
+/* A buffer whose memory is the frame's, in the shared mapping. */
+static GstBuffer *
+wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
+    const struct zcipc_client_event *ev)
+{
+  GstBuffer *buffer;
+  gboolean dmabuf = FALSE, metas_ready = FALSE;
+
+  for (guint i = 0; i < ev->frame.n_mems; i++)
+    dmabuf |= (ev->frame.mems[i].region_flags & ZCIPC_REGION_FLAG_DMABUF) != 0;
+  if (dmabuf)
+    buffer = wrap_dmabuf_frame (self, client, ev);
+  else
+    buffer = gst_zcipc_frame_pool_wrap (self->frame_pool, client, ev,
+        &metas_ready);
+  stamp_frame (self, buffer, ev, !dmabuf, metas_ready);
   return buffer;
+}
+
+/* A private buffer of `size` bytes for a copy. */
+static GstBuffer *
+new_copy_buffer (GstZcipcSrc * self, gsize size)
+{
+  GstBuffer *buffer = NULL;
+
+  if (size < COPY_POOL_MIN_SIZE)
+    return gst_buffer_new_allocate (NULL, size, NULL);
+  if (!self->copy_pool || self->copy_pool_size != size) {
+    GstBufferPool *pool = gst_buffer_pool_new ();
+    GstStructure *config = gst_buffer_pool_get_config (pool);
+
+    gst_buffer_pool_config_set_params (config, NULL, (guint) size, 0, 0);
+    if (!gst_buffer_pool_set_config (pool, config) ||
+        !gst_buffer_pool_set_active (pool, TRUE)) {
+      gst_object_unref (pool);
+      return gst_buffer_new_allocate (NULL, size, NULL);
+    }
+    /* Buffers still out keep the old pool until they come back. */
+    if (self->copy_pool) {
+      gst_buffer_pool_set_active (self->copy_pool, FALSE);
+      gst_object_unref (self->copy_pool);
+    }
+    self->copy_pool = pool;
+    self->copy_pool_size = size;
+  }
+  if (gst_buffer_pool_acquire_buffer (self->copy_pool, &buffer, NULL) !=
+      GST_FLOW_OK)
+    return gst_buffer_new_allocate (NULL, size, NULL);
+  return buffer;
+}
+
+/* Downstream keeps every frame it was granted but the one in flight: this
+ * one is copied into private memory and its slot given back at once, so
+ * the producer can send the next and the stream goes on. The memories are
+ * laid end to end, as the frame's video meta counts its offsets. NULL if
+ * no memory could be had. */
+static GstBuffer *
+copy_frame (GstZcipcSrc * self, struct zcipc_client *client,
+    const struct zcipc_client_event *ev, gsize * size)
+{
+  GstBuffer *buffer;
+  GstMapInfo map;
+  gsize total = 0, at = 0;
+
+  for (guint i = 0; i < ev->frame.n_mems; i++)
+    total += ev->frame.mems[i].size;
+  buffer = new_copy_buffer (self, total);
+  if (!buffer || !gst_buffer_map (buffer, &map, GST_MAP_WRITE)) {
+    gst_clear_buffer (&buffer);
+    return NULL;
+  }
+  for (guint i = 0; i < ev->frame.n_mems; i++) {
+    memcpy (map.data + at, ev->frame.mems[i].data, ev->frame.mems[i].size);
+    at += ev->frame.mems[i].size;
+  }
+  gst_buffer_unmap (buffer, &map);
+  zcipc_client_release (client, ev->frame.info.seq);
+  stamp_frame (self, buffer, ev, FALSE, FALSE);
+  *size = total;
+  return buffer;
+}
+
+/* Counts a copy, and says once per episode that downstream keeps more
+ * than the producer lends, and what to raise. */
+static void
+note_copy (GstZcipcSrc * self, struct zcipc_client *client,
+    const struct zcipc_client_event *ev, gsize size, guint held)
+{
+  guint quota = zcipc_client_quota (client), asked, max_held;
+
+  g_atomic_pointer_add (&self->frames_copied, 1);
+  g_atomic_pointer_add (&self->bytes_copied, size);
+  GST_CAT_LOG_OBJECT (GST_CAT_PERFORMANCE, self, "copied frame %"
+      G_GUINT64_FORMAT " (%" G_GSIZE_FORMAT " bytes): downstream keeps %u "
+      "of the %u frames granted", ev->frame.info.seq, size, held - 1, quota);
+  self->last_copy_us = g_get_monotonic_time ();
+  if (self->copying)
+    return;
+  self->copying = TRUE;
+  GST_OBJECT_LOCK (self);
+  asked = self->quota_asked;
+  max_held = self->max_held;
+  GST_OBJECT_UNLOCK (self);
+  if (quota < asked) {
+    GST_ELEMENT_WARNING (self, RESOURCE, BUSY,
+        ("Downstream of zcipcsrc keeps %u frames, all the producer on '%s' "
+            "lends it (its consumer-quota; %u were asked for): further "
+            "frames are copied while it does (stats: frames-copied). Raise "
+            "zcipcsink's consumer-quota to %u to keep them zero-copy",
+            quota - 1, self->socket_path, asked, asked),
+        ("frame %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT " bytes copied; "
+            "%u frames held", ev->frame.info.seq, size, held - 1));
+  } else {
+    GST_ELEMENT_WARNING (self, RESOURCE, BUSY,
+        ("Downstream of zcipcsrc keeps %u frames, more than it says it "
+            "keeps (max-held %u, plus what its allocation query and latency "
+            "report): further frames are copied while it does (stats: "
+            "frames-copied). Raise zcipcsrc's max-held (and zcipcsink's "
+            "consumer-quota if that caps it) to keep them zero-copy",
+            quota - 1, max_held),
+        ("frame %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT " bytes copied; "
+            "%u frames granted", ev->frame.info.seq, size, quota));
+  }
 }
 
 /* The running time now becomes the PTS; the producer's PTS is kept. */
@@ -950,6 +1253,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     struct zcipc_client *client;
     GstFlowReturn ret;
     gboolean reconnect;
+    guint held;
     int res;
 
     if (!self->connected) {
@@ -1018,7 +1322,32 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     self->last_seq = ev.frame.info.seq;
     g_atomic_pointer_add (&self->frames_received, 1);
 
-    *buffer = wrap_frame (self, client, &ev);
+    learn_frame_duration (self, ev.frame.info.duration);
+
+    /* The frame in flight takes the last slot we were lent: downstream
+     * keeps all the others. */
+    held = zcipc_client_held (client);
+    if (held >= zcipc_client_quota (client)) {
+      gsize size = 0;
+
+      if (!(*buffer = copy_frame (self, client, &ev, &size))) {
+        zcipc_client_release (client, ev.frame.info.seq);
+        GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+            ("Could not allocate memory to copy a frame that downstream "
+                "has no room for"), ("frame %" G_GUINT64_FORMAT,
+                ev.frame.info.seq));
+        return GST_FLOW_ERROR;
+      }
+      note_copy (self, client, &ev, size, held);
+    } else {
+      *buffer = wrap_frame (self, client, &ev);
+      if (self->copying &&
+          g_get_monotonic_time () - self->last_copy_us > COPY_EPISODE_END_US) {
+        self->copying = FALSE;
+        GST_INFO_OBJECT (self, "downstream keeps fewer frames again: no more "
+            "copies");
+      }
+    }
     if (self->retimestamp_active)
       retimestamp (self, *buffer);
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " %" GST_PTR_FORMAT,
