@@ -21,6 +21,9 @@ __all__ = ["Consumer", "PIPELINE_HOLD"]
 #: Frames the pipeline itself may hold besides those Python keeps: one in
 #: appsink's queue and one that zcipcsrc is pushing while the queue is full.
 PIPELINE_HOLD = 2
+#: zcipcsrc asks for one frame more than it lets downstream keep: the one on
+#: its way from the producer.
+IN_FLIGHT = 1
 
 #: How long one wait on appsink lasts before the bus and the Python signal
 #: handlers (Ctrl-C) are looked at.
@@ -44,11 +47,13 @@ class Consumer:
     alive while the Frame object or any array or tensor made from it is):
     the default 3 leaves room for the loop's current frame, the previous
     one it still holds while asking for the next, and one kept frame. The
-    consumer asks the producer for ``hold + PIPELINE_HOLD`` frames
-    (zcipcsrc's max-held); the producer grants at most its consumer-quota
-    (see :attr:`quota`). Keeping more frames alive than that makes this
-    consumer miss frames (counted in ``stats["frames-dropped"]``); it never
-    blocks the producer in its default (skip) mode.
+    consumer asks the producer for ``hold + PIPELINE_HOLD + 1`` frames
+    (zcipcsrc's max-held is ``hold + PIPELINE_HOLD``; one more is on its
+    way); the producer grants at most its consumer-quota (see
+    :attr:`quota`). Keeping more frames alive than that never stalls
+    iteration and misses nothing: the frames beyond come as private copies
+    (``frame.copied``, counted in ``stats["frames-copied"]``), with one
+    RuntimeWarning.
 
     ``spin_us`` is zcipcsrc's spin-time: for a stream whose frames come
     less than that many microseconds apart, wait for the next one polling
@@ -74,6 +79,7 @@ class Consumer:
         self._vcaps: VideoCaps | None = None
         self._connected = False
         self._quota_checked = False
+        self._copy_warned = False
         self._eos = False
         self._closed = False
         self._error: Error | None = None
@@ -88,8 +94,9 @@ class Consumer:
         src.set_property("timeout", 0 if timeout is None
                          else max(1, int(timeout * 1000)))
         most = src.find_property("max-held").maximum
-        if hold + PIPELINE_HOLD > most:
-            raise ValueError(f"hold must be at most {most - PIPELINE_HOLD}")
+        if hold + PIPELINE_HOLD + IN_FLIGHT > most:
+            raise ValueError("hold must be at most "
+                             f"{most - PIPELINE_HOLD - IN_FLIGHT}")
         src.set_property("max-held", hold + PIPELINE_HOLD)
         src.set_property("reconnect", False)
         src.set_property("spin-time", spin_us)
@@ -167,14 +174,25 @@ class Consumer:
         if not self._quota_checked:
             self._quota_checked = True
             quota = self.quota
-            if 0 < quota < self.hold + PIPELINE_HOLD:
+            if 0 < quota < self.hold + PIPELINE_HOLD + IN_FLIGHT:
                 warnings.warn(
                     f"zcipc: the producer on '{self.socket_path}' grants "
                     f"{quota} frames (its consumer-quota), less than hold="
-                    f"{self.hold} + {PIPELINE_HOLD}: keeping more than "
-                    f"{max(0, quota - PIPELINE_HOLD)} frames alive makes this "
-                    "consumer miss frames", RuntimeWarning, stacklevel=3)
-        return Frame(sample, layout, self._cache, self._frame_stats)
+                    f"{self.hold} + {PIPELINE_HOLD} + {IN_FLIGHT}: frames "
+                    "kept alive beyond "
+                    f"{max(0, quota - PIPELINE_HOLD - IN_FLIGHT)} come as "
+                    "private copies", RuntimeWarning, stacklevel=3)
+        frame = Frame(sample, layout, self._cache, self._frame_stats)
+        if not self._copy_warned and frame.copied:
+            self._copy_warned = True
+            warnings.warn(
+                f"zcipc: this consumer keeps more frames alive than the "
+                f"producer on '{self.socket_path}' lends it ({self.quota}, "
+                f"for hold={self.hold}): the frames beyond come as private "
+                "copies (frame.copied, stats['frames-copied']). Keep fewer, "
+                "or raise hold= (and the producer's consumer-quota) to keep "
+                "them zero-copy", RuntimeWarning, stacklevel=3)
+        return frame
 
     def pull(self, timeout: float | None = None) -> Frame | None:
         """The next frame; None when none came within ``timeout`` seconds
@@ -226,7 +244,8 @@ class Consumer:
     @property
     def quota(self) -> int:
         """Frames the producer granted this consumer (0 before connecting):
-        ``hold + PIPELINE_HOLD``, or less if its consumer-quota is smaller."""
+        ``hold + PIPELINE_HOLD + 1``, or less if its consumer-quota is
+        smaller."""
         return int(self.stats.get("quota", 0)) if self._src is None else \
             int(self._src.get_property("stats").get_value("quota"))
 
@@ -238,7 +257,9 @@ class Consumer:
     @property
     def stats(self) -> dict[str, Any]:
         """zcipcsrc's statistics (frames-received, frames-dropped: frames the
-        producer skipped for this consumer, quota, ...; as they were at
+        producer skipped for this consumer, quota, frames-copied: frames
+        copied because this consumer kept every frame it was lent, ...; as
+        they were at
         close() once closed) plus this package's own: frames-merged
         (multi-memory buffers mapped with a copy), torch-copies,
         pages-reverted (frames whose privately written pages were dropped on

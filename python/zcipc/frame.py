@@ -32,6 +32,7 @@ __all__ = ["Frame"]
 # Looked up once: attribute access on gi modules is slow, and these are
 # per-frame paths.
 _MAP_READ = Gst.MapFlags.READ
+_MEMORY_READONLY = int(Gst.MemoryFlags.READONLY)
 
 
 class FrameStats:
@@ -138,7 +139,9 @@ class Frame:
     ``pts``, ``dts`` and ``duration`` are in nanoseconds (None when unset);
     ``format`` is the GStreamer video format name ("RGBA", "I420", ...) or
     None for caps that are not raw video; ``strides`` and ``offsets`` are per
-    plane, in bytes, from the buffer's GstVideoMeta.
+    plane, in bytes, from the buffer's GstVideoMeta. ``copied`` says whether
+    zcipcsrc had to copy the frame into memory of this process (the consumer
+    kept every frame the producer lends it alive).
     """
 
     __slots__ = ("_sample", "_buffer", "_layout", "_cache", "_stats", "_hold",
@@ -180,6 +183,17 @@ class Frame:
     @property
     def duration(self) -> int | None:
         return _ns(self.buffer.duration)
+
+    @property
+    def copied(self) -> bool:
+        """True for a private copy that zcipcsrc made because this consumer
+        kept alive every frame the producer lends it (see ``Consumer``'s
+        ``hold``); False for a frame read in place from shared memory."""
+        buffer = self.buffer
+        # Shared frames are read-only memory (the mapping is PROT_READ);
+        # zcipcsrc's copies are plain memory of one piece.
+        return buffer.n_memory() == 1 and not \
+            int(buffer.peek_memory(0).mini_object.flags) & _MEMORY_READONLY
 
     @property
     def format(self) -> str | None:
@@ -251,6 +265,10 @@ class Frame:
 
     def _writable(self, plane: int | None) -> np.ndarray:
         hold = self._held()
+        if hold.view is None and self.copied:
+            # zcipcsrc's own copy: memory of this process that nobody else
+            # reads, so torch may write it as it is.
+            return self._array(plane, writable=True)
         if hold.view is None:
             # No private mapping of this memory: a writable view would be
             # zcipcsrc's read-only mapping (SIGSEGV on write). Copy instead.

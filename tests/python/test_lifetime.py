@@ -23,7 +23,9 @@ SHAPE = (97, 319, 3)
 def test_kept_tensors_stay_valid_and_no_frame_is_missed_with_hold_6(launcher, sock_dir):
     sock = sock_dir / "s"
     n = 30
-    prod = pyhelpers.start_producer(launcher, sock, CAPS, n, props=pyhelpers.LOSSLESS,
+    # hold 6 + the pipeline's 2 + the frame in flight: above the default cap.
+    prod = pyhelpers.start_producer(launcher, sock, CAPS, n,
+                                    props={**pyhelpers.LOSSLESS, "consumer-quota": 9},
                                     linger=True)
     kept = {}  # frame number -> tensor
     numbers = []
@@ -39,8 +41,9 @@ def test_kept_tensors_stay_valid_and_no_frame_is_missed_with_hold_6(launcher, so
                     f"kept frame {k} changed while at frame {i}"
             if i == n - 1:
                 break
-        assert consumer.quota == 6 + zcipc.PIPELINE_HOLD
+        assert consumer.quota == 6 + zcipc.PIPELINE_HOLD + 1
         assert consumer.stats["frames-dropped"] == 0
+        assert consumer.stats["frames-copied"] == 0  # 3 kept, within hold
         del frame
         gc.collect()
 
@@ -100,39 +103,70 @@ def test_arrays_outlive_the_frame_and_the_consumer(launcher, sock_dir):
     prod.kill(signal.SIGTERM)
 
 
-def test_keeping_more_than_hold_misses_frames_but_never_hangs(launcher, sock_dir):
+def test_keeping_more_than_hold_gets_copies_and_misses_nothing(launcher, sock_dir):
     sock = sock_dir / "s"
     n = 60
-    # Default (skip) policy, paced at 100 fps: a consumer at its quota
-    # misses frames, the producer goes on.
+    # Default (skip) policy, paced at 100 fps. A consumer that keeps more
+    # than hold frames alive gets the frames beyond as private copies: it
+    # misses none, and the producer never waits for it.
     prod = pyhelpers.start_producer(launcher, sock, CAPS, n, interval=0.01,
                                     props={"min-consumers": 1})
     hold = 2
     kept = []
     numbers = []
+    copied = []
     start = time.monotonic()
     with zcipc.Consumer(str(sock), hold=hold) as consumer:
-        for frame in consumer:
-            i = patterns.frame_number(frame.pts)
-            numbers.append(i)
-            assert (frame.numpy() == patterns.pattern(i, SHAPE)).all()
-            if len(numbers) <= consumer.quota:
-                # More than hold: at the quota, the producer skips us.
-                kept.append(frame)
-                if len(numbers) == consumer.quota:
-                    time.sleep(0.2)
-                    kept.clear()  # give them back: frames flow again
-        stats = consumer.stats
+        with pytest.warns(RuntimeWarning, match="private copies") as warned:
+            for frame in consumer:
+                i = patterns.frame_number(frame.pts)
+                numbers.append(i)
+                assert (frame.numpy() == patterns.pattern(i, SHAPE)).all()
+                copied.append(frame.copied)
+                if len(numbers) <= 20:
+                    kept.append(frame)  # all of the first 20: more than hold
+                    if len(numbers) == 20:
+                        kept.clear()  # give them back: zero copy again
+            stats = consumer.stats
     assert time.monotonic() - start < 15
     assert consumer.eos
+    assert len([w for w in warned if "private copies" in str(w.message)]) == 1
     published = pyhelpers.wait_event(prod, "published")["stats"]
     prod.wait(10)
-    missed = n - len(numbers)
-    assert missed > 0, "holding more than hold should have missed frames"
-    assert numbers == sorted(numbers) and numbers[-1] == n - 1
-    assert stats["frames-dropped"] == missed
-    assert published["frames-dropped"] == missed
+    assert numbers == list(range(n)), "a frame was missed"
+    # hold + what the pipeline keeps are zero copy, then copies until the
+    # kept frames go, then zero copy again.
+    first_copy = copied.index(True)
+    assert first_copy >= hold, copied
+    assert all(copied[first_copy:20]), copied
+    assert not any(copied[30:]), copied
+    assert stats["frames-copied"] == sum(copied)
+    assert stats["frames-dropped"] == 0
+    assert published["frames-dropped"] == 0
     assert published["rendered"] == n  # the producer never stalled
+
+
+def test_a_copied_frame_gives_torch_its_own_memory(launcher, sock_dir):
+    sock = sock_dir / "s"
+    prod = pyhelpers.start_producer(launcher, sock, CAPS, 8, props=pyhelpers.LOSSLESS,
+                                    linger=True)
+    kept = []
+    with zcipc.Consumer(str(sock), hold=1) as consumer:
+        with pytest.warns(RuntimeWarning, match="private copies"):
+            for frame in consumer:
+                kept.append(frame)
+                if len(kept) == 8:
+                    break
+        copy = next(f for f in kept if f.copied)
+        i = patterns.frame_number(copy.pts)
+        tensor = copy.torch()
+        assert pyhelpers.mapping_of(copy.numpy()) is None  # not shared memory
+        tensor[0, 0, 0] = 255 - int(tensor[0, 0, 0])  # ours to write
+        assert (tensor.numpy()[1:] == patterns.pattern(i, SHAPE)[1:]).all()
+        assert consumer.stats["torch-copies"] == 0
+        del tensor, copy, frame
+        kept.clear()
+    prod.kill(signal.SIGTERM)
 
 
 def test_a_producer_quota_below_hold_is_warned_about(launcher, sock_dir):
@@ -148,26 +182,33 @@ def test_a_producer_quota_below_hold_is_warned_about(launcher, sock_dir):
     prod.wait(10)
 
 
-def test_keeping_more_than_hold_from_a_lossless_producer_ends_in_producer_gone(
+def test_keeping_every_frame_from_a_lossless_producer_is_never_cut_off(
         launcher, sock_dir):
     sock = sock_dir / "s"
+    n = 30
     prod = pyhelpers.start_producer(
-        launcher, sock, CAPS, 30,
+        launcher, sock, CAPS, n,
         props={"min-consumers": 1, "slow-consumer": "wait", "wait-timeout": 300})
     kept = []
     start = time.monotonic()
     with zcipc.Consumer(str(sock), hold=1) as consumer:
-        with pytest.raises(zcipc.ProducerGone):
+        with pytest.warns(RuntimeWarning, match="private copies"):
             for frame in consumer:
-                kept.append(frame)  # never given back: the producer waits, then drops us
+                kept.append(frame)  # never given back: copies, not a cut-off
+        stats = consumer.stats
     assert time.monotonic() - start < 10
-    assert len(kept) == 1 + zcipc.PIPELINE_HOLD  # the quota asked for
-    for frame in kept:  # still valid after the producer dropped us
+    assert consumer.eos
+    assert [patterns.frame_number(f.pts) for f in kept] == list(range(n))
+    # hold + what the pipeline keeps came from shared memory; the rest are
+    # copies, so the producer never waited wait-timeout for us.
+    assert [f.copied for f in kept] == [False] * 3 + [True] * (n - 3)
+    assert stats["frames-copied"] == n - 3
+    for frame in kept:
         i = patterns.frame_number(frame.pts)
         assert (frame.numpy() == patterns.pattern(i, SHAPE)).all()
-    # The producer dropped us and goes on (here: waiting for min-consumers).
-    assert pyhelpers.wait_stat(prod, "consumers-dropped", 1)["consumers-dropped"] == 1
-    prod.kill(signal.SIGTERM)
+    published = pyhelpers.wait_event(prod, "published")["stats"]
+    assert published["consumers-dropped"] == 0
+    prod.wait(10)
     assert prod.popen.returncode == 0, prod.describe()
 
 
@@ -197,7 +238,11 @@ def test_frames_kept_by_a_cut_off_consumer_survive_the_stream_going_on(
                 kept.append(frame)  # never given back
                 if other is None:   # only now, so that we are first
                     other = pyhelpers.checker(launcher, sock)
-    assert len(kept) == 1 + zcipc.PIPELINE_HOLD
+                    # Stuck (not reading): the producer waits, then cuts
+                    # us off. What we keep is no copy: read on after.
+                    time.sleep(1.0)
+    assert len(kept) >= 2
+    assert not kept[0].copied
     pyhelpers.wait_event(prod, "published")
     stats = pyhelpers.wait_stat(prod, "rendered", n)
     assert stats["rendered"] == n and stats["consumers-dropped"] == 1, stats
@@ -206,7 +251,8 @@ def test_frames_kept_by_a_cut_off_consumer_survive_the_stream_going_on(
                    if not (f.numpy() == patterns.pattern(
                        patterns.frame_number(f.pts), SHAPE)).all()]
     assert overwritten == []
-    assert ours_held(prod) == len(kept)  # ... as the producer keeps their slots
+    # ... as the producer keeps their slots (copies went back at once)
+    assert ours_held(prod) == len([f for f in kept if not f.copied])
     n_kept = len(kept)
     del frame  # the loop variable is the last one
     kept.clear()
