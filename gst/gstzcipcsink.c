@@ -295,9 +295,6 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    * digits, as gst-launch-1.0 reads `socket-mode=666` (decimal 666), is
    * taken as the octal mode it spells (0666). Any other value above 0777
    * fails the start with an error.
-   *
-   * Since: 0.2 (values above 0777 were refused by GLib before, with a
-   * warning, keeping the old mode)
    */
   properties[PROP_SOCKET_MODE] = g_param_spec_uint ("socket-mode",
       "Socket mode", "File mode of the socket (who may connect), in octal: "

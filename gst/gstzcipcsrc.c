@@ -194,8 +194,6 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * INFO level every few seconds. A path where no producer can ever
    * appear (a regular file or a directory in the way, a missing directory,
    * no permission) fails at once, whatever the timeout.
-   *
-   * Since: 0.2 (the default was 10000 before)
    */
   properties[PROP_TIMEOUT] = g_param_spec_uint ("timeout", "Timeout",
       "ms to wait for the producer to appear at start (0 = forever)", 0,
