@@ -650,6 +650,10 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   }
   /* To drop our DMABuf memory of a region when the producer removes it. */
   zcipc_client_report_region_removals (client, true);
+  /* A producer that went away may take its directory with it (systemd's
+   * RuntimeDirectory) and bring it back: reconnect waits for that too. At
+   * start, a path no producer can use is a mistake to say at once. */
+  zcipc_client_set_wait_any_path (client, after_loss);
   GST_OBJECT_LOCK (self);
   zcipc_client_set_spin (client, self->spin_time);
   self->client = client;

@@ -58,6 +58,7 @@ struct zcipc_client
   atomic_uint_least64_t sleeps; /* waits in next() for a message */
   uint8_t *buffer;              /* one received datagram, 8-aligned */
   bool use_channel;             /* ask producers for a channel */
+  bool wait_any_path;           /* see zcipc_client_set_wait_any_path() */
   /* next()'s thread only */
   unsigned int socket_due;      /* channel markers whose message is unread */
   unsigned int socket_ahead;    /* socket messages read before their marker */
@@ -520,7 +521,7 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
 {
   int64_t deadline = now_ms () + (timeout_ms < 0 ? 0 : timeout_ms);
   int retry_ms = CONNECT_RETRY_FIRST_MS;
-  int fd = -1, res;
+  int fd = -1, res, blocked;
 
   pthread_mutex_lock (&c->lock);
   close_socket_locked (c);
@@ -555,11 +556,14 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
       return res;
     }
     /* Waiting only helps where a producer can appear. */
-    if ((res = zcipc_socket_check_waitable (c->path)) < 0) {
-      explain_not_waitable (c, res);
-      return res;
+    if ((blocked = zcipc_socket_check_waitable (c->path)) < 0) {
+      explain_not_waitable (c, blocked);
+      if (!c->wait_any_path)
+        return blocked;
     }
     if (timeout_ms >= 0 && now_ms () >= deadline) {
+      if (blocked < 0)
+        return -ETIMEDOUT;      /* explained above */
       if (c->path[0] == '@')
         set_reason (c, "no producer is listening on abstract socket '%s' "
             "in this network namespace", c->path);
@@ -1096,6 +1100,12 @@ uint64_t
 zcipc_client_sleeps (struct zcipc_client *c)
 {
   return atomic_load_explicit (&c->sleeps, memory_order_relaxed);
+}
+
+void
+zcipc_client_set_wait_any_path (struct zcipc_client *c, bool wait)
+{
+  c->wait_any_path = wait;
 }
 
 void

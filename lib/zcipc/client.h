@@ -88,6 +88,12 @@ void zcipc_client_unref (struct zcipc_client *client);
  * refused us or broke the handshake (-EPROTO when it did not answer). */
 int zcipc_client_connect (struct zcipc_client *client, int timeout_ms);
 
+/* With `wait`, zcipc_client_connect() waits also where no producer can
+ * appear now (a missing directory, a file in the way): for coming back to a
+ * producer whose directory went with it (a systemd RuntimeDirectory). The
+ * reason still says what is wrong. Off by default. Before connect only. */
+void zcipc_client_set_wait_any_path (struct zcipc_client *client, bool wait);
+
 /* Waits for the next frame or event. Region messages are handled inside.
  * Returns 0; -EAGAIN after `timeout_ms` (negative: forever); -ECANCELED when
  * interrupted; -EPIPE when the producer went away; -ECONNABORTED when the

@@ -288,3 +288,32 @@ def test_a_socket_mode_that_is_no_mode_fails_the_start(launcher, sock_dir):
         assert "socket-mode=0660" in out
         assert "GLib-GObject" not in out, p.describe()
         assert not sock.exists()
+
+
+def test_reconnect_waits_for_a_producer_whose_directory_went_with_it(launcher, sock_dir):
+    """A missing directory fails a consumer's start at once, but one whose
+    producer went away waits for it even while its directory is gone (as
+    systemd's RuntimeDirectory does on a restart)."""
+    run = sock_dir / "run"
+    run.mkdir()
+    sock = run / "s"
+    first = launcher.launch(f"{LIVE} ! zcipcsink socket-path={sock}")
+    wait_for_path(sock)
+    c = launcher.launch(f"zcipcsrc socket-path={sock} ! checksumsink sync=false")
+    deadline = time.monotonic() + 10
+    while len(zcipctest.checksums(c.stdout())) < 3:
+        assert time.monotonic() < deadline, c.describe()
+        time.sleep(0.05)
+    first.kill(signal.SIGKILL)
+    for entry in run.iterdir():
+        entry.unlink()
+    run.rmdir()
+    time.sleep(1.5)
+    assert c.popen.poll() is None, c.describe()
+    before = len(zcipctest.checksums(c.stdout()))
+    run.mkdir()
+    second = launcher.launch(f"{PRODUCER} ! zcipcsink socket-path={sock} min-consumers=1 "
+                             "slow-consumer=wait sync=false")
+    assert second.wait(30) == 0, second.describe()
+    assert c.wait(30) == 0, c.describe()
+    assert len(zcipctest.checksums(c.stdout())) == before + 5
