@@ -56,6 +56,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
 
@@ -289,11 +290,15 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    * GstZcipcSink:socket-mode:
    *
    * File mode of the socket: who may connect (write permission is needed).
-   * Ignored for abstract sockets.
+   * Ignored for abstract sockets. Write it in octal with its leading 0
+   * (`socket-mode=0666`); a value above 0777 whose digits are all octal
+   * digits, as gst-launch-1.0 reads `socket-mode=666` (decimal 666), is
+   * taken as the octal mode it spells (0666). Any other value above 0777
+   * fails the start with an error.
    */
   properties[PROP_SOCKET_MODE] = g_param_spec_uint ("socket-mode",
-      "Socket mode", "File mode of the socket (who may connect)", 0, 0777,
-      DEFAULT_SOCKET_MODE,
+      "Socket mode", "File mode of the socket (who may connect), in octal: "
+      "0660; 660 means 0660 too", 0, G_MAXUINT, DEFAULT_SOCKET_MODE,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 
   /**
@@ -1084,6 +1089,29 @@ parse_id_list (const gchar * list, gboolean groups, GArray * out,
   return ok;
 }
 
+/* gst-launch-1.0 reads "socket-mode=0660" as octal but "socket-mode=660"
+ * as decimal 660, which no mode is: a value above 0777 whose decimal
+ * digits are all octal digits is taken as the octal mode they spell. */
+static gboolean
+socket_mode_from_value (guint value, guint * mode)
+{
+  guint octal = 0, scale = 1;
+
+  if (value <= 0777) {
+    *mode = value;
+    return TRUE;
+  }
+  for (; value > 0; value /= 10, scale *= 8) {
+    if (value % 10 > 7)
+      return FALSE;
+    octal += (value % 10) * scale;
+  }
+  if (octal > 0777)
+    return FALSE;
+  *mode = octal;
+  return TRUE;
+}
+
 static gboolean
 gst_zcipc_sink_start (GstBaseSink * bsink)
 {
@@ -1116,6 +1144,20 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
     g_array_unref (gids);
     return FALSE;
   }
+  if (!socket_mode_from_value (config.socket_mode, &config.socket_mode)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("socket-mode %u is not a file mode: write it in octal with its "
+            "leading 0, from 0 to 0777, e.g. socket-mode=0660",
+            config.socket_mode), ("socket-mode above 0777 with a digit 8 or "
+            "9, or above 0777 read as octal"));
+    g_free (path);
+    g_free (uid_list);
+    g_free (gid_list);
+    g_array_unref (uids);
+    g_array_unref (gids);
+    return FALSE;
+  }
+  GST_DEBUG_OBJECT (self, "socket mode %04o", config.socket_mode);
   ids_ok = parse_id_list (uid_list, FALSE, uids, &bad) &&
       parse_id_list (gid_list, TRUE, gids, &bad);
   g_free (uid_list);
@@ -1168,11 +1210,21 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
           ("bind: %s; a connect succeeded, so the socket is not stale",
               g_strerror (-res)));
       break;
-    case -EEXIST:
+    case -EEXIST:{
+      GStatBuf st;
+      const gchar *what = "a file";
+
+      if (g_lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
+        what = "a directory";
+      else if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode))
+        what = "a regular file";
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-          ("Could not create socket '%s': a file that is not a socket is in "
-              "the way", path), ("bind: %s", g_strerror (-res)));
+          ("Could not create socket '%s': %s is in the way (not a socket; "
+              "zcipcsink replaces only a stale socket): remove it or choose "
+              "another socket-path", path, what), ("bind: %s",
+              g_strerror (-res)));
       break;
+    }
     default:
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
           ("Could not create socket '%s': %s", path, g_strerror (-res)),

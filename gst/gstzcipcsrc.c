@@ -39,16 +39,19 @@
  * system monotonic clock the segment is shifted so that a `sync=true` sink
  * renders in step with the producer.
  *
- * If the producer goes away, zcipcsrc waits for it to come back
- * (#GstZcipcSrc:reconnect) and continues with the new caps.
+ * A consumer started before its producer waits for it (#GstZcipcSrc:timeout),
+ * and if the producer goes away, zcipcsrc waits for it to come back
+ * (#GstZcipcSrc:reconnect) and continues with the new caps; either wait is
+ * logged at INFO level every few seconds.
  *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 ! videoconvert ! autovideosink
  * ]| shows the stream of `zcipcsink socket-path=/tmp/cam0`.
  * |[
- * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 timeout=0 ! fakesink
- * ]| waits as long as it takes for the producer to appear.
+ * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 timeout=5000 ! fakesink
+ * ]| gives up with an error if no producer appears within 5 s (by default
+ * it waits as long as it takes).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE             /* F_DUPFD_CLOEXEC under -std=c11 */
@@ -80,7 +83,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_STATIC_CAPS_ANY);
 
 #define DEFAULT_SOCKET_PATH NULL
-#define DEFAULT_TIMEOUT 10000
+#define DEFAULT_TIMEOUT 0
 #define DEFAULT_MAX_HELD 2
 #define DEFAULT_RECONNECT TRUE
 #define DEFAULT_RETIMESTAMP FALSE
@@ -222,11 +225,16 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * GstZcipcSrc:timeout:
    *
    * Milliseconds to wait for the producer to appear when starting; past
-   * that, an error. 0 waits forever. (After a producer that was there goes
-   * away, reconnect waits without limit.)
+   * that, an error. 0 (the default) waits forever, as patient as
+   * #GstZcipcSrc:reconnect is with a producer that went away, so that a
+   * consumer may start before its producer. While it waits it says so at
+   * INFO level every few seconds. A path where no producer can ever
+   * appear (a regular file or a directory in the way, a missing directory,
+   * no permission) fails at once, whatever the timeout.
    */
   properties[PROP_TIMEOUT] = g_param_spec_uint ("timeout", "Timeout",
-      "ms to wait for the producer at start (0 = forever)", 0, G_MAXUINT,
+      "ms to wait for the producer to appear at start (0 = forever)", 0,
+      G_MAXUINT,
       DEFAULT_TIMEOUT,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 
@@ -761,6 +769,45 @@ gst_zcipc_src_query (GstBaseSrc * bsrc, GstQuery * query)
 
 /* ------------------------------------------------------------- streaming */
 
+/* Waiting is told at INFO level: soon after the first miss, then every
+ * few seconds (not per retry). */
+#define WAIT_FIRST_REPORT_MS 1000
+#define WAIT_REPORT_MS 5000
+
+/* Connects, waiting for a producer up to `timeout_ms` (0: forever) in
+ * slices, so that a long wait is reported while it lasts. */
+static int
+wait_for_producer (GstZcipcSrc * self, struct zcipc_client *client,
+    const gchar * path, guint timeout_ms)
+{
+  gint64 start = g_get_monotonic_time ();
+  guint slice_ms = WAIT_FIRST_REPORT_MS;
+  int res;
+
+  for (;;) {
+    guint64 waited_ms = (g_get_monotonic_time () - start) / 1000;
+    guint this_ms = slice_ms;
+
+    if (timeout_ms > 0) {
+      if (waited_ms >= timeout_ms)
+        return -ETIMEDOUT;
+      this_ms = MIN (this_ms, timeout_ms - waited_ms);
+    }
+    res = zcipc_client_connect (client, (int) MIN (this_ms, (guint) G_MAXINT));
+    if (res != -ETIMEDOUT)
+      return res;
+    waited_ms = (g_get_monotonic_time () - start) / 1000;
+    if (timeout_ms > 0 && waited_ms >= timeout_ms)
+      return res;
+    GST_INFO_OBJECT (self, "still waiting for a producer on '%s' (%"
+        G_GUINT64_FORMAT " s so far%s): %s%s", path, (waited_ms + 500) / 1000,
+        timeout_ms ? ", timeout set" : "", zcipc_client_reason (client),
+        path[0] == '@' ? " (abstract sockets are per network namespace)" :
+        "");
+    slice_ms = WAIT_REPORT_MS;
+  }
+}
+
 static GstFlowReturn
 connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
 {
@@ -787,6 +834,10 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   }
   /* To drop our DMABuf memory of a region when the producer removes it. */
   zcipc_client_report_region_removals (client, true);
+  /* A producer that went away may take its directory with it (systemd's
+   * RuntimeDirectory) and bring it back: reconnect waits for that too. At
+   * start, a path no producer can use is a mistake to say at once. */
+  zcipc_client_set_wait_any_path (client, after_loss);
   GST_OBJECT_LOCK (self);
   zcipc_client_set_spin (client, self->spin_time);
   self->client = client;
@@ -795,8 +846,8 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   GST_OBJECT_UNLOCK (self);
 
   GST_INFO_OBJECT (self, "connecting to '%s'", path);
-  res = zcipc_client_connect (client, (after_loss || timeout == 0) ? -1 :
-      (int) MIN (timeout, (guint) G_MAXINT));
+  res = wait_for_producer (self, client, path,
+      after_loss ? 0 : timeout);
   if (res == 0) {
     GST_INFO_OBJECT (self, "connected to '%s' as consumer %u, quota %u",
         path, zcipc_client_consumer_id (client), zcipc_client_quota (client));
@@ -823,12 +874,21 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   if (res == -ETIMEDOUT && !after_loss) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
         ("No zcipcsink is publishing on '%s' (waited %u ms). Start the "
-            "producer, check the path, or set timeout=0 to wait forever",
-            path, timeout), ("zcipc_client_connect: %s: %s", g_strerror (-res),
-            reason));
+            "producer, check the path, or set timeout=0 to wait forever%s",
+            path, timeout, path[0] == '@' ? ". Abstract sockets (@name) are "
+            "per network namespace: a producer in another container or "
+            "`ip netns` is not visible here" : ""),
+        ("zcipc_client_connect: %s: %s", g_strerror (-res), reason));
+  } else if (res == -ENOTDIR && !after_loss) {
+    /* Nothing can appear there, but it is still "no producer on that
+     * path", the mistake of a wrong path. */
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("No zcipcsink is publishing on '%s': %s", path, reason),
+        ("zcipc_client_connect: %s", g_strerror (-res)));
   } else {
-    /* Refused (allow-list, too many consumers, protocol version) or a
-     * producer that broke the handshake: the reason says which. */
+    /* Something else is in the way, no permission, refused (allow-list,
+     * too many consumers, protocol version), or a producer that broke the
+     * handshake: the reason says which. */
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
         ("Could not receive from '%s': %s", path, reason),
         ("zcipc_client_connect: %s", g_strerror (-res)));

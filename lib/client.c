@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +57,7 @@ struct zcipc_client
   atomic_uint_least64_t sleeps; /* waits in next() for a message */
   uint8_t *buffer;              /* one received datagram, 8-aligned */
   bool use_channel;             /* ask producers for a channel */
+  bool wait_any_path;           /* see zcipc_client_set_wait_any_path() */
   /* next()'s thread only */
   unsigned int socket_due;      /* channel markers whose message is unread */
   unsigned int socket_ahead;    /* socket messages read before their marker */
@@ -77,7 +81,7 @@ struct zcipc_client
   struct held_frame *held;      /* ZCIPC_WIRE_MAX_QUOTA entries */
   uint64_t pending[ZCIPC_WIRE_MAX_QUOTA];  /* releases not sent yet */
   uint32_t n_pending;
-  char reason[256];
+  char reason[512];
 };
 
 static void flush_releases_locked (struct zcipc_client *c);
@@ -379,8 +383,10 @@ handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
     res = wait_readable (c, fd, remaining (deadline, timeout_ms < 0 ? 10000 :
             timeout_ms));
     if (res == -EAGAIN) {
-      set_reason (c, "the producer did not answer the handshake");
-      return -ETIMEDOUT;
+      /* Not "nobody listens": something accepted and stayed silent. */
+      set_reason (c, "the producer on '%s' did not answer the handshake "
+          "(wedged, or not a zcipc producer)", c->path);
+      return -EPROTO;
     }
     if (res < 0)
       return res;
@@ -441,17 +447,99 @@ handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
   return 0;
 }
 
+static void
+user_name (uid_t uid, char *out, size_t n)
+{
+  struct passwd pw, *found = NULL;
+  char buf[1024];
+
+  if (getpwuid_r (uid, &pw, buf, sizeof buf, &found) == 0 && found)
+    snprintf (out, n, "%s", found->pw_name);
+  else
+    snprintf (out, n, "%u", (unsigned) uid);
+}
+
+static void
+group_name (gid_t gid, char *out, size_t n)
+{
+  struct group gr, *found = NULL;
+  char buf[1024];
+
+  if (getgrgid_r (gid, &gr, buf, sizeof buf, &found) == 0 && found)
+    snprintf (out, n, "%s", found->gr_name);
+  else
+    snprintf (out, n, "%u", (unsigned) gid);
+}
+
+/* Connecting needs write permission on the socket file (and search on its
+ * directories): say what the file allows and who we are, so that the fix
+ * (the producer's socket mode, or our groups) is plain. */
+static void
+explain_permission_denied (struct zcipc_client *c)
+{
+  char owner[64], group[64], me[64], my_group[64];
+  struct stat st;
+
+  user_name (geteuid (), me, sizeof me);
+  group_name (getegid (), my_group, sizeof my_group);
+  if (stat (c->path, &st) < 0) {
+    set_reason (c, "permission denied connecting to '%s': this process "
+        "(uid %u %s) may not enter a directory on the way to it", c->path,
+        (unsigned) geteuid (), me);
+    return;
+  }
+  user_name (st.st_uid, owner, sizeof owner);
+  group_name (st.st_gid, group, sizeof group);
+  set_reason (c, "permission denied on socket '%s' (mode %04o, owner %s, "
+      "group %s) for this process (uid %u %s, gid %u %s): let it in on the "
+      "producer's side with zcipcsink's socket-mode (e.g. 0666; "
+      "allowed-uids/allowed-gids then choose who), or add user %s to "
+      "group %s", c->path, (unsigned) (st.st_mode & 07777), owner, group,
+      (unsigned) geteuid (), me, (unsigned) getegid (), my_group, me, group);
+}
+
+static void
+explain_not_waitable (struct zcipc_client *c, int res)
+{
+  switch (res) {
+    case -EISDIR:
+      set_reason (c, "'%s' is a directory, not a socket: socket-path must "
+          "name the socket file itself", c->path);
+      break;
+    case -ENOTSOCK:
+      set_reason (c, "'%s' is a file, not a socket: socket-path must name "
+          "the socket a producer creates", c->path);
+      break;
+    default:{
+      const char *slash = strrchr (c->path, '/');
+      int dir_len = slash ? (int) (slash - c->path) : 0;
+      set_reason (c, "directory '%.*s' does not exist: create it (a "
+          "producer does not) or fix the path", dir_len, c->path);
+      break;
+    }
+  }
+}
+
+/* Connect retries while nobody listens: quick at first, so that a producer
+ * starting at the same time is found at once, then slower, so that a
+ * consumer waiting for hours costs nothing. */
+#define CONNECT_RETRY_FIRST_MS 10
+#define CONNECT_RETRY_MAX_MS 100
+
 int
 zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
 {
   int64_t deadline = now_ms () + (timeout_ms < 0 ? 0 : timeout_ms);
-  int fd = -1, res;
+  int retry_ms = CONNECT_RETRY_FIRST_MS;
+  int fd = -1, res, blocked;
 
   pthread_mutex_lock (&c->lock);
   close_socket_locked (c);
   pthread_mutex_unlock (&c->lock);
 
   for (;;) {
+    int wait_ms;
+
     res = zcipc_socket_connect (c->path, &fd);
     if (res == 0) {
       /* The handshake has its own 5 s, counted from now: a producer that
@@ -468,22 +556,39 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
         return res;
       res = -ECONNREFUSED;
     }
+    if (res == -EACCES) {
+      explain_permission_denied (c);
+      return res;
+    }
     if (res != -ENOENT && res != -ECONNREFUSED) {
       set_reason (c, "could not connect to '%s': %s", c->path,
           strerror (-res));
       return res;
     }
+    /* Waiting only helps where a producer can appear. */
+    if ((blocked = zcipc_socket_check_waitable (c->path)) < 0) {
+      explain_not_waitable (c, blocked);
+      if (!c->wait_any_path)
+        return blocked;
+    }
     if (timeout_ms >= 0 && now_ms () >= deadline) {
-      set_reason (c, "no producer is listening on '%s'", c->path);
+      if (blocked < 0)
+        return -ETIMEDOUT;      /* explained above */
+      if (c->path[0] == '@')
+        set_reason (c, "no producer is listening on abstract socket '%s' "
+            "in this network namespace", c->path);
+      else
+        set_reason (c, "no producer is listening on '%s'", c->path);
       return -ETIMEDOUT;
     }
-    /* Nobody listens yet: poll the path every 20 ms (cheap, and a producer
-     * that appears is found within a frame or so). */
-    res = wait_readable (c, -1, timeout_ms < 0 ? 20 :
-        (remaining (deadline, timeout_ms) < 20 ?
-            remaining (deadline, timeout_ms) : 20));
+    wait_ms = retry_ms;
+    if (timeout_ms >= 0 && remaining (deadline, timeout_ms) < wait_ms)
+      wait_ms = remaining (deadline, timeout_ms);
+    res = wait_readable (c, -1, wait_ms);
     if (res == -ECANCELED)
       return res;
+    retry_ms = retry_ms * 2 > CONNECT_RETRY_MAX_MS ? CONNECT_RETRY_MAX_MS :
+        retry_ms * 2;
   }
 }
 
@@ -1059,6 +1164,12 @@ uint64_t
 zcipc_client_sleeps (struct zcipc_client *c)
 {
   return atomic_load_explicit (&c->sleeps, memory_order_relaxed);
+}
+
+void
+zcipc_client_set_wait_any_path (struct zcipc_client *c, bool wait)
+{
+  c->wait_any_path = wait;
 }
 
 void

@@ -297,7 +297,16 @@ accept_pending (struct zcipc_server *s)
       server_log (s, ZCIPC_LOG_WARNING,
           "refused consumer pid %d uid %u gid %u: not on the allow-list",
           (int) cred.pid, (unsigned) cred.uid, (unsigned) cred.gid);
-      reject (fd, -EACCES, "uid/gid not allowed by this producer");
+      {
+        /* Named, so the consumer's message says whom to add; only the
+         * peer's effective gid is known (SO_PEERCRED), not its other
+         * groups. */
+        char why[ZCIPC_WIRE_REASON_SIZE];
+        snprintf (why, sizeof why, "uid %u gid %u not allowed by this "
+            "producer's allowed-uids/allowed-gids (only the primary gid "
+            "counts)", (unsigned) cred.uid, (unsigned) cred.gid);
+        reject (fd, -EACCES, why);
+      }
       close (fd);
       continue;
     }

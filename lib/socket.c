@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -157,6 +158,37 @@ zcipc_socket_connect (const char *path, int *out_fd)
   }
   *out_fd = fd;
   return 0;
+}
+
+int
+zcipc_socket_check_waitable (const char *path)
+{
+  struct stat st;
+  char *dir, *slash;
+  int res;
+
+  if (is_abstract (path))
+    return 0;
+  /* stat, not lstat: connect follows a symlink too. */
+  if (stat (path, &st) == 0) {
+    if (S_ISSOCK (st.st_mode))
+      return 0;
+    return S_ISDIR (st.st_mode) ? -EISDIR : -ENOTSOCK;
+  }
+  if (errno != ENOENT)
+    return 0;                   /* let connect() say what it is */
+  /* Missing: its directory must exist for a producer to bind there. */
+  slash = strrchr (path, '/');
+  if (!slash)
+    return 0;                   /* the working directory */
+  if (slash == path)
+    return 0;                   /* "/name": the root exists */
+  if (!(dir = strndup (path, (size_t) (slash - path))))
+    return 0;
+  res = stat (dir, &st) < 0 ? (errno == ENOENT || errno == ENOTDIR ?
+      -ENOTDIR : 0) : (S_ISDIR (st.st_mode) ? 0 : -ENOTDIR);
+  free (dir);
+  return res;
 }
 
 int

@@ -78,10 +78,21 @@ struct zcipc_client *zcipc_client_ref (struct zcipc_client *client);
 void zcipc_client_unref (struct zcipc_client *client);
 
 /* Connects and shakes hands, retrying while nobody listens until
- * `timeout_ms` (negative: forever). Returns 0; -ETIMEDOUT when nobody came;
- * -ECANCELED when interrupted; -EPROTONOSUPPORT or -EACCES (and others) when
- * the producer refused us, with its reason in zcipc_client_reason(). */
+ * `timeout_ms` (negative: forever), every 10 ms at first, then every 100 ms.
+ * Returns 0; -ETIMEDOUT when nobody came; -ECANCELED when interrupted.
+ * Fails at once, with its reason in zcipc_client_reason(), where waiting
+ * cannot help: -EISDIR, -ENOTSOCK or -ENOTDIR (see
+ * zcipc_socket_check_waitable()), -EACCES when the socket's mode shuts us
+ * out (the reason names the mode, owner, group and our ids), or when the
+ * producer refused us; -EPROTONOSUPPORT (and others) when the producer
+ * refused us or broke the handshake (-EPROTO when it did not answer). */
 int zcipc_client_connect (struct zcipc_client *client, int timeout_ms);
+
+/* With `wait`, zcipc_client_connect() waits also where no producer can
+ * appear now (a missing directory, a file in the way): for coming back to a
+ * producer whose directory went with it (a systemd RuntimeDirectory). The
+ * reason still says what is wrong. Off by default. Before connect only. */
+void zcipc_client_set_wait_any_path (struct zcipc_client *client, bool wait);
 
 /* Waits for the next frame or event. Region messages are handled inside.
  * Returns 0; -EAGAIN after `timeout_ms` (negative: forever); -ECANCELED when

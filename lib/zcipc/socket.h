@@ -36,9 +36,17 @@ int zcipc_socket_check_path (const char *path);
  * non-blocking, CLOEXEC listening socket owned by the caller. */
 int zcipc_socket_listen (const char *path, uint32_t mode, int *out_fd);
 
-/* Connects to `path`. -ENOENT or -ECONNREFUSED mean nobody listens (yet).
+/* Connects to `path`. -ENOENT or -ECONNREFUSED mean nobody listens (yet),
+ * or that nothing can: see zcipc_socket_check_waitable().
  * On success *out_fd is a blocking, CLOEXEC socket owned by the caller. */
 int zcipc_socket_connect (const char *path, int *out_fd);
+
+/* After zcipc_socket_connect() found nobody there: whether a producer can
+ * still appear at `path`. 0 when it can (no socket yet, or a stale one that
+ * nobody accepts on; always for abstract names); -EISDIR when a directory
+ * is there, -ENOTSOCK when another file that is not a socket is; -ENOTDIR
+ * when the directory it would be in does not exist (or is not one). */
+int zcipc_socket_check_waitable (const char *path);
 
 /* Accepts one pending connection as non-blocking and CLOEXEC, and reads its
  * credentials (SO_PEERCRED). -EAGAIN when none is pending. */

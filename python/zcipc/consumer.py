@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
+import time
 import warnings
 from typing import Any, Iterator
 
@@ -28,6 +30,10 @@ IN_FLIGHT = 1
 #: How long one wait on appsink lasts before the bus and the Python signal
 #: handlers (Ctrl-C) are looked at.
 _SLICE_NS = 50 * Gst.MSECOND
+#: While no producer came: say so after this long, then every WAIT_REPORT.
+_WAIT_FIRST_REPORT = 1.0
+_WAIT_REPORT = 5.0
+_log = logging.getLogger("zcipc")
 _MSG_ERROR = Gst.MessageType.ERROR
 _MSG_ELEMENT = Gst.MessageType.ELEMENT
 
@@ -42,7 +48,12 @@ class Consumer:
                 image = frame.numpy()      # (height, width, channels), no copy
 
     ``timeout`` is how many seconds to wait for the producer to appear
-    (None: forever); past it, iterating raises :class:`ProducerNotFound`.
+    (None, the default: as long as it takes, so a consumer may start
+    before its producer); past it, iterating raises
+    :class:`ProducerNotFound`. While it waits, the ``zcipc`` logger says so
+    at INFO level every few seconds. A path where no producer can ever
+    appear (a file or a directory in the way, a missing directory, no
+    permission) raises at once, whatever the timeout.
     ``hold`` is how many frames Python may keep alive at once (a frame is
     alive while the Frame object or any array or tensor made from it is):
     the default 3 leaves room for the loop's current frame, the previous
@@ -64,7 +75,7 @@ class Consumer:
     Ctrl-C and :meth:`close` from another thread interrupt it.
     """
 
-    def __init__(self, socket_path: str, timeout: float | None = 10.0,
+    def __init__(self, socket_path: str, timeout: float | None = None,
                  hold: int = 3, spin_us: int = 0) -> None:
         if hold < 1:
             raise ValueError("hold must be at least 1")
@@ -86,6 +97,8 @@ class Consumer:
         self._lock = threading.Lock()
 
         self._final_stats: dict[str, Any] | None = None
+        self._started = time.monotonic()
+        self._next_report = self._started + _WAIT_FIRST_REPORT
 
         pipeline = Gst.Pipeline.new("zcipc-consumer")
         src = _gst.make_element("zcipcsrc", "src")
@@ -221,9 +234,19 @@ class Consumer:
             if sink.is_eos():
                 self._eos = True
                 return None
+            if not self._connected:
+                self._report_waiting()
             if deadline is not None and Gst.util_get_timestamp() >= deadline:
                 return None
         return None
+
+    def _report_waiting(self) -> None:
+        now = time.monotonic()
+        if now < self._next_report:
+            return
+        self._next_report = now + _WAIT_REPORT
+        _log.info("still waiting for a producer on '%s' (%.0f s so far)",
+                  self.socket_path, now - self._started)
 
     def __iter__(self) -> Iterator[Frame]:
         return self

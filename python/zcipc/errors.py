@@ -18,8 +18,10 @@ __all__ = [
 class Error(Exception):
     """Base class of every zcipc error.
 
-    ``debug`` holds GStreamer's debug text (the failing call and errno) when
-    the error came from an element, else an empty string.
+    ``str()`` of it is the message, written for the user (what is wrong
+    and what to do). ``debug`` holds GStreamer's debug text (the C source
+    location, the failing call and errno) when the error came from an
+    element, else an empty string: for bug reports, not for the user.
     """
 
     def __init__(self, message: str, debug: str = "") -> None:
@@ -28,12 +30,13 @@ class Error(Exception):
         self.debug = debug
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.debug})" if self.debug else self.message
+        return self.message
 
 
 class ProducerNotFound(Error):
     """No zcipcsink published on the socket path within the timeout (nothing
-    runs there, or the path is wrong)."""
+    runs there, or the path is wrong); at once when the path's directory
+    does not exist."""
 
 
 class ProducerGone(Error):
@@ -42,8 +45,10 @@ class ProducerGone(Error):
 
 
 class ConnectionFailed(Error):
-    """The consumer could not connect: bad socket path, permission denied,
-    protocol version mismatch, too many consumers."""
+    """The consumer could not connect: bad socket path (too long, or a file
+    or a directory in the way), permission denied, refused by the
+    producer's allow-list, protocol version mismatch, too many consumers.
+    Raised at once, whatever the timeout: waiting would not help."""
 
 
 class StreamError(Error):

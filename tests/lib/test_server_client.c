@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -237,6 +238,46 @@ START_TEST (test_connect_times_out_when_nobody_listens)
 
 END_TEST;
 
+/* Where no producer can ever appear, waiting cannot help: connect fails
+ * at once, with a reason that says what is in the way. */
+static void
+expect_connect_fails_at_once (const char *path, int error, const char *text)
+{
+  struct zcipc_client *c;
+  int64_t t0;
+
+  ck_assert_int_eq (zcipc_client_new (path, 2, &c), 0);
+  t0 = zt_now_ms ();
+  ck_assert_int_eq (zcipc_client_connect (c, 5000), error);
+  ck_assert_int_lt (zt_now_ms () - t0, 1000);
+  ck_assert_msg (strstr (zcipc_client_reason (c), text), "reason '%s' lacks "
+      "'%s'", zcipc_client_reason (c), text);
+  zcipc_client_unref (c);
+}
+
+START_TEST (test_connect_fails_at_once_where_no_producer_can_appear)
+{
+  struct zt_tmpdir dir;
+  char file[128], sub[128], missing[128];
+  int fd;
+
+  zt_tmpdir_make (&dir);
+  zt_tmpdir_file (&dir, "file", file, sizeof file);
+  fd = open (file, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  ck_assert_int_ge (fd, 0);
+  close (fd);
+  expect_connect_fails_at_once (file, -ENOTSOCK, "is a file, not a socket");
+  zt_tmpdir_file (&dir, "dir", sub, sizeof sub);
+  ck_assert_int_eq (mkdir (sub, 0755), 0);
+  expect_connect_fails_at_once (sub, -EISDIR, "is a directory");
+  snprintf (missing, sizeof missing, "%s/nope/s", dir.path);
+  expect_connect_fails_at_once (missing, -ENOTDIR, "does not exist");
+  rmdir (sub);
+  zt_tmpdir_remove (&dir);
+}
+
+END_TEST;
+
 START_TEST (test_peer_not_on_the_allow_list_is_rejected)
 {
   uid_t other_uid = getuid () + 1;
@@ -253,6 +294,14 @@ START_TEST (test_peer_not_on_the_allow_list_is_rejected)
   ck_assert_int_eq (zcipc_client_new (prod.path, 2, &c), 0);
   ck_assert_int_eq (zcipc_client_connect (c, 5000), -EACCES);
   ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "not allowed"));
+  {
+    /* It names whom it refused, so the fix (whom to allow) is plain. */
+    char who[64];
+    snprintf (who, sizeof who, "uid %u gid %u not allowed",
+        (unsigned) geteuid (), (unsigned) getegid ());
+    ck_assert_msg (strstr (zcipc_client_reason (c), who), "reason '%s'",
+        zcipc_client_reason (c));
+  }
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 0);
   zcipc_client_unref (c);
   zt_producer_stop (&prod);
@@ -2213,6 +2262,7 @@ server_client_suite (void)
   tcase_add_test (tc, test_quota_asked_before_connecting_goes_in_the_hello);
   tcase_add_test (tc, test_client_refuses_bad_arguments);
   tcase_add_test (tc, test_connect_times_out_when_nobody_listens);
+  tcase_add_test (tc, test_connect_fails_at_once_where_no_producer_can_appear);
   tcase_add_test (tc, test_peer_not_on_the_allow_list_is_rejected);
   tcase_add_test (tc, test_one_consumer_too_many_is_rejected);
   tcase_add_test (tc, test_version_mismatch_gets_a_reject_naming_both_versions);

@@ -6,6 +6,8 @@ end of stream ends the iteration."""
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import sys
 import threading
@@ -182,3 +184,90 @@ def test_spin_us_reaches_zcipcsrc(sock_dir):
         assert consumer.stats["sleeps"] == 0
     finally:
         consumer.close()
+
+
+# --- Same patience both ways; errors that say what to do (issue 14) ----------
+
+def test_a_consumer_started_first_waits_by_default_and_logs_it(launcher, sock_dir, caplog):
+    """No timeout given: the consumer waits past the old 10 s default,
+    says so on the zcipc logger, and receives once the producer comes."""
+    sock = sock_dir / "late"
+    caplog.set_level(logging.INFO, logger="zcipc")
+    with zcipc.Consumer(str(sock)) as consumer:
+        assert consumer.pull(timeout=10.5) is None
+        waiting = [r for r in caplog.records if "still waiting for a producer" in r.getMessage()]
+        assert 2 <= len(waiting) <= 4 and str(sock) in waiting[0].getMessage()
+        pyhelpers.gst_producer(launcher, sock, *LIVE)
+        assert consumer.pull(timeout=10) is not None
+
+
+def _raises_at_once(path: str, kind: type[zcipc.Error]) -> zcipc.Error:
+    start = time.monotonic()
+    with zcipc.Consumer(path) as consumer:          # no timeout: forever
+        with pytest.raises(kind) as info:
+            consumer.pull(timeout=20)
+    assert time.monotonic() - start < 3, "waited where no producer can appear"
+    return info.value
+
+
+def test_error_text_has_no_c_source_locations(sock_dir):
+    path = sock_dir / "file"
+    path.write_text("x")
+    error = _raises_at_once(str(path), zcipc.ConnectionFailed)
+    assert str(error) == error.message
+    assert f"'{path}' is a file, not a socket" in str(error)
+    assert ".c(" not in str(error) and "zcipc_client_connect" not in str(error)
+    # kept apart for bug reports
+    assert "gstzcipcsrc.c(" in error.debug
+
+
+def test_a_directory_at_the_path_raises_connection_failed_at_once(sock_dir):
+    path = sock_dir / "dir"
+    path.mkdir()
+    error = _raises_at_once(str(path), zcipc.ConnectionFailed)
+    assert f"'{path}' is a directory, not a socket" in str(error)
+
+
+def test_a_missing_directory_raises_producer_not_found_at_once(sock_dir):
+    path = sock_dir / "missing-dir" / "cam0"
+    error = _raises_at_once(str(path), zcipc.ProducerNotFound)
+    assert f"directory '{sock_dir / 'missing-dir'}' does not exist" in str(error)
+
+
+def test_an_allow_list_refusal_names_the_refused_uid_and_gid(launcher, sock_dir):
+    sock = sock_dir / "s"
+    pyhelpers.gst_producer(launcher, sock, *LIVE, extra="allowed-uids=12345 allowed-gids=12345")
+    error = _raises_at_once(str(sock), zcipc.ConnectionFailed)
+    assert f"uid {os.geteuid()} gid {os.getegid()} not allowed" in str(error)
+
+
+def test_an_abstract_name_not_found_says_it_is_per_network_namespace():
+    name = f"@zcipc-nobody-{os.getpid()}"
+    start = time.monotonic()
+    with zcipc.Consumer(name, timeout=0.5) as consumer:
+        with pytest.raises(zcipc.ProducerNotFound) as info:
+            consumer.pull()
+    assert 0.5 <= time.monotonic() - start < 5
+    assert "per network namespace" in str(info.value)
+
+
+def test_permission_denied_names_the_mode_the_group_and_socket_mode(launcher, sock_dir):
+    os.chmod(sock_dir, 0o755)
+    sock = sock_dir / "s"
+    pyhelpers.gst_producer(launcher, sock, *LIVE, extra="socket-mode=0600")
+    code = ("import time, zcipc\n"
+            f"c = zcipc.Consumer({str(sock)!r})\n"
+            "start = time.monotonic()\n"
+            "try:\n"
+            "    c.pull(timeout=20)\n"
+            "except zcipc.ConnectionFailed as e:\n"
+            "    print(f'{time.monotonic() - start:.2f}', e, flush=True)\n")
+    proc = launcher.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                         sys.executable, "-c", code], name="nobody",
+                        extra_env={"GST_REGISTRY_1_0": f"/tmp/zcipc-pynobody-{os.getpid()}.bin"})
+    assert proc.wait(30) == 0, proc.describe()
+    took, text = proc.stdout().split(" ", 1)
+    assert float(took) < 3, proc.describe()
+    assert "mode 0600, owner root, group root" in text, proc.describe()
+    assert "uid 65534" in text and "socket-mode" in text
+    assert ".c(" not in text
