@@ -564,6 +564,13 @@ zg_producer_free (ZgProducer * p)
 GstHarness *
 zg_consumer_new (const gchar * socket_path, const gchar * props, GstBus ** bus)
 {
+  return zg_consumer_new_bounded (socket_path, props, bus, FALSE);
+}
+
+GstHarness *
+zg_consumer_new_bounded (const gchar * socket_path, const gchar * props,
+    GstBus ** bus, gboolean bounded)
+{
   GError *error = NULL;
   GstElement *src;
   GstHarness *h;
@@ -581,6 +588,13 @@ zg_consumer_new (const gchar * socket_path, const gchar * props, GstBus ** bus)
   }
   h = gst_harness_new_with_element (src, NULL, "src");
   gst_object_unref (src);
+  /* The harness queues whatever is pushed, without bound; a real sink (or
+   * a queue) makes the pushing thread wait instead. Without that, a test
+   * that pulls slower than a lossless producer sends has its harness keep
+   * ever more frames, which zcipcsrc rightly copies once they are all its
+   * quota. */
+  if (bounded)
+    gst_harness_set_blocking_push_mode (h);
   gst_harness_play (h);
   return h;
 }

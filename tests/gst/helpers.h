@@ -155,6 +155,12 @@ zg_assert_error (GstMessage * msg, GstElement * src, GQuark domain, ...)
      GstHarness *zg_consumer_new (const gchar * socket_path,
     const gchar * props, GstBus ** bus);
 
+/* The same; `bounded`: the harness lets the pushing thread go on only
+ * when the test pulls (a real downstream's backpressure), for tests that
+ * pull slower than the producer sends and want every frame zero-copy. */
+     GstHarness *zg_consumer_new_bounded (const gchar * socket_path,
+    const gchar * props, GstBus ** bus, gboolean bounded);
+
 /* SHA-256 of a buffer's bytes. */
      gchar *zg_buffer_checksum (GstBuffer * buffer);
 

@@ -95,7 +95,8 @@ consumer_pipeline_free (GstElement * pipeline, GstElement * src)
 GST_START_TEST (test_buffers_keep_the_producers_timestamps_caps_and_strides)
 {
   ZgProducer *p = start_producer ("pattern=ball");
-  GstHarness *h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  GstHarness *h = zg_consumer_new_bounded (socket_path, "max-held=4", NULL,
+      TRUE);
   GstCaps *producer_caps, *consumer_caps;
   GstPad *sinkpad;
 
@@ -169,7 +170,8 @@ GST_END_TEST;
 GST_START_TEST (test_every_buffer_is_read_only_memory_in_the_consumers_mapping)
 {
   ZgProducer *p = start_producer ("pattern=ball");
-  GstHarness *h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  GstHarness *h = zg_consumer_new_bounded (socket_path, "max-held=4", NULL,
+      TRUE);
   /* region name -> start of the consumer's mapping of it */
   GHashTable *mapped_at = g_hash_table_new_full (g_str_hash, g_str_equal,
       g_free, NULL);
@@ -355,7 +357,8 @@ GST_END_TEST;
 GST_START_TEST (test_a_slots_next_frame_comes_in_the_same_buffer)
 {
   ZgProducer *p = start_producer ("pattern=ball");
-  GstHarness *h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  GstHarness *h = zg_consumer_new_bounded (socket_path, "max-held=4", NULL,
+      TRUE);
   /* buffer -> the seqnum of the video meta it carried last */
   GHashTable *seen = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   const guint n_frames = 3 * N_FRAMES;
@@ -423,7 +426,8 @@ GST_END_TEST;
 GST_START_TEST (test_a_frame_whose_memory_is_still_shared_is_kept)
 {
   ZgProducer *p = start_producer ("pattern=ball");
-  GstHarness *h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  GstHarness *h = zg_consumer_new_bounded (socket_path, "max-held=4", NULL,
+      TRUE);
   GstBuffer *buffer = gst_harness_pull (h);
   GstBuffer *copy;
   gchar *sum, *after;
@@ -467,7 +471,8 @@ GST_START_TEST (test_a_reused_buffer_carries_only_its_own_frames_metas)
 {
   const guint n_marked = 2 * (4 + 4);
   ZgProducer *p = start_producer ("pattern=ball");
-  GstHarness *h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  GstHarness *h = zg_consumer_new_bounded (socket_path, "max-held=4", NULL,
+      TRUE);
   GstCaps *reference = gst_caps_new_empty_simple ("timestamp/x-test");
   GHashTable *marked = g_hash_table_new (NULL, NULL);
   guint came_again = 0;

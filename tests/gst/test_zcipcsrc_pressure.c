@@ -157,7 +157,8 @@ GST_START_TEST (test_frames_beyond_the_quota_are_copied_not_starved)
   const guint n_frames = 24;
   ZgProducer *p = start_producer (NULL);
   GstBus *bus;
-  GstHarness *h = zg_consumer_new (socket_path, NULL, &bus);
+  GstHarness *h = zg_consumer_new_bounded (socket_path, NULL, &bus,
+      TRUE);
   GPtrArray *kept = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_buffer_unref);
   guint shared = 0;
