@@ -914,6 +914,31 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
   return buffer;
 }
 
+/* A frame without memory (a zero-size buffer, a gap): a buffer with its
+ * timestamps, flags and metas. The client gave the frame back already:
+ * nothing of it lies in shared memory. */
+static GstBuffer *
+wrap_memoryless_frame (GstZcipcSrc * self, const struct zcipc_client_event *ev)
+{
+  const struct zcipc_wire_frame *info = &ev->frame.info;
+  GstBuffer *buffer = gst_buffer_new ();
+  guint n_unknown = 0;
+
+  GST_BUFFER_PTS (buffer) = info->pts;
+  GST_BUFFER_DTS (buffer) = info->dts;
+  GST_BUFFER_DURATION (buffer) = info->duration;
+  GST_BUFFER_OFFSET (buffer) = info->offset;
+  GST_BUFFER_OFFSET_END (buffer) = info->offset_end;
+  GST_MINI_OBJECT_FLAGS (buffer) = info->flags & ~GST_BUFFER_FLAG_TAG_MEMORY;
+  if (ev->frame.meta_size && !gst_zcipc_metas_deserialize (buffer,
+          ev->frame.meta, ev->frame.meta_size, &n_unknown))
+    GST_WARNING_OBJECT (self, "frame %" G_GUINT64_FORMAT " carried malformed "
+        "metas; kept the ones before", info->seq);
+  if (n_unknown)
+    g_atomic_pointer_add (&self->metas_unknown, n_unknown);
+  return buffer;
+}
+
 /* The running time now becomes the PTS; the producer's PTS is kept. */
 static void
 retimestamp (GstZcipcSrc * self, GstBuffer * buffer)
@@ -1018,7 +1043,8 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     self->last_seq = ev.frame.info.seq;
     g_atomic_pointer_add (&self->frames_received, 1);
 
-    *buffer = wrap_frame (self, client, &ev);
+    *buffer = ev.frame.n_mems ? wrap_frame (self, client, &ev) :
+        wrap_memoryless_frame (self, &ev);
     if (self->retimestamp_active)
       retimestamp (self, *buffer);
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " %" GST_PTR_FORMAT,

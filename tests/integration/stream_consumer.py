@@ -80,6 +80,8 @@ def main() -> int:
             if args.metas:
                 item["metas"] = stream_metas.dump_metas(buf)
                 item["sha1"] = hashlib.sha1(buf.extract_dup(0, buf.get_size())).hexdigest()
+                item["duration"] = buf.duration
+                item["gap"] = bool(buf.get_flags() & Gst.BufferFlags.GAP)
             with lock:
                 report["items"].append(item)
                 frames[0] += 1
