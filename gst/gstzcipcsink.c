@@ -29,7 +29,17 @@
  * tee, which never forwards them), or an fd that cannot be shared safely (a
  * memfd that cannot be sealed, a plain file): one copy per frame, logged to
  * GST_PERFORMANCE and counted in #GstZcipcSink:stats, or refused with
- * #GstZcipcSink:copy-mode=forbid.
+ * #GstZcipcSink:copy-mode=forbid. While no consumer is connected nothing is
+ * copied (nor announced): the frame is counted in frames-unsent.
+ *
+ * Buffers without memory (or of zero size) cross too, as their timestamps,
+ * flags and metas. Metas of up to 192 KiB travel in the frame's message,
+ * larger ones in shared memory of their own; a meta that would take a
+ * frame's metas past 64 MiB is left out, counted in metas-skipped, and the
+ * first of a stream posted as an element warning.
+ *
+ * Going to PAUSED while the sink waits for consumers (min-consumers,
+ * slow-consumer=wait) completes, and the stream goes on in PLAYING.
  *
  * ## Example launch lines
  * |[
@@ -428,12 +438,14 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    * #GstBaseSink's statistics (average-rate, dropped, rendered) plus:
    * consumers (guint, connected now), frames-sent (guint64, frames that
    * reached at least one consumer), frames-unsent (guint64, frames rendered
-   * while no consumer could take them), frames-dropped (guint64, frames
+   * while no consumer could take them; with none connected such a frame is
+   * not copied), frames-dropped (guint64, frames
    * consumers missed, summed over consumers), frames-copied and bytes-copied
    * (guint64, copies into shared memory), frames-held (guint, holds across
    * consumers now), consumers-joined, consumers-dropped (guint64, cut off for
    * a protocol violation, the wait timeout, or too slow to take an event),
-   * metas-skipped (guint64, metas with no serializer), regions-announced
+   * metas-skipped (guint64, metas with no serializer, or that would take a
+   * frame's metas past 64 MiB), regions-announced
    * (guint64, REGION_ADDs: shared regions announced to consumers so far, ours
    * and upstream's fds),
    * fd-regions-announced (guint64, of those, upstream's fd-backed objects
