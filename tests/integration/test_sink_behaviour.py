@@ -133,6 +133,19 @@ def test_custom_meta_of_a_mebibyte_crosses_in_shared_memory_of_its_own(launcher,
     assert "metas-unknown=(guint64)0" in got["stats"]
 
 
+def test_meta_past_the_64_mib_limit_is_left_out_with_a_warning_naming_it(launcher, sock_dir):
+    sent, _, received = metas_cross(launcher, sock_dir, "overlimit", frames=2)
+    for s, r in zip(sent["frames"], received):
+        assert [m["api"] for m in s["metas"]] == ["zcipc-detections-api", "zcipc-meta-00-api"]
+        assert r["metas"] == [s["metas"][1]]
+    assert sent["metas_skipped"] == 2
+    # Said once per stream, naming the meta and its size.
+    (warning,) = sent["warnings"]
+    assert "zcipc-detections-api" in warning and "67108864" in warning
+    size = int(warning.split(" of ")[1].split(" bytes")[0])
+    assert size > 64 * 1024 * 1024
+
+
 # ------------------------------------------------- no work for nobody
 
 def test_tee_without_consumers_copies_nothing_until_one_connects(launcher, sock_dir):
