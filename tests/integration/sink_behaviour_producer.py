@@ -5,9 +5,10 @@
 through a scenario, reporting each step as one JSON line on stdout.
 
 --scenario pause: zcipcsink waits for its first consumer (min-consumers=1,
-  slow-consumer=wait); meanwhile the pipeline goes PLAYING -> PAUSED ->
-  PLAYING, each step reported with the state change's result ("resumed");
-  then a consumer may come and the stream runs to EOS.
+  slow-consumer=wait), or with --pause-when-held for a consumer that holds
+  its quota to release a frame; meanwhile the pipeline goes PLAYING ->
+  PAUSED -> PLAYING, each step reported with the state change's result
+  ("resumed"); then the stream runs to EOS.
 --scenario tee: `videotestsrc ! tee ! queue ! zcipcsink`, no consumer yet:
   once --unwatched frames were rendered, reports the sink's stats
   ("unwatched"); then waits for a consumer and runs to EOS.
@@ -54,6 +55,9 @@ def main() -> int:
     ap.add_argument("--pattern", default="smpte")
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--unwatched", type=int, default=20)
+    ap.add_argument("--pause-when-held", action="store_true",
+                    help="pause once a consumer with max-held=2 holds two frames (the sink "
+                    "then waits for room)")
     args = ap.parse_args()
     Gst.init(None)
 
@@ -71,7 +75,12 @@ def main() -> int:
 
     if args.scenario == "pause":
         report("playing", result=change(pipeline, Gst.State.PLAYING))
-        time.sleep(0.5)                 # the sink now waits for a consumer in render()
+        deadline = time.monotonic() + 20
+        while (args.pause_when_held and sink_el.get_property("stats").get_value("frames-held") < 2
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        # The sink now waits in render(): for a consumer, or for room.
+        time.sleep(0.5)
         paused = change(pipeline, Gst.State.PAUSED)
         time.sleep(0.3)
         playing = change(pipeline, Gst.State.PLAYING)

@@ -80,7 +80,7 @@ def test_pause_and_resume_while_the_sink_waits_for_a_consumer_goes_on(
     frames = 30
     sock = sock_dir / "s"
     # smpte's noise corner changes with each frame's number, live or not.
-    prod = producer(launcher, sock, "pause", "--pattern", "smpte", "--frames", str(frames),
+    prod = producer(launcher, sock, "pause", "--frames", str(frames),
                     *(["--live"] if live else []))
     resumed = wait_for_step(prod, "resumed")
     # Both state changes completed: a sink waiting in render() for a
@@ -90,13 +90,40 @@ def test_pause_and_resume_while_the_sink_waits_for_a_consumer_goes_on(
     assert resumed["stats"]["frames-sent"] == 0
 
     consumer, report = start_consumer(launcher, sock, "consumer", "--metas")
+    check_lossless_stream(prod, consumer, report, frames)
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["non-live", "live"])
+def test_pause_and_resume_while_the_sink_waits_for_room_goes_on(
+        launcher, sock_dir, live):
+    frames = 30
+    sock = sock_dir / "s"
+    held = launcher.log_dir / "go-on"
+    prod = producer(launcher, sock, "pause", "--frames", str(frames), "--pause-when-held",
+                    *(["--live"] if live else []))
+    wait_for_path(sock)
+    # max-held=2, the first frame kept in a probe and the second unread:
+    # the sink waits for room (slow-consumer=wait, no timeout) when the
+    # pipeline pauses. (Not max-held=1: fakesink keeps its last sample.)
+    consumer, report = start_consumer(launcher, sock, "consumer", "--metas",
+                                      "--src-opts", "max-held=2",
+                                      "--hold-first-until", str(held))
+    resumed = wait_for_step(prod, "resumed")
+    assert resumed["paused"] in ("success", "no-preroll"), resumed
+    assert resumed["playing"] == "success", resumed
+    assert resumed["stats"]["frames-sent"] == 2
+    held.touch()
+    check_lossless_stream(prod, consumer, report, frames)
+
+
+def check_lossless_stream(prod, consumer, report: Path, frames: int) -> None:
+    """The consumer got every frame, in order, with its bytes, and both
+    processes ended well."""
     assert consumer.wait(40) == 0, consumer.describe()
     assert prod.wait(40) == 0, prod.describe()
     done = steps(prod)["done"]
     assert done["error"] is None
-
     got = received_frames(report)
-    # Lossless (slow-consumer=wait): every frame, in order, with its bytes.
     assert [f["offset"] for f in got] == list(range(frames))
     assert [f["sha1"] for f in got] == reference_frames("smpte", frames)
     assert done["stats"]["frames-sent"] == frames
