@@ -1639,16 +1639,18 @@ wait_to_send (GstZcipcSink * self, guint min_consumers,
   }
 }
 
-/* Metas too big for the frame's message go in shared memory of their own,
- * named by one more mem at the end of `mems`. The frame handed to the
- * server is then a buffer that holds that memory and (as its parent) the
- * frame's buffer, so that both live until every consumer released it.
- * Returns that buffer (a new reference), or NULL after an error. */
+/* The serializer's limits fit the wire's: what it lets through inline fits
+ * a frame's message, and the rest a metas' region. */
 G_STATIC_ASSERT (GST_ZCIPC_MAX_META_SIZE <= ZCIPC_WIRE_MAX_META_SIZE);
 G_STATIC_ASSERT (GST_ZCIPC_MAX_INLINE_META_SIZE + sizeof (struct
         zcipc_wire_frame) + (ZCIPC_WIRE_MAX_MEMS + 1) *
     sizeof (struct zcipc_wire_mem) <= ZCIPC_WIRE_MAX_MESSAGE_SIZE);
 
+/* Metas too big for the frame's message go in shared memory of their own,
+ * named by one more mem at the end of `mems`. The frame handed to the
+ * server is then a buffer that holds that memory and (as its parent) the
+ * frame's buffer, so that both live until every consumer released it.
+ * Returns that buffer (a new reference), or NULL after an error. */
 static GstBuffer *
 put_metas_in_region (GstZcipcSink * self, GstBuffer * shared,
     struct zcipc_wire_mem *meta_mem)
