@@ -27,8 +27,8 @@ gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
 CAPS = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1"
-STATS = ("frames-sent", "frames-unsent", "frames-copied", "bytes-copied", "regions-announced",
-         "rendered", "consumers")
+STATS = ("frames-sent", "frames-unsent", "frames-dropped", "frames-copied", "bytes-copied",
+         "regions-announced", "rendered", "consumers")
 
 
 def report(step: str, **fields) -> None:
