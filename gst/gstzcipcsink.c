@@ -1446,6 +1446,11 @@ describe_memories (GstZcipcSink * self, GstBuffer * buffer,
 
     own[i] = NULL;
     fd_regions[i] = NULL;
+    if (mem->size == 0) {
+      /* The wire has no empty mems: copied into one memory (rare). */
+      *reason = "an empty memory among others";
+      return FALSE;
+    }
     if ((own[i] = gst_zcipc_memory_get_region (mem, &offset))) {
       mems[i] = (struct zcipc_wire_mem) {
       .region_id = own[i]->id,.offset = offset,.size = mem->size};

@@ -555,7 +555,7 @@ assert_blob_meta (GstBuffer * buffer, guint n, gsize len)
  * the metas' region and the frame buffers that carry it must all go. */
 GST_START_TEST (test_empty_buffers_and_big_metas_cross_and_leave_nothing)
 {
-  static const gsize sizes[] = { 16, 300 * 1024, 16, 300 * 1024 };
+  static const gsize sizes[] = { 16, 300 * 1024, 16, 300 * 1024, 16 };
   gchar *desc = g_strdup_printf ("appsrc name=src format=time caps=\"%s\" ! "
       "zcipcsink name=sink socket-path=\"%s\" " ZG_LOSSLESS_SINK_PROPS, CAPS,
       socket_path);
@@ -563,27 +563,48 @@ GST_START_TEST (test_empty_buffers_and_big_metas_cross_and_leave_nothing)
   GstElement *src = gst_bin_get_by_name (GST_BIN (producer), "src");
   GstElement *sink = gst_bin_get_by_name (GST_BIN (producer), "sink");
   const gchar *tags[] = { NULL };
+  GstAllocator *shared = NULL;
   GstHarness *h;
+  GstQuery *query;
+  GstCaps *caps;
+  GstPad *pad;
 
   gst_meta_register_custom ("zcipc-test-blob", tags, NULL, NULL, NULL);
   fail_unless (gst_element_set_state (producer, GST_STATE_PLAYING) !=
       GST_STATE_CHANGE_FAILURE);
   h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  caps = gst_caps_from_string (CAPS);
+  query = gst_query_new_allocation (caps, TRUE);
+  pad = gst_element_get_static_pad (sink, "sink");
+  fail_unless (gst_pad_query (pad, query));
+  gst_object_unref (pad);
+  fail_unless (gst_query_get_n_allocation_params (query) > 0);
+  gst_query_parse_nth_allocation_param (query, 0, &shared, NULL);
+  fail_unless (shared != NULL);
+  gst_query_unref (query);
+  gst_caps_unref (caps);
 
-  /* Even frames have no memory (0: none, 2: one of 0 bytes), odd ones 64
-   * bytes; frames 1 and 3 carry metas past the message. */
+  /* Frames 0 and 2 have no bytes (0: no memory, 2: one of 0 bytes), the
+   * others 64 (4: and an empty memory after them); frames 1 and 3 carry
+   * metas past the message. */
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
-    GstBuffer *buffer = i == 2 ? gst_buffer_new_allocate (NULL, 64, NULL) :
-        i % 2 ? gst_buffer_new_allocate (NULL, 64, NULL) : gst_buffer_new ();
+    GstBuffer *buffer = i == 0 ? gst_buffer_new () :
+        gst_buffer_new_allocate (i == 4 ? shared : NULL, 64, NULL);
     GstFlowReturn ret;
 
     if (i == 2)
       gst_buffer_resize (buffer, 0, 0);
-    else if (i % 2)
+    else if (i > 0)
       gst_buffer_memset (buffer, 0, 0x40 + i, 64);
+    if (i == 4) {
+      /* Shared memory, which crosses without a copy: the empty one too. */
+      GstMemory *empty = gst_allocator_alloc (shared, 8, NULL);
+      gst_memory_resize (empty, 0, 0);
+      gst_buffer_append_memory (buffer, empty);
+    }
     GST_BUFFER_PTS (buffer) = i * GST_SECOND;
     GST_BUFFER_DURATION (buffer) = GST_SECOND;
-    if (i % 2 == 0)
+    if (i == 0 || i == 2)
       GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_GAP);
     add_blob_meta (buffer, i, sizes[i]);
     g_signal_emit_by_name (src, "push-buffer", buffer, &ret);
@@ -597,8 +618,8 @@ GST_START_TEST (test_empty_buffers_and_big_metas_cross_and_leave_nothing)
     fail_unless_equals_uint64 (GST_BUFFER_PTS (buffer), i * GST_SECOND);
     fail_unless_equals_uint64 (GST_BUFFER_DURATION (buffer), GST_SECOND);
     fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (buffer,
-            GST_BUFFER_FLAG_GAP), i % 2 == 0);
-    if (i % 2) {
+            GST_BUFFER_FLAG_GAP), i == 0 || i == 2);
+    if (i != 0 && i != 2) {
       guint8 byte = 0;
       fail_unless_equals_uint64 (gst_buffer_get_size (buffer), 64);
       gst_buffer_extract (buffer, 63, &byte, 1);
@@ -614,6 +635,7 @@ GST_START_TEST (test_empty_buffers_and_big_metas_cross_and_leave_nothing)
   gst_harness_teardown (h);
   fail_unless_equals_int (gst_element_set_state (producer, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref (shared);
   gst_object_unref (src);
   gst_object_unref (sink);
   gst_object_unref (producer);
