@@ -710,7 +710,7 @@ codec_for_kind (guint32 kind)
 
 void
 gst_zcipc_metas_serialize (GstBuffer * buffer, GByteArray * out,
-    guint * n_skipped)
+    guint * n_skipped, const gchar ** too_big, gsize * too_big_size)
 {
   gpointer state = NULL;
   GstMeta *meta;
@@ -727,9 +727,19 @@ gst_zcipc_metas_serialize (GstBuffer * buffer, GByteArray * out,
       continue;
     }
     g_byte_array_append (out, (const guint8 *) &header, sizeof header);
-    if (!codec->encode (meta, out) ||
-        out->len - start - sizeof header > GST_ZCIPC_MAX_META_SIZE ||
-        out->len > GST_ZCIPC_MAX_META_SIZE) {
+    if (!codec->encode (meta, out)) {
+      g_byte_array_set_size (out, start);
+      if (n_skipped)
+        (*n_skipped)++;
+      continue;
+    }
+    /* Room for the padding too, which follows. */
+    if ((gsize) out->len + 8 > GST_ZCIPC_MAX_META_SIZE) {
+      if (too_big && !*too_big) {
+        *too_big = g_type_name (meta->info->api);
+        if (too_big_size)
+          *too_big_size = out->len - start - sizeof header;
+      }
       g_byte_array_set_size (out, start);
       if (n_skipped)
         (*n_skipped)++;

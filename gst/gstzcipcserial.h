@@ -50,17 +50,23 @@ gboolean gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
     GstZcipcTiming * timing);
 
 /* Appends every meta of `buffer` that has a registered encoder to `out`.
- * Metas without one stay behind (counted in *n_skipped when not NULL). */
+ * Metas without one stay behind (counted in *n_skipped when not NULL), and
+ * so does one that would take the metas past GST_ZCIPC_MAX_META_SIZE bytes
+ * (counted too): the first such is named in *too_big (its API's name) with
+ * its encoded size in *too_big_size, when those are not NULL. */
 void gst_zcipc_metas_serialize (GstBuffer * buffer, GByteArray * out,
-    guint * n_skipped);
+    guint * n_skipped, const gchar ** too_big, gsize * too_big_size);
 
 /* Adds the metas in `data` to `buffer`. Records of unknown kinds are skipped
  * and counted; a malformed record ends decoding and returns FALSE. */
 gboolean gst_zcipc_metas_deserialize (GstBuffer * buffer, const guint8 * data,
     gsize size, guint * n_unknown);
 
-/* Most bytes of metas one frame may carry. */
-#define GST_ZCIPC_MAX_META_SIZE (192 * 1024)
+/* Most bytes of metas one frame may carry (in shared memory of their own
+ * beyond GST_ZCIPC_MAX_INLINE_META_SIZE): ZCIPC_WIRE_MAX_META_SIZE. */
+#define GST_ZCIPC_MAX_META_SIZE (64 * 1024 * 1024)
+/* Most bytes of metas that travel in the frame's message itself. */
+#define GST_ZCIPC_MAX_INLINE_META_SIZE (192 * 1024)
 
 G_END_DECLS
 #endif

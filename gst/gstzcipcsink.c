@@ -29,7 +29,17 @@
  * tee, which never forwards them), or an fd that cannot be shared safely (a
  * memfd that cannot be sealed, a plain file): one copy per frame, logged to
  * GST_PERFORMANCE and counted in #GstZcipcSink:stats, or refused with
- * #GstZcipcSink:copy-mode=forbid.
+ * #GstZcipcSink:copy-mode=forbid. While no consumer is connected nothing is
+ * copied (nor announced): the frame is counted in frames-unsent.
+ *
+ * Buffers without memory (or of zero size) cross too, as their timestamps,
+ * flags and metas. Metas of up to 192 KiB travel in the frame's message,
+ * larger ones in shared memory of their own; a meta that would take a
+ * frame's metas past 64 MiB is left out, counted in metas-skipped, and the
+ * first of a stream posted as an element warning.
+ *
+ * Going to PAUSED while the sink waits for consumers (min-consumers,
+ * slow-consumer=wait) completes, and the stream goes on in PLAYING.
  *
  * ## Example launch lines
  * |[
@@ -188,6 +198,7 @@ struct _GstZcipcSink
   GByteArray *meta_scratch;
   GstClockTime timing_sent;
   gboolean copy_logged;         /* first copy of the stream said at INFO */
+  gboolean meta_refusal_said;   /* first meta too big, posted as WARNING */
 
   /* Foreign fd memory; the cache has its own lock. fd_quark names this
    * sink's qdata (one quark per sink: two sinks may see one memory). */
@@ -432,12 +443,14 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    * #GstBaseSink's statistics (average-rate, dropped, rendered) plus:
    * consumers (guint, connected now), frames-sent (guint64, frames that
    * reached at least one consumer), frames-unsent (guint64, frames rendered
-   * while no consumer could take them), frames-dropped (guint64, frames
+   * while no consumer could take them; with none connected such a frame is
+   * not copied), frames-dropped (guint64, frames
    * consumers missed, summed over consumers), frames-copied and bytes-copied
    * (guint64, copies into shared memory), frames-held (guint, holds across
    * consumers now), consumers-joined, consumers-dropped (guint64, cut off for
    * a protocol violation, the wait timeout, or too slow to take an event),
-   * metas-skipped (guint64, metas with no serializer), regions-announced
+   * metas-skipped (guint64, metas with no serializer, or that would take a
+   * frame's metas past 64 MiB), regions-announced
    * (guint64, REGION_ADDs: shared regions announced to consumers so far, ours
    * and upstream's fds),
    * fd-regions-announced (guint64, of those, upstream's fd-backed objects
@@ -1265,6 +1278,7 @@ gst_zcipc_sink_stop (GstBaseSink * bsink)
   g_hash_table_remove_all (self->announced);
   reset_fd_cache (self);
   self->copy_logged = FALSE;
+  self->meta_refusal_said = FALSE;
 
   GST_OBJECT_LOCK (self);
   gst_clear_object (&self->pool);
@@ -1484,6 +1498,11 @@ describe_memories (GstZcipcSink * self, GstBuffer * buffer,
 
     own[i] = NULL;
     fd_regions[i] = NULL;
+    if (mem->size == 0) {
+      /* The wire has no empty mems: copied into one memory (rare). */
+      *reason = "an empty memory among others";
+      return FALSE;
+    }
     if ((own[i] = gst_zcipc_memory_get_region (mem, &offset))) {
       mems[i] = (struct zcipc_wire_mem) {
       .region_id = own[i]->id,.offset = offset,.size = mem->size};
@@ -1646,22 +1665,130 @@ sweep_regions (GstZcipcSink * self)
   }
 }
 
+/* Waits as min-consumers and slow-consumer=wait ask. unlock() cancels the
+ * waits for a flush, a stop and for PLAYING -> PAUSED alike; the last is no
+ * reason to drop the frame: as a prerolled sink we then wait in
+ * gst_base_sink_wait_preroll(), which says FLUSHING for the first two and
+ * OK once the pipeline plays again, and wait once more. */
+static GstFlowReturn
+wait_to_send (GstZcipcSink * self, guint min_consumers,
+    GstZcipcSlowConsumer policy, guint wait_timeout)
+{
+  for (;;) {
+    GstFlowReturn ret;
+    int res = 0;
+
+    if (min_consumers > 0)
+      res = zcipc_server_wait_consumers (self->server, min_consumers, -1);
+    if (res == 0 && policy == GST_ZCIPC_SLOW_CONSUMER_WAIT)
+      res = zcipc_server_wait_room (self->server, wait_timeout ?
+          (gint64) wait_timeout * GST_MSECOND : -1);
+    if (res != -ECANCELED)
+      return GST_FLOW_OK;
+    GST_DEBUG_OBJECT (self, "wait for consumers interrupted; waiting for "
+        "PLAYING or a flush");
+    ret = gst_base_sink_wait_preroll (GST_BASE_SINK (self));
+    if (ret != GST_FLOW_OK) {
+      GST_DEBUG_OBJECT (self, "not waiting any more: %s",
+          gst_flow_get_name (ret));
+      return ret;
+    }
+  }
+}
+
+/* The serializer's limits fit the wire's: what it lets through inline fits
+ * a frame's message, and the rest a metas' region. */
+G_STATIC_ASSERT (GST_ZCIPC_MAX_META_SIZE <= ZCIPC_WIRE_MAX_META_SIZE);
+G_STATIC_ASSERT (GST_ZCIPC_MAX_INLINE_META_SIZE + sizeof (struct
+        zcipc_wire_frame) + (ZCIPC_WIRE_MAX_MEMS + 1) *
+    sizeof (struct zcipc_wire_mem) <= ZCIPC_WIRE_MAX_MESSAGE_SIZE);
+
+/* Metas too big for the frame's message go in shared memory of their own,
+ * named by one more mem at the end of `mems`. The frame handed to the
+ * server is then a buffer that holds that memory and (as its parent) the
+ * frame's buffer, so that both live until every consumer released it.
+ * Returns that buffer (a new reference), or NULL after an error. */
+static GstBuffer *
+put_metas_in_region (GstZcipcSink * self, GstBuffer * shared,
+    struct zcipc_wire_mem *meta_mem)
+{
+  gsize size = self->meta_scratch->len, offset;
+  GstZcipcRegion *region;
+  GstBuffer *carrier;
+  GstMemory *mem;
+  GstMapInfo map;
+
+  mem = gst_allocator_alloc (self->allocator, size, NULL);
+  if (mem && gst_memory_map (mem, &map, GST_MAP_WRITE)) {
+    memcpy (map.data, self->meta_scratch->data, size);
+    gst_memory_unmap (mem, &map);
+  } else {
+    if (mem)
+      gst_memory_unref (mem);
+    mem = NULL;
+  }
+  if (!mem) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Could not allocate %" G_GSIZE_FORMAT " bytes of shared memory for "
+            "a frame's metas", size), (NULL));
+    return NULL;
+  }
+  region = gst_zcipc_memory_get_region (mem, &offset);
+  if (!announce_region (self, region)) {
+    gst_memory_unref (mem);
+    return NULL;
+  }
+  *meta_mem = (struct zcipc_wire_mem) {
+  .region_id = region->id,.offset = offset,.size = size};
+  carrier = gst_buffer_new ();
+  gst_buffer_append_memory (carrier, mem);
+  gst_buffer_add_parent_buffer_meta (carrier, shared);
+  GST_LOG_OBJECT (self, "%" G_GSIZE_FORMAT " bytes of metas in region %u",
+      size, region->id);
+  return carrier;
+}
+
+/* Serializes the metas of `shared` into self->meta_scratch. A meta that
+ * cannot cross for its size is said once per stream, as a WARNING. */
+static void
+serialize_metas (GstZcipcSink * self, GstBuffer * shared)
+{
+  const gchar *too_big = NULL;
+  gsize too_big_size = 0;
+  guint n_skipped = 0;
+
+  g_byte_array_set_size (self->meta_scratch, 0);
+  gst_zcipc_metas_serialize (shared, self->meta_scratch, &n_skipped,
+      &too_big, &too_big_size);
+  if (n_skipped)
+    g_atomic_pointer_add (&self->metas_skipped, n_skipped);
+  if (too_big && !self->meta_refusal_said) {
+    GST_ELEMENT_WARNING (self, STREAM, FAILED,
+        ("A %s of %" G_GSIZE_FORMAT " bytes was left out of a frame: a "
+            "frame's metas cross up to %u bytes in all", too_big,
+            too_big_size, GST_ZCIPC_MAX_META_SIZE),
+        ("counted in metas-skipped; said once per stream"));
+    self->meta_refusal_said = TRUE;
+  }
+}
+
 static GstFlowReturn
 gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
-  struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS];
+  struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS + 1];
   GstZcipcRegion *own[ZCIPC_WIRE_MAX_MEMS];
   GstZcipcFdRegion *fd_regions[ZCIPC_WIRE_MAX_MEMS];
   struct zcipc_wire_frame info = { {0} };
   const gchar *reason = NULL;
-  gboolean by_fd = FALSE;
+  gboolean by_fd = FALSE, described;
   GstZcipcSlowConsumer policy;
-  guint min_consumers, wait_timeout, n_mems, n_skipped = 0;
+  guint min_consumers, wait_timeout, n_mems, meta_size;
   GstZcipcCopyMode copy_mode;
-  GstBuffer *shared;
+  GstBuffer *shared, *frame;
   gboolean from_our_pool, yield_after_send;
   unsigned int n_sent = 0;
+  GstFlowReturn ret;
   int res;
 
   GST_OBJECT_LOCK (self);
@@ -1673,27 +1800,23 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   from_our_pool = self->pool && buffer->pool == self->pool;
   GST_OBJECT_UNLOCK (self);
 
-  if (gst_buffer_get_size (buffer) == 0) {
-    GST_DEBUG_OBJECT (self, "skipping empty buffer");
-    return GST_FLOW_OK;
-  }
-  if (min_consumers > 0) {
-    res = zcipc_server_wait_consumers (self->server, min_consumers, -1);
-    if (res == -ECANCELED)
-      return GST_FLOW_FLUSHING;
-  }
-  if (policy == GST_ZCIPC_SLOW_CONSUMER_WAIT) {
-    res = zcipc_server_wait_room (self->server, wait_timeout ?
-        (gint64) wait_timeout * GST_MSECOND : -1);
-    if (res == -ECANCELED)
-      return GST_FLOW_FLUSHING;
-  }
+  ret = wait_to_send (self, min_consumers, policy, wait_timeout);
+  if (ret != GST_FLOW_OK)
+    return ret;
   update_timing (self);
   flush_fd_removals (self);
 
-  if (describe_memories (self, buffer, mems, own, fd_regions, &reason)) {
-    shared = gst_buffer_ref (buffer);
-  } else if (copy_mode == GST_ZCIPC_COPY_MODE_FORBID) {
+  /* A buffer without memory, or only empty ones, crosses as a frame with
+   * no memory: its timestamps, flags and metas. */
+  if (gst_buffer_get_size (buffer) == 0) {
+    described = TRUE;
+    n_mems = 0;
+  } else {
+    described = describe_memories (self, buffer, mems, own, fd_regions,
+        &reason);
+    n_mems = gst_buffer_n_memory (buffer);
+  }
+  if (!described && copy_mode == GST_ZCIPC_COPY_MODE_FORBID) {
     GstMemory *mem = gst_buffer_peek_memory (buffer, 0);
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("A frame would have to be copied into shared memory, and "
@@ -1705,6 +1828,17 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
             buffer, gst_buffer_n_memory (buffer), mem && mem->allocator ?
             mem->allocator->mem_type : "no allocator", reason));
     return GST_FLOW_ERROR;
+  }
+  /* Nobody to see it: no copy, no region to announce (counted unsent). */
+  if (zcipc_server_skip_unwatched_frame (self->server)) {
+    GST_LOG_OBJECT (self, "no consumer: frame %" GST_TIME_FORMAT " unsent",
+        GST_TIME_ARGS (GST_BUFFER_PTS (buffer)));
+    sweep_regions (self);
+    return GST_FLOW_OK;
+  }
+
+  if (described) {
+    shared = gst_buffer_ref (buffer);
   } else if (!(shared = copy_into_shared (self, buffer, reason)) ||
       !describe_memories (self, shared, mems, own, fd_regions, &reason)) {
     gst_clear_buffer (&shared);
@@ -1712,9 +1846,10 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
         ("Could not allocate shared memory for a frame of %" G_GSIZE_FORMAT
             " bytes", gst_buffer_get_size (buffer)), (NULL));
     return GST_FLOW_ERROR;
+  } else {
+    n_mems = gst_buffer_n_memory (shared);
   }
 
-  n_mems = gst_buffer_n_memory (shared);
   for (guint i = 0; i < n_mems; i++) {
     gboolean ok;
 
@@ -1733,10 +1868,20 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   if (by_fd)
     g_atomic_pointer_add (&self->frames_by_fd, 1);
 
-  g_byte_array_set_size (self->meta_scratch, 0);
-  gst_zcipc_metas_serialize (shared, self->meta_scratch, &n_skipped);
-  if (n_skipped)
-    g_atomic_pointer_add (&self->metas_skipped, n_skipped);
+  serialize_metas (self, shared);
+  meta_size = self->meta_scratch->len;
+  if (meta_size > GST_ZCIPC_MAX_INLINE_META_SIZE) {
+    frame = put_metas_in_region (self, shared, &mems[n_mems]);
+    if (!frame) {
+      gst_buffer_unref (shared);
+      return GST_FLOW_ERROR;
+    }
+    n_mems++;
+    meta_size = 0;
+    info.frame_flags = ZCIPC_FRAME_FLAG_METAS_IN_REGION;
+  } else {
+    frame = gst_buffer_ref (shared);
+  }
 
   info.pts = GST_BUFFER_PTS (shared);
   info.dts = GST_BUFFER_DTS (shared);
@@ -1752,7 +1897,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   zcipc_server_set_lazy_releases (self->server, from_our_pool ||
       shared != buffer ? ZCIPC_SERVER_LAZY_WINDOW_NS : 0);
   res = zcipc_server_send_frame (self->server, &info, mems, n_mems,
-      self->meta_scratch->data, self->meta_scratch->len, shared, &n_sent);
+      self->meta_scratch->data, meta_size, frame, &n_sent);
   /* Waking a consumer queues it, often on our CPU, behind the rest of this
    * streaming thread's iteration: let it run first. A consumer still busy
    * with an earlier frame (it takes this one from its channel without
@@ -1760,6 +1905,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   if (n_sent && yield_after_send &&
       zcipc_server_last_frame_woke (self->server))
     sched_yield ();
+  gst_buffer_unref (frame);
   gst_buffer_unref (shared);
   if (res < 0) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,

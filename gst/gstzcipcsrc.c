@@ -1171,6 +1171,18 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
   return buffer;
 }
 
+/* A frame without memory (a zero-size buffer, a gap): a buffer with its
+ * timestamps, flags and metas. The client gave the frame back already:
+ * nothing of it lies in shared memory. */
+static GstBuffer *
+wrap_memoryless_frame (GstZcipcSrc * self, const struct zcipc_client_event *ev)
+{
+  GstBuffer *buffer = gst_buffer_new ();
+
+  stamp_frame (self, buffer, ev, FALSE, FALSE);
+  return buffer;
+}
+
 /* A private buffer of `size` bytes for a copy. */
 static GstBuffer *
 new_copy_buffer (GstZcipcSrc * self, gsize size)
@@ -1387,7 +1399,9 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     /* The frame in flight takes the last slot we were lent: downstream
      * keeps all the others. */
     held = zcipc_client_held (client);
-    if (held >= zcipc_client_quota (client)) {
+    if (ev.frame.n_mems == 0) {
+      *buffer = wrap_memoryless_frame (self, &ev);
+    } else if (held >= zcipc_client_quota (client)) {
       gsize size = 0;
 
       if (!(*buffer = copy_frame (self, client, &ev, &size))) {

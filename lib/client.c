@@ -56,6 +56,10 @@ struct zcipc_client
   atomic_uint spin_us;          /* see zcipc_client_set_spin() */
   atomic_uint_least64_t sleeps; /* waits in next() for a message */
   uint8_t *buffer;              /* one received datagram, 8-aligned */
+  /* next()'s thread only: the last frame's metas, when they came in a
+   * region (copied out: the producer may write there while we parse). */
+  uint8_t *metas;
+  size_t metas_size;
   bool use_channel;             /* ask producers for a channel */
   bool wait_any_path;           /* see zcipc_client_set_wait_any_path() */
   /* next()'s thread only */
@@ -86,6 +90,7 @@ struct zcipc_client
 
 static void flush_releases_locked (struct zcipc_client *c);
 static void send_quota_locked (struct zcipc_client *c);
+static bool channel_release_locked (struct zcipc_client *c, uint64_t seq);
 static unsigned int held_now_locked (struct zcipc_client *c);
 
 static int64_t
@@ -207,6 +212,7 @@ zcipc_client_unref (struct zcipc_client *c)
   pthread_mutex_destroy (&c->lock);
   free (c->held);
   free (c->buffer);
+  free (c->metas);
   free (c->path);
   free (c);
 }
@@ -658,13 +664,43 @@ remove_region_locked (struct zcipc_client *c, uint32_t id, uint32_t *flags)
   return 0;
 }
 
+/* Lock held. Resolves `m`, which says where the frame's metas lie in a
+ * region, and copies them out to c->metas. */
+static int
+copy_metas_locked (struct zcipc_client *c, uint64_t seq,
+    const struct zcipc_wire_mem *m)
+{
+  struct client_region *r = find_region_locked (c, m->region_id);
+
+  /* The parser bounded the size (ZCIPC_WIRE_MAX_META_SIZE). */
+  if (!r || m->offset > r->region.size || m->size > r->region.size - m->offset) {
+    set_reason (c, "the metas of frame %llu point %s region %u",
+        (unsigned long long) seq, r ? "outside" : "into unknown",
+        m->region_id);
+    return -EPROTO;
+  }
+  if (c->metas_size < m->size) {
+    uint8_t *bigger = realloc (c->metas, m->size);
+    if (!bigger) {
+      set_reason (c, "no memory for %llu bytes of metas",
+          (unsigned long long) m->size);
+      return -ENOMEM;
+    }
+    c->metas = bigger;
+    c->metas_size = m->size;
+  }
+  memcpy (c->metas, (const uint8_t *) r->region.data + m->offset, m->size);
+  return 0;
+}
+
 static int
 take_frame_locked (struct zcipc_client *c, const struct zcipc_message *msg,
     struct zcipc_client_event *ev)
 {
   const struct zcipc_wire_frame *info = &msg->frame.info;
   struct held_frame *slot = NULL;
-  uint32_t i, held = 0;
+  uint32_t i, held = 0, n_mems = info->n_mems;
+  int res;
 
   /* Frames still held from an earlier connection are not this producer
    * connection's business: it gave them back when that one closed. */
@@ -685,7 +721,21 @@ take_frame_locked (struct zcipc_client *c, const struct zcipc_message *msg,
         c->quota);
     return -EPROTO;
   }
-  for (i = 0; i < info->n_mems; i++) {
+  ev->frame.meta = msg->frame.meta;
+  ev->frame.meta_size = info->meta_size;
+  if (info->frame_flags & ZCIPC_FRAME_FLAG_METAS_IN_REGION) {
+    n_mems--;                   /* the parser saw to it that there is one */
+    if ((res = copy_metas_locked (c, info->seq, &msg->frame.mems[n_mems])) < 0)
+      return res;
+    ev->frame.meta = c->metas;
+    ev->frame.meta_size = (uint32_t) msg->frame.mems[n_mems].size;
+  }
+  if (n_mems > ZCIPC_WIRE_MAX_MEMS) {
+    set_reason (c, "frame %llu has more than %u memories",
+        (unsigned long long) info->seq, ZCIPC_WIRE_MAX_MEMS);
+    return -EPROTO;
+  }
+  for (i = 0; i < n_mems; i++) {
     const struct zcipc_wire_mem *m = &msg->frame.mems[i];
     struct client_region *r = find_region_locked (c, m->region_id);
     if (!r) {
@@ -710,16 +760,30 @@ take_frame_locked (struct zcipc_client *c, const struct zcipc_message *msg,
     };
     slot->regions[i] = r;
   }
-  for (i = 0; i < info->n_mems; i++)
-    slot->regions[i]->refs++;
-  slot->n_regions = info->n_mems;
-  slot->seq = info->seq;
-  slot->connection = c->connection;
   ev->type = ZCIPC_CLIENT_FRAME;
   ev->frame.info = *info;
-  ev->frame.n_mems = info->n_mems;
-  ev->frame.meta = msg->frame.meta;
-  ev->frame.meta_size = info->meta_size;
+  ev->frame.n_mems = n_mems;
+  if (n_mems == 0) {
+    /* Nothing of it stays in shared memory (its metas were copied out):
+     * give it back at once, so it holds no slot here or at the producer. */
+    if (!channel_release_locked (c, info->seq)) {
+      /* Releases the socket could not take yet stay queued: a producer
+       * that keeps sending regardless would overflow the queue. */
+      if (c->n_pending >= ZCIPC_WIRE_MAX_QUOTA) {
+        set_reason (c, "the producer sent more frames than the %u granted",
+            c->quota);
+        return -EPROTO;
+      }
+      c->pending[c->n_pending++] = info->seq;
+    }
+    flush_releases_locked (c);
+    return 0;
+  }
+  for (i = 0; i < n_mems; i++)
+    slot->regions[i]->refs++;
+  slot->n_regions = n_mems;
+  slot->seq = info->seq;
+  slot->connection = c->connection;
   zcipc_client_ref (c);         /* dropped by zcipc_client_release */
   return 0;
 }

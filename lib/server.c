@@ -1169,11 +1169,23 @@ zcipc_server_send_frame (struct zcipc_server *s,
   struct release_list released = RELEASE_LIST_INIT (released);
   struct zcipc_wire_frame m;
   struct iovec iov[3];
+  unsigned int n_iov = 0;
   bool enter_window = false;
   unsigned int sent = 0, woke = 0;
+  bool metas_in_region =
+      (info->frame_flags & ZCIPC_FRAME_FLAG_METAS_IN_REGION) != 0;
+  uint32_t max_mems = ZCIPC_WIRE_MAX_MEMS;
   size_t total;
 
-  if (n_mems == 0 || n_mems > ZCIPC_WIRE_MAX_MEMS || frame == NULL)
+  /* The metas' mem, when they are in a region, is the last of `mems`. */
+  if (metas_in_region) {
+    if (n_mems == 0 || meta_size != 0 ||
+        mems[n_mems - 1].size > ZCIPC_WIRE_MAX_META_SIZE)
+      return -EINVAL;
+    max_mems++;
+  }
+  if ((info->frame_flags & ~ZCIPC_FRAME_FLAGS_KNOWN) || n_mems > max_mems ||
+      (n_mems && mems == NULL) || frame == NULL)
     return -EINVAL;
   total = sizeof m + n_mems * sizeof *mems + meta_size;
   if (total > ZCIPC_WIRE_MAX_MESSAGE_SIZE)
@@ -1181,15 +1193,18 @@ zcipc_server_send_frame (struct zcipc_server *s,
 
   m = *info;
   zcipc_wire_init_frame (&m, n_mems, meta_size);
+  m.frame_flags = info->frame_flags;
   m.pts = info->pts;
   m.dts = info->dts;
   m.duration = info->duration;
   m.offset = info->offset;
   m.offset_end = info->offset_end;
   m.flags = info->flags;
-  iov[0] = (struct iovec) { &m, sizeof m };
-  iov[1] = (struct iovec) { (void *) mems, n_mems * sizeof *mems };
-  iov[2] = (struct iovec) { (void *) meta, meta_size };
+  iov[n_iov++] = (struct iovec) { &m, sizeof m };
+  if (n_mems)
+    iov[n_iov++] = (struct iovec) { (void *) mems, n_mems * sizeof *mems };
+  if (meta_size)
+    iov[n_iov++] = (struct iovec) { (void *) meta, meta_size };
 
   pthread_mutex_lock (&s->lock);
   /* Lazily, a consumer at its quota may have released frames we have not
@@ -1211,7 +1226,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
       continue;
     }
     uint64_t wakeups = c->channel.wakeups;
-    res = consumer_send (c, iov, meta_size ? 3 : 2, NULL, 0);
+    res = consumer_send (c, iov, n_iov, NULL, 0);
     if (res == 0 && (!zcipc_channel_is_open (&c->channel) ||
             c->channel.wakeups != wakeups))
       woke++;
@@ -1282,6 +1297,23 @@ deadline_to_timespec (int64_t deadline_ns, struct timespec *ts)
 {
   ts->tv_sec = deadline_ns / 1000000000;
   ts->tv_nsec = deadline_ns % 1000000000;
+}
+
+bool
+zcipc_server_skip_unwatched_frame (struct zcipc_server *s)
+{
+  bool skip;
+
+  pthread_mutex_lock (&s->lock);
+  skip = count_ready_locked (s) == 0;
+  if (skip) {
+    /* The seq a frame would have taken, so that consumers count the frames
+     * they did not see (a gap in seqs) as they would have been. */
+    s->next_seq++;
+    s->stats.frames_unsent++;
+  }
+  pthread_mutex_unlock (&s->lock);
+  return skip;
 }
 
 int

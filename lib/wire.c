@@ -108,14 +108,24 @@ parse_frame (const uint8_t *data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   const size_t fixed = sizeof msg->frame.info;
+  uint32_t max_mems = ZCIPC_WIRE_MAX_MEMS;
   size_t mems_size;
   uint32_t i;
 
   if (len < fixed || expect_fds (n_fds, 0) < 0)
     return -EPROTO;
   memcpy (&msg->frame.info, data, fixed);
-  if (msg->frame.info.n_mems == 0 ||
-      msg->frame.info.n_mems > ZCIPC_WIRE_MAX_MEMS)
+  if (msg->frame.info.frame_flags & ~ZCIPC_FRAME_FLAGS_KNOWN)
+    return -EPROTO;
+  if (msg->frame.info.frame_flags & ZCIPC_FRAME_FLAG_METAS_IN_REGION) {
+    /* The metas' mem comes on top of the frame's own, and replaces the
+     * inline metas. */
+    if (msg->frame.info.n_mems == 0 || msg->frame.info.meta_size != 0)
+      return -EPROTO;
+    max_mems++;
+  }
+  /* n_mems 0 is a buffer without memory. */
+  if (msg->frame.info.n_mems > max_mems)
     return -EPROTO;
   mems_size = (size_t) msg->frame.info.n_mems * sizeof (struct zcipc_wire_mem);
   /* Both counts are bounded, so the sum cannot overflow. */
@@ -128,6 +138,10 @@ parse_frame (const uint8_t *data, size_t len, unsigned n_fds,
     if (m->size == 0 || m->offset + m->size < m->offset)
       return -EPROTO;
   }
+  if ((msg->frame.info.frame_flags & ZCIPC_FRAME_FLAG_METAS_IN_REGION) &&
+      msg->frame.mems[msg->frame.info.n_mems - 1].size >
+      ZCIPC_WIRE_MAX_META_SIZE)
+    return -EPROTO;
   msg->frame.meta = data + fixed + mems_size;
   return 0;
 }

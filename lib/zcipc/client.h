@@ -44,7 +44,10 @@ struct zcipc_client_mem
 };
 
 /* Valid until the next zcipc_client_next() call, except the mems' memory,
- * which stays valid until zcipc_client_release (seq). */
+ * which stays valid until zcipc_client_release (seq). A frame with no mems
+ * (a buffer without memory: timestamps, flags and metas only) was given
+ * back already: never release it. `meta` is private memory (metas that came
+ * in a region are copied out, at most ZCIPC_WIRE_MAX_META_SIZE bytes). */
 struct zcipc_client_event
 {
   enum zcipc_client_event_type type;

@@ -119,14 +119,23 @@ int zcipc_server_send_event (struct zcipc_server *server, uint32_t kind,
 void zcipc_server_forget_event (struct zcipc_server *server, uint32_t kind);
 void zcipc_server_forget_all_events (struct zcipc_server *server);
 
-/* Sends a frame to every consumer below its quota. `info`'s timestamps and
- * flags are the caller's; the server sets the header, seq and send time.
- * For each consumer reached, callbacks->hold(frame) is called, and later one
- * callbacks->release(frame). *n_sent (may be NULL) says how many. */
+/* Sends a frame to every consumer below its quota. `info`'s timestamps,
+ * flags and frame_flags are the caller's; the server sets the header, seq
+ * and send time. `n_mems` may be 0 (a buffer without memory); with
+ * ZCIPC_FRAME_FLAG_METAS_IN_REGION the last of `mems` is the metas' and
+ * `meta_size` is 0. For each consumer reached, callbacks->hold(frame) is
+ * called, and later one callbacks->release(frame) (at once, for a consumer
+ * that finds nothing to keep in it). *n_sent (may be NULL) says how many. */
 int zcipc_server_send_frame (struct zcipc_server *server,
     const struct zcipc_wire_frame *info, const struct zcipc_wire_mem *mems,
     uint32_t n_mems, const void *meta, uint32_t meta_size, void *frame,
     unsigned int *n_sent);
+
+/* When no consumer is connected, counts one frame as unsent (as
+ * zcipc_server_send_frame() would) and returns true: the caller need not
+ * prepare it (copy it into shared memory, announce regions). Otherwise
+ * returns false and counts nothing. */
+bool zcipc_server_skip_unwatched_frame (struct zcipc_server *server);
 
 /* Lazy releases (off by default): consumers' releases are read by
  * zcipc_server_send_frame(), after it sends, instead of waking the server

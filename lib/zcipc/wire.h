@@ -45,6 +45,9 @@ extern "C" {
 /* Upper bounds a peer may rely on; anything larger is a protocol error. */
 #define ZCIPC_WIRE_MAX_MESSAGE_SIZE (256u * 1024u)
 #define ZCIPC_WIRE_MAX_MEMS 16u
+/* Most bytes of metas one frame may carry in a region of their own (see
+ * ZCIPC_FRAME_FLAG_METAS_IN_REGION): bounds what a consumer copies. */
+#define ZCIPC_WIRE_MAX_META_SIZE (64u * 1024u * 1024u)
 #define ZCIPC_WIRE_MAX_RELEASES 64u
 #define ZCIPC_WIRE_MAX_QUOTA 64u
 #define ZCIPC_WIRE_REASON_SIZE 128u
@@ -146,7 +149,17 @@ struct zcipc_wire_mem
 };
 _Static_assert (sizeof (struct zcipc_wire_mem) == 24, "mem layout");
 
-/* Followed by n_mems zcipc_wire_mem, then meta_size bytes of metadata. */
+/* Frame flags (zcipc_wire_frame.frame_flags). */
+/* The frame's metas are too big for its message: the last of its mems (one
+ * more than ZCIPC_WIRE_MAX_MEMS allowed) says where they lie in a region,
+ * at most ZCIPC_WIRE_MAX_META_SIZE bytes, and meta_size is 0. That mem is
+ * held with the frame like the others. */
+#define ZCIPC_FRAME_FLAG_METAS_IN_REGION (1u << 0)
+#define ZCIPC_FRAME_FLAGS_KNOWN ZCIPC_FRAME_FLAG_METAS_IN_REGION
+
+/* Followed by n_mems zcipc_wire_mem, then meta_size bytes of metadata.
+ * n_mems may be 0: a buffer without memory (its timestamps, flags and metas
+ * still cross); see ZCIPC_FRAME_FLAG_METAS_IN_REGION for the metas' mem. */
 struct zcipc_wire_frame
 {
   struct zcipc_wire_header header;
@@ -160,7 +173,7 @@ struct zcipc_wire_frame
   uint32_t flags;
   uint32_t n_mems;
   uint32_t meta_size;
-  uint32_t reserved;
+  uint32_t frame_flags;         /* ZCIPC_FRAME_FLAG_* */
 };
 _Static_assert (sizeof (struct zcipc_wire_frame) == 80, "frame layout");
 
@@ -243,7 +256,7 @@ struct zcipc_message
     struct
     {
       struct zcipc_wire_frame info;
-      struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS];
+      struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS + 1];  /* + metas' */
       const uint8_t *meta;
     } frame;
     struct
@@ -291,7 +304,8 @@ size_t zcipc_wire_init_region_remove (struct zcipc_wire_region_remove *m,
     uint32_t region_id);
 size_t zcipc_wire_init_event (struct zcipc_wire_event *m, uint32_t kind,
     uint32_t payload_size);
-/* `m->seq`, timestamps and flags are left for the caller to set. */
+/* `m->seq`, timestamps and flags (frame_flags too) are left for the caller
+ * to set. */
 size_t zcipc_wire_init_frame (struct zcipc_wire_frame *m, uint32_t n_mems,
     uint32_t meta_size);
 size_t zcipc_wire_init_release (struct zcipc_wire_release *m, uint32_t count);

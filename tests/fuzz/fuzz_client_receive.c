@@ -221,7 +221,7 @@ consume (struct zcipc_client *c)
       continue;
     }
     CHECK (ev.type == ZCIPC_CLIENT_FRAME);
-    CHECK (ev.frame.n_mems >= 1 && ev.frame.n_mems <= ZCIPC_WIRE_MAX_MEMS);
+    CHECK (ev.frame.n_mems <= ZCIPC_WIRE_MAX_MEMS);
     for (uint32_t i = 0; i < ev.frame.n_mems; i++) {
       const struct zcipc_client_mem *m = &ev.frame.mems[i];
 
@@ -234,6 +234,11 @@ consume (struct zcipc_client *c)
     }
     for (uint32_t i = 0; i < ev.frame.meta_size; i++)
       sink ^= ev.frame.meta[i];
+    /* A frame without memory was given back already. */
+    if (ev.frame.n_mems == 0) {
+      CHECK (zcipc_client_release (c, ev.frame.info.seq) == -ENOENT);
+      continue;
+    }
     CHECK (n_held < quota);
     held[n_held++] = ev.frame.info.seq;
     /* Release the oldest now and then, as a slow consumer would. */

@@ -106,8 +106,18 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
       sink ^= touch (msg.event.payload, msg.event.info.payload_size);
       break;
     case ZCIPC_WIRE_FRAME:
-      CHECK (msg.frame.info.n_mems >= 1);
-      CHECK (msg.frame.info.n_mems <= ZCIPC_WIRE_MAX_MEMS);
+      CHECK ((msg.frame.info.frame_flags & ~ZCIPC_FRAME_FLAGS_KNOWN) == 0);
+      if (msg.frame.info.frame_flags & ZCIPC_FRAME_FLAG_METAS_IN_REGION) {
+        /* One more mem, the metas', and no inline metas. */
+        CHECK (msg.frame.info.n_mems >= 1);
+        CHECK (msg.frame.info.n_mems <= ZCIPC_WIRE_MAX_MEMS + 1);
+        CHECK (msg.frame.info.meta_size == 0);
+        CHECK (msg.frame.mems[msg.frame.info.n_mems - 1].size <=
+            ZCIPC_WIRE_MAX_META_SIZE);
+      } else {
+        /* 0: a buffer without memory. */
+        CHECK (msg.frame.info.n_mems <= ZCIPC_WIRE_MAX_MEMS);
+      }
       for (uint32_t i = 0; i < msg.frame.info.n_mems; i++) {
         CHECK (msg.frame.mems[i].size != 0);
         CHECK (msg.frame.mems[i].offset + msg.frame.mems[i].size >

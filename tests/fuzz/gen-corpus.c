@@ -109,10 +109,12 @@ msg_event (struct buf *b, uint32_t kind, const char *payload)
   put (b, payload, n);
 }
 
-/* A frame of `n_mems` mems in region `region_id`, 4 KiB apart. */
+/* A frame of `n_mems` mems in region `region_id`, 4 KiB apart, with
+ * `frame_flags` (the last mem holds the metas with
+ * ZCIPC_FRAME_FLAG_METAS_IN_REGION). */
 static void
-msg_frame (struct buf *b, uint64_t seq, uint32_t region_id, uint32_t n_mems,
-    uint32_t meta_size)
+msg_frame_flags (struct buf *b, uint64_t seq, uint32_t region_id,
+    uint32_t n_mems, uint32_t meta_size, uint32_t frame_flags)
 {
   struct zcipc_wire_frame m;
   size_t n = zcipc_wire_init_frame (&m, n_mems, meta_size);
@@ -124,6 +126,7 @@ msg_frame (struct buf *b, uint64_t seq, uint32_t region_id, uint32_t n_mems,
   m.offset = seq;
   m.offset_end = seq + 1;
   m.flags = seq == 1 ? 0 : 0x2000;
+  m.frame_flags = frame_flags;
   put (b, &m, n);
   for (uint32_t i = 0; i < n_mems; i++) {
     struct zcipc_wire_mem mem = { region_id, 0, 4096u * i, 1000u + i };
@@ -131,6 +134,13 @@ msg_frame (struct buf *b, uint64_t seq, uint32_t region_id, uint32_t n_mems,
   }
   for (uint32_t i = 0; i < meta_size; i++)
     put_u8 (b, (uint8_t) i);
+}
+
+static void
+msg_frame (struct buf *b, uint64_t seq, uint32_t region_id, uint32_t n_mems,
+    uint32_t meta_size)
+{
+  msg_frame_flags (b, seq, region_id, n_mems, meta_size, 0);
 }
 
 static void
@@ -222,6 +232,18 @@ w_frame_max (struct buf *b)
 }
 
 static void
+w_frame_no_mems (struct buf *b)
+{
+  msg_frame (b, 4, 1, 0, 24);
+}
+
+static void
+w_frame_metas_in_region (struct buf *b)
+{
+  msg_frame_flags (b, 5, 1, 2, 0, ZCIPC_FRAME_FLAG_METAS_IN_REGION);
+}
+
+static void
 w_release (struct buf *b)
 {
   msg_release (b, 1);
@@ -306,6 +328,14 @@ r_frame (struct buf *b, void *arg)
 }
 
 static void
+r_frame_metas_in_region (struct buf *b, void *arg)
+{
+  struct frame_arg *f = arg;
+  msg_frame_flags (b, f->seq, f->region_id, f->n_mems, 0,
+      ZCIPC_FRAME_FLAG_METAS_IN_REGION);
+}
+
+static void
 r_empty (struct buf *b, void *arg)
 {
 }
@@ -328,6 +358,8 @@ client_seeds (const char *dir)
   struct frame_arg f1 = { 1, 1, 1, 0 }, f2 = { 2, 1, 3, 24 };
   struct frame_arg f3 = { 3, 2, 2, 0 }, f4 = { 4, 2, 1, 0 };
   struct frame_arg even = { 2, 1, 1, 0 };
+  struct frame_arg memless = { 1, 1, 0, 24 };
+  struct frame_arg metas = { 5, 1, 2, 0 }, metas_only = { 7, 1, 1, 0 };
   uint32_t one = 1;
   struct buf b;
 
@@ -400,6 +432,18 @@ client_seeds (const char *dir)
   record (&b, FD_NONE, r_frame, &f1);
   write_seed (dir, "fuzz_client_receive", "empty-with-fd.bin", &b);
 
+  /* Frames without memory past a quota of 1 (given back at once), then
+   * one whose metas lie in the region, and one with only those. */
+  b.len = 0;
+  put_u8 (&b, 0);
+  put_u8 (&b, 1);
+  record (&b, FD_SEALED, r_region_add, &r1);
+  for (memless.seq = 1; memless.seq <= 3; memless.seq++)
+    record (&b, FD_NONE, r_frame, &memless);
+  record (&b, FD_NONE, r_frame_metas_in_region, &metas);
+  record (&b, FD_NONE, r_frame_metas_in_region, &metas_only);
+  write_seed (dir, "fuzz_client_receive", "memoryless.bin", &b);
+
   /* A WELCOME granting more than asked. */
   b.len = 0;
   put_u8 (&b, 1);
@@ -432,6 +476,8 @@ main (int argc, char **argv)
   wire_seed (dir, "frame.bin", 0, w_frame);
   wire_seed (dir, "frame-planes-meta.bin", 0, w_frame_planes);
   wire_seed (dir, "frame-most-mems.bin", 0, w_frame_max);
+  wire_seed (dir, "frame-no-mems.bin", 0, w_frame_no_mems);
+  wire_seed (dir, "frame-metas-in-region.bin", 0, w_frame_metas_in_region);
   wire_seed (dir, "release.bin", 0, w_release);
   wire_seed (dir, "release-most.bin", 0, w_release_max);
   wire_seed (dir, "leave.bin", 0, w_leave);

@@ -522,6 +522,134 @@ GST_START_TEST (test_a_reused_buffer_carries_only_its_own_frames_metas)
 
 GST_END_TEST;
 
+/* A custom meta whose structure holds a string of `len` bytes. */
+static void
+add_blob_meta (GstBuffer * buffer, guint n, gsize len)
+{
+  GstCustomMeta *meta = gst_buffer_add_custom_meta (buffer, "zcipc-test-blob");
+  gchar *blob = g_malloc (len + 1);
+
+  memset (blob, 'a' + n % 26, len);
+  blob[len] = '\0';
+  gst_structure_set (gst_custom_meta_get_structure (meta), "n", G_TYPE_UINT,
+      n, "blob", G_TYPE_STRING, blob, NULL);
+  g_free (blob);
+}
+
+static void
+assert_blob_meta (GstBuffer * buffer, guint n, gsize len)
+{
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (buffer, "zcipc-test-blob");
+  const gchar *blob;
+  guint got_n = 0;
+
+  fail_unless (meta != NULL, "frame %u lost its meta", n);
+  fail_unless (gst_structure_get_uint (gst_custom_meta_get_structure (meta),
+          "n", &got_n));
+  fail_unless_equals_int (got_n, n);
+  blob = gst_structure_get_string (gst_custom_meta_get_structure (meta),
+      "blob");
+  fail_unless (blob != NULL);
+  fail_unless_equals_uint64 (strlen (blob), len);
+  fail_unless (blob[0] == (gchar) ('a' + n % 26) &&
+      blob[len - 1] == (gchar) ('a' + n % 26));
+}
+
+/* Buffers without memory and metas too big for a message cross in this
+ * process too, where valgrind and the resource check see what they leave:
+ * the metas' region and the frame buffers that carry it must all go. */
+GST_START_TEST (test_empty_buffers_and_big_metas_cross_and_leave_nothing)
+{
+  static const gsize sizes[] = { 16, 300 * 1024, 16, 300 * 1024, 16 };
+  gchar *desc = g_strdup_printf ("appsrc name=src format=time caps=\"%s\" ! "
+      "zcipcsink name=sink socket-path=\"%s\" " ZG_LOSSLESS_SINK_PROPS, CAPS,
+      socket_path);
+  GstElement *producer = gst_parse_launch (desc, NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (producer), "src");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (producer), "sink");
+  const gchar *tags[] = { NULL };
+  GstAllocator *shared = NULL;
+  GstHarness *h;
+  GstQuery *query;
+  GstCaps *caps;
+  GstPad *pad;
+
+  gst_meta_register_custom ("zcipc-test-blob", tags, NULL, NULL, NULL);
+  fail_unless (gst_element_set_state (producer, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  h = zg_consumer_new (socket_path, "max-held=4", NULL);
+  caps = gst_caps_from_string (CAPS);
+  query = gst_query_new_allocation (caps, TRUE);
+  pad = gst_element_get_static_pad (sink, "sink");
+  fail_unless (gst_pad_query (pad, query));
+  gst_object_unref (pad);
+  fail_unless (gst_query_get_n_allocation_params (query) > 0);
+  gst_query_parse_nth_allocation_param (query, 0, &shared, NULL);
+  fail_unless (shared != NULL);
+  gst_query_unref (query);
+  gst_caps_unref (caps);
+
+  /* Frames 0 and 2 have no bytes (0: no memory, 2: one of 0 bytes), the
+   * others 64 (4: and an empty memory after them); frames 1 and 3 carry
+   * metas past the message. */
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    GstBuffer *buffer = i == 0 ? gst_buffer_new () :
+        gst_buffer_new_allocate (i == 4 ? shared : NULL, 64, NULL);
+    GstFlowReturn ret;
+
+    if (i == 2)
+      gst_buffer_resize (buffer, 0, 0);
+    else if (i > 0)
+      gst_buffer_memset (buffer, 0, 0x40 + i, 64);
+    if (i == 4) {
+      /* Shared memory, which crosses without a copy: the empty one too. */
+      GstMemory *empty = gst_allocator_alloc (shared, 8, NULL);
+      gst_memory_resize (empty, 0, 0);
+      gst_buffer_append_memory (buffer, empty);
+    }
+    GST_BUFFER_PTS (buffer) = i * GST_SECOND;
+    GST_BUFFER_DURATION (buffer) = GST_SECOND;
+    if (i == 0 || i == 2)
+      GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_GAP);
+    add_blob_meta (buffer, i, sizes[i]);
+    g_signal_emit_by_name (src, "push-buffer", buffer, &ret);
+    fail_unless_equals_int (ret, GST_FLOW_OK);
+    gst_buffer_unref (buffer);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    GstBuffer *buffer = gst_harness_pull (h);
+
+    fail_unless (buffer != NULL);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (buffer), i * GST_SECOND);
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (buffer), GST_SECOND);
+    fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (buffer,
+            GST_BUFFER_FLAG_GAP), i == 0 || i == 2);
+    if (i != 0 && i != 2) {
+      guint8 byte = 0;
+      fail_unless_equals_uint64 (gst_buffer_get_size (buffer), 64);
+      gst_buffer_extract (buffer, 63, &byte, 1);
+      fail_unless_equals_int (byte, 0x40 + i);
+    } else {
+      fail_unless_equals_int (gst_buffer_n_memory (buffer), 0);
+    }
+    assert_blob_meta (buffer, i, sizes[i]);
+    gst_buffer_unref (buffer);
+  }
+  fail_unless_equals_uint64 (zg_stats_get (sink, "metas-skipped"), 0);
+
+  gst_harness_teardown (h);
+  fail_unless_equals_int (gst_element_set_state (producer, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref (shared);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (producer);
+  g_free (desc);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_eos_from_the_producer_becomes_eos_on_the_consumer)
 {
   ZgProducer *p = start_producer ("num-buffers=10");
@@ -708,6 +836,8 @@ zcipcsrc_suite (void)
   tcase_add_test (tc, test_a_reused_buffer_carries_only_its_own_frames_metas);
   tcase_add_test (tc, test_eos_from_the_producer_becomes_eos_on_the_consumer);
   tcase_add_test (tc, test_latency_query_answers_live);
+  tcase_add_test (tc,
+      test_empty_buffers_and_big_metas_cross_and_leave_nothing);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("failures");

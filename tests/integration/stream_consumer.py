@@ -55,6 +55,8 @@ def main() -> int:
     ap.add_argument("--metas", action="store_true")
     ap.add_argument("--handoffs", action="store_true")
     ap.add_argument("--max-frames", type=int, default=0)
+    ap.add_argument("--hold-first-until", default=None,
+                    help="keep the first buffer (and the streaming thread) until this path exists")
     ap.add_argument("--timeout", type=float, default=25.0)
     args = ap.parse_args()
 
@@ -73,6 +75,10 @@ def main() -> int:
     def record(pad, info):
         if info.type & Gst.PadProbeType.BUFFER:
             buf = info.get_buffer()
+            if args.hold_first_until and frames[0] == 0:
+                deadline = time.monotonic() + args.timeout
+                while not Path(args.hold_first_until).exists() and time.monotonic() < deadline:
+                    time.sleep(0.01)
             item = {"kind": "buffer", "offset": buf.offset, "pts": buf.pts,
                     "size": buf.get_size()}
             if args.handoffs:  # when zcipcsrc pushed it: before the sink waits
@@ -80,6 +86,8 @@ def main() -> int:
             if args.metas:
                 item["metas"] = stream_metas.dump_metas(buf)
                 item["sha1"] = hashlib.sha1(buf.extract_dup(0, buf.get_size())).hexdigest()
+                item["duration"] = buf.duration
+                item["gap"] = bool(buf.get_flags() & Gst.BufferFlags.GAP)
             with lock:
                 report["items"].append(item)
                 frames[0] += 1

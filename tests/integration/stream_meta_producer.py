@@ -7,7 +7,8 @@ as a C application would), with the metas of --case. Prints, as JSON, every
 meta of every frame as zcipcsink received it, and the sink's stats.
 
 Cases: video-crop, reftime, custom, custom-<N>k (a blob of N KiB), twenty, oversize,
-unknown, audio;
+unknown, audio, overlimit (a meta past 64 MiB), empty (every third frame a buffer without memory, every
+third one's memory resized to 0 bytes, both with a GAP flag and metas);
 audiotestsrc (audiotestsrc's own non-interleaved buffers and GstAudioMeta)."""
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def decorate(case: str, buf: Gst.Buffer, n: int) -> None:
         for i, name in enumerate(TWENTY):
             add_custom(buf, name, f"frame-id=(guint64){n}, index=(int){i}")
     elif case == "oversize":
-        # More than a frame may carry (GST_ZCIPC_MAX_META_SIZE, 192 KiB): that
-        # one meta stays behind, counted; the frame and its other metas cross.
+        # More than a frame's message carries (GST_ZCIPC_MAX_INLINE_META_SIZE,
+        # 192 KiB): the metas cross in shared memory of their own.
         add_video_meta(buf)
         blob = "ab" * (100 * 1024)
         add_custom(buf, CUSTOM, f'frame-id=(guint64){n}, blob=(string)"{blob}"')
@@ -92,6 +93,14 @@ def decorate(case: str, buf: Gst.Buffer, n: int) -> None:
         # No codec for GstVideoRegionOfInterestMeta: skipped and counted.
         GstVideo.buffer_add_video_region_of_interest_meta(buf, "face", 10, 20, 30, 40)
         add_custom(buf, CUSTOM, f"frame-id=(guint64){n}")
+    elif case == "overlimit":
+        # Past the 64 MiB a frame's metas may take: left out, with a warning.
+        add_custom(buf, CUSTOM, f'frame-id=(guint64){n}, blob=(string)"{"ab" * (33 << 20)}"')
+        add_custom(buf, TWENTY[0], f"frame-id=(guint64){n}")
+    elif case == "empty":
+        add_custom(buf, CUSTOM, detections(n))
+        if buf.get_size() == 0:
+            buf.set_flags(Gst.BufferFlags.GAP)
     elif case == "audio":
         info = GstAudio.AudioInfo.new_from_caps(Gst.Caps.from_string(AUDIO_CAPS))
         sm.add_audio_meta(buf, info, SAMPLES, AUDIO_OFFSETS)
@@ -128,7 +137,14 @@ def main() -> int:
 
     def record(pad, info):
         buf = info.get_buffer()
-        sent.append({"pts": buf.pts, "size": buf.get_size(), "metas": sm.dump_metas(buf),
+        metas = sm.dump_metas(buf)
+        if args.case == "overlimit":    # not 130 MB of JSON for a meta that stays
+            for m in metas:
+                if len(m.get("structure", "")) > 4096:
+                    m["structure"] = m["structure"][:64]
+        sent.append({"pts": buf.pts, "size": buf.get_size(), "metas": metas,
+                     "duration": buf.duration, "offset": buf.offset,
+                     "gap": bool(buf.get_flags() & Gst.BufferFlags.GAP),
                      "sha1": hashlib.sha1(buf.extract_dup(0, buf.get_size())).hexdigest()})
         return Gst.PadProbeReturn.OK
 
@@ -144,8 +160,11 @@ def main() -> int:
         for n in range(args.frames):
             data = frame_bytes(args.case, n)
             buf = Gst.Buffer.new()
-            buf.append_memory(allocator.alloc(len(data), params))
-            buf.fill(0, data)
+            if args.case != "empty" or n % 3 != 0:
+                buf.append_memory(allocator.alloc(len(data), params))
+                buf.fill(0, data)
+            if args.case == "empty" and n % 3 == 2:
+                buf.resize(0, 0)
             buf.pts = n * Gst.SECOND // FPS
             buf.duration = Gst.SECOND // FPS
             buf.offset = n
@@ -154,14 +173,19 @@ def main() -> int:
             del buf
         src.emit("end-of-stream")
 
-    msg = pipeline.get_bus().timed_pop_filtered(25 * Gst.SECOND,
-                                                Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    warnings = []
+    while True:
+        msg = pipeline.get_bus().timed_pop_filtered(
+            25 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR | Gst.MessageType.WARNING)
+        if msg is None or msg.type != Gst.MessageType.WARNING:
+            break
+        warnings.append(msg.parse_warning()[0].message)
     error = None
     if msg is None or msg.type != Gst.MessageType.EOS:
         error = str(msg.parse_error()) if msg else "timeout"
     stats = sink.get_property("stats")
     pipeline.set_state(Gst.State.NULL)
-    print(json.dumps({"frames": sent, "error": error,
+    print(json.dumps({"frames": sent, "error": error, "warnings": warnings,
                       "metas_skipped": stats.get_value("metas-skipped"),
                       "frames_copied": stats.get_value("frames-copied")}))
     return 0 if error is None else 1

@@ -573,6 +573,102 @@ START_TEST (test_frames_arrive_inside_the_region_with_exact_timestamps)
 
 END_TEST;
 
+START_TEST (test_frame_without_memory_crosses_and_holds_no_slot)
+{
+  static const char meta[] = "gap-meta";
+  struct zcipc_wire_frame info = { 0 };
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+  struct zt_frame frame = { 0 };
+  unsigned int n_sent = 0;
+
+  zt_producer_start (&prod, 1, 8);
+  c = zt_client_connect (prod.path, 1);
+  info.pts = 5000;
+  info.duration = 40;
+  info.offset = 7;
+  info.flags = 0x0100;          /* GST_BUFFER_FLAG_GAP */
+  /* More frames than the quota of 1: none of them keeps a slot. */
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, NULL, 0,
+            meta, sizeof meta, &frame, &n_sent), 0);
+    ck_assert_uint_eq (n_sent, 1);
+    zt_client_next_frame (c, &ev, 5000);
+    ck_assert_uint_eq (ev.frame.n_mems, 0);
+    ck_assert_uint_eq (ev.frame.info.pts, 5000);
+    ck_assert_uint_eq (ev.frame.info.duration, 40);
+    ck_assert_uint_eq (ev.frame.info.offset, 7);
+    ck_assert_uint_eq (ev.frame.info.flags, 0x0100);
+    ck_assert_uint_eq (ev.frame.meta_size, sizeof meta);
+    ck_assert_mem_eq (ev.frame.meta, meta, sizeof meta);
+    /* Given back already. */
+    ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), -ENOENT);
+    ZT_ASSERT_EVENTUALLY (atomic_load (&frame.refs) == 0, 5000);
+  }
+  ck_assert_uint_eq (zt_producer_stats (&prod).frames_missed, 0);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_metas_in_a_region_are_copied_out_and_held_with_the_frame)
+{
+  struct zcipc_wire_mem mems[2] = {
+    {1, 0, 0, 4096},
+    {2, 0, 4096, 3 * REGION_SIZE},       /* the metas */
+  };
+  struct zcipc_wire_frame info = { 0 };
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+  struct zcipc_region *metas;
+  struct zt_frame frame = { 0 };
+  unsigned int n_sent = 0;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  zt_producer_add_region (&prod, 2, 4 * REGION_SIZE);
+  metas = zt_producer_region (&prod, 2);
+  c = zt_client_connect (prod.path, 4);
+
+  info.frame_flags = ZCIPC_FRAME_FLAG_METAS_IN_REGION;
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 2, NULL,
+          0, &frame, &n_sent), 0);
+  ck_assert_uint_eq (n_sent, 1);
+  zt_client_next_frame (c, &ev, 5000);
+  /* The frame's one memory; the metas are not a memory of it. */
+  ck_assert_uint_eq (ev.frame.n_mems, 1);
+  check_frame_data (&ev);
+  ck_assert_uint_eq (ev.frame.meta_size, 3 * REGION_SIZE);
+  /* A private copy: what the producer writes there later is not seen. */
+  ck_assert_mem_eq (ev.frame.meta, (uint8_t *) metas->data + 4096,
+      3 * REGION_SIZE);
+  ck_assert (ev.frame.meta < (const uint8_t *) ev.frame.mems[0].region_data ||
+      ev.frame.meta >= (const uint8_t *) ev.frame.mems[0].region_data +
+      REGION_SIZE);
+  ((uint8_t *) metas->data)[4096] ^= 0xff;
+  ck_assert_uint_ne (ev.frame.meta[0], ((uint8_t *) metas->data)[4096]);
+  ((uint8_t *) metas->data)[4096] ^= 0xff;
+  /* Held as one frame until released. */
+  ck_assert_int_eq (atomic_load (&frame.refs), 1);
+  release_and_settle (c, ev.frame.info.seq);
+  ck_assert_int_eq (atomic_load (&frame.refs), 0);
+
+  /* Metas outside their region: a protocol error. */
+  mems[1].offset = 2 * REGION_SIZE;
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 2, NULL,
+          0, &frame, &n_sent), 0);
+  {
+    struct zcipc_client_event bad;
+    ck_assert_int_eq (zcipc_client_next (c, &bad, 5000), -EPROTO);
+    ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "outside"));
+  }
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 START_TEST (test_send_frame_refuses_bad_arguments)
 {
   struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS + 1] = { {0} };
@@ -581,10 +677,18 @@ START_TEST (test_send_frame_refuses_bad_arguments)
   struct zt_frame frame = { 0 };
 
   zt_producer_start (&prod, 4, 8);
-  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 0, NULL,
-          0, &frame, NULL), -EINVAL);
   ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems,
           ZCIPC_WIRE_MAX_MEMS + 1, NULL, 0, &frame, NULL), -EINVAL);
+  /* Metas in a region need their mem, and no inline metas. */
+  info.frame_flags = ZCIPC_FRAME_FLAG_METAS_IN_REGION;
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 0, NULL,
+          0, &frame, NULL), -EINVAL);
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 1, meta,
+          8, &frame, NULL), -EINVAL);
+  info.frame_flags = 1u << 9;
+  ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 1, NULL,
+          0, &frame, NULL), -EINVAL);
+  info.frame_flags = 0;
   ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 1, meta,
           sizeof meta, &frame, NULL), -EMSGSIZE);
   ck_assert_int_eq (zcipc_server_send_event (prod.server, 1, meta,
@@ -2275,6 +2379,9 @@ server_client_suite (void)
   tcase_add_test (tc,
       test_frames_arrive_inside_the_region_with_exact_timestamps);
   tcase_add_test (tc, test_send_frame_refuses_bad_arguments);
+  tcase_add_test (tc, test_frame_without_memory_crosses_and_holds_no_slot);
+  tcase_add_test (tc,
+      test_metas_in_a_region_are_copied_out_and_held_with_the_frame);
   tcase_add_test (tc, test_frame_nobody_takes_counts_as_unsent);
   suite_add_tcase (s, tc);
 

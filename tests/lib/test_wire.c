@@ -504,19 +504,76 @@ START_TEST (test_parse_rejects_too_large_message)
 
 END_TEST;
 
-START_TEST (test_parse_rejects_frame_with_no_mems)
+START_TEST (test_frame_without_mems_round_trips_with_its_metas)
 {
-  size_t n = build_frame (1, 0);
+  struct zcipc_message msg;
+  size_t n = build_frame (0, 0);
 
-  /* n_mems 0 with the length of a bare frame. */
-  set_u32 (offsetof (struct zcipc_wire_frame, n_mems), 0);
-  set_header_size (sizeof (struct zcipc_wire_frame));
-  ck_assert_int_eq (parse_len (sizeof (struct zcipc_wire_frame), 0), -EPROTO);
-  /* n_mems 0 with one mem's worth of meta instead. */
-  set_u32 (offsetof (struct zcipc_wire_frame, meta_size),
-      sizeof (struct zcipc_wire_mem));
-  set_header_size ((uint32_t) n);
-  ck_assert_int_eq (parse_len (n, 0), -EPROTO);
+  /* A buffer without memory: timestamps and flags only... */
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.frame.info.n_mems, 0);
+  ck_assert_uint_eq (msg.frame.info.pts, 1000000001);
+  ck_assert_uint_eq (msg.frame.info.flags, 0x4001);
+  /* ... or with metas. */
+  n = build_frame (0, 24);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.frame.info.meta_size, 24);
+  ck_assert_ptr_eq (msg.frame.meta, buf.bytes + sizeof (struct zcipc_wire_frame));
+  /* The length must still add up. */
+  set_header_size ((uint32_t) (n + 8));
+  ck_assert_int_eq (parse_len (n + 8, 0), -EPROTO);
+}
+
+END_TEST;
+
+START_TEST (test_frame_with_metas_in_a_region_takes_one_more_mem)
+{
+  struct zcipc_message msg;
+  size_t n = build_frame (ZCIPC_WIRE_MAX_MEMS + 1, 0);
+
+  /* Seventeen mems: only with the last one for the metas. */
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  set_u32 (offsetof (struct zcipc_wire_frame, frame_flags),
+      ZCIPC_FRAME_FLAG_METAS_IN_REGION);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.frame.info.n_mems, ZCIPC_WIRE_MAX_MEMS + 1);
+  ck_assert_uint_eq (msg.frame.mems[ZCIPC_WIRE_MAX_MEMS].region_id,
+      ZCIPC_WIRE_MAX_MEMS + 1);
+  /* The metas' mem alone: a buffer without memory but with big metas. */
+  n = build_frame (1, 0);
+  set_u32 (offsetof (struct zcipc_wire_frame, frame_flags),
+      ZCIPC_FRAME_FLAG_METAS_IN_REGION);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+}
+
+END_TEST;
+
+START_TEST (test_parse_rejects_frame_with_bad_metas_in_a_region)
+{
+  struct zcipc_message msg;
+  struct zcipc_wire_mem huge = { 1, 0, 0, ZCIPC_WIRE_MAX_META_SIZE + 1ull };
+  size_t n;
+
+  /* No mem to hold them. */
+  n = build_frame (0, 0);
+  set_u32 (offsetof (struct zcipc_wire_frame, frame_flags),
+      ZCIPC_FRAME_FLAG_METAS_IN_REGION);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  /* Inline metas as well. */
+  n = build_frame (1, 16);
+  set_u32 (offsetof (struct zcipc_wire_frame, frame_flags),
+      ZCIPC_FRAME_FLAG_METAS_IN_REGION);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  /* More than a consumer copies. */
+  n = build_frame (1, 0);
+  memcpy (buf.bytes + sizeof (struct zcipc_wire_frame), &huge, sizeof huge);
+  set_u32 (offsetof (struct zcipc_wire_frame, frame_flags),
+      ZCIPC_FRAME_FLAG_METAS_IN_REGION);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  /* Frame flags this version does not know. */
+  n = build_frame (1, 0);
+  set_u32 (offsetof (struct zcipc_wire_frame, frame_flags), 1u << 7);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
 }
 
 END_TEST;
@@ -960,7 +1017,9 @@ wire_suite (void)
   tcase_add_test (tc, test_parse_rejects_truncated_header);
   tcase_add_test (tc, test_parse_rejects_null_data);
   tcase_add_test (tc, test_parse_rejects_too_large_message);
-  tcase_add_test (tc, test_parse_rejects_frame_with_no_mems);
+  tcase_add_test (tc, test_frame_without_mems_round_trips_with_its_metas);
+  tcase_add_test (tc, test_frame_with_metas_in_a_region_takes_one_more_mem);
+  tcase_add_test (tc, test_parse_rejects_frame_with_bad_metas_in_a_region);
   tcase_add_test (tc, test_parse_rejects_frame_with_more_than_16_mems);
   tcase_add_test (tc, test_parse_rejects_release_count_zero);
   tcase_add_test (tc, test_parse_rejects_release_count_above_64);
