@@ -40,7 +40,7 @@ typedef struct
 
 /* How far a clock may drift against CLOCK_MONOTONIC before the mapping is
  * said again (producer) or applied again (consumer): a new segment per
- * millisecond of drift, a few per hour for an audio clock. */
+ * millisecond of drift, every 20 s for an audio clock 50 ppm off. */
 #define GST_ZCIPC_TIMING_TOLERANCE GST_MSECOND
 
 /* Serializes a serialized downstream event the consumer should see.

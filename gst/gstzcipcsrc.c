@@ -21,10 +21,18 @@
  * mapped), so downstream that imports DMABuf (GL, VA, an encoder) still
  * can, and `memory:DMABuf` caps keep their meaning.
  *
- * It is a live source. Caps come from the producer (no capsfilter needed),
- * PTS differences are kept exactly, and when both processes run on the
- * system monotonic clock the segment is shifted so that a `sync=true` sink
- * renders in step with the producer.
+ * It is a live source. Caps come from the producer (no capsfilter needed)
+ * and PTS differences are kept exactly. Whatever clock either pipeline runs
+ * on (the system monotonic or realtime clock, an audio sink's, a network
+ * clock), a `sync=true` sink renders in step with the producer: the producer
+ * says when it renders running time 0 of its segment, in CLOCK_MONOTONIC
+ * (which both processes share), and says it again when its clock drifted by
+ * a millisecond; zcipcsrc maps that time onto its own clock the same way
+ * and shifts the producer's segment so that running time + its base time is
+ * the clock time the producer renders at. It shifts again when its base
+ * time changes (paused and resumed) or its own clock drifted by a
+ * millisecond. Both on the monotonic system clock, the mapping is exact.
+ * #GstZcipcSrc:retimestamp stamps frames on arrival instead.
  *
  * If the producer goes away, zcipcsrc waits for it to come back
  * (#GstZcipcSrc:reconnect) and continues with the new caps.
