@@ -306,10 +306,11 @@ gst_zcipc_clock_is_monotonic (GstClock * clock)
    * another time than the one it reads. */
   if (!clock || G_OBJECT_TYPE (clock) != GST_TYPE_SYSTEM_CLOCK)
     return FALSE;
-  g_object_get (clock, "clock-type", &type, NULL);
   gst_clock_get_calibration (clock, &internal, &external, &num, &denom);
-  return type == GST_CLOCK_TYPE_MONOTONIC && internal == external &&
-      num == denom;
+  if (internal != external || num != denom)
+    return FALSE;
+  g_object_get (clock, "clock-type", &type, NULL);
+  return type == GST_CLOCK_TYPE_MONOTONIC;
 }
 
 static gint64
@@ -327,8 +328,6 @@ gst_zcipc_clock_monotonic_offset (GstClock * clock)
   gint64 best_gap = G_MAXINT64, offset = 0;
   guint i;
 
-  if (gst_zcipc_clock_is_monotonic (clock))
-    return 0;
   /* A preemption between the two reads would be an error in the offset:
    * take the read of the clock that CLOCK_MONOTONIC brackets closest. */
   for (i = 0; i < 3; i++) {

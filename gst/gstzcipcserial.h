@@ -60,8 +60,9 @@ gboolean gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
  * type, uncalibrated): then times map across processes exactly. */
 gboolean gst_zcipc_clock_is_monotonic (GstClock * clock);
 
-/* `clock`'s time minus CLOCK_MONOTONIC now, in ns: 0 for a monotonic clock,
- * else sampled (both read together, the closest of a few tries). */
+/* `clock`'s time minus CLOCK_MONOTONIC now, in ns, sampled: both read
+ * together, the closest of a few tries. (0 for a monotonic clock: callers
+ * check gst_zcipc_clock_is_monotonic() first and need not sample.) */
 gint64 gst_zcipc_clock_monotonic_offset (GstClock * clock);
 
 /* Appends every meta of `buffer` that has a registered encoder to `out`.

@@ -1315,7 +1315,7 @@ update_timing (GstZcipcSink * self)
     timing.monotonic = gst_zcipc_clock_is_monotonic (clock);
     timing.have_render_monotonic = TRUE;
     timing.render_monotonic = (gint64) timing.render_offset -
-        gst_zcipc_clock_monotonic_offset (clock);
+        (timing.monotonic ? 0 : gst_zcipc_clock_monotonic_offset (clock));
     gst_object_unref (clock);
   }
   if (timing.render_offset == sent->render_offset &&

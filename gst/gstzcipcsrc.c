@@ -675,9 +675,11 @@ producer_render_time (GstZcipcSrc * self, GstClock * clock,
   gboolean ours_monotonic = gst_zcipc_clock_is_monotonic (clock);
 
   self->segment_translated = FALSE;
+  self->segment_clock_offset = 0;
   if (self->timing.have_render_monotonic) {
     /* Exact when both are on CLOCK_MONOTONIC: the offset is 0. */
-    self->segment_clock_offset = gst_zcipc_clock_monotonic_offset (clock);
+    self->segment_clock_offset = ours_monotonic ? 0 :
+        gst_zcipc_clock_monotonic_offset (clock);
     self->segment_translated = !ours_monotonic;
     *render_time = self->timing.render_monotonic + self->segment_clock_offset;
     return TRUE;
