@@ -74,10 +74,19 @@ def play_in_step(launcher, sock_dir, producer_clock: str, consumer_clock: str,
                  if r["pts"] != buffers[r["offset"]]["pts"]]
     assert not wrong_pts, f"PTS changed (offset, consumer's, producer's): {wrong_pts[:10]}"
 
+    # The consumer's schedule (its base time + running time, on its clock)
+    # is the producer's render time: exact when both are on CLOCK_MONOTONIC.
+    exact = producer_clock == consumer_clock == "monotonic"
+    bound = EXACT_NS if exact else TRANSLATED_NS
+    scheduled = {o: b["render_monotonic"] for o, b in buffers.items()}
+    off = [(r["offset"], (r["scheduled_monotonic"] - scheduled[r["offset"]]) / 1e6)
+           for r in renders if abs(r["scheduled_monotonic"] - scheduled[r["offset"]]) >= bound]
+    assert not off, (f"consumer's schedule off the producer's by {bound / 1e6} ms or more "
+                     f"(offset, ms): {off[:10]}")
+
     # When the producer rendered each frame: on its schedule, or on arrival
     # when its live source was late under load (the consumer cannot have a
     # frame sooner than that).
-    scheduled = {o: b["render_monotonic"] for o, b in buffers.items()}
     rendered = {o: max(b["render_monotonic"], b["arrival_monotonic"])
                 for o, b in buffers.items()}
     early = [(r["offset"], (r["monotonic"] - scheduled[r["offset"]]) / 1e6) for r in renders
@@ -86,20 +95,12 @@ def play_in_step(launcher, sock_dir, producer_clock: str, consumer_clock: str,
     late = [(r["offset"], (r["monotonic"] - rendered[r["offset"]]) / 1e6) for r in renders
             if r["monotonic"] - rendered[r["offset"]] >= LATE_NS]
     # Under ASan a process stalls now and then for tens of ms more (see
-    # test_stream_meaning's sync test); the schedule below still holds.
+    # test_stream_meaning's sync test); the schedule above still holds.
     if os.environ.get("ZCIPC_SANITIZED") != "1":
         assert len(late) <= len(renders) * STALLS_PER_FRAME, (
             f"frames rendered {LATE_NS / 1e6:.1f} ms or more after the producer "
             f"rendered them (offset, ms after): {late[:10]}")
 
-    # The consumer's schedule (its base time + running time, on its clock)
-    # is the producer's render time: exact when both are on CLOCK_MONOTONIC.
-    exact = producer_clock == consumer_clock == "monotonic"
-    bound = EXACT_NS if exact else TRANSLATED_NS
-    off = [(r["offset"], (r["scheduled_monotonic"] - scheduled[r["offset"]]) / 1e6)
-           for r in renders if abs(r["scheduled_monotonic"] - scheduled[r["offset"]]) >= bound]
-    assert not off, (f"consumer's schedule off the producer's by {bound / 1e6} ms or more "
-                     f"(offset, ms): {off[:10]}")
     # A consumer rendering late would miss frames (it holds two at most).
     assert len(renders) >= FRAMES // 2, \
         f"only {len(renders)} of {len(buffers)} frames rendered"
