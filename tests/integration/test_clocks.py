@@ -8,13 +8,16 @@ network clock is), and a producer that has been playing for an hour.
 Producer and consumer are separate processes (stream_producer.py,
 stream_consumer.py) each on the clock a test names. Both report times in
 CLOCK_MONOTONIC, the clock they share: when the producer's zcipcsink
-rendered each frame, and when the consumer's fakesink rendered it."""
+rendered each frame, and when the consumer's fakesink rendered it. One test
+reads the TIMING event off the socket by hand: what crosses."""
 
 from __future__ import annotations
 
 import os
+import struct
 
-from test_stream_meaning import FRAME_NS, helper, read_report, start_consumer
+import wire
+from test_stream_meaning import FRAME_NS, gst, helper, read_report, start_consumer
 from zcipctest import wait_for_path
 
 FRAMES = 120
@@ -36,6 +39,23 @@ STALLS_PER_FRAME = 1 / 50
 # the producer's to within that on each side, and the sampling.
 TRANSLATED_NS = 3_000_000
 EXACT_NS = 1_000_000
+TIMING_EVENT = 8    # GST_ZCIPC_EVENT_TIMING
+
+
+def start_producer(launcher, sock, clock: str, running_for: int = 0, frames: int = FRAMES):
+    """A 30 fps live producer (sync=true) on `clock`; returns it and the
+    path of its report."""
+    report = launcher.log_dir / "producer.json"
+    producer = launcher.run(helper(
+        "stream_producer.py", "--pipeline",
+        f"videotestsrc is-live=true num-buffers={frames} pattern=ball "
+        f"timestamp-offset={running_for * 1_000_000_000} ! "
+        "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1 ! "
+        f"zcipcsink name=sink socket-path={sock} sync=true",
+        "--clock", clock, "--running-for", str(running_for),
+        "--report", str(report)), name="producer")
+    wait_for_path(sock)
+    return producer, report
 
 
 def play_in_step(launcher, sock_dir, producer_clock: str, consumer_clock: str,
@@ -46,16 +66,7 @@ def play_in_step(launcher, sock_dir, producer_clock: str, consumer_clock: str,
     after the producer, on the producer's schedule, with the producer's
     PTS."""
     sock = sock_dir / "s"
-    prod_report = launcher.log_dir / "producer.json"
-    producer = launcher.run(helper(
-        "stream_producer.py", "--pipeline",
-        f"videotestsrc is-live=true num-buffers={FRAMES} pattern=ball "
-        f"timestamp-offset={running_for * 1_000_000_000} ! "
-        "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1 ! "
-        f"zcipcsink name=sink socket-path={sock} sync=true",
-        "--clock", producer_clock, "--running-for", str(running_for),
-        "--report", str(prod_report)), name="producer")
-    wait_for_path(sock)
+    producer, prod_report = start_producer(launcher, sock, producer_clock, running_for)
     consumer, report = start_consumer(
         launcher, sock, "consumer", "--handoffs", "--clock", consumer_clock,
         "--timeout", "15", "--tail", "fakesink name=sink sync=true signal-handoffs=true")
@@ -134,3 +145,61 @@ def test_sync_consumer_plays_in_step_with_a_producer_playing_for_an_hour(launche
     # Both on the realtime clock: the producer's running times are an hour
     # ahead of the consumer's.
     play_in_step(launcher, sock_dir, "realtime", "realtime", running_for=3600)
+
+
+def last_timing_from_producer(sock) -> dict:
+    """The last TIMING event a consumer got before the producer went away,
+    read by hand (as any consumer, old or new, would parse it): each field's
+    value, and its type under "types"."""
+    Gst = gst()
+    fields = ("render-offset", "monotonic", "render-monotonic")
+    timing = None
+    s = wire.connect(str(sock))
+    try:
+        s.send(wire.hello())
+        s.settimeout(10)
+        while data := s.recv(1 << 18):
+            kind, _ = wire.parse_header(data)
+            if kind != wire.EVENT:
+                continue
+            event_kind, size = struct.unpack_from("=II", data, 8)
+            if event_kind == TIMING_EVENT:
+                text = data[16:16 + size].rstrip(b"\0").decode()
+                structure = Gst.Structure.from_string(text)[0]
+                timing = {f: structure.get_value(f) for f in fields if structure.has_field(f)}
+                timing["types"] = {f: structure.get_field_type(f).name
+                                   for f in fields if structure.has_field(f)}
+    finally:
+        s.close()
+    assert timing is not None, "no TIMING event from the producer"
+    return timing
+
+
+def test_the_timing_event_says_in_clock_monotonic_when_the_producer_renders(
+        launcher, sock_dir):
+    """What crosses: render-offset and monotonic as before (what consumers
+    before render-monotonic read, with the same types), and render-monotonic:
+    when the producer renders running time 0, in CLOCK_MONOTONIC."""
+    for n, clock in enumerate(("monotonic", "realtime")):
+        sock = sock_dir / f"s{n}"
+        producer, report = start_producer(launcher, sock, clock, frames=30)
+        timing = last_timing_from_producer(sock)
+        assert producer.wait(30) == 0, producer.describe()
+        sent = read_report(report)
+        assert timing["types"] == {"render-offset": "guint64", "monotonic": "gboolean",
+                                   "render-monotonic": "gint64"}, timing
+        assert timing["monotonic"] == (clock == "monotonic")
+        if clock == "monotonic":
+            # The same clock: exactly the render offset.
+            assert timing["render-monotonic"] == timing["render-offset"]
+        # The frames since the pipeline's latency was set (the first ones may
+        # come before it).
+        buffers = [i for i in sent["items"] if i["kind"] == "buffer"]
+        last = buffers[-1]
+        assert timing["render-offset"] == last["base_time"] + last["latency"]
+        buffers = [b for b in buffers if b["latency"] == last["latency"]]
+        off = [(b["offset"], (timing["render-monotonic"] + b["running_time"]
+                              - b["render_monotonic"]) / 1e6) for b in buffers
+               if abs(timing["render-monotonic"] + b["running_time"]
+                      - b["render_monotonic"]) >= TRANSLATED_NS]
+        assert not off, f"{clock}: render-monotonic off the producer's renders (offset, ms): {off}"
