@@ -8,7 +8,7 @@ Records, in order, what reaches the sink pad of `sink` (buffers with offset,
 PTS and, with --metas, every meta and the bytes' SHA-1; serialized events), and with --handoffs
 the clock time each buffer is rendered at (fakesink signal-handoffs=true),
 also in CLOCK_MONOTONIC. --clock sets the pipeline's clock (as
-stream_producer.py's).
+stream_producer.py's); --pause-after pauses the pipeline once, mid-stream.
 When the stream ends (EOS, an error, or --max-frames), writes a JSON report
 (--report) with those items, zcipcsrc's stats and how many zcipc regions this
 process has mapped, so stdout stays free for checksumsink."""
@@ -58,6 +58,8 @@ def main() -> int:
     ap.add_argument("--handoffs", action="store_true")
     ap.add_argument("--max-frames", type=int, default=0)
     ap.add_argument("--clock", default="")
+    ap.add_argument("--pause-after", default="",
+                    help="N:S: once N frames arrived, pause for S seconds")
     ap.add_argument("--timeout", type=float, default=25.0)
     args = ap.parse_args()
 
@@ -122,9 +124,20 @@ def main() -> int:
     pipeline.set_state(Gst.State.PLAYING)
     bus = pipeline.get_bus()
     deadline = time.monotonic() + args.timeout
+    pause = [float(x) for x in args.pause_after.split(":")] if args.pause_after else None
     while time.monotonic() < deadline and not done.is_set():
         msg = bus.timed_pop_filtered(20 * Gst.MSECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
         if msg is None:
+            with lock:
+                n = frames[0]
+            if pause and n >= pause[0]:
+                # Paused and resumed: a new base time.
+                report["paused_monotonic"] = time.monotonic_ns()
+                pipeline.set_state(Gst.State.PAUSED)
+                time.sleep(pause[1])
+                pipeline.set_state(Gst.State.PLAYING)
+                report["resumed_monotonic"] = time.monotonic_ns()
+                pause = None
             continue
         if msg.type == Gst.MessageType.ERROR:
             err, dbg = msg.parse_error()

@@ -59,17 +59,18 @@ def start_producer(launcher, sock, clock: str, running_for: int = 0, frames: int
 
 
 def play_in_step(launcher, sock_dir, producer_clock: str, consumer_clock: str,
-                 running_for: int = 0) -> None:
+                 running_for: int = 0, consumer_args: tuple[str, ...] = ()) -> dict:
     """Runs a 30 fps live producer (sync=true) on `producer_clock` and a
     sync=true consumer on `consumer_clock`, and checks that the consumer
     renders every frame within a frame interval and its processing deadline
     after the producer, on the producer's schedule, with the producer's
-    PTS."""
+    PTS. Returns the consumer's report."""
     sock = sock_dir / "s"
     producer, prod_report = start_producer(launcher, sock, producer_clock, running_for)
     consumer, report = start_consumer(
         launcher, sock, "consumer", "--handoffs", "--clock", consumer_clock,
-        "--timeout", "15", "--tail", "fakesink name=sink sync=true signal-handoffs=true")
+        "--timeout", "15", *consumer_args,
+        "--tail", "fakesink name=sink sync=true signal-handoffs=true")
     assert producer.wait(30) == 0, producer.describe()
     assert consumer.wait(30) == 0, consumer.describe()
     sent = read_report(prod_report)
@@ -85,11 +86,18 @@ def play_in_step(launcher, sock_dir, producer_clock: str, consumer_clock: str,
                  if r["pts"] != buffers[r["offset"]]["pts"]]
     assert not wrong_pts, f"PTS changed (offset, consumer's, producer's): {wrong_pts[:10]}"
 
+    # The frames the producer rendered while the consumer was paused (with
+    # --pause-after), or that waited in its sink then, come late to it, and
+    # rightly on no schedule: its base time moved under them.
+    scheduled = {o: b["render_monotonic"] for o, b in buffers.items()}
+    paused = (got.get("paused_monotonic", 0) - LATE_NS,
+              got.get("resumed_monotonic", 0) + FRAME_NS)
+    renders = [r for r in renders if not paused[0] <= scheduled[r["offset"]] <= paused[1]]
+
     # The consumer's schedule (its base time + running time, on its clock)
     # is the producer's render time: exact when both are on CLOCK_MONOTONIC.
     exact = producer_clock == consumer_clock == "monotonic"
     bound = EXACT_NS if exact else TRANSLATED_NS
-    scheduled = {o: b["render_monotonic"] for o, b in buffers.items()}
     off = [(r["offset"], (r["scheduled_monotonic"] - scheduled[r["offset"]]) / 1e6)
            for r in renders if abs(r["scheduled_monotonic"] - scheduled[r["offset"]]) >= bound]
     assert not off, (f"consumer's schedule off the producer's by {bound / 1e6} ms or more "
@@ -115,6 +123,7 @@ def play_in_step(launcher, sock_dir, producer_clock: str, consumer_clock: str,
     # A consumer rendering late would miss frames (it holds two at most).
     assert len(renders) >= FRAMES // 2, \
         f"only {len(renders)} of {len(buffers)} frames rendered"
+    return got
 
 
 def test_sync_consumer_plays_in_step_when_both_run_on_the_monotonic_clock(launcher, sock_dir):
@@ -139,6 +148,14 @@ def test_sync_consumer_plays_in_step_with_a_producer_clock_of_another_epoch_and_
 def test_sync_consumer_on_a_clock_of_another_epoch_and_rate_plays_in_step(launcher, sock_dir):
     # 1% slow, and at 42 s: the consumer's own mapping must follow.
     play_in_step(launcher, sock_dir, "monotonic", "skewed:42:0.99")
+
+
+def test_sync_consumer_on_the_realtime_clock_plays_in_step_after_a_pause(launcher, sock_dir):
+    # Resumed, the consumer has a new base time: the segment follows it.
+    got = play_in_step(launcher, sock_dir, "monotonic", "realtime",
+                       consumer_args=("--pause-after", "20:0.5"))
+    resumed = [r for r in got["renders"] if r["monotonic"] > got["resumed_monotonic"]]
+    assert len(resumed) >= 30, f"only {len(resumed)} frames rendered after the pause"
 
 
 def test_sync_consumer_plays_in_step_with_a_producer_playing_for_an_hour(launcher, sock_dir):
