@@ -14,6 +14,7 @@ whose src pad the scripted actions act on:
                        flushing seek to POS ns
 
   --clock SPEC         the pipeline's clock (see make_clock)
+  --provide-clock P    serves the pipeline's clock on 127.0.0.1:P
   --running-for S      the pipeline's base time is S seconds in the past, as
                        if it had been playing that long (give its live
                        source a timestamp-offset of S seconds to match)
@@ -69,7 +70,9 @@ def make_clock(spec: str) -> Gst.Clock | None:
     or "realtime" (a system clock of that type), or
     "skewed:EPOCH_S:RATE": a monotonic system clock calibrated to tell
     EPOCH_S seconds now and to run RATE times as fast as CLOCK_MONOTONIC
-    (what an audio or network clock does, exaggerated)."""
+    (what an audio or network clock does, exaggerated), or "net:PORT": a
+    network clock slaved to the time provider on 127.0.0.1:PORT (see
+    provide_clock), once it is in sync."""
     if not spec:
         return None
     kind, _, rest = spec.partition(":")
@@ -82,7 +85,23 @@ def make_clock(spec: str) -> Gst.Clock | None:
         clock.set_calibration(clock.get_internal_time(), int(float(epoch) * Gst.SECOND),
                               num, denom)
         return clock
+    if kind == "net":
+        gi.require_version("GstNet", "1.0")
+        from gi.repository import GstNet
+        clock = GstNet.NetClientClock.new("net", "127.0.0.1", int(rest), 0)
+        if not clock.wait_for_sync(10 * Gst.SECOND):
+            raise RuntimeError(f"the network clock of 127.0.0.1:{rest} did not sync")
+        return clock
     raise ValueError(spec)
+
+
+def provide_clock(pipeline: Gst.Pipeline, port: int):
+    """Serves the pipeline's clock on 127.0.0.1:`port` (keep the result)."""
+    gi.require_version("GstNet", "1.0")
+    from gi.repository import GstNet
+    clock = pipeline.get_pipeline_clock()
+    pipeline.use_clock(clock)
+    return GstNet.NetTimeProvider.new(clock, "127.0.0.1", port)
 
 
 def to_monotonic(clock: Gst.Clock, clock_time: int) -> int:
@@ -130,12 +149,15 @@ def main() -> int:
     ap.add_argument("--report", required=True)
     ap.add_argument("--clock", default="")
     ap.add_argument("--running-for", type=float, default=0.0)
+    ap.add_argument("--provide-clock", type=int, default=0,
+                    help="serve the pipeline's clock on this port of 127.0.0.1")
     ap.add_argument("--timeout", type=float, default=25.0)
     args = ap.parse_args()
 
     Gst.init(None)
     pipeline = Gst.parse_launch(args.pipeline)
     use_clock(pipeline, args.clock, args.running_for)
+    provider = provide_clock(pipeline, args.provide_clock) if args.provide_clock else None
     sink = pipeline.get_by_name("sink")
     report: dict = {"items": [], "seeks": [], "error": None, "eos": False}
     lock = threading.Lock()
@@ -234,6 +256,7 @@ def main() -> int:
     clock = pipeline.get_clock()
     report["clock_type"] = clock.get_property("clock-type").value_nick if clock else None
     pipeline.set_state(Gst.State.NULL)
+    del provider
     with open(args.report, "w") as f:
         json.dump(report, f)
     return 0 if report["error"] is None else 1

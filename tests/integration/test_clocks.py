@@ -2,8 +2,9 @@
 # Copyright (C) 2026 The zcipc authors
 """A sync=true consumer plays in step with the producer whatever clock
 either side runs on (issue 14, item 3): the system monotonic clock, the
-realtime clock, a clock with another epoch and rate (what an audio or
-network clock is), and a producer that has been playing for an hour.
+realtime clock, a clock with another epoch and rate (what an audio clock
+is), a network clock slaved to the producer's, a producer that has been
+playing for an hour, and a consumer paused and resumed.
 
 Producer and consumer are separate processes (stream_producer.py,
 stream_consumer.py) each on the clock a test names. Both report times in
@@ -14,6 +15,7 @@ reads the TIMING event off the socket by hand: what crosses."""
 from __future__ import annotations
 
 import os
+import socket
 import struct
 
 import wire
@@ -42,7 +44,8 @@ EXACT_NS = 1_000_000
 TIMING_EVENT = 8    # GST_ZCIPC_EVENT_TIMING
 
 
-def start_producer(launcher, sock, clock: str, running_for: int = 0, frames: int = FRAMES):
+def start_producer(launcher, sock, clock: str, running_for: int = 0, frames: int = FRAMES,
+                   args: tuple[str, ...] = ()):
     """A 30 fps live producer (sync=true) on `clock`; returns it and the
     path of its report."""
     report = launcher.log_dir / "producer.json"
@@ -52,21 +55,23 @@ def start_producer(launcher, sock, clock: str, running_for: int = 0, frames: int
         f"timestamp-offset={running_for * 1_000_000_000} ! "
         "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1 ! "
         f"zcipcsink name=sink socket-path={sock} sync=true",
-        "--clock", clock, "--running-for", str(running_for),
+        "--clock", clock, "--running-for", str(running_for), *args,
         "--report", str(report)), name="producer")
     wait_for_path(sock)
     return producer, report
 
 
 def play_in_step(launcher, sock_dir, producer_clock: str, consumer_clock: str,
-                 running_for: int = 0, consumer_args: tuple[str, ...] = ()) -> dict:
+                 running_for: int = 0, producer_args: tuple[str, ...] = (),
+                 consumer_args: tuple[str, ...] = ()) -> dict:
     """Runs a 30 fps live producer (sync=true) on `producer_clock` and a
     sync=true consumer on `consumer_clock`, and checks that the consumer
     renders every frame within a frame interval and its processing deadline
     after the producer, on the producer's schedule, with the producer's
     PTS. Returns the consumer's report."""
     sock = sock_dir / "s"
-    producer, prod_report = start_producer(launcher, sock, producer_clock, running_for)
+    producer, prod_report = start_producer(launcher, sock, producer_clock, running_for,
+                                           args=producer_args)
     consumer, report = start_consumer(
         launcher, sock, "consumer", "--handoffs", "--clock", consumer_clock,
         "--timeout", "15", *consumer_args,
@@ -148,6 +153,21 @@ def test_sync_consumer_plays_in_step_with_a_producer_clock_of_another_epoch_and_
 def test_sync_consumer_on_a_clock_of_another_epoch_and_rate_plays_in_step(launcher, sock_dir):
     # 1% slow, and at 42 s: the consumer's own mapping must follow.
     play_in_step(launcher, sock_dir, "monotonic", "skewed:42:0.99")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sync_consumer_on_a_network_clock_plays_in_step(launcher, sock_dir):
+    # The consumer's clock is slaved to the producer's (the realtime clock)
+    # through GstNetTimeProvider / GstNetClientClock, as across hosts: its
+    # own epoch, and a rate and offset that it keeps correcting.
+    port = str(free_udp_port())
+    play_in_step(launcher, sock_dir, "realtime", f"net:{port}",
+                 producer_args=("--provide-clock", port))
 
 
 def test_sync_consumer_on_the_realtime_clock_plays_in_step_after_a_pause(launcher, sock_dir):
