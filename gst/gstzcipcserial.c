@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Copyright (C) 2026 The zcipc authors */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* clock_gettime under -std=c11 */
+#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <string.h>
+#include <time.h>
 
 #include <gst/audio/audio.h>
 #include <gst/video/video.h>
@@ -264,24 +268,14 @@ gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload, gsize size)
 GBytes *
 gst_zcipc_timing_serialize (const GstZcipcTiming * timing)
 {
-  return bytes_from_structure (gst_structure_new ("timing",
-          "render-offset", G_TYPE_UINT64, timing->render_offset,
-          "monotonic", G_TYPE_BOOLEAN, timing->monotonic, NULL));
-}
+  GstStructure *s = gst_structure_new ("timing",
+      "render-offset", G_TYPE_UINT64, timing->render_offset,
+      "monotonic", G_TYPE_BOOLEAN, timing->monotonic, NULL);
 
-gboolean
-gst_zcipc_element_on_monotonic_clock (GstElement * element)
-{
-  GstClock *clock = gst_element_get_clock (element);
-  gboolean monotonic = FALSE;
-
-  if (clock && GST_IS_SYSTEM_CLOCK (clock)) {
-    GstClockType type;
-    g_object_get (clock, "clock-type", &type, NULL);
-    monotonic = type == GST_CLOCK_TYPE_MONOTONIC;
-  }
-  gst_clear_object (&clock);
-  return monotonic;
+  if (timing->have_render_monotonic)
+    gst_structure_set (s, "render-monotonic", G_TYPE_INT64,
+        timing->render_monotonic, NULL);
+  return bytes_from_structure (s);
 }
 
 gboolean
@@ -295,8 +289,58 @@ gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
     return FALSE;
   ok = gst_structure_get_uint64 (s, "render-offset", &timing->render_offset)
       && gst_structure_get_boolean (s, "monotonic", &timing->monotonic);
+  /* Absent from older producers: then only a consumer on their clock maps. */
+  timing->have_render_monotonic = gst_structure_get_int64 (s,
+      "render-monotonic", &timing->render_monotonic);
   gst_structure_free (s);
   return ok;
+}
+
+gboolean
+gst_zcipc_clock_is_monotonic (GstClock * clock)
+{
+  GstClockTime internal, external, num, denom;
+  GstClockType type;
+
+  /* A subclass (a network clock) or a calibration (a slaved clock) tells
+   * another time than the one it reads. */
+  if (!clock || G_OBJECT_TYPE (clock) != GST_TYPE_SYSTEM_CLOCK)
+    return FALSE;
+  gst_clock_get_calibration (clock, &internal, &external, &num, &denom);
+  if (internal != external || num != denom)
+    return FALSE;
+  g_object_get (clock, "clock-type", &type, NULL);
+  return type == GST_CLOCK_TYPE_MONOTONIC;
+}
+
+static gint64
+monotonic_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64) ts.tv_sec * GST_SECOND + ts.tv_nsec;
+}
+
+gint64
+gst_zcipc_clock_monotonic_offset (GstClock * clock)
+{
+  gint64 best_gap = G_MAXINT64, offset = 0;
+  guint i;
+
+  /* A preemption between the two reads would be an error in the offset:
+   * take the read of the clock that CLOCK_MONOTONIC brackets closest. */
+  for (i = 0; i < 3; i++) {
+    gint64 before = monotonic_now ();
+    GstClockTime now = gst_clock_get_time (clock);
+    gint64 after = monotonic_now ();
+
+    if (after - before < best_gap) {
+      best_gap = after - before;
+      offset = (gint64) now - (before + (after - before) / 2);
+    }
+  }
+  return offset;
 }
 
 /* ------------------------------------------------------------------ metas */

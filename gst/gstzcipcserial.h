@@ -25,12 +25,23 @@ typedef enum
   GST_ZCIPC_EVENT_TIMING = 8,   /* the producer's clock mapping */
 } GstZcipcEventKind;
 
-/* The producer's clock: consumers on the same clock map running times. */
+/* When the producer renders running time 0 of its segment. Both processes
+ * share the host's CLOCK_MONOTONIC, so that time said in CLOCK_MONOTONIC
+ * lets a consumer on any clock map running times onto its own.
+ * render_offset and monotonic are all that producers before
+ * render_monotonic sent; consumers of that age read nothing else. */
 typedef struct
 {
   GstClockTime render_offset;   /* producer base time + its render latency */
-  gboolean monotonic;           /* producer runs on the system monotonic clock */
+  gboolean monotonic;           /* the producer's clock is CLOCK_MONOTONIC */
+  gboolean have_render_monotonic;
+  gint64 render_monotonic;      /* render_offset in CLOCK_MONOTONIC */
 } GstZcipcTiming;
+
+/* How far a clock may drift against CLOCK_MONOTONIC before the mapping is
+ * said again (producer) or applied again (consumer): a new segment per
+ * millisecond of drift, every 20 s for an audio clock 50 ppm off. */
+#define GST_ZCIPC_TIMING_TOLERANCE GST_MSECOND
 
 /* Serializes a serialized downstream event the consumer should see.
  * Returns NULL for events that do not cross (flushes, QoS, ...). *kind is
@@ -42,12 +53,17 @@ GstEvent *gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload,
     gsize size);
 
 GBytes *gst_zcipc_timing_serialize (const GstZcipcTiming * timing);
-
-/* Whether `element` runs on the system monotonic clock: the one clock both
- * processes share, so running times can be mapped across. */
-gboolean gst_zcipc_element_on_monotonic_clock (GstElement * element);
 gboolean gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
     GstZcipcTiming * timing);
+
+/* Whether `clock` tells CLOCK_MONOTONIC itself (the system clock of that
+ * type, uncalibrated): then times map across processes exactly. */
+gboolean gst_zcipc_clock_is_monotonic (GstClock * clock);
+
+/* `clock`'s time minus CLOCK_MONOTONIC now, in ns, sampled: both read
+ * together, the closest of a few tries. (0 for a monotonic clock: callers
+ * check gst_zcipc_clock_is_monotonic() first and need not sample.) */
+gint64 gst_zcipc_clock_monotonic_offset (GstClock * clock);
 
 /* Appends every meta of `buffer` that has a registered encoder to `out`.
  * Metas without one stay behind (counted in *n_skipped when not NULL), and

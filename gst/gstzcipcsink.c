@@ -196,7 +196,7 @@ struct _GstZcipcSink
   /* Streaming thread only */
   GHashTable *announced;        /* region id -> GstZcipcRegion* (ref) */
   GByteArray *meta_scratch;
-  GstClockTime timing_sent;
+  GstZcipcTiming timing_sent;  /* render_offset NONE: none sent */
   gboolean copy_logged;         /* first copy of the stream said at INFO */
   gboolean meta_refusal_said;   /* first meta too big, posted as WARNING */
 
@@ -799,7 +799,7 @@ gst_zcipc_sink_init (GstZcipcSink * self)
   self->announced = g_hash_table_new_full (NULL, NULL, NULL,
       (GDestroyNotify) gst_zcipc_region_unref);
   self->meta_scratch = g_byte_array_new ();
-  self->timing_sent = GST_CLOCK_TIME_NONE;
+  self->timing_sent.render_offset = GST_CLOCK_TIME_NONE;
   self->fd_cache = fd_cache_new ();
   /* Never reused (a dead sink's qdata may outlive it on live memories); a
    * quark per sink instance is a few bytes for the process's lifetime. */
@@ -1256,7 +1256,7 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   self->server = server;
   GST_OBJECT_UNLOCK (self);
   g_mutex_unlock (&self->server_lock);
-  self->timing_sent = GST_CLOCK_TIME_NONE;
+  self->timing_sent.render_offset = GST_CLOCK_TIME_NONE;
   return TRUE;
 }
 
@@ -1361,24 +1361,43 @@ gst_zcipc_sink_event (GstBaseSink * bsink, GstEvent * event)
   return GST_BASE_SINK_CLASS (parent_class)->event (bsink, event);
 }
 
-/* Tells consumers how to map our running times onto the shared clock:
- * frames are rendered at running time + base time + latency. */
+/* Tells consumers when we render running time 0: at base time + latency on
+ * our clock, and that time in CLOCK_MONOTONIC, which every process shares.
+ * Said again when either changes; our clock may drift against CLOCK_MONOTONIC
+ * (an audio or network clock), so that is checked each frame. */
 static void
 update_timing (GstZcipcSink * self)
 {
   GstElement *element = GST_ELEMENT_CAST (self);
   GstZcipcTiming timing = { 0 };
+  const GstZcipcTiming *sent = &self->timing_sent;
+  GstClock *clock;
   GBytes *bytes;
 
   timing.render_offset = gst_element_get_base_time (element) +
       gst_base_sink_get_latency (GST_BASE_SINK (self));
-  if (timing.render_offset == self->timing_sent)
+  clock = gst_element_get_clock (element);
+  if (clock) {
+    timing.monotonic = gst_zcipc_clock_is_monotonic (clock);
+    timing.have_render_monotonic = TRUE;
+    timing.render_monotonic = (gint64) timing.render_offset -
+        (timing.monotonic ? 0 : gst_zcipc_clock_monotonic_offset (clock));
+    gst_object_unref (clock);
+  }
+  if (timing.render_offset == sent->render_offset &&
+      timing.monotonic == sent->monotonic &&
+      timing.have_render_monotonic == sent->have_render_monotonic &&
+      ABS (timing.render_monotonic - sent->render_monotonic) <
+      GST_ZCIPC_TIMING_TOLERANCE)
     return;
-  timing.monotonic = gst_zcipc_element_on_monotonic_clock (element);
+  GST_DEBUG_OBJECT (self, "running time 0 renders at %" GST_TIME_FORMAT
+      " on our clock, %" GST_STIME_FORMAT " in CLOCK_MONOTONIC",
+      GST_TIME_ARGS (timing.render_offset),
+      GST_STIME_ARGS (timing.render_monotonic));
   bytes = gst_zcipc_timing_serialize (&timing);
   send_event_bytes (self, GST_ZCIPC_EVENT_TIMING, bytes, TRUE);
   g_bytes_unref (bytes);
-  self->timing_sent = timing.render_offset;
+  self->timing_sent = timing;
 }
 
 /* ------------------------------------------------------------- allocation */

@@ -34,10 +34,18 @@
  * mapped), so downstream that imports DMABuf (GL, VA, an encoder) still
  * can, and `memory:DMABuf` caps keep their meaning.
  *
- * It is a live source. Caps come from the producer (no capsfilter needed),
- * PTS differences are kept exactly, and when both processes run on the
- * system monotonic clock the segment is shifted so that a `sync=true` sink
- * renders in step with the producer.
+ * It is a live source. Caps come from the producer (no capsfilter needed)
+ * and PTS differences are kept exactly. Whatever clock either pipeline runs
+ * on (the system monotonic or realtime clock, an audio sink's, a network
+ * clock), a `sync=true` sink renders in step with the producer: the producer
+ * says when it renders running time 0 of its segment, in CLOCK_MONOTONIC
+ * (which both processes share), and says it again when its clock drifted by
+ * a millisecond; zcipcsrc maps that time onto its own clock the same way
+ * and shifts the producer's segment so that running time + its base time is
+ * the clock time the producer renders at. It shifts again when its base
+ * time changes (paused and resumed) or its own clock drifted by a
+ * millisecond. Both on the monotonic system clock, the mapping is exact.
+ * #GstZcipcSrc:retimestamp stamps frames on arrival instead.
  *
  * A consumer started before its producer waits for it (#GstZcipcSrc:timeout),
  * and if the producer goes away, zcipcsrc waits for it to come back
@@ -154,6 +162,8 @@ struct _GstZcipcSrc
   GstSegment producer_segment;
   gboolean have_segment;
   GstClockTime segment_base_time;       /* our base time the segment used */
+  gboolean segment_translated;  /* mapped through CLOCK_MONOTONIC, with: */
+  gint64 segment_clock_offset;  /* our clock minus CLOCK_MONOTONIC then */
   gboolean segment_pending;     /* new segment not yet pushed */
   GstSegment out_segment;
 
@@ -898,35 +908,93 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   return GST_FLOW_ERROR;
 }
 
+/* When our clock reaches the time the producer renders running time 0 of
+ * its segment at: the CLOCK_MONOTONIC time it said, on our clock. FALSE when
+ * that is unknown: no clock, or a producer too old to say it in
+ * CLOCK_MONOTONIC on another clock than ours. */
+static gboolean
+producer_render_time (GstZcipcSrc * self, GstClock * clock,
+    gint64 * render_time)
+{
+  gboolean ours_monotonic = gst_zcipc_clock_is_monotonic (clock);
+
+  self->segment_translated = FALSE;
+  self->segment_clock_offset = 0;
+  if (self->timing.have_render_monotonic) {
+    /* Exact when both are on CLOCK_MONOTONIC: the offset is 0. */
+    self->segment_clock_offset = ours_monotonic ? 0 :
+        gst_zcipc_clock_monotonic_offset (clock);
+    self->segment_translated = !ours_monotonic;
+    *render_time = self->timing.render_monotonic + self->segment_clock_offset;
+    return TRUE;
+  }
+  if (self->timing.monotonic && ours_monotonic) {
+    *render_time = (gint64) self->timing.render_offset;
+    return TRUE;
+  }
+  return FALSE;
+}
+
 /* Recomputes the segment we push: the producer's, shifted so that running
  * time + our base time is the clock time the producer renders at. */
 static void
 update_segment (GstZcipcSrc * self)
 {
   GstSegment seg;
-  gboolean same_clock = FALSE;
+  GstClock *clock;
   GstClockTime base_time;
+  gint64 render_time;
 
   if (!self->have_segment || self->retimestamp_active)
     return;                     /* retimestamp: basesrc's own 0-based segment */
   seg = self->producer_segment;
   base_time = gst_element_get_base_time (GST_ELEMENT_CAST (self));
-  same_clock = gst_zcipc_element_on_monotonic_clock (GST_ELEMENT_CAST (self));
+  clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
+  self->segment_translated = FALSE;
 
-  if (seg.format == GST_FORMAT_TIME && self->have_timing &&
-      self->timing.monotonic && same_clock &&
-      GST_CLOCK_TIME_IS_VALID (base_time)) {
-    gint64 shift = (gint64) self->timing.render_offset - (gint64) base_time;
+  if (seg.format == GST_FORMAT_TIME && self->have_timing && clock &&
+      GST_CLOCK_TIME_IS_VALID (base_time) &&
+      producer_render_time (self, clock, &render_time)) {
+    gint64 shift = render_time - (gint64) base_time;
     if (!gst_segment_offset_running_time (&seg, GST_FORMAT_TIME, shift))
       GST_WARNING_OBJECT (self, "could not shift the segment by %"
           GST_STIME_FORMAT, GST_STIME_ARGS (shift));
-    GST_DEBUG_OBJECT (self, "segment shifted by %" GST_STIME_FORMAT,
-        GST_STIME_ARGS (shift));
+    GST_DEBUG_OBJECT (self, "segment shifted by %" GST_STIME_FORMAT
+        " (our clock is CLOCK_MONOTONIC %+" G_GINT64_FORMAT " ns)",
+        GST_STIME_ARGS (shift), self->segment_clock_offset);
+  } else if (seg.format == GST_FORMAT_TIME) {
+    GST_DEBUG_OBJECT (self, "the producer's running times pass unchanged: "
+        "no clock, or no mapping from the producer");
   }
+  gst_clear_object (&clock);
   self->segment_base_time = base_time;
   self->out_segment = seg;
   self->segment_pending = TRUE;
   gst_base_src_new_segment (GST_BASE_SRC (self), &seg);
+}
+
+/* Whether the segment we push no longer maps the producer's render times
+ * onto our clock: our base time changed (paused and resumed), or our clock
+ * drifted against CLOCK_MONOTONIC (an audio or network clock) past the
+ * tolerance. */
+static gboolean
+segment_out_of_date (GstZcipcSrc * self)
+{
+  GstClock *clock;
+  gint64 drift;
+
+  if (!self->have_segment)
+    return FALSE;
+  if (self->segment_base_time !=
+      gst_element_get_base_time (GST_ELEMENT_CAST (self)))
+    return TRUE;
+  if (!self->segment_translated ||
+      !(clock = gst_element_get_clock (GST_ELEMENT_CAST (self))))
+    return FALSE;
+  drift = gst_zcipc_clock_monotonic_offset (clock) -
+      self->segment_clock_offset;
+  gst_object_unref (clock);
+  return ABS (drift) >= GST_ZCIPC_TIMING_TOLERANCE;
 }
 
 /* Serialized events after the segment must not overtake it. */
@@ -1382,9 +1450,8 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     }
 
     /* A frame. Keep the segment in step with our base time, which changes
-     * when our pipeline is paused and resumed. */
-    if (self->have_segment && self->segment_base_time !=
-        gst_element_get_base_time (GST_ELEMENT_CAST (self)))
+     * when our pipeline is paused and resumed, and with our clock. */
+    if (segment_out_of_date (self))
       update_segment (self);
     self->segment_pending = FALSE;      /* basesrc pushes it before this buffer */
 

@@ -6,7 +6,9 @@
 
 Records, in order, what reaches the sink pad of `sink` (buffers with offset,
 PTS and, with --metas, every meta and the bytes' SHA-1; serialized events), and with --handoffs
-the clock time each buffer is rendered at (fakesink signal-handoffs=true).
+the clock time each buffer is rendered at (fakesink signal-handoffs=true),
+also in CLOCK_MONOTONIC. --clock sets the pipeline's clock (as
+stream_producer.py's); --pause-after pauses the pipeline once, mid-stream.
 When the stream ends (EOS, an error, or --max-frames), writes a JSON report
 (--report) with those items, zcipcsrc's stats and how many zcipc regions this
 process has mapped, so stdout stays free for checksumsink."""
@@ -28,7 +30,7 @@ gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream_producer import describe_event  # noqa: E402
+from stream_producer import describe_event, to_monotonic, use_clock  # noqa: E402
 from zcipctest import zcipc_mappings  # noqa: E402
 
 
@@ -57,6 +59,9 @@ def main() -> int:
     ap.add_argument("--max-frames", type=int, default=0)
     ap.add_argument("--hold-first-until", default=None,
                     help="keep the first buffer (and the streaming thread) until this path exists")
+    ap.add_argument("--clock", default="")
+    ap.add_argument("--pause-after", default="",
+                    help="N:S: once N frames arrived, pause for S seconds")
     ap.add_argument("--timeout", type=float, default=25.0)
     args = ap.parse_args()
 
@@ -65,6 +70,7 @@ def main() -> int:
         import stream_metas  # noqa: F401 (ctypes only when needed)
     pipeline = Gst.parse_launch(f"zcipcsrc name=src socket-path={args.socket_path} "
                                 f"{args.src_opts} ! {args.tail}")
+    use_clock(pipeline, args.clock)
     src = pipeline.get_by_name("src")
     sink = pipeline.get_by_name("sink")
     report: dict = {"items": [], "renders": [], "error": None, "eos": False}
@@ -108,22 +114,38 @@ def main() -> int:
         gc.disable()
 
         def on_handoff(element, buf, pad):
-            now = element.get_clock().get_time()
+            clock = element.get_clock()
+            now = clock.get_time()
+            now_monotonic = time.monotonic_ns()
             seg = pad.get_sticky_event(Gst.EventType.SEGMENT, 0).parse_segment()
             rt = seg.to_running_time(Gst.Format.TIME, buf.pts)
+            scheduled = element.get_base_time() + rt
             with lock:
                 report["renders"].append({"offset": buf.offset, "pts": buf.pts,
                                           "clock": now, "running_time": rt,
                                           "base_time": element.get_base_time(),
-                                          "scheduled": element.get_base_time() + rt})
+                                          "scheduled": scheduled,
+                                          "monotonic": now_monotonic,
+                                          "scheduled_monotonic": to_monotonic(clock, scheduled)})
         sink.connect("handoff", on_handoff)
 
     pipeline.set_state(Gst.State.PLAYING)
     bus = pipeline.get_bus()
     deadline = time.monotonic() + args.timeout
+    pause = [float(x) for x in args.pause_after.split(":")] if args.pause_after else None
     while time.monotonic() < deadline and not done.is_set():
         msg = bus.timed_pop_filtered(20 * Gst.MSECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
         if msg is None:
+            with lock:
+                n = frames[0]
+            if pause and n >= pause[0]:
+                # Paused and resumed: a new base time.
+                report["paused_monotonic"] = time.monotonic_ns()
+                pipeline.set_state(Gst.State.PAUSED)
+                time.sleep(pause[1])
+                pipeline.set_state(Gst.State.PLAYING)
+                report["resumed_monotonic"] = time.monotonic_ns()
+                pause = None
             continue
         if msg.type == Gst.MessageType.ERROR:
             err, dbg = msg.parse_error()

@@ -13,9 +13,16 @@ whose src pad the scripted actions act on:
   --seek-after N:POS   once the sink received N frames, the application does a
                        flushing seek to POS ns
 
+  --clock SPEC         the pipeline's clock (see make_clock)
+  --provide-clock P    serves the pipeline's clock on 127.0.0.1:P
+  --running-for S      the pipeline's base time is S seconds in the past, as
+                       if it had been playing that long (give its live
+                       source a timestamp-offset of S seconds to match)
+
 Writes a JSON report (--report) of what reached the sink pad in order
 (buffers with offset, PTS, running time, the clock time they are
-scheduled to render at and the one they reached the sink at; events), so stdout stays free for checksumsink."""
+scheduled to render at and the one they reached the sink at, both also in
+CLOCK_MONOTONIC; events), so stdout stays free for checksumsink."""
 
 from __future__ import annotations
 
@@ -24,12 +31,13 @@ import json
 import sys
 import threading
 import time
+from fractions import Fraction
 
 import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstBase", "1.0")
-from gi.repository import Gst, GstBase  # noqa: E402,F401 (GstBase: BaseSink methods)
+from gi.repository import GObject, Gst, GstBase  # noqa: E402,F401 (GstBase: BaseSink methods)
 
 
 def describe_event(event: Gst.Event) -> dict:
@@ -57,6 +65,69 @@ def describe_event(event: Gst.Event) -> dict:
     return item
 
 
+def make_clock(spec: str) -> Gst.Clock | None:
+    """The clock a pipeline runs on: "" (the pipeline's choice), "monotonic"
+    or "realtime" (a system clock of that type), or
+    "skewed:EPOCH_S:RATE": a monotonic system clock calibrated to tell
+    EPOCH_S seconds now and to run RATE times as fast as CLOCK_MONOTONIC
+    (what an audio or network clock does, exaggerated), or "net:PORT": a
+    network clock slaved to the time provider on 127.0.0.1:PORT (see
+    provide_clock), once it is in sync."""
+    if not spec:
+        return None
+    kind, _, rest = spec.partition(":")
+    if kind in ("monotonic", "realtime"):
+        return GObject.new(Gst.SystemClock, clock_type=getattr(Gst.ClockType, kind.upper()))
+    if kind == "skewed":
+        epoch, rate = rest.split(":")
+        clock = GObject.new(Gst.SystemClock, clock_type=Gst.ClockType.MONOTONIC)
+        num, denom = Fraction(rate).limit_denominator(1_000_000).as_integer_ratio()
+        clock.set_calibration(clock.get_internal_time(), int(float(epoch) * Gst.SECOND),
+                              num, denom)
+        return clock
+    if kind == "net":
+        gi.require_version("GstNet", "1.0")
+        from gi.repository import GstNet
+        clock = GstNet.NetClientClock.new("net", "127.0.0.1", int(rest), 0)
+        if not clock.wait_for_sync(10 * Gst.SECOND):
+            raise RuntimeError(f"the network clock of 127.0.0.1:{rest} did not sync")
+        return clock
+    raise ValueError(spec)
+
+
+def provide_clock(pipeline: Gst.Pipeline, port: int):
+    """Serves the pipeline's clock on 127.0.0.1:`port` (keep the result)."""
+    gi.require_version("GstNet", "1.0")
+    from gi.repository import GstNet
+    clock = pipeline.get_pipeline_clock()
+    pipeline.use_clock(clock)
+    return GstNet.NetTimeProvider.new(clock, "127.0.0.1", port)
+
+
+def to_monotonic(clock: Gst.Clock, clock_time: int) -> int:
+    """`clock_time` on `clock` in CLOCK_MONOTONIC (ns), from both read
+    together: the closest of a few tries, as zcipc does."""
+    best = None
+    for _ in range(3):
+        before = time.monotonic_ns()
+        now = clock.get_time()
+        after = time.monotonic_ns()
+        if best is None or after - before < best[0]:
+            best = (after - before, now - (before + after) // 2)
+    return clock_time - best[1]
+
+
+def use_clock(pipeline: Gst.Pipeline, spec: str, running_for: float = 0.0) -> None:
+    clock = make_clock(spec)
+    if clock is not None:
+        pipeline.use_clock(clock)
+    if running_for:
+        clock = clock or Gst.SystemClock.obtain()
+        pipeline.use_clock(clock)
+        pipeline.set_start_time(Gst.CLOCK_TIME_NONE)
+        pipeline.set_base_time(clock.get_time() - int(running_for * Gst.SECOND))
+
+
 def make_event(kind: str, arg: str) -> Gst.Event:
     if kind == "custom":
         return Gst.Event.new_custom(Gst.EventType.CUSTOM_DOWNSTREAM, Gst.Structure.from_string(arg)[0])
@@ -76,11 +147,17 @@ def main() -> int:
     ap.add_argument("--event-at", action="append", default=[])
     ap.add_argument("--seek-after", action="append", default=[])
     ap.add_argument("--report", required=True)
+    ap.add_argument("--clock", default="")
+    ap.add_argument("--running-for", type=float, default=0.0)
+    ap.add_argument("--provide-clock", type=int, default=0,
+                    help="serve the pipeline's clock on this port of 127.0.0.1")
     ap.add_argument("--timeout", type=float, default=25.0)
     args = ap.parse_args()
 
     Gst.init(None)
     pipeline = Gst.parse_launch(args.pipeline)
+    use_clock(pipeline, args.clock, args.running_for)
+    provider = provide_clock(pipeline, args.provide_clock) if args.provide_clock else None
     sink = pipeline.get_by_name("sink")
     report: dict = {"items": [], "seeks": [], "error": None, "eos": False}
     lock = threading.Lock()
@@ -137,6 +214,8 @@ def main() -> int:
                 clock = sink.get_clock()
                 if clock is not None:
                     item["arrival_clock"] = clock.get_time()
+                    item["render_monotonic"] = to_monotonic(clock, item["render_clock"])
+                    item["arrival_monotonic"] = to_monotonic(clock, item["arrival_clock"])
             with lock:
                 received[0] += 1
         else:
@@ -177,6 +256,7 @@ def main() -> int:
     clock = pipeline.get_clock()
     report["clock_type"] = clock.get_property("clock-type").value_nick if clock else None
     pipeline.set_state(Gst.State.NULL)
+    del provider
     with open(args.report, "w") as f:
         json.dump(report, f)
     return 0 if report["error"] is None else 1

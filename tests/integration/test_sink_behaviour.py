@@ -102,16 +102,18 @@ def test_pause_and_resume_while_the_sink_waits_for_room_goes_on(
     prod = producer(launcher, sock, "pause", "--frames", str(frames), "--pause-when-held",
                     *(["--live"] if live else []))
     wait_for_path(sock)
-    # max-held=2, the first frame kept in a probe and the second unread:
-    # the sink waits for room (slow-consumer=wait, no timeout) when the
-    # pipeline pauses. (Not max-held=1: fakesink keeps its last sample.)
+    # max-held=2 asks for a quota of 3 (one more for the frame in flight);
+    # the first frame kept in a probe (its streaming thread with it) and the
+    # next two unread: the sink waits for room (slow-consumer=wait, no
+    # timeout) when the pipeline pauses. (Not max-held=1: fakesink keeps its
+    # last sample.)
     consumer, report = start_consumer(launcher, sock, "consumer", "--metas",
                                       "--src-opts", "max-held=2",
                                       "--hold-first-until", str(held))
     resumed = wait_for_step(prod, "resumed")
     assert resumed["paused"] in ("success", "no-preroll"), resumed
     assert resumed["playing"] == "success", resumed
-    assert resumed["stats"]["frames-sent"] == 2
+    assert resumed["stats"]["frames-sent"] == 3
     held.touch()
     check_lossless_stream(prod, consumer, report, frames)
 
