@@ -19,12 +19,24 @@
 static gchar *tmpdir;
 static gchar *socket_path;
 static ZgResources before;
+/* Pipelines of the running test not yet freed: teardown stops them, so a
+ * test that failed half-way (valgrind runs with CK_FORK=no) leaves no
+ * streaming thread behind to block the next test or gst_deinit(). */
+static GPtrArray *pipelines;
+
+static void
+pipeline_stop_and_unref (gpointer pipeline)
+{
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
 
 static void
 setup (void)
 {
   tmpdir = zg_tmpdir_new ();
   socket_path = g_build_filename (tmpdir, "zcipc.sock", NULL);
+  pipelines = g_ptr_array_new_with_free_func (pipeline_stop_and_unref);
   zg_warm_up ();
   zg_resources_snapshot (&before);
 }
@@ -32,6 +44,7 @@ setup (void)
 static void
 teardown (void)
 {
+  g_clear_pointer (&pipelines, g_ptr_array_unref);
   g_clear_pointer (&socket_path, g_free);
   zg_tmpdir_remove (tmpdir);
   tmpdir = NULL;
@@ -55,15 +68,19 @@ pipeline_new (const gchar * desc_format)
   g_strfreev (parts);
   g_free (quoted);
   g_free (desc);
+  g_ptr_array_add (pipelines, pipeline);
   return pipeline;
 }
 
+/* The element called `name` in `pipeline` (transfer none: the pipeline
+ * holds it). */
 static GstElement *
 pipeline_get (GstElement * pipeline, const gchar * name)
 {
   GstElement *element = gst_bin_get_by_name (GST_BIN (pipeline), name);
 
   fail_unless (element != NULL, "no element %s", name);
+  gst_object_unref (element);
   return element;
 }
 
@@ -78,7 +95,7 @@ pipeline_free (GstElement * pipeline)
   zg_assert_bus_quiet (bus);
   gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
-  gst_object_unref (pipeline);
+  g_ptr_array_remove (pipelines, pipeline);
 }
 
 /* The next sample of appsink `sink`, within 5 s. */
@@ -364,8 +381,6 @@ GST_START_TEST (test_consumer_joins_a_running_producer_and_gets_a_sample)
   }
   gst_sample_unref (sample);
 
-  gst_object_unref (psink);
-  gst_object_unref (appsink);
   pipeline_free (producer);
   pipeline_free (consumer);
   zg_assert_resources_back (&before);
@@ -426,10 +441,9 @@ GST_START_TEST (test_producer_stops_after_eos_without_error)
   }
 
   gst_harness_teardown (consumer);
-  gst_object_unref (psink);
   gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
-  gst_object_unref (producer);
+  g_ptr_array_remove (pipelines, producer);
   zg_assert_resources_back (&before);
 }
 
@@ -438,6 +452,16 @@ GST_END_TEST;
 /* ---------------------------------------- unixfd.c (unixfdsink/unixfdsrc) */
 
 #define TEST_CUSTOM_META "zcipc-ported-custom-meta"
+
+/* Once per process: with CK_FORK=no every test runs in the same one. */
+static void
+register_custom_meta (const gchar * name)
+{
+  const gchar *tags[] = { NULL };
+
+  if (!gst_meta_get_info (name))
+    gst_meta_register_custom (name, tags, NULL, NULL, NULL);
+}
 
 static GstPadProbeReturn
 add_custom_meta (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
@@ -472,7 +496,6 @@ assert_sample_has_custom_meta (GstSample * sample)
  * arrives intact; when everything is in NULL the socket file is gone. */
 GST_START_TEST (test_custom_meta_crosses_across_reconnect_and_second_consumer)
 {
-  const gchar *tags[] = { NULL };
   GstElement *producer = pipeline_new ("videotestsrc name=src ! "
       "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1 ! "
       "zcipcsink name=sink socket-path=%s");
@@ -486,11 +509,10 @@ GST_START_TEST (test_custom_meta_crosses_across_reconnect_and_second_consumer)
   GstPad *pad = gst_element_get_static_pad (src, "src");
   GstSample *sample;
 
-  gst_meta_register_custom (TEST_CUSTOM_META, tags, NULL, NULL, NULL);
+  register_custom_meta (TEST_CUSTOM_META);
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, add_custom_meta, NULL,
       NULL);
   gst_object_unref (pad);
-  gst_object_unref (src);
 
   /* The producer prerolls with nobody connected. */
   play_and_wait_preroll (producer);
@@ -517,9 +539,6 @@ GST_START_TEST (test_custom_meta_crosses_across_reconnect_and_second_consumer)
   fail_unless_equals_uint64 (zg_stats_get (psink, "consumers"), 2);
   fail_unless_equals_uint64 (zg_stats_get (psink, "consumers-joined"), 3);
 
-  gst_object_unref (psink);
-  gst_object_unref (fakesink1);
-  gst_object_unref (fakesink2);
   pipeline_free (consumer1);
   pipeline_free (consumer2);
   pipeline_free (producer);
@@ -531,7 +550,8 @@ GST_START_TEST (test_custom_meta_crosses_across_reconnect_and_second_consumer)
 GST_END_TEST;
 
 /* appsrc (with `appsrc_props`) ! zcipcsink, lossless and unsynchronised,
- * and zcipcsrc ! appsink, both PLAYING; *appsrc and *appsink are refs. */
+ * and zcipcsrc ! appsink, both PLAYING (*appsrc and *appsink: transfer
+ * none). */
 static void
 start_app_pair (const gchar * appsrc_props, GstElement ** producer,
     GstElement ** appsrc, GstElement ** consumer, GstElement ** appsink)
@@ -625,8 +645,6 @@ GST_START_TEST (test_segment_base_keeps_running_time_across)
   fail_unless_equals_uint64 (running_time[1] - running_time[0], GST_SECOND);
 
   gst_caps_unref (caps);
-  gst_object_unref (appsrc);
-  gst_object_unref (appsink);
   pipeline_free (consumer);
   pipeline_free (producer);
   zg_assert_resources_back (&before);
@@ -643,7 +661,6 @@ GST_END_TEST;
  * empty one, as unixfd.c does. */
 GST_START_TEST (test_megabyte_custom_meta_crosses_intact)
 {
-  const gchar *tags[] = { NULL };
   gsize size = payload_sizes[__i__];
   GstCaps *caps = gst_caps_new_empty_simple ("video/x-raw");
   GstElement *producer, *appsrc, *consumer, *appsink;
@@ -659,7 +676,7 @@ GST_START_TEST (test_megabyte_custom_meta_crosses_intact)
   fail_unless (gst_buffer_map (inner, &in_map, GST_MAP_WRITE));
   fill_pattern (in_map.data, in_map.size);
   gst_buffer_unmap (inner, &in_map);
-  gst_meta_register_custom (BIG_META, tags, NULL, NULL, NULL);
+  register_custom_meta (BIG_META);
   buffer = payload_buffer (size, 0);
   meta = gst_buffer_add_custom_meta (buffer, BIG_META);
   gst_structure_set (gst_custom_meta_get_structure (meta), "data",
@@ -687,8 +704,6 @@ GST_START_TEST (test_megabyte_custom_meta_crosses_intact)
   gst_buffer_unref (inner);
 
   gst_caps_unref (caps);
-  gst_object_unref (appsrc);
-  gst_object_unref (appsink);
   pipeline_free (consumer);
   pipeline_free (producer);
   zg_assert_resources_back (&before);
