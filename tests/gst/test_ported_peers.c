@@ -27,7 +27,12 @@ static GPtrArray *pipelines;
 static void
 pipeline_stop_and_unref (gpointer pipeline)
 {
+  GstBus *bus = gst_element_get_bus (pipeline);
+
   gst_element_set_state (pipeline, GST_STATE_NULL);
+  /* Queued messages hold the elements, which hold the bus. */
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
   gst_object_unref (pipeline);
 }
 
