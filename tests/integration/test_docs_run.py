@@ -35,8 +35,8 @@ consumers); a block without a group runs alone. The words:
                   (default 120).
   cwd=checkout    run in the checkout (the block names paths in it, like
                   ./scripts or build/) with none of the reader's set-up: no
-                  plugin path, no PYTHONPATH; otherwise the block runs in a
-                  fresh empty directory.
+                  plugin path, no PYTHONPATH, no ZCIPC_* variables (the suite's
+                  own); otherwise the block runs in a fresh empty directory.
   input=FILE      create FILE in the working directory first: a 2 s, 30 fps,
                   320x240 H.264 MP4 (constrained baseline), 60 frames.
   writes=FILE     the block writes FILE, a video: afterwards
@@ -51,8 +51,8 @@ consumers); a block without a group runs alone. The words:
                   private Xvfb server.
   needs=X,...     run only where X exists: an absolute path (/dev/video0) or
                   a GStreamer element; else skipped with what is missing. With
-                  roles=, an X that a command's text names applies to that
-                  command only (the others run).
+                  roles=, an X that only run commands name applies to those
+                  commands only (the others run).
 
 How a group runs: producers start first, in the background, and the harness
 waits until each /tmp path they name exists (stale sockets at those paths are
@@ -76,6 +76,7 @@ import re
 import signal
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,15 +183,17 @@ def _commands(group: Group) -> list[tuple[Block, Command]]:
             if not _missing(need):
                 continue
             naming = [c for c in cmds if need in c.text]
-            if "roles" not in block.options or not naming:
+            if "roles" not in block.options or not naming \
+                    or any(c.role in ("producer", "consumer") for c in naming):
                 pytest.skip(f"{block.where}: needs {need}, which this machine lacks")
             for c in naming:
-                group.notes.append(f"{block.where}: not run (needs {need}): {c.text}")
-                c.role = "skip"
+                if c.role != "skip":
+                    group.notes.append(f"{block.where}: not run (needs {need}): {c.text}")
+                    c.role = "unavailable"
         for c in cmds:
             if c.role == "skip":
                 group.notes.append(f"{block.where}: not run ({block.options['skip']}): {c.text}")
-            else:
+            elif c.role != "unavailable":
                 todo.append((block, c))
     return todo
 
@@ -199,8 +202,10 @@ def _env(group: Group, block: Block, display: str | None) -> dict[str, str]:
     env = dict(os.environ)  # conftest: the plugin path, PYTHONPATH, a private registry
     if block.options.get("cwd") == "checkout":
         # A reader's shell in the checkout: the block sets up what it needs.
-        for var in ("GST_PLUGIN_PATH", "GST_PLUGIN_PATH_1_0", "PYTHONPATH"):
-            env.pop(var, None)
+        for var in list(env):
+            if var in ("GST_PLUGIN_PATH", "GST_PLUGIN_PATH_1_0", "PYTHONPATH") \
+                    or var.startswith("ZCIPC_"):
+                env.pop(var)
         env["GST_REGISTRY_1_0"] = str(group.tmp / "checkout-registry.bin")
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("DISPLAY", None)
@@ -335,7 +340,9 @@ def _check_video(group: Group, block: Block, recorded: float) -> list[str]:
 class _Xvfb:
     def __init__(self):
         r, w = os.pipe()
-        self.popen = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-nolisten", "tcp",
+        # -noreset: autovideosink tries xvimagesink first and hangs up; a server
+        # resetting after its last client would refuse ximagesink meanwhile.
+        self.popen = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-nolisten", "tcp", "-noreset",
                                        "-screen", "0", "1920x1080x24"], pass_fds=(w,),
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(w)
@@ -363,7 +370,7 @@ def test_doc_block_runs(key, tmp_path):
     group = Group(key, blocks, tmp_path)
     todo = _commands(group)
     for note in group.notes:
-        print(note)
+        warnings.warn(note)
     if not todo:
         pytest.skip("; ".join(group.notes))
     live = group.flag("live")
