@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MARKER = re.compile(r"^<!--\s*doc-test:(.*?)-->\s*$")
-FENCE = re.compile(r"^(```+|~~~+)\s*([\w+-]*)")
+FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 
 ROLES = ("producer", "consumer", "run", "skip")
 FLAGS = ("live", "display")
@@ -130,7 +130,7 @@ def read_blocks(path: Path) -> list[Block]:
         if not m:
             i += 1
             continue
-        fence, lang = m.group(1), m.group(2)
+        indent, fence, lang = m.group(1), m.group(2), m.group(3)
         j = i - 1
         while j >= 0 and not lines[j].strip():
             j -= 1
@@ -140,9 +140,12 @@ def read_blocks(path: Path) -> list[Block]:
             if mm:
                 marker = mm.group(1).strip()
         end = i + 1
-        while end < len(lines) and not lines[end].startswith(fence):
+        while end < len(lines) and not lines[end].strip().startswith(fence):
             end += 1
-        text = "\n".join(lines[i + 1:end]) + "\n"
+        # A fence indented in a list item: its lines carry that indentation.
+        body = [ln[len(indent):] if ln.startswith(indent) else ln.lstrip()
+                for ln in lines[i + 1:end]]
+        text = "\n".join(body) + "\n"
         blocks.append(Block(path, i + 1, lang, text, marker))
         i = end + 1
     return blocks

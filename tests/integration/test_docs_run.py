@@ -382,7 +382,7 @@ def test_doc_block_runs(key, tmp_path):
     display = xvfb.display if xvfb else None
     failures: list[str] = []
     recorded = 0.0
-    lock = open(LOCK_PATH, "a")
+    lock = os.open(LOCK_PATH, os.O_RDONLY | os.O_CREAT, 0o666)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         sockets = _socket_paths(todo)
@@ -437,8 +437,7 @@ def test_doc_block_runs(key, tmp_path):
             recorded = time.monotonic() - start
     finally:
         _kill_all(group)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()
+        os.close(lock)
         if xvfb:
             xvfb.close()
 
@@ -459,9 +458,11 @@ def test_the_marker_grammar_rejects_what_it_does_not_know(tmp_path):
     doc.write_text("<!-- doc-test: g role=producer bogus=1 -->\n```sh\ntrue\n```\n"
                    "```sh\ntrue\n```\n"
                    "<!-- doc-test: roles=run -->\n```sh\ntrue\ntrue\n```\n"
-                   "<!-- doc-test: skip=\"\" -->\n```\nlisting\n```\n")
+                   "<!-- doc-test: skip=\"\" -->\n```\nlisting\n```\n"
+                   "- in a list:\n\n  ```python\n  print(1)\n  ```\n")
     blocks = read_blocks(doc)
-    assert [b.marker is None for b in blocks] == [False, True, False, False]
+    assert [b.marker is None for b in blocks] == [False, True, False, False, True]
+    assert blocks[4].lang == "python" and blocks[4].text == "print(1)\n"
     for block in (blocks[0], blocks[2], blocks[3]):
         with pytest.raises(MarkerError):
             parse_marker(block)
