@@ -74,6 +74,7 @@ import fcntl
 import os
 import re
 import signal
+import stat
 import subprocess
 import time
 import warnings
@@ -387,7 +388,7 @@ def test_doc_block_runs(key, tmp_path):
         fcntl.flock(lock, fcntl.LOCK_EX)
         sockets = _socket_paths(todo)
         for path in sockets:  # stale ones: no doc group runs while we hold the lock
-            if os.path.exists(path) and not os.path.isdir(path):
+            if os.path.exists(path) and stat.S_ISSOCK(os.lstat(path).st_mode):
                 os.unlink(path)
         producers = [_start(group, b, c, display) for b, c in todo if c.role == "producer"]
         deadline = time.monotonic() + 15
