@@ -35,8 +35,10 @@ consumers); a block without a group runs alone. The words:
                   (default 120).
   cwd=checkout    run in the checkout (the block names paths in it, like
                   ./scripts or build/) with none of the reader's set-up: no
-                  plugin path, no PYTHONPATH, no ZCIPC_* variables (the suite's
-                  own); otherwise the block runs in a fresh empty directory.
+                  plugin path, no PYTHONPATH, none of the suite's own variables
+                  (ZCIPC_*, the sanitizer pass's LD_PRELOAD and options: the
+                  checkout's build/ is not instrumented); otherwise the block
+                  runs in a fresh empty directory.
   input=FILE      create FILE in the working directory first: a 2 s, 30 fps,
                   320x240 H.264 MP4 (constrained baseline), 60 frames.
   writes=FILE     the block writes FILE, a video: afterwards
@@ -204,8 +206,8 @@ def _env(group: Group, block: Block, display: str | None) -> dict[str, str]:
     if block.options.get("cwd") == "checkout":
         # A reader's shell in the checkout: the block sets up what it needs.
         for var in list(env):
-            if var in ("GST_PLUGIN_PATH", "GST_PLUGIN_PATH_1_0", "PYTHONPATH") \
-                    or var.startswith("ZCIPC_"):
+            if var in ("GST_PLUGIN_PATH", "GST_PLUGIN_PATH_1_0", "PYTHONPATH", "LD_PRELOAD",
+                       "ASAN_OPTIONS", "UBSAN_OPTIONS") or var.startswith("ZCIPC_"):
                 env.pop(var)
         env["GST_REGISTRY_1_0"] = str(group.tmp / "checkout-registry.bin")
     env["PYTHONUNBUFFERED"] = "1"
