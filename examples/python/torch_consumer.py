@@ -13,12 +13,15 @@ The camera (or any producer), in one process:
         video/x-raw,format=RGBA,width=640,height=480,framerate=30/1 ! \\
         zcipcsink socket-path=/tmp/cam0
 
-this, in another (inside `meson devenv -C build`, or after `meson install`):
+this, in another, from the checkout (or, after `meson install`, without
+`meson devenv ...`):
 
-    python3 examples/python/torch_consumer.py --socket-path /tmp/cam0
+    meson devenv -C build --workdir . /usr/bin/python3 \\
+        examples/python/torch_consumer.py --socket-path /tmp/cam0
 
 Each frame arrives as a uint8 tensor over the producer's shared memory (no
-copy); the only copy is the model's own conversion to float.
+copy); the only copy is the model's own conversion to float (and, for BGR
+frames, the flip to RGB before it).
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ def to_input(image: torch.Tensor, fmt: str) -> torch.Tensor:
     if fmt in ("RGBA", "RGBx", "RGB"):
         rgb = image[..., :3]
     elif fmt in ("BGRA", "BGRx", "BGR"):
-        rgb = image[..., 2::-1]
+        # torch tensors have no negative strides (no [..., ::-1]): flip copies.
+        rgb = image[..., :3].flip(-1)
     elif fmt == "GRAY8":
         rgb = image.expand(-1, -1, 3)
     else:

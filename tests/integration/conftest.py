@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -30,3 +31,15 @@ def launcher(tmp_path):
     lau = zcipctest.Launcher(tmp_path, Path(_registry_dir) / "registry.bin")
     yield lau
     lau.close()
+
+
+@pytest.fixture
+def other_uid_env():
+    """extra_env for a process run as another uid: the plugin staged in a
+    world-readable directory under /tmp (removed after the test), since that
+    uid may not be able to enter the checkout."""
+    d = Path(tempfile.mkdtemp(prefix="zcipc-other-uid-", dir="/tmp"))
+    try:
+        yield zcipctest.stage_for_other_uids(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -121,13 +121,14 @@ p.set_state(Gst.State.NULL)
     assert sent["copied"] == 5 and sent["bytes"] == 5 * 64 * 48 * 3
 
 
-def test_a_directory_the_producer_cannot_write_fails_with_a_clear_error(launcher, sock_dir):
+def test_a_directory_the_producer_cannot_write_fails_with_a_clear_error(launcher, sock_dir,
+                                                                         other_uid_env):
     """As an unprivileged user (root may write anywhere)."""
     os.chmod(sock_dir, 0o755)          # root's, not writable by nobody
     p = launcher.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                       "gst-launch-1.0", "videotestsrc", "num-buffers=5", "!",
                       "zcipcsink", f"socket-path={sock_dir}/s"],
-                     name="nobody", extra_env={"GST_REGISTRY_1_0": f"/tmp/zcipc-nobody-{os.getpid()}.bin"})
+                     name="nobody", extra_env=other_uid_env)
     assert p.wait(30) != 0
     assert "no permission to write in its directory" in p.stderr() + p.stdout(), p.describe()
 

@@ -233,7 +233,7 @@ def test_a_consumer_cannot_write_the_shared_memory(launcher, sock_dir):
     producer.kill()
 
 
-def test_a_uid_not_on_the_allow_list_is_refused(launcher, sock_dir):
+def test_a_uid_not_on_the_allow_list_is_refused(launcher, sock_dir, other_uid_env):
     os.chmod(sock_dir, 0o777)
     sock = sock_dir / "s"
     producer = launcher.launch("videotestsrc is-live=true ! video/x-raw,width=64,height=48 ! "
@@ -242,7 +242,7 @@ def test_a_uid_not_on_the_allow_list_is_refused(launcher, sock_dir):
     wait_for_path(sock)
     nobody = launcher.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                            "gst-launch-1.0", "zcipcsrc", f"socket-path={sock}", "!", "fakesink"],
-                          name="nobody", extra_env={"GST_REGISTRY_1_0": str(sock_dir / "nobody.bin")})
+                          name="nobody", extra_env=other_uid_env)
     assert nobody.wait(20) != 0
     assert "not allowed" in nobody.stderr() + nobody.stdout(), nobody.describe()
     me = launcher.launch(f"zcipcsrc socket-path={sock} num-buffers=5 ! fakesink", name="me")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -32,6 +33,24 @@ def gst_environment(registry: Path | None = None) -> dict[str, str]:
     env.setdefault("GST_DEBUG_NO_COLOR", "1")
     env["PYTHONPATH"] = str(SOURCE_DIR / "python") + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def stage_for_other_uids(directory: Path) -> dict[str, str]:
+    """Copies the plugin into `directory` (which any uid can enter) and returns
+    the environment a process run as another uid (setpriv) needs: that plugin,
+    and a registry it can write. The checkout itself may sit where only its
+    owner can enter (root's home is 0700)."""
+    plugins = directory / "gst"
+    plugins.mkdir()
+    for so in PLUGIN_DIR.glob("*.so"):
+        shutil.copy2(so, plugins / so.name)
+    registry = directory / "registry"
+    registry.mkdir()
+    for d in (directory, plugins):
+        d.chmod(0o755)
+    registry.chmod(0o777)
+    return {"GST_PLUGIN_PATH_1_0": str(plugins), "GST_PLUGIN_PATH": str(plugins),
+            "GST_REGISTRY_1_0": str(registry / "registry.bin")}
 
 
 class Proc:
