@@ -15,6 +15,9 @@ PACKAGES=(
   gstreamer1.0-plugins-bad python3 python3-gi python3-gst-1.0
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy python3-pytest
   python3-torch
+  # real downstream in the tests: x264enc, avdec_h264, gst-discoverer-1.0, OpenCV
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-plugins-base-apps
+  python3-opencv
   # fuzzing, sanitizers, memcheck
   clang libclang-rt-14-dev valgrind
   # benchmark plots
