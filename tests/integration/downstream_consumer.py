@@ -8,10 +8,9 @@ each element named by --count, every WARNING posted on the bus, how often
 each zcipcsrc connected, and the final `stats` of every zcipcsrc in the
 pipeline (by element name), as plain fields.
 
---duration stops the pipeline like `gst-launch-1.0 -e` on Ctrl-C: an EOS
-sent to the pipeline after that many seconds, then the wait for it to come
-out of the sinks. --ready-file is created once every zcipcsrc has
-connected, so a producer can be started (or fed) only then."""
+--ready-file is created once the pipeline is PLAYING, that is once every
+zcipcsrc is looking for its producer: a live producer started after that
+loses no frame to the consumer's own start-up."""
 
 from __future__ import annotations
 
@@ -58,8 +57,6 @@ def main() -> int:
                     help="name of an element whose sink pad's buffers to count")
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds before giving up on EOS (reported as an error)")
-    ap.add_argument("--duration", type=float, default=0.0,
-                    help="send EOS after this many seconds (0: wait for the producer's)")
     ap.add_argument("--ready-file", default=None)
     args = ap.parse_args()
 
@@ -67,7 +64,7 @@ def main() -> int:
     pipeline = Gst.parse_launch(args.pipeline)
     sources = zcipc_sources(pipeline)
     lock = threading.Lock()
-    report: dict = {"error": None, "debug": None, "eos": False, "eos_sent": False,
+    report: dict = {"error": None, "debug": None, "eos": False,
                     "counts": {}, "warnings": [], "connected": {}, "stats": {},
                     "elapsed": 0.0}
 
@@ -97,9 +94,6 @@ def main() -> int:
             return
         with lock:
             report["connected"][msg.src.get_name()] += 1
-            ready = all(n > 0 for n in report["connected"].values())
-        if ready and args.ready_file:
-            Path(args.ready_file).touch()
 
     bus = pipeline.get_bus()
     bus.enable_sync_message_emission()
@@ -108,16 +102,14 @@ def main() -> int:
     start = time.monotonic()
     if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
         report["error"] = "could not set the pipeline to PLAYING"
+    elif args.ready_file:
+        Path(args.ready_file).touch()
     deadline = start + args.timeout
-    eos_at = start + args.duration if args.duration > 0 else None
     while report["error"] is None and not report["eos"]:
         now = time.monotonic()
         if now >= deadline:
             report["error"] = f"neither EOS nor an error within {args.timeout} s"
             break
-        if eos_at is not None and now >= eos_at and not report["eos_sent"]:
-            pipeline.send_event(Gst.Event.new_eos())
-            report["eos_sent"] = True
         msg = bus.timed_pop_filtered(20 * Gst.MSECOND, Gst.MessageType.EOS
                                      | Gst.MessageType.ERROR | Gst.MessageType.WARNING)
         if msg is None:

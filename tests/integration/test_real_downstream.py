@@ -59,16 +59,22 @@ def run_gst(launcher, pipeline: str, timeout: float = 60.0, name: str = "direct"
     assert proc.wait(timeout) == 0, proc.describe()
 
 
-def start_consumer(launcher, pipeline: str, *, count=(), timeout: float = 40.0,
-                   duration: float = 0.0, name: str = "consumer"):
-    """downstream_consumer.py running PIPELINE (zcipcsrc elements named)."""
+def start_consumer(launcher, pipeline: str, *, count=(), timeout: float = 20.0):
+    """downstream_consumer.py running PIPELINE, which names its zcipcsrc
+    elements; it gives up (and says so) after `timeout` s without EOS.
+    Returns once the pipeline is PLAYING (its zcipcsrc look for producers)."""
+    ready = launcher.log_dir / "consumer.ready"
     argv = [sys.executable, str(HERE / "downstream_consumer.py"), "--pipeline", pipeline,
-            "--timeout", str(timeout)]
+            "--timeout", str(timeout), "--ready-file", str(ready)]
     for element in count:
         argv += ["--count", element]
-    if duration:
-        argv += ["--duration", str(duration)]
-    return launcher.run(argv, name=name)
+    proc = launcher.run(argv, name="consumer")
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        assert proc.popen.poll() is None, f"the consumer ended before PLAYING:\n{proc.describe()}"
+        assert time.monotonic() < deadline, f"the consumer is not PLAYING after 20 s:\n{proc.describe()}"
+        time.sleep(0.02)
+    return proc
 
 
 def finish_consumer(proc, timeout: float = 60.0) -> dict:
@@ -267,22 +273,23 @@ def test_readme_live_recording_stopped_with_ctrl_c_keeps_what_it_received(
 
 def test_readme_lossless_handover_records_every_frame_and_both_exit(
         launcher, sock_dir, tmp_path, handover_mp4):
-    """The README's two lines, as a user types them: both processes end by
-    themselves and out.mp4 has the 150 frames of in.mp4."""
+    """The README's two lines, as a user types them (the consumer in another
+    terminal, a moment after the producer): both processes end by themselves
+    and out.mp4 has the 150 frames of in.mp4, from the first."""
     sock, out = sock_dir / "v", tmp_path / "out.mp4"
     producer = launcher.launch(README_HANDOVER_PRODUCER.format(src=handover_mp4, sock=sock),
                                name="producer")
     wait_for_path(sock)
+    time.sleep(1.0)
     consumer = launcher.launch(README_RECORDING.format(sock=sock, out=out), name="consumer")
     assert consumer.wait(30) == 0, consumer.describe() + "\n" + producer.describe()
     assert producer.wait(10) == 0, producer.describe()
 
-    info = discover(launcher, out)
-    assert abs(info["duration"] - 5.0) < 0.1, info["text"]
     decoded = decode_luma(launcher, out, tmp_path)
-    assert len(decoded) == 150
     matched = match_frames(decoded, decode_luma(launcher, handover_mp4, tmp_path), first_window=1)
     assert matched == list(range(150))
+    info = discover(launcher, out)
+    assert abs(info["duration"] - 5.0) < 0.1, info["text"]
 
 
 def test_lossless_handover_consumer_is_never_cut_off(launcher, sock_dir, tmp_path, handover_mp4):
@@ -303,7 +310,9 @@ def test_lossless_handover_consumer_is_never_cut_off(launcher, sock_dir, tmp_pat
     assert stats["reconnects"] == 0, stats
     assert stats["frames-received"] == 150 and stats["frames-dropped"] == 0, stats
     assert_copies_counted(report, frame_size=I420_FRAME)
-    assert len(decode_luma(launcher, out, tmp_path)) == 150
+    decoded = decode_luma(launcher, out, tmp_path)
+    matched = match_frames(decoded, decode_luma(launcher, handover_mp4, tmp_path), first_window=1)
+    assert matched == list(range(150))
 
 
 # ------------------------------------------------- filesink, wavenc, queue
@@ -330,14 +339,20 @@ def test_wavenc_to_filesink_keeps_every_sample(launcher, sock_dir, tmp_path):
 def test_filesink_of_an_h264_byte_stream_writes_every_frame(launcher, sock_dir, tmp_path):
     """`zcipcsrc ! filesink` of small encoded frames, in filesink's default
     buffer mode (it keeps the buffers of 64 KiB): the file is byte for byte
-    what the same encoder writes to filesink directly."""
-    sock, out, direct = sock_dir / "h", tmp_path / "out.264", tmp_path / "direct.264"
-    encoded = (f"videotestsrc num-buffers=150 ! video/x-raw,width={WIDTH},height={HEIGHT},"
-               "framerate=60/1 ! x264enc ! video/x-h264,stream-format=byte-stream")
-    run_gst(launcher, f"{encoded} ! filesink location={direct}")
+    what the producer's chain writes to filesink directly. (The producer
+    sends an encoded file, one access unit a buffer: x264enc's output can
+    differ from run to run.)"""
+    sock, src, out = sock_dir / "h", tmp_path / "in.264", tmp_path / "out.264"
+    run_gst(launcher, f"videotestsrc num-buffers=150 ! video/x-raw,width={WIDTH},height={HEIGHT},"
+            f"framerate=60/1 ! x264enc ! video/x-h264,stream-format=byte-stream ! "
+            f"filesink location={src}", name="encode")
+    direct = tmp_path / "direct.264"
+    parsed = (f"filesrc location={src} ! h264parse ! "
+              "video/x-h264,stream-format=byte-stream,alignment=au")
+    run_gst(launcher, f"{parsed} ! filesink location={direct}")
     report = consume(launcher, f"zcipcsrc name=src socket-path={sock} ! "
                      f"filesink name=sink location={out}",
-                     [f"{encoded} ! zcipcsink socket-path={sock} {LOSSLESS}"], count=["sink"])
+                     [f"{parsed} ! zcipcsink socket-path={sock} {LOSSLESS}"], count=["sink"])
     stats = report["stats"]["src"]
     assert stats["frames-received"] == 150 and stats["frames-dropped"] == 0, stats
     assert report["counts"]["sink"] == 150
