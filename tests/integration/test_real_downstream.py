@@ -192,10 +192,14 @@ def match_frames(decoded: np.ndarray, reference: np.ndarray, first_window: int =
         best = int(np.argmax(scores))
         if scores[best] < SAME_FRAME_PSNR:
             whole = psnr(frame, reference)
+            closest = (f"reference frame {int(np.argmax(whole))} ({whole.max():.1f} dB)"
+                       if whole.max() >= SAME_FRAME_PSNR else
+                       f"none: at best {whole.max():.1f} dB (decoded without the frames it "
+                       "refers to: the recording lost its start?)")
             raise AssertionError(
-                f"decoded frame {i} is not reference frame {lo} ({scores[best]:.1f} dB); "
-                f"its best match is reference frame {int(np.argmax(whole))} "
-                f"({whole.max():.1f} dB); frames matched so far: {len(matched)}")
+                f"decoded frame {i} of {len(decoded)} is not reference frame {lo} "
+                f"({scores[best]:.1f} dB); it shows {closest}; frames matched before it: "
+                f"{len(matched)}")
         matched.append(lo + best)
     return matched
 
