@@ -459,7 +459,8 @@ def test_opencv_videocapture_reads_every_frame_with_its_pixels(launcher, sock_di
     ! appsink', cv2.CAP_GSTREAMER): every frame, the pixels the producer made
     (compared with the same capture of the producer's chain, no zcipc)."""
     sock, got, ref = sock_dir / "cv", tmp_path / "got.npy", tmp_path / "ref.npy"
-    head = f"videotestsrc num-buffers=60 pattern=ball ! video/x-raw,format=RGBA,width={WIDTH},height={HEIGHT},framerate=30/1"
+    head = ("videotestsrc num-buffers=60 pattern=ball ! "
+            f"video/x-raw,format=RGBA,width={WIDTH},height={HEIGHT},framerate=30/1")
     tail = "videoconvert ! video/x-raw,format=BGR ! appsink"
     reference = launcher.run([sys.executable, str(HERE / "opencv_capture.py"),
                               "--pipeline", f"{head} ! {tail}", "--out", str(ref)], name="reference")
