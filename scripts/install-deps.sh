@@ -15,9 +15,11 @@ PACKAGES=(
   gstreamer1.0-plugins-bad python3 python3-gi python3-gst-1.0
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy python3-pytest
   python3-torch
-  # the README's recipes as the doc tests run them: x264enc, H.264 decoding,
+  # the README's recipes as the doc tests run them and real downstream in
+  # the tests: x264enc, avdec_h264, gst-discoverer-1.0, OpenCV, and
   # autovideosink on a private X server
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x xvfb
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-plugins-base-apps
+  python3-opencv gstreamer1.0-x xvfb
   # fuzzing, sanitizers, memcheck
   clang libclang-rt-14-dev valgrind
   # benchmark plots
