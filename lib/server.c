@@ -44,6 +44,9 @@ struct consumer
   struct hold *holds;           /* ZCIPC_WIRE_MAX_QUOTA entries, the first
                                  * info.quota in use; frame NULL = free */
   uint32_t n_held;
+  /* Since when it holds its whole quota (0: it has room): how long the
+   * producer could not send it a frame, which the wait timeout bounds. */
+  int64_t full_since_ns;
   uint64_t frames_sent;
   uint64_t frames_missed;
   char drop_reason[160];
@@ -455,6 +458,7 @@ handle_release_locked (struct zcipc_server *s, struct consumer *c,
     release_list_add (released, c->holds[j].frame);
     c->holds[j].frame = NULL;
     c->n_held--;
+    c->full_since_ns = 0;
     s->stats.held--;
   }
   pthread_cond_broadcast (&s->cond);
@@ -493,6 +497,7 @@ handle_quota_locked (struct zcipc_server *s, struct consumer *c,
       "granted %u (was %u, cap %u)", c->info.id, max_held, quota,
       c->info.quota, s->quota);
   c->info.quota = quota;
+  c->full_since_ns = 0;
   pthread_cond_broadcast (&s->cond);
 }
 
@@ -1246,6 +1251,8 @@ zcipc_server_send_frame (struct zcipc_server *s,
     for (j = 0; c->holds[j].frame; j++);
     c->holds[j] = (struct hold) { m.seq, frame, (int64_t) m.send_time };
     c->n_held++;
+    if (c->n_held >= c->info.quota)
+      c->full_since_ns = (int64_t) m.send_time;
     c->frames_sent++;
     s->stats.held++;
     s->callbacks.hold (s->data, frame);
@@ -1345,7 +1352,10 @@ zcipc_server_wait_consumers (struct zcipc_server *s, unsigned int n,
   return res;
 }
 
-/* Lock held: the earliest hold of a full consumer, or -1 if none is full. */
+/* Lock held: since when the longest-full consumer is at its quota, or -1
+ * if none is full. Not since when it holds its oldest frame: a consumer
+ * whose downstream keeps a frame for long (a muxer waiting for its other
+ * input) but takes the next ones is not stuck. */
 static int64_t
 oldest_full_hold_locked (struct zcipc_server *s)
 {
@@ -1354,9 +1364,8 @@ oldest_full_hold_locked (struct zcipc_server *s)
     struct consumer *c = s->consumers[i];
     if (!c->ready || c->dropping || c->leaving || c->n_held < c->info.quota)
       continue;
-    for (uint32_t j = 0; j < c->info.quota; j++)
-      if (c->holds[j].frame && (oldest < 0 || c->holds[j].since_ns < oldest))
-        oldest = c->holds[j].since_ns;
+    if (oldest < 0 || c->full_since_ns < oldest)
+      oldest = c->full_since_ns;
   }
   return oldest;
 }
@@ -1399,16 +1408,12 @@ zcipc_server_wait_room (struct zcipc_server *s, int64_t timeout_ns)
       /* Drop every consumer whose oldest hold is past the timeout. */
       for (unsigned int i = 0; i < s->n_consumers; i++) {
         struct consumer *c = s->consumers[i];
-        bool stale = false;
-        if (!c->ready || c->dropping || c->n_held < c->info.quota)
+        if (!c->ready || c->dropping || c->n_held < c->info.quota ||
+            now - c->full_since_ns < timeout_ns)
           continue;
-        for (uint32_t j = 0; j < c->info.quota; j++)
-          if (c->holds[j].frame && now - c->holds[j].since_ns >= timeout_ns)
-            stale = true;
-        if (!stale)
-          continue;
-        snprintf (why, sizeof why, "held %u frames for longer than the wait "
-            "timeout (%lld ms)", c->n_held, (long long) (timeout_ns / 1000000));
+        snprintf (why, sizeof why, "held %u frames, its whole quota, for "
+            "longer than the wait timeout (%lld ms)", c->n_held,
+            (long long) (timeout_ns / 1000000));
         drop_consumer_locked (s, c, DROP_CUT_OFF, why);
       }
       continue;

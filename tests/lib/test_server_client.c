@@ -972,6 +972,48 @@ START_TEST (test_skip_policy_slow_client_misses_frames_while_another_gets_all)
 
 END_TEST;
 
+/* The wait timeout bounds how long a consumer sits at its quota, not how
+ * long it keeps a frame: one that keeps its first frame for longer (a muxer
+ * waiting for its other input) while it takes and gives back the others is
+ * not cut off. */
+START_TEST (test_wait_room_keeps_a_client_that_holds_one_frame_long)
+{
+  struct zcipc_client_event first, ev;
+  struct zcipc_client *c;
+  unsigned int n_sent = 0;
+  int64_t t0;
+
+  zt_producer_start (&prod, 8, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 2);
+  zt_producer_send (&prod, 1, 0, 64, 0, NULL);
+  zt_client_next_frame (c, &first, 5000);       /* kept throughout */
+  t0 = zt_now_ms ();
+  for (uint64_t i = 1; zt_now_ms () - t0 < 400; i++) {
+    ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll),
+        0);
+    zt_producer_send (&prod, 1, 4096, 64, i, NULL);
+    zt_client_next_frame (c, &ev, 5000);
+    zt_sleep_ms (20);           /* full for a while, under the timeout */
+    ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  }
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 1);
+
+  /* Full and taking nothing for the timeout: cut off. */
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).held == 1, 5000);
+  zt_producer_send (&prod, 1, 4096, 64, 99, &n_sent);
+  ck_assert_uint_eq (n_sent, 1);
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
+
+  ck_assert_int_eq (zcipc_client_release (c, first.frame.info.seq), 0);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 START_TEST (test_wait_room_drops_a_stuck_client_after_its_timeout)
 {
   struct zcipc_client_event ev;
@@ -2395,6 +2437,7 @@ server_client_suite (void)
   tcase_add_test (tc,
       test_skip_policy_slow_client_misses_frames_while_another_gets_all);
   tcase_add_test (tc, test_wait_room_drops_a_stuck_client_after_its_timeout);
+  tcase_add_test (tc, test_wait_room_keeps_a_client_that_holds_one_frame_long);
   tcase_add_test (tc,
       test_cut_off_client_that_disconnects_keeps_its_frames_until_released);
   tcase_add_test (tc,
