@@ -275,6 +275,8 @@ gst_zcipc_timing_serialize (const GstZcipcTiming * timing)
   if (timing->have_render_monotonic)
     gst_structure_set (s, "render-monotonic", G_TYPE_INT64,
         timing->render_monotonic, NULL);
+  if (timing->unpaced)
+    gst_structure_set (s, "unpaced", G_TYPE_BOOLEAN, TRUE, NULL);
   return bytes_from_structure (s);
 }
 
@@ -292,6 +294,8 @@ gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
   /* Absent from older producers: then only a consumer on their clock maps. */
   timing->have_render_monotonic = gst_structure_get_int64 (s,
       "render-monotonic", &timing->render_monotonic);
+  if (!gst_structure_get_boolean (s, "unpaced", &timing->unpaced))
+    timing->unpaced = FALSE;
   gst_structure_free (s);
   return ok;
 }

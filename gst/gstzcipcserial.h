@@ -36,6 +36,10 @@ typedef struct
   gboolean monotonic;           /* the producer's clock is CLOCK_MONOTONIC */
   gboolean have_render_monotonic;
   gint64 render_monotonic;      /* render_offset in CLOCK_MONOTONIC */
+  /* The producer renders as fast as frames come (sync=false), not at their
+   * running times: its schedule says nothing of when a frame is rendered.
+   * Absent (FALSE) from older producers. */
+  gboolean unpaced;
 } GstZcipcTiming;
 
 /* How far a clock may drift against CLOCK_MONOTONIC before the mapping is

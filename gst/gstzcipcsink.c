@@ -1384,7 +1384,9 @@ update_timing (GstZcipcSink * self)
         (timing.monotonic ? 0 : gst_zcipc_clock_monotonic_offset (clock));
     gst_object_unref (clock);
   }
+  timing.unpaced = !gst_base_sink_get_sync (GST_BASE_SINK (self));
   if (timing.render_offset == sent->render_offset &&
+      timing.unpaced == sent->unpaced &&
       timing.monotonic == sent->monotonic &&
       timing.have_render_monotonic == sent->have_render_monotonic &&
       ABS (timing.render_monotonic - sent->render_monotonic) <

@@ -159,6 +159,12 @@ struct _GstZcipcSrc
   guint64 last_seq;
   GstZcipcTiming timing;
   gboolean have_timing;
+  /* A producer that does not pace its frames (sync=false): our clock time
+   * at which its running time 0 is taken to render, set from the first
+   * frame of a connection, which plays at once. */
+  gboolean anchor_pending;
+  gboolean anchored;
+  gint64 anchor_render_time;
   GstSegment producer_segment;
   gboolean have_segment;
   GstClockTime segment_base_time;       /* our base time the segment used */
@@ -689,6 +695,8 @@ drop_connection (GstZcipcSrc * self)
   g_atomic_int_set (&self->dmabuf_regions, 0);
   gst_zcipc_frame_pool_flush (self->frame_pool);
   self->connected = FALSE;
+  self->anchored = FALSE;
+  self->anchor_pending = FALSE;
 }
 
 static gboolean
@@ -920,6 +928,14 @@ producer_render_time (GstZcipcSrc * self, GstClock * clock,
 
   self->segment_translated = FALSE;
   self->segment_clock_offset = 0;
+  if (self->timing.unpaced) {
+    /* Its schedule is no time at which frames are rendered: a consumer
+     * that joined after it started (or while it waited for consumers)
+     * would find every frame in the past. The first frame plays now. */
+    self->anchor_pending = !self->anchored;
+    *render_time = self->anchor_render_time;
+    return self->anchored;
+  }
   if (self->timing.have_render_monotonic) {
     /* Exact when both are on CLOCK_MONOTONIC: the offset is 0. */
     self->segment_clock_offset = ours_monotonic ? 0 :
@@ -971,6 +987,32 @@ update_segment (GstZcipcSrc * self)
   self->out_segment = seg;
   self->segment_pending = TRUE;
   gst_base_src_new_segment (GST_BASE_SRC (self), &seg);
+}
+
+/* A producer that does not pace its frames: this first frame of the
+ * connection is taken to render now, and the ones after it at their
+ * distance in running time from it. */
+static void
+anchor_unpaced_stream (GstZcipcSrc * self, const struct zcipc_wire_frame *info)
+{
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
+  GstClockTime ts = GST_CLOCK_TIME_IS_VALID (info->pts) ? info->pts :
+      info->dts, running;
+
+  if (!clock)
+    return;
+  running = gst_segment_to_running_time (&self->producer_segment,
+      GST_FORMAT_TIME, ts);
+  if (GST_CLOCK_TIME_IS_VALID (running)) {
+    self->anchor_render_time = (gint64) gst_clock_get_time (clock) -
+        (gint64) running;
+    self->anchored = TRUE;
+    self->anchor_pending = FALSE;
+    GST_DEBUG_OBJECT (self, "unpaced producer: running time %"
+        GST_TIME_FORMAT " plays now", GST_TIME_ARGS (running));
+    update_segment (self);
+  }
+  gst_object_unref (clock);
 }
 
 /* Whether the segment we push no longer maps the producer's render times
@@ -1451,6 +1493,8 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
 
     /* A frame. Keep the segment in step with our base time, which changes
      * when our pipeline is paused and resumed, and with our clock. */
+    if (self->anchor_pending)
+      anchor_unpaced_stream (self, &ev.frame.info);
     if (segment_out_of_date (self))
       update_segment (self);
     self->segment_pending = FALSE;      /* basesrc pushes it before this buffer */
