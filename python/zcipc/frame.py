@@ -237,7 +237,18 @@ class Frame:
                 self._hold = _Hold(self.buffer, self._cache, self._stats)
             return self._hold
 
+    @property
+    def size(self) -> int:
+        """Bytes in the frame: 0 for a buffer without memory (a gap, an
+        empty buffer the producer sent for its timestamps and metas)."""
+        return self.buffer.get_size()
+
     def _array(self, plane: int | None, writable: bool) -> np.ndarray:
+        if self._layout.format is not None and self.size == 0:
+            raise FormatError(
+                f"the frame at pts {self.pts} has no bytes (the producer sent "
+                "an empty buffer: a gap, or one for its timestamps and metas);"
+                " check frame.size before asking for an array")
         hold = self._held()
         if self._layout.format is None and plane is None:
             # Not raw video: the bytes, as a 1-D array.

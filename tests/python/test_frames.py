@@ -5,6 +5,9 @@ planar formats."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -247,4 +250,27 @@ def test_two_consumers_in_one_process_each_see_every_frame(launcher, sock_dir):
             del fa, fb, ta, tb
         assert a.pull(timeout=10) is None and a.eos
         assert b.pull(timeout=10) is None and b.eos
+    prod.wait(10)
+
+
+def test_an_empty_frame_has_no_bytes_and_says_so(launcher, sock_dir):
+    # Every third frame of this producer has no memory, every third one 0
+    # bytes: they cross with their timestamps (a gap) and reach Python.
+    sock = sock_dir / "s"
+    producer = Path(__file__).resolve().parent.parent / "integration" / \
+        "stream_meta_producer.py"
+    prod = launcher.run([sys.executable, str(producer), "--socket-path", str(sock),
+                         "--case", "empty", "--frames", "9"], name="producer")
+    pyhelpers.wait_for_socket(prod, sock)
+    sizes = []
+    with zcipc.Consumer(str(sock), timeout=10) as consumer:
+        for frame in consumer:
+            sizes.append(frame.size)
+            if frame.size == 0:
+                with pytest.raises(zcipc.FormatError, match="has no bytes"):
+                    frame.numpy()
+                assert not frame.copied
+            else:
+                assert frame.numpy().shape == (240, 320, 4)
+    assert [s == 0 for s in sizes] == [n % 3 != 1 for n in range(9)]
     prod.wait(10)
