@@ -92,7 +92,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 
 #define DEFAULT_SOCKET_PATH NULL
 #define DEFAULT_TIMEOUT 0
-#define DEFAULT_MAX_HELD 2
+#define DEFAULT_MAX_HELD 4
 #define DEFAULT_RECONNECT TRUE
 #define DEFAULT_RETIMESTAMP FALSE
 #define DEFAULT_SPIN_TIME 0
@@ -257,8 +257,10 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
   /**
    * GstZcipcSrc:max-held:
    *
-   * Frames downstream may keep at once without a copy, at the least: the
-   * frame being pushed and one a sink keeps (its last sample) by default.
+   * Frames downstream may keep at once without a copy, at the least. The
+   * default, 4, covers an appsink that queues one frame and the frame being
+   * pushed while the application holds two (a loop still holds the last
+   * frame while it pulls the next), or a sink that keeps its last sample.
    * zcipcsrc adds what downstream says it keeps (ALLOCATION query pool
    * minimums, LATENCY in frames) and asks the producer for that plus one,
    * for the frame in flight; the producer grants at most its
@@ -1293,7 +1295,7 @@ wrap_memoryless_frame (GstZcipcSrc * self, const struct zcipc_client_event *ev)
   return buffer;
 }
 
-/* A private buffer of `size` bytes for a copy. */
+/* A private buffer of `size` bytes for a copy of a frame of one memory. */
 static GstBuffer *
 new_copy_buffer (GstZcipcSrc * self, gsize size)
 {
@@ -1327,29 +1329,40 @@ new_copy_buffer (GstZcipcSrc * self, gsize size)
 
 /* Downstream keeps every frame it was granted but the one in flight: this
  * one is copied into private memory and its slot given back at once, so
- * the producer can send the next and the stream goes on. The memories are
- * laid end to end, as the frame's video meta counts its offsets. NULL if
+ * the producer can send the next and the stream goes on. Memory by memory,
+ * so the copy has the frame's layout (what its video meta counts). NULL if
  * no memory could be had. */
 static GstBuffer *
 copy_frame (GstZcipcSrc * self, struct zcipc_client *client,
     const struct zcipc_client_event *ev, gsize * size)
 {
   GstBuffer *buffer;
-  GstMapInfo map;
-  gsize total = 0, at = 0;
+  gsize total = 0;
 
   for (guint i = 0; i < ev->frame.n_mems; i++)
     total += ev->frame.mems[i].size;
-  buffer = new_copy_buffer (self, total);
-  if (!buffer || !gst_buffer_map (buffer, &map, GST_MAP_WRITE)) {
-    gst_clear_buffer (&buffer);
+  buffer = ev->frame.n_mems == 1 ? new_copy_buffer (self, total) :
+      gst_buffer_new ();
+  if (!buffer)
     return NULL;
-  }
   for (guint i = 0; i < ev->frame.n_mems; i++) {
-    memcpy (map.data + at, ev->frame.mems[i].data, ev->frame.mems[i].size);
-    at += ev->frame.mems[i].size;
+    const struct zcipc_client_mem *m = &ev->frame.mems[i];
+    GstMemory *mem = ev->frame.n_mems == 1 ?
+        gst_buffer_peek_memory (buffer, 0) :
+        gst_allocator_alloc (NULL, m->size, NULL);
+    GstMapInfo map;
+
+    if (!mem || !gst_memory_map (mem, &map, GST_MAP_WRITE)) {
+      if (mem && ev->frame.n_mems != 1)
+        gst_memory_unref (mem);
+      gst_buffer_unref (buffer);
+      return NULL;
+    }
+    memcpy (map.data, m->data, m->size);
+    gst_memory_unmap (mem, &map);
+    if (ev->frame.n_mems != 1)
+      gst_buffer_append_memory (buffer, mem);
   }
-  gst_buffer_unmap (buffer, &map);
   zcipc_client_release (client, ev->frame.info.seq);
   stamp_frame (self, buffer, ev, FALSE, FALSE);
   *size = total;

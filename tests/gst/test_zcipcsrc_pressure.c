@@ -101,6 +101,17 @@ assert_is_frame (ZgProducer * p, GstBuffer * buffer, guint i)
   zg_frame_clear (&f);
 }
 
+/* zcipcsrc's default max-held (tests read it, so they follow it). */
+static guint
+default_max_held (GstElement * src)
+{
+  guint max_held = 0;
+
+  g_object_get (src, "max-held", &max_held, NULL);
+  fail_unless (max_held > 0);
+  return max_held;
+}
+
 /* Every copy is counted with its bytes: whole frames. */
 static void
 assert_copied_whole_frames (GstElement * src)
@@ -161,7 +172,7 @@ GST_START_TEST (test_frames_beyond_the_quota_are_copied_not_starved)
       TRUE);
   GPtrArray *kept = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_buffer_unref);
-  guint shared = 0;
+  guint shared = 0, max_held = default_max_held (h->element);
 
   for (guint i = 0; i < n_frames; i++) {
     GstBuffer *buffer = pull_soon (h, i);
@@ -169,17 +180,19 @@ GST_START_TEST (test_frames_beyond_the_quota_are_copied_not_starved)
     assert_is_frame (p, buffer, i);
     if (in_shared_memory (buffer)) {
       /* Only while downstream keeps fewer than it was granted. */
-      fail_unless (i < 2, "frame %u is in shared memory while downstream "
-          "keeps %u frames", i, i);
+      fail_unless (i < max_held, "frame %u is in shared memory while "
+          "downstream keeps %u frames", i, i);
       shared++;
     }
     g_ptr_array_add (kept, buffer);
   }
-  fail_unless_equals_int (shared, 2);   /* max-held */
-  fail_unless_equals_uint64 (zg_stats_get (h->element, "quota"), 3);
-  fail_unless_equals_uint64 (zg_stats_get (h->element, "quota-asked"), 3);
+  fail_unless_equals_int (shared, max_held);
+  fail_unless_equals_uint64 (zg_stats_get (h->element, "quota"), max_held + 1);
+  fail_unless_equals_uint64 (zg_stats_get (h->element, "quota-asked"),
+      max_held + 1);
   /* The harness may hold a frame or two more that were copied already. */
-  fail_unless (zg_stats_get (h->element, "frames-copied") >= n_frames - 2);
+  fail_unless (zg_stats_get (h->element, "frames-copied") >=
+      n_frames - max_held);
   assert_copied_whole_frames (h->element);
   fail_unless_equals_uint64 (zg_stats_get (p->sink, "consumers-dropped"), 0);
   fail_unless_equals_int (count_warnings (bus, "max-held"), 1);
@@ -206,7 +219,8 @@ GST_START_TEST (test_frames_beyond_the_quota_are_copied_not_starved)
 GST_END_TEST;
 
 /* Downstream says it delays frames by 300 ms (9 frames at 30 fps): zcipcsrc
- * asks for max-held + 9 + 1 and downstream may keep 11 frames zero-copy. */
+ * asks for max-held + 9 + 1 and downstream may keep max-held + 9 frames
+ * zero-copy. */
 GST_START_TEST (test_downstream_latency_raises_the_quota)
 {
   ZgProducer *p = start_producer ("consumer-quota=16");
@@ -215,22 +229,23 @@ GST_START_TEST (test_downstream_latency_raises_the_quota)
   GPtrArray *kept = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_buffer_unref);
   GstBuffer *buffer;
+  guint keeps = default_max_held (h->element) + 9;
 
   fail_unless (gst_harness_push_upstream_event (h,
           gst_event_new_latency (300 * GST_MSECOND)));
-  fail_unless (zg_wait_stats_eq (h->element, "quota-asked", 12));
-  wait_for_grant (h, h->element, 12);
+  fail_unless (zg_wait_stats_eq (h->element, "quota-asked", keeps + 1));
+  wait_for_grant (h, h->element, keeps + 1);
   /* Frames the consumer copied before the grant warned about it. */
   gst_bus_set_flushing (bus, TRUE);
   gst_bus_set_flushing (bus, FALSE);
 
-  for (guint i = 0; i < 11; i++) {
+  for (guint i = 0; i < keeps; i++) {
     buffer = pull_soon (h, i);
     fail_unless (in_shared_memory (buffer), "frame %u is a copy", i);
     g_ptr_array_add (kept, buffer);
   }
-  /* The twelfth would take the last slot. */
-  buffer = pull_soon (h, 11);
+  /* The next would take the last slot. */
+  buffer = pull_soon (h, keeps);
   fail_if (in_shared_memory (buffer));
   g_ptr_array_add (kept, buffer);
   fail_unless_equals_int (count_warnings (bus, "max-held"), 1);
@@ -254,12 +269,13 @@ propose_min_buffers (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-/* Downstream's pool needs 5 buffers: zcipcsrc asks for 2 + 5 + 1. */
+/* Downstream's pool needs 5 buffers: zcipcsrc asks for max-held + 5 + 1. */
 GST_START_TEST (test_downstream_pool_minimum_raises_the_quota)
 {
   ZgProducer *p = start_producer ("consumer-quota=16");
   GstElement *src = gst_element_factory_make ("zcipcsrc", NULL);
   GstHarness *h;
+  guint keeps;
   GPtrArray *kept = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_buffer_unref);
 
@@ -268,17 +284,18 @@ GST_START_TEST (test_downstream_pool_minimum_raises_the_quota)
   gst_pad_add_probe (h->sinkpad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
       propose_min_buffers, GUINT_TO_POINTER (5), NULL);
   gst_harness_play (h);
-  wait_for_grant (h, src, 8);
-  fail_unless_equals_uint64 (zg_stats_get (src, "quota-asked"), 8);
+  keeps = default_max_held (src) + 5;
+  wait_for_grant (h, src, keeps + 1);
+  fail_unless_equals_uint64 (zg_stats_get (src, "quota-asked"), keeps + 1);
 
-  for (guint i = 0; i < 7; i++) {
+  for (guint i = 0; i < keeps; i++) {
     GstBuffer *buffer = pull_soon (h, i);
 
     fail_unless (in_shared_memory (buffer), "frame %u is a copy", i);
     g_ptr_array_add (kept, buffer);
   }
-  g_ptr_array_add (kept, pull_soon (h, 7));
-  fail_if (in_shared_memory (g_ptr_array_index (kept, 7)));
+  g_ptr_array_add (kept, pull_soon (h, keeps));
+  fail_if (in_shared_memory (g_ptr_array_index (kept, keeps)));
 
   g_ptr_array_unref (kept);
   gst_object_unref (src);
