@@ -286,6 +286,13 @@ gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
     gint outstanding = g_atomic_int_add (&self->outstanding, 1) + 1;
     g_mutex_lock (&self->lock);
     self->window_peak = MAX (self->window_peak, outstanding);
+    /* Demand is past the first region again: stop freeing added buffers
+     * now, not at the window's end, or every one freed is made again
+     * (a region created, populated and announced per few frames). */
+    if (self->shrinking && self->regions->len > 0 && outstanding >
+        (gint) ((GstZcipcRegion *) g_ptr_array_index (self->regions,
+                0))->n_slots)
+      self->shrinking = FALSE;
     g_mutex_unlock (&self->lock);
   }
   return ret;
