@@ -173,6 +173,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "commit": commit + ("+dirty(gst/lib)" if dirty else ""),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -998,18 +999,19 @@ def pressure_frames(cfg: Config, seconds: float) -> tuple[int, int, int]:
 
 
 def measure_memcpy(size: int, copies: int) -> dict:
-    """CPU (this thread) and wall µs of one memcpy of @size bytes, rotating
-    over more sources and destinations than the caches hold (a consumer's
-    copy reads a frame the producer wrote on another CPU, into a pool
-    buffer)."""
+    """CPU (this thread) and wall µs of one memcpy of @size bytes, from
+    sources that together hold 64 MiB or more (beyond the caches: a
+    consumer's copy reads a frame the producer wrote a while ago, among the
+    pool's others) into a few destinations (a small pool)."""
     import ctypes
-    srcs = [ctypes.create_string_buffer(b"\x5a" * size, size) for _ in range(8)]
+    n_src = max(8, -(-(64 << 20) // size))
+    srcs = [ctypes.create_string_buffer(b"\x5a" * size, size) for _ in range(n_src)]
     dsts = [ctypes.create_string_buffer(size) for _ in range(4)]
-    for i in range(12):     # every page touched before timing
-        ctypes.memmove(dsts[i % 4], srcs[i % 8], size)
+    for i in range(n_src):      # every page touched before timing
+        ctypes.memmove(dsts[i % 4], srcs[i], size)
     t0, w0 = time.thread_time_ns(), time.perf_counter_ns()
     for i in range(copies):
-        ctypes.memmove(dsts[i % 4], srcs[i % 8], size)
+        ctypes.memmove(dsts[i % 4], srcs[i % n_src], size)
     t1, w1 = time.thread_time_ns(), time.perf_counter_ns()
     return {"size": size, "copies": copies, "cpu_us": (t1 - t0) / copies / 1000,
             "wall_us": (w1 - w0) / copies / 1000}
@@ -1118,8 +1120,8 @@ def markdown_pressure(result: dict) -> str:
         "consumer's frames-copied per frame received and MB per frame; medians over "
         "the repetitions, (min–max).\n")
     lines.append("| configuration | variant | fps | consumer CPU µs | total CPU µs | "
-                 "copied / frame | MB copied / frame | quota (asked) |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+                 "copied / frame | MB copied / frame | quota (asked) | consumer faults / frame |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     names = {"inproc": "in-process", "zcipc-granted": "zcipc granted",
              "zcipc-copied": "zcipc copied", "shm": "shmsink/shmsrc"}
     for row in rows:
@@ -1134,7 +1136,8 @@ def markdown_pressure(result: dict) -> str:
                 f"{fmt(x['total_cpu_us'], '.1f')} | "
                 f"{fmt(x['copied_per_frame'], '.2f', False)} | "
                 f"{fmt(x['mb_copied_per_frame'], '.2f', False)} | "
-                f"{fmt(x['quota'], '.0f', False)} ({fmt(x['quota_asked'], '.0f', False)}) |")
+                f"{fmt(x['quota'], '.0f', False)} ({fmt(x['quota_asked'], '.0f', False)}) | "
+                f"{fmt(x['consumer_faults'], '.2f', False) if v != 'inproc' else '–'} |")
     lines.append("")
     lines.append("| configuration | frame | copy's cost: consumer CPU µs / frame, copied − "
                  "granted | per frame copied | plain memcpy CPU µs (wall) |")
@@ -1379,6 +1382,7 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     elapsed = time.monotonic() - started
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     cmd = "/usr/bin/python3 tests/bench/zcipc_bench.py " + " ".join(argv)
     result = {
         "command": cmd.strip(),
@@ -1495,7 +1499,10 @@ def finish(result: dict, configs: list[Config], args, output: Path) -> int:
     pressure_meta = (f"Measured {info['date']} on {info['nproc']} × {info['cpu']}, "
                      f"Linux {info['kernel']}, {info['gstreamer']}, commit "
                      f"{info['commit']}; {result['settings']['pressure']['reps'] if pressure_runs else 0} "
-                     f"repetitions, with `{result['command']}`.\n")
+                     f"repetitions, {elapsed:.0f} s, with `{result['command']}`"
+                     + (f"; load average {info['loadavg'][0]:.2f} before, "
+                        f"{info['loadavg_end'][0]:.2f} after" if "loadavg_end" in info else "")
+                     + ".\n")
     if result.get("pressure_only"):
         if not args.no_docs and doc.exists() and not args.output:
             doc.write_text(replace_block(doc.read_text(), "pressure",
