@@ -393,6 +393,7 @@ class Bench:
 
     def run(self, transport: str, cfg: Config, kind: str, total: int, warmup: int,
             timeout: float, touch: bool = False, fps: int | None = None,
+            live_src: bool = True,
             kept: int = 0, src_props: str = "", sink_props: str = "",
             variant: str | None = None) -> dict:
         """One run of @transport: returns the parsed measurements. @kept:
@@ -409,7 +410,8 @@ class Bench:
         if kind == "ratio":
             gen = f"videotestsrc pattern=black num-buffers={total}"
         else:
-            gen = f"zcipcframesrc num-buffers={total} is-live=true"
+            gen = (f"zcipcframesrc num-buffers={total} "
+                   f"is-live={'true' if live_src else 'false'}")
             if kept:
                 # Our own pool (in process, shmsink) must outlast what the
                 # consumer keeps, or the stream stalls for want of buffers.
@@ -975,6 +977,13 @@ PRESSURE_KEPT = 10
 PRESSURE_CONFIGS = [Config(640, 480, "RGBA", 1), Config(1920, 1080, "RGBA", 1)]
 PRESSURE_FPS = {"640x480-RGBA-c1": 1000, "1920x1080-RGBA-c1": 300}
 PRESSURE_SECONDS = 2.0
+# Flat out: zcipcframesrc not live, PRESSURE_MAX_FRAMES frames as fast as
+# the slowest part allows (the lossless producer waits for its consumer):
+# how many frames per second a consumer that copies sustains. shmsink is
+# left out flat out (it wedged in such runs; see "Limits of this
+# benchmark").
+PRESSURE_MAX_FRAMES = 4000
+PRESSURE_MAX_VARIANTS = ("inproc", "zcipc-granted", "zcipc-copied")
 PRESSURE_SINK_QUOTA = 16
 # What the granted consumer holds at most: the queue's frames, the one
 # fakesink renders, the one it keeps as its last sample, and one spare
@@ -991,7 +1000,8 @@ PRESSURE_VARIANTS = (
 
 
 def pressure_frames(cfg: Config, seconds: float) -> tuple[int, int, int]:
-    """(fps, total frames, warm-up frames) of a pressure run."""
+    """(fps, total frames, warm-up frames) of a paced pressure run (a
+    flat-out run sends as many frames)."""
     fps = PRESSURE_FPS.get(cfg.key, 300)
     frames = int(fps * seconds)
     warmup = max(50, frames // 5)
@@ -1018,13 +1028,16 @@ def measure_memcpy(size: int, copies: int) -> dict:
 
 
 def run_pressure(bench: Bench, configs: list[Config], reps: int, seconds: float,
-                 variants=PRESSURE_VARIANTS, touch: bool = False) -> tuple[list, list]:
-    """Every variant of every configuration, per repetition; the variants'
-    order rotates and the granted/copied pair alternates its order."""
+                 variants=PRESSURE_VARIANTS, touch: bool = False,
+                 flat_out: bool = False) -> tuple[list, list]:
+    """Every variant of every configuration (paced, then flat out), per
+    repetition; the variants' order rotates and the granted/copied pair
+    alternates its order."""
     runs, memcpys = [], []
+    modes = ("paced", "max") if flat_out else ("paced",)
     for rep in range(reps):
-        for cfg in configs:
-            vs = list(variants)
+        for cfg, mode in [(c, m) for c in configs for m in modes]:
+            vs = [v for v in variants if mode == "paced" or v[0] in PRESSURE_MAX_VARIANTS]
             rot = rep % len(vs)
             vs = vs[rot:] + vs[:rot]
             names = [v[0] for v in vs]
@@ -1034,26 +1047,30 @@ def run_pressure(bench: Bench, configs: list[Config], reps: int, seconds: float,
                 i, j = names.index("zcipc-granted"), names.index("zcipc-copied")
                 vs[i], vs[j] = vs[j], vs[i]
             fps, total, warmup = pressure_frames(cfg, seconds)
+            if mode == "max":
+                total = int(PRESSURE_MAX_FRAMES * seconds / PRESSURE_SECONDS)
+                warmup = max(50, total // 5)
             for variant, transport, sp, kp in vs:
                 def once():
                     return bench.run(transport, cfg, "pressure", total, warmup,
-                                     timeout=20 + total / fps * 3, touch=touch,
-                                     fps=fps, kept=PRESSURE_KEPT, src_props=sp,
+                                     timeout=20 + total / min(fps, 300) * 3, touch=touch,
+                                     fps=fps, live_src=mode == "paced",
+                                     kept=PRESSURE_KEPT, src_props=sp,
                                      sink_props=kp, variant=variant)
                 r = once()
                 if not r.get("ok"):
                     log("  retrying once")
                     r = once()
-                r["rep"] = rep
+                r["rep"], r["mode"] = rep, mode
                 runs.append(r)
                 if r.get("ok"):
                     x = summarize_throughput(r)
                     cc = x.get("consumer_copied")
-                    log(f"  rep {rep} pressure {variant:13s} {cfg.label:22s} "
+                    log(f"  rep {rep} pressure {mode:5s} {variant:13s} {cfg.label:22s} "
                         f"{x['fps']:6.0f} fps consumer {x['consumer_cpu_us']:7.1f} µs/f "
                         f"total {x['total_cpu_us']:7.1f} µs/f copied "
                         f"{'–' if cc is None else cc}")
-            if len(variants) > 1:
+            if len(variants) > 1 and mode == "paced":
                 m = measure_memcpy(cfg.frame_size, 400 if cfg.frame_size < 4 << 20 else 100)
                 m["config"], m["rep"] = cfg.key, rep
                 memcpys.append(m)
@@ -1062,13 +1079,14 @@ def run_pressure(bench: Bench, configs: list[Config], reps: int, seconds: float,
 
 def analyze_pressure(runs: list[dict], memcpys: list[dict]) -> list[dict]:
     rows = []
-    for key in dict.fromkeys(r["config"] for r in runs):
+    for key, mode in dict.fromkeys((r["config"], r.get("mode", "paced")) for r in runs):
         cfg = config_from_key(key)
-        row = {"config": key, "label": cfg.label, "frame_size": cfg.frame_size,
-               "fps_paced": None, "variants": {}}
+        row = {"config": key, "mode": mode, "label": cfg.label,
+               "frame_size": cfg.frame_size, "fps_paced": None, "variants": {}}
         per = {}
         for r in runs:
-            if r["config"] != key or not r.get("ok"):
+            if (r["config"] != key or r.get("mode", "paced") != mode
+                    or not r.get("ok")):
                 continue
             row["fps_paced"] = r.get("fps_paced")
             s = summarize_throughput(r)
@@ -1112,7 +1130,8 @@ def markdown_pressure(result: dict) -> str:
     lines.append(
         f"Every consumer is `zcipcsrc ! zcipclatency ! queue min-threshold-buffers={kept} "
         "! fakesink` (shmsrc likewise; in process, the same elements after the source), "
-        "zcipcframesrc paced at the fps shown. *granted*: zcipcsrc "
+        "zcipcframesrc paced at the fps shown, or *flat out* (as fast as the slowest "
+        "part allows: the lossless producer waits for its consumer). *granted*: zcipcsrc "
         f"max-held={PRESSURE_GRANTED_HELD} with zcipcsink consumer-quota={PRESSURE_SINK_QUOTA} "
         "(zero copy); *copied*: zcipcsrc's defaults (quota 3), so the consumer copies "
         "what arrives while downstream keeps the rest. *CPU*: µs per frame in "
@@ -1122,6 +1141,9 @@ def markdown_pressure(result: dict) -> str:
     lines.append("| configuration | variant | fps | consumer CPU µs | total CPU µs | "
                  "copied / frame | MB copied / frame | quota (asked) | consumer faults / frame |")
     lines.append("|---|---|---|---|---|---|---|---|---|")
+    def rate(row):
+        return "flat out" if row.get("mode") == "max" else f"{row['fps_paced']} fps"
+
     names = {"inproc": "in-process", "zcipc-granted": "zcipc granted",
              "zcipc-copied": "zcipc copied", "shm": "shmsink/shmsrc"}
     for row in rows:
@@ -1130,7 +1152,7 @@ def markdown_pressure(result: dict) -> str:
             if not x:
                 continue
             lines.append(
-                f"| {row['label']} @ {row['fps_paced']} fps | {names[v]} | "
+                f"| {row['label']} @ {rate(row)} | {names[v]} | "
                 f"{fmt(x['fps'])} | "
                 f"{fmt(x['consumer_cpu_us'], '.1f') if v != 'inproc' else '–'} | "
                 f"{fmt(x['total_cpu_us'], '.1f')} | "
@@ -1144,7 +1166,7 @@ def markdown_pressure(result: dict) -> str:
     lines.append("|---|---|---|---|---|")
     for row in rows:
         lines.append(
-            f"| {row['label']} | {row['frame_size'] / 1e6:.2f} MB | "
+            f"| {row['label']} @ {rate(row)} | {row['frame_size'] / 1e6:.2f} MB | "
             f"{fmt(row['copy_cost_us'], '.1f')} | "
             f"{fmt(row['copy_cost_per_copy_us'], '.1f')} | "
             f"{fmt(row['memcpy_cpu_us'], '.1f')} ({fmt(row['memcpy_wall_us'], '.1f', False)}) |")
@@ -1376,7 +1398,8 @@ def main(argv: list[str]) -> int:
                                             variants=granted, touch=True)
         elif args.pressure or args.pressure_only:
             pressure_runs, memcpy_runs = run_pressure(
-                bench, PRESSURE_CONFIGS, args.pressure_reps, args.pressure_seconds)
+                bench, PRESSURE_CONFIGS, args.pressure_reps, args.pressure_seconds,
+                flat_out=True)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
