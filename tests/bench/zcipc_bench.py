@@ -18,8 +18,17 @@ docs/benchmarks.md shows. See docs/benchmarks.md for what each figure means.
 
 The full run takes about 15 minutes on 2 cores; --quick takes well under a
 minute and exits non-zero unless zcipc took the zero-copy path (frames-copied
-== 0, page faults per frame ~0 in both processes, no frame lost). It never
-checks a wall-clock figure.
+== 0 in zcipcsink and in every consumer's zcipcsrc, page faults per frame ~0
+in both processes, no frame lost), and one more consumer that keeps frames
+downstream within its grant copied nothing. It never checks a wall-clock
+figure.
+
+    /usr/bin/python3 tests/bench/zcipc_bench.py --build-dir build --pressure-only
+
+measures copies under pressure (issue 14, about 2.5 minutes): a consumer
+whose downstream keeps more frames than it is granted copies them; its CPU
+per frame against the same consumer granted what it keeps, the in-process
+pipeline, shmsink/shmsrc and a plain memcpy. --pressure adds it to a full run.
 """
 
 from __future__ import annotations
