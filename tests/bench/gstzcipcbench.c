@@ -28,6 +28,10 @@
  * stream, for transports such as shmsrc that do not carry EOS). The result goes as one JSON object to the
  * file named by #location.
  *
+ * zcipclatency's report also carries the stats of the nearest element
+ * upstream that has a "stats" structure (zcipcsrc's frames-copied, quota...),
+ * as "source_stats": the consumers run in gst-launch-1.0, which reports none.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 videotestsrc is-live=true pattern=black num-buffers=300 ! video/x-raw,format=RGBA,width=1920,height=1080,framerate=30/1 ! zcipcstamp warmup=30 ! zcipcsink socket-path=/tmp/b min-consumers=1
@@ -107,6 +111,76 @@ append_window (GString * out, const BenchSample * a, const BenchSample * b,
       timeval_us (&b->ru.ru_stime) - timeval_us (&a->ru.ru_stime),
       b->ru.ru_minflt - a->ru.ru_minflt, b->ru.ru_majflt - a->ru.ru_majflt,
       b->ru.ru_nvcsw - a->ru.ru_nvcsw, b->ru.ru_nivcsw - a->ru.ru_nivcsw);
+}
+
+/* Appends the "source_stats" member: the stats of the nearest element
+ * upstream of @element that has a "stats" structure (zcipcsrc in a consuming
+ * pipeline), its integer fields as JSON numbers, or null when there is none.
+ * The consumers run in gst-launch-1.0, which reports no stats: this is how
+ * the benchmark sees a consumer's copies. */
+static void
+append_source_stats (GString * out, GstElement * element)
+{
+  GstElement *el = gst_object_ref (element);
+  GstStructure *stats = NULL;
+  gchar *factory = NULL;
+
+  /* A few hops at most: zcipcsrc is right upstream, shmsrc behind a
+   * capsfilter. */
+  for (guint hops = 0; hops < 8 && el && !stats; hops++) {
+    GstPad *sinkpad = NULL, *peer = NULL;
+    GstElement *up = NULL;
+
+    GST_OBJECT_LOCK (el);
+    if (el->sinkpads)
+      sinkpad = gst_object_ref (el->sinkpads->data);
+    GST_OBJECT_UNLOCK (el);
+    if (sinkpad)
+      peer = gst_pad_get_peer (sinkpad);
+    if (peer)
+      up = gst_pad_get_parent_element (peer);
+    gst_clear_object (&peer);
+    gst_clear_object (&sinkpad);
+    gst_object_unref (el);
+    el = up;
+    if (el) {
+      GParamSpec *pspec =
+          g_object_class_find_property (G_OBJECT_GET_CLASS (el), "stats");
+      if (pspec && pspec->value_type == GST_TYPE_STRUCTURE) {
+        GstElementFactory *f = gst_element_get_factory (el);
+
+        g_object_get (el, "stats", &stats, NULL);
+        factory = g_strdup (f ? GST_OBJECT_NAME (f) : "");
+      }
+    }
+  }
+  gst_clear_object (&el);
+
+  if (!stats) {
+    g_string_append (out, "\"source_stats\": null");
+    g_free (factory);
+    return;
+  }
+  g_string_append_printf (out, "\"source_stats\": {\"factory\": \"%s\"",
+      factory);
+  for (gint i = 0; i < gst_structure_n_fields (stats); i++) {
+    const gchar *name = gst_structure_nth_field_name (stats, i);
+    const GValue *v = gst_structure_get_value (stats, name);
+
+    if (G_VALUE_HOLDS_UINT64 (v))
+      g_string_append_printf (out, ", \"%s\": %" G_GUINT64_FORMAT, name,
+          g_value_get_uint64 (v));
+    else if (G_VALUE_HOLDS_INT64 (v))
+      g_string_append_printf (out, ", \"%s\": %" G_GINT64_FORMAT, name,
+          g_value_get_int64 (v));
+    else if (G_VALUE_HOLDS_UINT (v))
+      g_string_append_printf (out, ", \"%s\": %u", name, g_value_get_uint (v));
+    else if (G_VALUE_HOLDS_INT (v))
+      g_string_append_printf (out, ", \"%s\": %d", name, g_value_get_int (v));
+  }
+  g_string_append (out, "}");
+  gst_structure_free (stats);
+  g_free (factory);
 }
 
 /* Writes @text to @location (replacing it); logs why when it cannot. */
@@ -444,6 +518,8 @@ gst_zcipc_latency_report (GstZcipcLatency * self, gboolean complete)
     append_window (out, &self->start, &end, self->received - warmup);
   else
     g_string_append (out, "\"window\": null");
+  g_string_append (out, ", ");
+  append_source_stats (out, GST_ELEMENT_CAST (self));
   g_string_append (out, ", \"latency_ns\": [");
   for (guint i = 0; i < self->latencies->len; i++)
     g_string_append_printf (out, "%s%" G_GINT64_FORMAT, i ? ", " : "",

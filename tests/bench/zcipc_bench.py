@@ -18,8 +18,17 @@ docs/benchmarks.md shows. See docs/benchmarks.md for what each figure means.
 
 The full run takes about 15 minutes on 2 cores; --quick takes well under a
 minute and exits non-zero unless zcipc took the zero-copy path (frames-copied
-== 0, page faults per frame ~0 in both processes, no frame lost). It never
-checks a wall-clock figure.
+== 0 in zcipcsink and in every consumer's zcipcsrc, page faults per frame ~0
+in both processes, no frame lost), and one more consumer that keeps frames
+downstream within its grant copied nothing. It never checks a wall-clock
+figure.
+
+    /usr/bin/python3 tests/bench/zcipc_bench.py --build-dir build --pressure-only
+
+measures copies under pressure (issue 14, about 2.5 minutes): a consumer
+whose downstream keeps more frames than it is granted copies them; its CPU
+per frame against the same consumer granted what it keeps, the in-process
+pipeline, shmsink/shmsrc and a plain memcpy. --pressure adds it to a full run.
 """
 
 from __future__ import annotations
@@ -173,6 +182,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "commit": commit + ("+dirty(gst/lib)" if dirty else ""),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -391,25 +401,43 @@ class Bench:
         return argv + [pipeline]
 
     def run(self, transport: str, cfg: Config, kind: str, total: int, warmup: int,
-            timeout: float, touch: bool = False) -> dict:
-        """One run of @transport: returns the parsed measurements."""
+            timeout: float, touch: bool = False, fps: int | None = None,
+            live_src: bool = True,
+            kept: int = 0, src_props: str = "", sink_props: str = "",
+            variant: str | None = None) -> dict:
+        """One run of @transport: returns the parsed measurements. @kept:
+        every consumer keeps that many frames downstream (a queue that lets
+        none go before it holds them), with the extra zcipcsrc/zcipcsink
+        properties @src_props/@sink_props (the pressure runs)."""
         self.seq += 1
         live = kind == "latency"
-        d = self.workdir / f"run{self.seq:04d}-{kind}-{transport}-{cfg.key}"
+        d = self.workdir / f"run{self.seq:04d}-{kind}-{variant or transport}-{cfg.key}"
         d.mkdir()
         sock = d / "sock"
-        fps = COST_FPS if kind == "cost" else 30
+        if fps is None:
+            fps = COST_FPS if kind == "cost" else 30
         if kind == "ratio":
             gen = f"videotestsrc pattern=black num-buffers={total}"
         else:
-            gen = f"zcipcframesrc num-buffers={total} is-live=true"
+            gen = (f"zcipcframesrc num-buffers={total} "
+                   f"is-live={'true' if live_src else 'false'}")
+            if kept:
+                # Our own pool (in process, shmsink) must outlast what the
+                # consumer keeps, or the stream stalls for want of buffers.
+                gen += f" max-buffers={kept + 8}"
         src = (f"{gen} ! {cfg.caps(fps)} ! "
                f"zcipcstamp warmup={warmup} location={d / 'producer.json'}")
         n = cfg.consumers
         # async=false: the in-process tee branches have no queues, so a sink
         # waiting for preroll would block the others' preroll for good.
+        # A queue that keeps @kept frames: it lets none go before it holds
+        # that many, and takes no more (the byte and time limits off: 1080p
+        # frames would fill its default 10 MB first and it would wait for
+        # good).
+        keep = (f"queue min-threshold-buffers={kept} max-size-buffers={kept} "
+                "max-size-bytes=0 max-size-time=0 ! " if kept else "")
         consumer_tail = ("zcipclatency warmup={w} location={loc} last-index={last} "
-                         f"touch={'true' if touch else 'false'} ! "
+                         f"touch={'true' if touch else 'false'} ! {keep}"
                          "fakesink sync=false async=false")
 
         def tail(i: int) -> str:
@@ -420,6 +448,9 @@ class Bench:
         t0 = time.monotonic()
         out = {"transport": transport, "config": cfg.key, "kind": kind, "live": live,
                "total": total, "warmup": warmup, "touch": touch, "ok": False}
+        if variant:
+            out.update({"variant": variant, "fps_paced": fps, "kept": kept,
+                        "src_props": src_props, "sink_props": sink_props})
         try:
             if transport == "inproc":
                 if n == 1:
@@ -434,13 +465,15 @@ class Bench:
                 if transport == "zcipc":
                     sink = (f"zcipcsink socket-path={sock} min-consumers={n} "
                             f"slow-consumer=wait wait-timeout=20000 sync=false "
-                            f"{self.sink_props}").strip()
-                    csrc = f"zcipcsrc socket-path={sock} {self.src_props}".strip()
+                            f"{self.sink_props} {sink_props}").strip()
+                    csrc = (f"zcipcsrc socket-path={sock} {self.src_props} "
+                            f"{src_props}").strip()
                 else:
                     # Room for every frame in flight: when the area is full,
                     # shmsink copies into system memory and, in our tests,
                     # could wedge for good (64 MiB: its default).
-                    shm_size = max(64 << 20, cfg.frame_size * 20 + (8 << 20))
+                    shm_size = max(64 << 20,
+                                   cfg.frame_size * (20 + kept) + (8 << 20))
                     sink = (f"shmsink socket-path={sock} shm-size={shm_size} "
                             f"wait-for-connection=true sync=false")
                     csrc = f"shmsrc socket-path={sock} is-live=true ! {cfg.caps(fps)}"
@@ -504,7 +537,8 @@ class Bench:
             "consumers": [{k: c["window"][k] for k in c["window"]} |
                           {"received": c["received"], "lost": c["lost"],
                            "first_index": c["first_index"],
-                           "complete": c["complete"]} for c in cons],
+                           "complete": c["complete"],
+                           "source_stats": c.get("source_stats")} for c in cons],
             "elements": stats.get("elements", {}),
             "producer_status": stats.get("status", {}),
         }
@@ -553,6 +587,18 @@ def summarize_throughput(run: dict) -> dict:
     for e in run.get("elements", {}).values():
         if e.get("factory") == "zcipcsink":
             s["copied"] = e.get("frames-copied")
+    # The consumers' zcipcsrc copies (under pressure: downstream keeps more
+    # than the producer lends), from zcipclatency's report; None when a
+    # consumer's stats are missing (results from before they were recorded).
+    s["consumer_copied"] = s["consumer_bytes_copied"] = None
+    if run["transport"] == "zcipc":
+        st = [c.get("source_stats") or {} for c in run["consumers"]]
+        if all("frames-copied" in x for x in st):
+            s["consumer_copied"] = sum(x["frames-copied"] for x in st)
+            s["consumer_bytes_copied"] = sum(x["bytes-copied"] for x in st)
+            s["consumer_received"] = sum(x["frames-received"] for x in st)
+            s["quota"] = min(x["quota"] for x in st)
+            s["quota_asked"] = max(x["quota-asked"] for x in st)
     return s
 
 
@@ -571,7 +617,7 @@ def summarize_floor(run: dict) -> dict:
 THROUGHPUT_FIELDS = ("fps", "producer_fps", "ratio", "total_cpu_us", "transport_cpu_us",
                      "producer_transport_cpu_us", "producer_cpu_us", "consumer_cpu_us",
                      "consumer_cpu_us_each", "producer_faults", "consumer_faults",
-                     "consumer_faults_max", "faults", "lost", "copied",
+                     "consumer_faults_max", "faults", "lost", "copied", "consumer_copied",
                      "producer_hwm_mib", "producer_shmem_mib")
 
 
@@ -652,6 +698,13 @@ def fmt(a: dict | None, spec: str = ".0f", rng: bool = True) -> str:
     return m
 
 
+def consumer_copies(row: dict) -> str:
+    """The most frames any zcipc max-rate run's consumers copied."""
+    vals = [row["zcipc"][k]["consumer_copied"] for k in ("ratio", "cost")]
+    vals = [v["max"] for v in vals if v]
+    return f"{max(vals):.0f}" if vals else "–"
+
+
 def markdown(result: dict) -> str:
     an = result["analysis"]
     floor = an["floor"]
@@ -661,10 +714,12 @@ def markdown(result: dict) -> str:
                  "delivered fps (slowest consumer) / in-process fps of the same "
                  "repetition; *faults*: minor page faults per frame in the steady "
                  "state, producer / sum of consumers; *lost*: frames missing at the "
-                 "consumers (sum over repetitions' medians); *copies*: zcipcsink's "
-                 "frames-copied.\n")
+                 "consumers (sum over repetitions' medians); *copies P / C*: zcipcsink's "
+                 "frames-copied / the sum of the consumers' zcipcsrc frames-copied "
+                 "(the cost runs' too: a copy in any run shows).\n")
     lines.append("| configuration | in-process fps | zcipc ratio | shm ratio | "
-                 "zcipc faults P / C | shm faults P / C | lost z / s | zcipc copies |")
+                 "zcipc faults P / C | shm faults P / C | lost z / s | "
+                 "zcipc copies P / C |")
     lines.append("|---|---|---|---|---|---|---|---|")
     for row in an["rows"]:
         z, s, i = row["zcipc"]["ratio"], row["shm"]["ratio"], row["inproc"]["ratio"]
@@ -676,7 +731,7 @@ def markdown(result: dict) -> str:
             f"{fmt(s['producer_faults'], '.2f', False)} / "
             f"{fmt(s['consumer_faults'], '.2f', False)} | "
             f"{fmt(z['lost'], '.0f', False)} / {fmt(s['lost'], '.0f', False)} | "
-            f"{fmt(z['copied'], '.0f', False)} |")
+            f"{fmt(z['copied'], '.0f', False)} / {consumer_copies(row)} |")
     lines.append("")
     lines.append(f"### Cost: zcipcframesrc (frames cost nothing to produce) at "
                  f"{COST_FPS} fps\n")
@@ -907,6 +962,236 @@ def plots(result: dict, outdir: Path) -> list[Path]:
     return made
 
 
+# ------------------------------------------------- copies under pressure
+#
+# Issue 14. Every consumer keeps PRESSURE_KEPT frames downstream (a queue
+# that lets none go before it holds them, like an encoder's lookahead), more
+# than zcipcsrc's default grant (max-held 2 + 1) and than zcipcsink's default
+# consumer-quota (8). Same stream, same pipelines, side by side:
+#   zcipc-granted: zcipcsrc max-held covers what downstream keeps (and the
+#                  producer's consumer-quota allows it): zero copy, the
+#                  consumer's frames-copied must stay 0;
+#   zcipc-copied:  zcipcsrc's defaults: it is lent 3 frames, so it copies
+#                  (almost) every frame into private memory and releases the
+#                  slot at once;
+#   inproc:        the same pipeline in one process (no transport, no copy);
+#   shm:           shmsink/shmsrc with the same consumer (its area holds
+#                  what the consumer keeps).
+# zcipcframesrc paced at a rate a copy sustains on 2 cores, so that every
+# variant pays per frame at the same rate; the consumer's CPU per frame of
+# zcipc-copied minus zcipc-granted's (same repetition) is what the copies
+# cost. For reference, a plain memcpy of the frame size in this process.
+
+PRESSURE_KEPT = 10
+PRESSURE_CONFIGS = [Config(640, 480, "RGBA", 1), Config(1920, 1080, "RGBA", 1)]
+PRESSURE_FPS = {"640x480-RGBA-c1": 1000, "1920x1080-RGBA-c1": 300}
+PRESSURE_SECONDS = 2.0
+# Flat out: zcipcframesrc not live, PRESSURE_MAX_FRAMES frames as fast as
+# the slowest part allows (the lossless producer waits for its consumer):
+# how many frames per second a consumer that copies sustains. shmsink is
+# left out flat out (it wedged in such runs; see "Limits of this
+# benchmark").
+PRESSURE_MAX_FRAMES = 4000
+PRESSURE_MAX_VARIANTS = ("inproc", "zcipc-granted", "zcipc-copied")
+PRESSURE_SINK_QUOTA = 16
+# What the granted consumer holds at most: the queue's frames, the one
+# fakesink renders, the one it keeps as its last sample, and one spare
+# (quota = max-held + 1; a frame arriving at quota - 1 held is copied).
+PRESSURE_GRANTED_HELD = PRESSURE_KEPT + 4
+# (variant, transport, zcipcsrc properties, zcipcsink properties)
+PRESSURE_VARIANTS = (
+    ("inproc", "inproc", "", ""),
+    ("zcipc-granted", "zcipc", f"max-held={PRESSURE_GRANTED_HELD}",
+     f"consumer-quota={PRESSURE_SINK_QUOTA}"),
+    ("zcipc-copied", "zcipc", "", f"consumer-quota={PRESSURE_SINK_QUOTA}"),
+    ("shm", "shm", "", ""),
+)
+
+
+def pressure_frames(cfg: Config, seconds: float) -> tuple[int, int, int]:
+    """(fps, total frames, warm-up frames) of a paced pressure run (a
+    flat-out run sends as many frames)."""
+    fps = PRESSURE_FPS.get(cfg.key, 300)
+    frames = int(fps * seconds)
+    warmup = max(50, frames // 5)
+    return fps, frames + warmup, warmup
+
+
+def measure_memcpy(size: int, copies: int) -> dict:
+    """CPU (this thread) and wall µs of one memcpy of @size bytes, from
+    sources that together hold 64 MiB or more (beyond the caches: a
+    consumer's copy reads a frame the producer wrote a while ago, among the
+    pool's others) into a few destinations (a small pool)."""
+    import ctypes
+    n_src = max(8, -(-(64 << 20) // size))
+    srcs = [ctypes.create_string_buffer(b"\x5a" * size, size) for _ in range(n_src)]
+    dsts = [ctypes.create_string_buffer(size) for _ in range(4)]
+    for i in range(n_src):      # every page touched before timing
+        ctypes.memmove(dsts[i % 4], srcs[i], size)
+    t0, w0 = time.thread_time_ns(), time.perf_counter_ns()
+    for i in range(copies):
+        ctypes.memmove(dsts[i % 4], srcs[i % n_src], size)
+    t1, w1 = time.thread_time_ns(), time.perf_counter_ns()
+    return {"size": size, "copies": copies, "cpu_us": (t1 - t0) / copies / 1000,
+            "wall_us": (w1 - w0) / copies / 1000}
+
+
+def run_pressure(bench: Bench, configs: list[Config], reps: int, seconds: float,
+                 variants=PRESSURE_VARIANTS, touch: bool = False,
+                 flat_out: bool = False) -> tuple[list, list]:
+    """Every variant of every configuration (paced, then flat out), per
+    repetition; the variants' order rotates and the granted/copied pair
+    alternates its order."""
+    runs, memcpys = [], []
+    modes = ("paced", "max") if flat_out else ("paced",)
+    for rep in range(reps):
+        for cfg, mode in [(c, m) for c in configs for m in modes]:
+            vs = [v for v in variants if mode == "paced" or v[0] in PRESSURE_MAX_VARIANTS]
+            rot = rep % len(vs)
+            vs = vs[rot:] + vs[:rot]
+            names = [v[0] for v in vs]
+            if ("zcipc-granted" in names and "zcipc-copied" in names and
+                    (names.index("zcipc-granted") < names.index("zcipc-copied"))
+                    != (rep % 2 == 0)):
+                i, j = names.index("zcipc-granted"), names.index("zcipc-copied")
+                vs[i], vs[j] = vs[j], vs[i]
+            fps, total, warmup = pressure_frames(cfg, seconds)
+            if mode == "max":
+                total = int(PRESSURE_MAX_FRAMES * seconds / PRESSURE_SECONDS)
+                warmup = max(50, total // 5)
+            for variant, transport, sp, kp in vs:
+                def once():
+                    return bench.run(transport, cfg, "pressure", total, warmup,
+                                     timeout=20 + total / min(fps, 300) * 3, touch=touch,
+                                     fps=fps, live_src=mode == "paced",
+                                     kept=PRESSURE_KEPT, src_props=sp,
+                                     sink_props=kp, variant=variant)
+                r = once()
+                if not r.get("ok"):
+                    log("  retrying once")
+                    r = once()
+                r["rep"], r["mode"] = rep, mode
+                runs.append(r)
+                if r.get("ok"):
+                    x = summarize_throughput(r)
+                    cc = x.get("consumer_copied")
+                    log(f"  rep {rep} pressure {mode:5s} {variant:13s} {cfg.label:22s} "
+                        f"{x['fps']:6.0f} fps consumer {x['consumer_cpu_us']:7.1f} µs/f "
+                        f"total {x['total_cpu_us']:7.1f} µs/f copied "
+                        f"{'–' if cc is None else cc}")
+            if len(variants) > 1 and mode == "paced":
+                m = measure_memcpy(cfg.frame_size, 400 if cfg.frame_size < 4 << 20 else 100)
+                m["config"], m["rep"] = cfg.key, rep
+                memcpys.append(m)
+    return runs, memcpys
+
+
+def analyze_pressure(runs: list[dict], memcpys: list[dict]) -> list[dict]:
+    rows = []
+    for key, mode in dict.fromkeys((r["config"], r.get("mode", "paced")) for r in runs):
+        cfg = config_from_key(key)
+        row = {"config": key, "mode": mode, "label": cfg.label,
+               "frame_size": cfg.frame_size, "fps_paced": None, "variants": {}}
+        per = {}
+        for r in runs:
+            if (r["config"] != key or r.get("mode", "paced") != mode
+                    or not r.get("ok")):
+                continue
+            row["fps_paced"] = r.get("fps_paced")
+            s = summarize_throughput(r)
+            s["copied_per_frame"] = (s["consumer_copied"] / s["consumer_received"]
+                                     if s.get("consumer_received") else None)
+            s["mb_copied_per_frame"] = (s["consumer_bytes_copied"] / 1e6 /
+                                        s["consumer_received"]
+                                        if s.get("consumer_received") else None)
+            per.setdefault(r["variant"], {})[r["rep"]] = s
+        fields = ("fps", "consumer_cpu_us", "producer_cpu_us", "total_cpu_us",
+                  "consumer_copied", "consumer_bytes_copied", "copied_per_frame",
+                  "mb_copied_per_frame", "quota", "quota_asked", "consumer_faults",
+                  "lost")
+        for v, byrep in per.items():
+            row["variants"][v] = {f: agg([s.get(f) for s in byrep.values()])
+                                  for f in fields}
+        # The copies' cost, paired per repetition: consumer CPU per frame
+        # copied minus granted, and per frame actually copied.
+        g, c = per.get("zcipc-granted", {}), per.get("zcipc-copied", {})
+        diffs = [c[k]["consumer_cpu_us"] - g[k]["consumer_cpu_us"] for k in c if k in g]
+        per_copy = [(c[k]["consumer_cpu_us"] - g[k]["consumer_cpu_us"])
+                    / c[k]["copied_per_frame"] for k in c
+                    if k in g and c[k].get("copied_per_frame")]
+        row["copy_cost_us"] = agg(diffs)
+        row["copy_cost_per_copy_us"] = agg(per_copy)
+        ms = [m for m in memcpys if m["config"] == key]
+        row["memcpy_cpu_us"] = agg([m["cpu_us"] for m in ms])
+        row["memcpy_wall_us"] = agg([m["wall_us"] for m in ms])
+        rows.append(row)
+    return rows
+
+
+def markdown_pressure(result: dict) -> str:
+    rows = result["analysis"].get("pressure") or []
+    if not rows:
+        return ""
+    st = result.get("settings", {}).get("pressure", {})
+    kept = st.get("kept", PRESSURE_KEPT)
+    lines = ["### Copies under pressure: a consumer that keeps "
+             f"{kept} frames downstream\n"]
+    lines.append(
+        f"Every consumer is `zcipcsrc ! zcipclatency ! queue min-threshold-buffers={kept} "
+        "! fakesink` (shmsrc likewise; in process, the same elements after the source), "
+        "zcipcframesrc paced at the fps shown, or *flat out* (as fast as the slowest "
+        "part allows: the lossless producer waits for its consumer). *granted*: zcipcsrc "
+        f"max-held={PRESSURE_GRANTED_HELD} with zcipcsink consumer-quota={PRESSURE_SINK_QUOTA} "
+        "(zero copy); *copied*: zcipcsrc's defaults (quota 3), so the consumer copies "
+        "what arrives while downstream keeps the rest. *CPU*: µs per frame in "
+        "the steady state, consumer process / all processes; *copied*: the "
+        "consumer's frames-copied per frame received and MB per frame; medians over "
+        "the repetitions, (min–max).\n")
+    lines.append("| configuration | variant | fps | consumer CPU µs | total CPU µs | "
+                 "copied / frame | MB copied / frame | quota (asked) | consumer faults / frame |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    def rate(row):
+        return "flat out" if row.get("mode") == "max" else f"{row['fps_paced']} fps"
+
+    names = {"inproc": "in-process", "zcipc-granted": "zcipc granted",
+             "zcipc-copied": "zcipc copied", "shm": "shmsink/shmsrc"}
+    for row in rows:
+        for v in ("inproc", "zcipc-granted", "zcipc-copied", "shm"):
+            x = row["variants"].get(v)
+            if not x:
+                continue
+            lines.append(
+                f"| {row['label']} @ {rate(row)} | {names[v]} | "
+                f"{fmt(x['fps'])} | "
+                f"{fmt(x['consumer_cpu_us'], '.1f') if v != 'inproc' else '–'} | "
+                f"{fmt(x['total_cpu_us'], '.1f')} | "
+                f"{fmt(x['copied_per_frame'], '.2f', False)} | "
+                f"{fmt(x['mb_copied_per_frame'], '.2f', False)} | "
+                f"{fmt(x['quota'], '.0f', False)} ({fmt(x['quota_asked'], '.0f', False)}) | "
+                f"{fmt(x['consumer_faults'], '.2f', False) if v != 'inproc' else '–'} |")
+    lines.append("")
+    lines.append("| configuration | frame | copy's cost: consumer CPU µs / frame, copied − "
+                 "granted | per frame copied | plain memcpy CPU µs (wall) |")
+    lines.append("|---|---|---|---|---|")
+    for row in rows:
+        lines.append(
+            f"| {row['label']} @ {rate(row)} | {row['frame_size'] / 1e6:.2f} MB | "
+            f"{fmt(row['copy_cost_us'], '.1f')} | "
+            f"{fmt(row['copy_cost_per_copy_us'], '.1f')} | "
+            f"{fmt(row['memcpy_cpu_us'], '.1f')} ({fmt(row['memcpy_wall_us'], '.1f', False)}) |")
+    granted = [x for row in rows for v, x in row["variants"].items()
+               if v == "zcipc-granted" and x["consumer_copied"]]
+    if granted:
+        top = max(x["consumer_copied"]["max"] for x in granted)
+        lines.append("")
+        lines.append(f"Granted consumers copied {top:.0f} frames in every repetition "
+                     "(at most)." if top else
+                     "Granted consumers (no pressure) copied 0 frames in every "
+                     "repetition.")
+    lines.append("")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------- main
 
 def replace_block(text: str, name: str, body: str) -> str:
@@ -919,18 +1204,32 @@ def replace_block(text: str, name: str, body: str) -> str:
 
 def quick_check(result: dict) -> list[str]:
     problems = []
-    for r in result["runs"]["throughput"] + result["runs"]["latency"]:
-        if r["transport"] != "zcipc":
+    for r in (result["runs"]["throughput"] + result["runs"]["latency"]
+              + result["runs"].get("pressure", [])):
+        if r["transport"] != "zcipc" or r.get("variant") == "zcipc-copied":
             continue
-        what = f"zcipc {r['config']} {r['kind']}"
+        what = f"zcipc {r['config']} {r.get('variant') or r['kind']}"
         if not r.get("ok"):
             problems.append(f"{what}: run failed: {r.get('error', '?')[:500]}")
             continue
         s = summarize_throughput(r)
         if s["copied"] != 0:
             problems.append(f"{what}: zcipcsink frames-copied = {s['copied']} (want 0)")
+        if s["consumer_copied"] is None:
+            problems.append(f"{what}: the consumers' zcipcsrc stats are missing "
+                            "(zcipclatency's source_stats)")
+        elif s["consumer_copied"] != 0:
+            problems.append(f"{what}: the consumers' zcipcsrc frames-copied = "
+                            f"{s['consumer_copied']} (want 0: under no pressure a "
+                            "consumer copies nothing)")
         if s["lost"] != 0:
             problems.append(f"{what}: {s['lost']} frames lost (want 0)")
+        if r.get("variant"):
+            # A consumer that keeps frames downstream: what the check is for
+            # is its copies. The producer's pool grows to the most frames
+            # ever in flight, which that consumer reaches at its own pace (a
+            # late queue thread), so its faults are no per-frame cost.
+            continue
         if s["producer_faults"] > QUICK_MAX_FAULTS_PER_FRAME:
             problems.append(f"{what}: producer {s['producer_faults']:.3f} page faults "
                             f"per frame in steady state (want ~0)")
@@ -961,6 +1260,16 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--transports", default=None,
                     help="comma-separated subset of inproc,zcipc,shm")
     ap.add_argument("--no-latency", action="store_true")
+    ap.add_argument("--pressure", action="store_true",
+                    help="also measure copies under pressure (issue 14; ~3 min)")
+    ap.add_argument("--pressure-only", action="store_true",
+                    help="measure only copies under pressure (default output "
+                    "tests/bench/results/pressure.json)")
+    ap.add_argument("--pressure-reps", type=int, default=3,
+                    help="repetitions of the pressure section (default 3)")
+    ap.add_argument("--pressure-seconds", type=float, default=PRESSURE_SECONDS,
+                    help=f"steady-state seconds per pressure run (default "
+                    f"{PRESSURE_SECONDS:g})")
     ap.add_argument("--sink-props", default="", metavar="PROPS",
                     help="extra zcipcsink properties, e.g. 'yield-after-send=false'")
     ap.add_argument("--src-props", default="", metavar="PROPS",
@@ -1001,8 +1310,11 @@ def main(argv: list[str]) -> int:
         transports = tuple(t for t in TRANSPORTS if t in args.transports.split(","))
     # The smoke run (CI, meson test) writes into the build tree, never the
     # source tree.
+    if args.pressure_only:
+        configs, reps = [], 0
     output = Path(args.output) if args.output else (
         build_dir / "tests" / "bench" / "bench-quick.json" if args.quick
+        else RESULTS_DIR / "pressure.json" if args.pressure_only
         else RESULTS_DIR / "latest.json")
 
     workdir = Path(tempfile.mkdtemp(prefix="zcipc-bench-"))
@@ -1015,7 +1327,7 @@ def main(argv: list[str]) -> int:
         f"{info['gstreamer']}")
 
     tp_runs, lat_runs, floor_runs, failures = [], [], [], []
-    floor_cpu_runs = []
+    floor_cpu_runs, pressure_runs, memcpy_runs = [], [], []
     rng = random.Random(1234)
     try:
         for rep in range(reps):
@@ -1087,11 +1399,22 @@ def main(argv: list[str]) -> int:
                     s = summarize_latency(r)
                     log(f"  rep {rep} {t:6s} {cfg.label:24s} p50 {s['p50']:7.0f} µs "
                         f"p99 {s['p99']:7.0f} µs max {s['max']:7.0f} µs lost {s['lost']}")
+        if args.quick:
+            # Under no pressure a consumer copies nothing, even one whose
+            # downstream keeps frames, as long as it is granted them.
+            granted = [v for v in PRESSURE_VARIANTS if v[0] == "zcipc-granted"]
+            pressure_runs, _ = run_pressure(bench, PRESSURE_CONFIGS[:1], 1, 0.3,
+                                            variants=granted, touch=True)
+        elif args.pressure or args.pressure_only:
+            pressure_runs, memcpy_runs = run_pressure(
+                bench, PRESSURE_CONFIGS, args.pressure_reps, args.pressure_seconds,
+                flat_out=True)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
     elapsed = time.monotonic() - started
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     cmd = "/usr/bin/python3 tests/bench/zcipc_bench.py " + " ".join(argv)
     result = {
         "command": cmd.strip(),
@@ -1103,11 +1426,19 @@ def main(argv: list[str]) -> int:
                      "src_props": args.src_props, "sink_props": args.sink_props,
                      "latency_warmup": lat_warmup, "floor_count": args.floor_count,
                      "frames": {c.key: {k: run_frames(c, k, scale) for k in ("ratio", "cost")}
-                                for c in configs}},
+                                for c in configs},
+                     "pressure": {"kept": PRESSURE_KEPT, "reps": args.pressure_reps,
+                                  "seconds": args.pressure_seconds,
+                                  "sink_quota": PRESSURE_SINK_QUOTA,
+                                  "frames": {c.key: pressure_frames(c, args.pressure_seconds)
+                                             for c in PRESSURE_CONFIGS}}
+                     if pressure_runs else None},
         "targets": {"fps_ratio": TARGET_FPS_RATIO, "cpu_us": TARGET_CPU_US,
                     "p50_x_floor": TARGET_P50_X_FLOOR, "p99_x_floor": TARGET_P99_X_FLOOR},
         "runs": {"throughput": tp_runs, "latency": lat_runs, "floor": floor_runs,
-                 "floor_max_rate": floor_cpu_runs},
+                 "floor_max_rate": floor_cpu_runs, "pressure": pressure_runs,
+                 "memcpy": memcpy_runs},
+        "pressure_only": args.pressure_only,
         "failures": failures,
         "configs": [c.key for c in configs],
         "partial": {"only": args.only, "transports": args.transports,
@@ -1160,12 +1491,18 @@ def finish(result: dict, configs: list[Config], args, output: Path) -> int:
         "socket wake-up floor": [x for r in floor_runs if r.get("ok")
                                  for x in r["latency_us"]],
     }
-    table = markdown(result)
+    pressure_runs = runs.get("pressure", [])
+    result["analysis"]["pressure"] = analyze_pressure(pressure_runs, runs.get("memcpy", []))
+    pressure_table = markdown_pressure(result) if pressure_runs else ""
+    if result.get("pressure_only"):
+        table = pressure_table
+    else:
+        table = markdown(result) + ("\n" + pressure_table if pressure_table else "")
     print(table)
 
     # Raw latencies stay (rounded to 0.1 µs) so that --from-json can redo
     # every figure; the max-rate runs' lists mean nothing and go.
-    for r in tp_runs + floor_cpu_runs:
+    for r in tp_runs + floor_cpu_runs + pressure_runs:
         r.pop("latency_us", None)
         for e in r.get("elements", {}).values():
             e.pop("text", None)     # the parsed fields stay
@@ -1186,7 +1523,23 @@ def finish(result: dict, configs: list[Config], args, output: Path) -> int:
             log("FAIL: " + p)
         if problems:
             return 1
-        log(f"PASS: zero-copy path taken (0 copies, ~0 faults/frame), {elapsed:.0f} s")
+        log(f"PASS: zero-copy path taken (0 copies in zcipcsink and in every consumer's "
+            f"zcipcsrc, ~0 faults/frame), {elapsed:.0f} s")
+        return 0
+
+    doc = DOCS_DIR / "benchmarks.md"
+    pressure_meta = (f"Measured {info['date']} on {info['nproc']} × {info['cpu']}, "
+                     f"Linux {info['kernel']}, {info['gstreamer']}, commit "
+                     f"{info['commit']}; {result['settings']['pressure']['reps'] if pressure_runs else 0} "
+                     f"repetitions, {elapsed:.0f} s, with `{result['command']}`"
+                     + (f"; load average {info['loadavg'][0]:.2f} before, "
+                        f"{info['loadavg_end'][0]:.2f} after" if "loadavg_end" in info else "")
+                     + ".\n")
+    if result.get("pressure_only"):
+        if not args.no_docs and doc.exists() and not args.output:
+            doc.write_text(replace_block(doc.read_text(), "pressure",
+                                         pressure_meta + "\n" + pressure_table))
+            log(f"refreshed the pressure tables in {doc}")
         return 0
 
     result["latency_samples"] = samples
@@ -1195,14 +1548,15 @@ def finish(result: dict, configs: list[Config], args, output: Path) -> int:
         output.parent / "plots" if partial else PLOTS_DIR)
     made = plots(result, plots_dir)
     log("plots: " + ", ".join(str(p) for p in made))
-    doc = DOCS_DIR / "benchmarks.md"
     if not args.no_docs and doc.exists() and not partial:
         text = doc.read_text()
         meta = (f"Measured {info['date']} on {info['nproc']} × {info['cpu']}, Linux "
                 f"{info['kernel']}, {info['gstreamer']}, commit {info['commit']}; "
                 f"{reps} repetitions, {elapsed / 60:.1f} minutes, with "
                 f"`{result['command']}`.\n")
-        text = replace_block(text, "table", meta + "\n" + table)
+        text = replace_block(text, "table", meta + "\n" + markdown(result))
+        if pressure_table:
+            text = replace_block(text, "pressure", pressure_meta + "\n" + pressure_table)
         doc.write_text(text)
         log(f"refreshed the tables in {doc}")
     return 0
