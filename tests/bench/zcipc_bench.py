@@ -966,12 +966,12 @@ def plots(result: dict, outdir: Path) -> list[Path]:
 #
 # Issue 14. Every consumer keeps PRESSURE_KEPT frames downstream (a queue
 # that lets none go before it holds them, like an encoder's lookahead), more
-# than zcipcsrc's default grant (max-held 2 + 1) and than zcipcsink's default
+# than zcipcsrc's default grant (max-held 4 + 1) and than zcipcsink's default
 # consumer-quota (8). Same stream, same pipelines, side by side:
 #   zcipc-granted: zcipcsrc max-held covers what downstream keeps (and the
 #                  producer's consumer-quota allows it): zero copy, the
 #                  consumer's frames-copied must stay 0;
-#   zcipc-copied:  zcipcsrc's defaults: it is lent 3 frames, so it copies
+#   zcipc-copied:  zcipcsrc max-held=2: it is lent 3 frames, so it copies
 #                  (almost) every frame into private memory and releases the
 #                  slot at once;
 #   inproc:        the same pipeline in one process (no transport, no copy);
@@ -1003,7 +1003,9 @@ PRESSURE_VARIANTS = (
     ("inproc", "inproc", "", ""),
     ("zcipc-granted", "zcipc", f"max-held={PRESSURE_GRANTED_HELD}",
      f"consumer-quota={PRESSURE_SINK_QUOTA}"),
-    ("zcipc-copied", "zcipc", "", f"consumer-quota={PRESSURE_SINK_QUOTA}"),
+    # max-held=2 as it was measured (the default is now 4; a queue of 10
+    # is beyond either).
+    ("zcipc-copied", "zcipc", "max-held=2", f"consumer-quota={PRESSURE_SINK_QUOTA}"),
     ("shm", "shm", "", ""),
 )
 
@@ -1142,7 +1144,7 @@ def markdown_pressure(result: dict) -> str:
         "zcipcframesrc paced at the fps shown, or *flat out* (as fast as the slowest "
         "part allows: the lossless producer waits for its consumer). *granted*: zcipcsrc "
         f"max-held={PRESSURE_GRANTED_HELD} with zcipcsink consumer-quota={PRESSURE_SINK_QUOTA} "
-        "(zero copy); *copied*: zcipcsrc's defaults (quota 3), so the consumer copies "
+        "(zero copy); *copied*: zcipcsrc max-held=2 (quota 3), so the consumer copies "
         "what arrives while downstream keeps the rest. *CPU*: µs per frame in "
         "the steady state, consumer process / all processes; *copied*: the "
         "consumer's frames-copied per frame received and MB per frame; medians over "
