@@ -198,9 +198,11 @@ class Consumer:
         frame = Frame(sample, layout, self._cache, self._frame_stats)
         if not self._copy_warned and frame.copied:
             self._copy_warned = True
+            quota = self.quota  # 0 once the producer cut this consumer off
+            lent = f"{quota} frames, " if quota else ""
             warnings.warn(
                 f"zcipc: this consumer keeps more frames alive than the "
-                f"producer on '{self.socket_path}' lends it ({self.quota}, "
+                f"producer on '{self.socket_path}' lends it ({lent}"
                 f"for hold={self.hold}): the frames beyond come as private "
                 "copies (frame.copied, stats['frames-copied']). Keep fewer, "
                 "or raise hold= (and the producer's consumer-quota) to keep "
