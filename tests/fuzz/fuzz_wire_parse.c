@@ -144,6 +144,16 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     case ZCIPC_WIRE_WAKE:
       CHECK (len == sizeof (struct zcipc_wire_wake));
       break;
+    case ZCIPC_WIRE_QUOTA:
+      CHECK (len == sizeof msg.quota && n_fds == 0);
+      CHECK (msg.quota.max_held >= 1);
+      CHECK (msg.quota.max_held <= ZCIPC_WIRE_MAX_QUOTA);
+      break;
+    case ZCIPC_WIRE_GRANT:
+      CHECK (len == sizeof msg.grant && n_fds == 0);
+      CHECK (msg.grant.quota >= 1);
+      CHECK (msg.grant.quota <= ZCIPC_WIRE_MAX_QUOTA);
+      break;
     default:
       CHECK (!"accepted a message of an unknown type");
   }

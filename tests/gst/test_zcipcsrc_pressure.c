@@ -211,6 +211,8 @@ GST_START_TEST (test_frames_beyond_the_quota_are_copied_not_starved)
   fail_unless_equals_uint64 (zg_stats_get (p->sink, "consumers-dropped"), 0);
 
   g_ptr_array_unref (kept);
+  /* Queued messages hold the element, which holds the bus. */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
   gst_harness_teardown (h);
   zg_producer_free (p);
@@ -251,6 +253,8 @@ GST_START_TEST (test_downstream_latency_raises_the_quota)
   fail_unless_equals_int (count_warnings (bus, "max-held"), 1);
 
   g_ptr_array_unref (kept);
+  /* Queued messages hold the element, which holds the bus. */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
   gst_harness_teardown (h);
   zg_producer_free (p);
@@ -327,6 +331,8 @@ GST_START_TEST (test_the_producers_cap_is_named_in_the_warning)
   fail_unless_equals_int (count_warnings (bus, "consumer-quota to 11"), 1);
 
   g_ptr_array_unref (kept);
+  /* Queued messages hold the element, which holds the bus. */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
   gst_harness_teardown (h);
   zg_producer_free (p);
