@@ -220,7 +220,8 @@ def test_consumer_in_a_missing_directory_fails_at_once(launcher, sock_dir):
     assert f"directory '{sock_dir / 'nope'}' does not exist" in _output(c), c.describe()
 
 
-def test_permission_denied_names_the_mode_the_group_and_socket_mode(launcher, sock_dir):
+def test_permission_denied_names_the_mode_the_group_and_socket_mode(launcher, sock_dir,
+                                                                   other_uid_env):
     """A consumer the socket's mode shuts out is told at once which mode,
     owner and group the socket has, who it runs as, and what to change."""
     os.chmod(sock_dir, 0o755)          # nobody may enter, not write
@@ -230,8 +231,7 @@ def test_permission_denied_names_the_mode_the_group_and_socket_mode(launcher, so
     start = time.monotonic()
     c = launcher.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                       "gst-launch-1.0", "zcipcsrc", f"socket-path={sock}", "!", "fakesink"],
-                     name="nobody",
-                     extra_env={"GST_REGISTRY_1_0": f"/tmp/zcipc-nobody-{os.getpid()}.bin"})
+                     name="nobody", extra_env=other_uid_env)
     assert c.wait(30) != 0
     out = _output(c)
     assert "mode 0660, owner root, group root" in out, c.describe()

@@ -36,21 +36,27 @@ def gst_environment(registry: Path | None = None) -> dict[str, str]:
 
 
 def stage_for_other_uids(directory: Path) -> dict[str, str]:
-    """Copies the plugin into `directory` (which any uid can enter) and returns
-    the environment a process run as another uid (setpriv) needs: that plugin,
-    and a registry it can write. The checkout itself may sit where only its
-    owner can enter (root's home is 0700)."""
+    """Copies the plugin and the Python package into `directory` (which any
+    uid can enter) and returns the environment a process run as another uid
+    (setpriv) needs: those, and a registry it can write. The checkout itself
+    may sit where only its owner can enter (root's home is 0700)."""
     plugins = directory / "gst"
     plugins.mkdir()
     for so in PLUGIN_DIR.glob("*.so"):
         shutil.copy2(so, plugins / so.name)
+    python = directory / "python"
+    shutil.copytree(SOURCE_DIR / "python" / "zcipc", python / "zcipc",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     registry = directory / "registry"
     registry.mkdir()
     for d in (directory, plugins):
         d.chmod(0o755)
+    for d in (python, *python.rglob("*")):
+        d.chmod(0o755 if d.is_dir() else 0o644)
     registry.chmod(0o777)
     return {"GST_PLUGIN_PATH_1_0": str(plugins), "GST_PLUGIN_PATH": str(plugins),
-            "GST_REGISTRY_1_0": str(registry / "registry.bin")}
+            "GST_REGISTRY_1_0": str(registry / "registry.bin"),
+            "PYTHONPATH": str(python)}
 
 
 class Proc:

@@ -251,7 +251,8 @@ def test_an_abstract_name_not_found_says_it_is_per_network_namespace():
     assert "per network namespace" in str(info.value)
 
 
-def test_permission_denied_names_the_mode_the_group_and_socket_mode(launcher, sock_dir):
+def test_permission_denied_names_the_mode_the_group_and_socket_mode(launcher, sock_dir,
+                                                                   other_uid_env):
     os.chmod(sock_dir, 0o755)
     sock = sock_dir / "s"
     pyhelpers.gst_producer(launcher, sock, *LIVE, extra="socket-mode=0600")
@@ -264,7 +265,7 @@ def test_permission_denied_names_the_mode_the_group_and_socket_mode(launcher, so
             "    print(f'{time.monotonic() - start:.2f}', e, flush=True)\n")
     proc = launcher.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                          sys.executable, "-c", code], name="nobody",
-                        extra_env={"GST_REGISTRY_1_0": f"/tmp/zcipc-pynobody-{os.getpid()}.bin"})
+                        extra_env=other_uid_env)
     assert proc.wait(30) == 0, proc.describe()
     took, text = proc.stdout().split(" ", 1)
     assert float(took) < 3, proc.describe()
