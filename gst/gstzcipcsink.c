@@ -93,7 +93,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 #define DEFAULT_SLOW_CONSUMER GST_ZCIPC_SLOW_CONSUMER_SKIP
 #define DEFAULT_WAIT_TIMEOUT 2000
 #define DEFAULT_MIN_CONSUMERS 0
-#define DEFAULT_POOL_SIZE 6
+#define DEFAULT_POOL_SIZE 8
 #define DEFAULT_COPY_MODE GST_ZCIPC_COPY_MODE_ALLOW
 #define DEFAULT_YIELD_AFTER_SEND TRUE
 #define DEFAULT_ALLOWED_UIDS NULL
@@ -376,9 +376,11 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    *
    * Frames the proposed pool preallocates in one shared region. The pool
    * grows (by further regions) only while consumers hold frames. The
-   * default, 6, is what one zcipcsrc with default properties may hold (its
-   * max-held 4 and the frame on its way) and the frame upstream fills, so
-   * such a consumer never makes the pool grow mid-stream.
+   * default, 8, holds what one zcipcsrc with default properties may hold
+   * (its max-held 4 and the frame on its way), the frame upstream fills,
+   * the sink's last sample and one spare, so such a consumer never makes
+   * the pool grow mid-stream (about as much memory as shmsink's default
+   * 64 MiB at 1080p RGBA).
    */
   properties[PROP_POOL_SIZE] = g_param_spec_uint ("pool-size", "Pool size",
       "Buffers the proposed pool preallocates", 1, 64, DEFAULT_POOL_SIZE,

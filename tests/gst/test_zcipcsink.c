@@ -148,7 +148,7 @@ GST_START_TEST (test_propose_allocation_offers_pool_allocator_and_video_meta)
   fail_unless (pool != NULL);
   fail_unless_equals_string (G_OBJECT_TYPE_NAME (pool), "GstZcipcBufferPool");
   fail_unless (size >= GST_VIDEO_INFO_SIZE (&info));
-  fail_unless_equals_int (min, 6);      /* the default pool-size */
+  fail_unless_equals_int (min, 8);      /* the default pool-size */
   fail_unless (max == 0 || max >= min);
 
   /* The allocator, as a param too (for upstream that builds its own pool),
