@@ -25,7 +25,6 @@ struct hold
 {
   uint64_t seq;
   void *frame;
-  int64_t since_ns;
 };
 
 struct consumer
@@ -1249,7 +1248,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
       continue;
     }
     for (j = 0; c->holds[j].frame; j++);
-    c->holds[j] = (struct hold) { m.seq, frame, (int64_t) m.send_time };
+    c->holds[j] = (struct hold) { m.seq, frame };
     c->n_held++;
     if (c->n_held >= c->info.quota)
       c->full_since_ns = (int64_t) m.send_time;
