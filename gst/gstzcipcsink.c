@@ -1136,9 +1136,13 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
   struct zcipc_server_config config = { 0 };
   struct zcipc_server *server = NULL;
-  GArray *uids = g_array_new (FALSE, FALSE, sizeof (guint32));
-  GArray *gids = g_array_new (FALSE, FALSE, sizeof (guint32));
-  gchar *path, *uid_list, *gid_list, *bad = NULL;
+  /* Freed on every return: the checks below just return. */
+  g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GArray) gids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *uid_list = NULL;
+  g_autofree gchar *gid_list = NULL;
+  g_autofree gchar *bad = NULL;
   gboolean ids_ok;
   int res;
 
@@ -1155,11 +1159,6 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
         ("No socket path set: set zcipcsink's socket-path property"),
         ("socket-path is empty"));
-    g_free (path);
-    g_free (uid_list);
-    g_free (gid_list);
-    g_array_unref (uids);
-    g_array_unref (gids);
     return FALSE;
   }
   if (!socket_mode_from_value (config.socket_mode, &config.socket_mode)) {
@@ -1168,26 +1167,15 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
             "leading 0, from 0 to 0777, e.g. socket-mode=0660",
             config.socket_mode), ("socket-mode above 0777 with a digit 8 or "
             "9, or above 0777 read as octal"));
-    g_free (path);
-    g_free (uid_list);
-    g_free (gid_list);
-    g_array_unref (uids);
-    g_array_unref (gids);
     return FALSE;
   }
   GST_DEBUG_OBJECT (self, "socket mode %04o", config.socket_mode);
   ids_ok = parse_id_list (uid_list, FALSE, uids, &bad) &&
       parse_id_list (gid_list, TRUE, gids, &bad);
-  g_free (uid_list);
-  g_free (gid_list);
   if (!ids_ok) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("'%s' in allowed-uids/allowed-gids is neither a number nor a known "
             "user or group", bad), (NULL));
-    g_free (bad);
-    g_free (path);
-    g_array_unref (uids);
-    g_array_unref (gids);
     return FALSE;
   }
   G_STATIC_ASSERT (sizeof (uid_t) == sizeof (guint32));
@@ -1198,8 +1186,6 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   config.n_allowed_gids = gids->len;
   config.path = path;
   res = zcipc_server_new (&config, &server_callbacks, self, &server);
-  g_array_unref (uids);
-  g_array_unref (gids);
   switch (res) {
     case 0:
       break;
@@ -1249,12 +1235,9 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
           ("zcipc_server_new: %s", g_strerror (-res)));
       break;
   }
-  if (res < 0) {
-    g_free (path);
+  if (res < 0)
     return FALSE;
-  }
   GST_INFO_OBJECT (self, "publishing on '%s'", path);
-  g_free (path);
 
   g_mutex_lock (&self->server_lock);
   GST_OBJECT_LOCK (self);
