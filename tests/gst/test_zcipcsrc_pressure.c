@@ -112,6 +112,20 @@ default_max_held (GstElement * src)
   return max_held;
 }
 
+/* Lets go of what a test kept, its consumer and its producer. */
+static void
+finish (ZgProducer * p, GstHarness * h, GstBus * bus, GPtrArray * kept)
+{
+  g_ptr_array_unref (kept);
+  if (bus) {
+    /* Queued messages hold the element, which holds the bus. */
+    gst_bus_set_flushing (bus, TRUE);
+    gst_object_unref (bus);
+  }
+  gst_harness_teardown (h);
+  zg_producer_free (p);
+}
+
 /* Every copy is counted with its bytes: whole frames. */
 static void
 assert_copied_whole_frames (GstElement * src)
@@ -210,12 +224,7 @@ GST_START_TEST (test_frames_beyond_the_quota_are_copied_not_starved)
   fail_unless_equals_int (count_warnings (bus, "max-held"), 0);
   fail_unless_equals_uint64 (zg_stats_get (p->sink, "consumers-dropped"), 0);
 
-  g_ptr_array_unref (kept);
-  /* Queued messages hold the element, which holds the bus. */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-  zg_producer_free (p);
+  finish (p, h, bus, kept);
 }
 
 GST_END_TEST;
@@ -252,12 +261,7 @@ GST_START_TEST (test_downstream_latency_raises_the_quota)
   g_ptr_array_add (kept, buffer);
   fail_unless_equals_int (count_warnings (bus, "max-held"), 1);
 
-  g_ptr_array_unref (kept);
-  /* Queued messages hold the element, which holds the bus. */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-  zg_producer_free (p);
+  finish (p, h, bus, kept);
 }
 
 GST_END_TEST;
@@ -301,10 +305,8 @@ GST_START_TEST (test_downstream_pool_minimum_raises_the_quota)
   g_ptr_array_add (kept, pull_soon (h, keeps));
   fail_if (in_shared_memory (g_ptr_array_index (kept, keeps)));
 
-  g_ptr_array_unref (kept);
   gst_object_unref (src);
-  gst_harness_teardown (h);
-  zg_producer_free (p);
+  finish (p, h, NULL, kept);
 }
 
 GST_END_TEST;
@@ -330,12 +332,7 @@ GST_START_TEST (test_the_producers_cap_is_named_in_the_warning)
   fail_unless_equals_uint64 (zg_stats_get (h->element, "quota"), 4);
   fail_unless_equals_int (count_warnings (bus, "consumer-quota to 11"), 1);
 
-  g_ptr_array_unref (kept);
-  /* Queued messages hold the element, which holds the bus. */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-  zg_producer_free (p);
+  finish (p, h, bus, kept);
 }
 
 GST_END_TEST;
