@@ -20,8 +20,8 @@ PACKAGES=(
   # autovideosink on a private X server
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-plugins-base-apps
   python3-opencv gstreamer1.0-x xvfb
-  # fuzzing, sanitizers, memcheck
-  clang libclang-rt-14-dev valgrind
+  # fuzzing, sanitizers, memcheck, lint
+  clang libclang-rt-14-dev valgrind pyflakes3
   # benchmark plots
   python3-matplotlib
 )

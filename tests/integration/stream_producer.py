@@ -37,7 +37,10 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstBase", "1.0")
-from gi.repository import GObject, Gst, GstBase  # noqa: E402,F401 (GstBase: BaseSink methods)
+from gi.repository import GObject, Gst, GstBase  # noqa: E402
+
+# Loading GstBase's typelib gives the sink element its BaseSink methods.
+assert GstBase.BaseSink
 
 
 def describe_event(event: Gst.Event) -> dict:

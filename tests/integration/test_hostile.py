@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 
 import pytest
@@ -22,7 +20,7 @@ gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
 import wire  # noqa: E402
-from zcipctest import SOURCE_DIR, checksums, fd_count, wait_for_path  # noqa: E402
+from zcipctest import checksums, fd_count, wait_for_path  # noqa: E402
 
 Gst.init(None)
 

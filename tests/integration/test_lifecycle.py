@@ -6,14 +6,11 @@ restart. Real processes, real signals."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 import gi
 
