@@ -23,7 +23,15 @@ from .frame import Frame
 from .layout import Layout, Plane
 from .producer import Producer
 
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> str:
+    # One version number: meson's, compiled into the zcipc plugin this
+    # package drives. Asked lazily so importing zcipc stays cheap.
+    if name == "__version__":
+        from . import _gst
+        return _gst.plugin_version()
+    raise AttributeError(f"module 'zcipc' has no attribute {name!r}")
 
 __all__ = [
     "Consumer",

@@ -28,6 +28,7 @@ __all__ = [
     "GstApp",
     "GstVideo",
     "init",
+    "plugin_version",
     "make_element",
     "set_properties",
     "structure_to_dict",
@@ -43,6 +44,17 @@ def init() -> None:
     """Initialises GStreamer once per process."""
     if not Gst.is_initialized():
         Gst.init(None)
+
+
+def plugin_version() -> str:
+    """The version of the zcipc GStreamer plugin (meson's project version)."""
+    init()
+    plugin = Gst.Registry.get().find_plugin("zcipc")
+    if plugin is None:
+        raise Error("the zcipc GStreamer plugin is not available (set "
+                    "GST_PLUGIN_PATH to the build's gst/ directory, run inside "
+                    "`meson devenv`, or `meson install`)")
+    return plugin.get_version()
 
 
 def make_element(factory: str, name: str) -> Gst.Element:
