@@ -22,6 +22,7 @@ from .errors import (
 from .frame import Frame
 from .layout import Layout, Plane
 from .producer import Producer
+from .streams import StreamInfo, streams
 
 
 
@@ -37,6 +38,8 @@ __all__ = [
     "Consumer",
     "Frame",
     "Producer",
+    "StreamInfo",
+    "streams",
     "Layout",
     "Plane",
     "PIPELINE_HOLD",

@@ -31,6 +31,8 @@ __all__ = [
     "plugin_version",
     "make_element",
     "set_properties",
+    "set_stream",
+    "one_stream",
     "structure_to_dict",
     "consumer_error",
     "producer_error",
@@ -80,6 +82,39 @@ def set_properties(element: Gst.Element, properties: dict[str, Any]) -> None:
             Gst.util_set_object_arg(element, name, value)
         else:
             element.set_property(name, value)
+
+
+def one_stream(stream: str | None, socket_path: str | None) -> str:
+    """The stream of a Consumer or Producer, given either way."""
+    if (stream is None) == (socket_path is None):
+        raise TypeError("give the stream (a name, a zcipc:// URI or a path) "
+                        "or socket_path=, exactly one")
+    if socket_path is not None:
+        if "/" not in socket_path and not socket_path.startswith("@"):
+            # A bare word would be read as a stream name.
+            socket_path = "./" + socket_path
+        return socket_path
+    return stream
+
+
+def set_stream(element: Gst.Element, stream: str) -> None:
+    """Points zcipcsrc or zcipcsink at STREAM: a ``zcipc://`` URI, a socket
+    path (it has a '/', or starts with '@' for an abstract socket) or a
+    stream name. The element checks it (the name rules, the URI grammar)."""
+    if not isinstance(stream, str) or not stream:
+        raise ValueError("the stream must be a name, a zcipc:// URI or a "
+                         f"socket path, got {stream!r}")
+    if stream.startswith("zcipc:"):
+        try:
+            ok = element.set_uri(stream)
+        except GLib.Error as error:
+            raise ValueError(error.message) from None
+        if not ok:
+            raise ValueError(f"not a zcipc URI: {stream!r}")
+    elif "/" in stream or stream.startswith("@"):
+        element.set_property("socket-path", stream)
+    else:
+        element.set_property("stream-name", stream)
 
 
 def structure_to_dict(structure: Gst.Structure | None) -> dict[str, Any]:

@@ -43,9 +43,16 @@ class Consumer:
 
     ::
 
-        with zcipc.Consumer("/tmp/cam0") as consumer:
+        with zcipc.Consumer("cam0") as consumer:
             for frame in consumer:
                 image = frame.numpy()      # (height, width, channels), no copy
+
+    ``stream`` says which stream: a stream name (``"cam0"``, what
+    ``zcipcsink stream-name=cam0`` publishes in this user's stream
+    directory), a ``zcipc://`` URI (``zcipc://cam0``,
+    ``zcipc:///run/cams/cam0``) or a socket path (anything with a '/', or
+    ``@name`` for an abstract socket). ``socket_path=`` is the same for a
+    path, as before.
 
     ``timeout`` is how many seconds to wait for the producer to appear
     (None, the default: as long as it takes, so a consumer may start
@@ -75,14 +82,20 @@ class Consumer:
     Ctrl-C and :meth:`close` from another thread interrupt it.
     """
 
-    def __init__(self, socket_path: str, timeout: float | None = None,
-                 hold: int = 3, spin_us: int = 0) -> None:
+    def __init__(self, stream: str | None = None, timeout: float | None = None,
+                 hold: int = 3, spin_us: int = 0, *,
+                 socket_path: str | None = None) -> None:
+        stream = _gst.one_stream(stream, socket_path)
         if hold < 1:
             raise ValueError("hold must be at least 1")
         if not 0 <= spin_us <= 1_000_000:
             raise ValueError("spin_us must be between 0 and 1000000")
         _gst.init()
-        self.socket_path = socket_path
+        #: What the stream was given as: a name, a URI or a path.
+        self.stream = stream
+        #: The socket: the path given, else (a name or a URI) the one
+        #: zcipcsrc found, once connected.
+        self.socket_path = stream
         self.hold = hold
         self._cache = RegionCache()
         self._frame_stats = FrameStats()
@@ -103,7 +116,7 @@ class Consumer:
         pipeline = Gst.Pipeline.new("zcipc-consumer")
         src = _gst.make_element("zcipcsrc", "src")
         sink = _gst.make_element("appsink", "sink")
-        src.set_property("socket-path", socket_path)
+        _gst.set_stream(src, stream)
         src.set_property("timeout", 0 if timeout is None
                          else max(1, int(timeout * 1000)))
         most = src.find_property("max-held").maximum
@@ -127,9 +140,10 @@ class Consumer:
         self._bus: Gst.Bus | None = pipeline.get_bus()
         if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             error = self._poll_bus() or Error(
-                f"could not start receiving from '{socket_path}'")
+                f"could not start receiving from '{stream}'")
             self.close()
             raise error
+
 
     # ------------------------------------------------------------ lifetime
 
@@ -176,6 +190,9 @@ class Consumer:
                 s = msg.get_structure()
                 if s is not None and s.get_name() == "zcipc-connected":
                     self._connected = True
+                    path = s.get_string("socket-path")
+                    if path:
+                        self.socket_path = path
         return None
 
     def _frame(self, sample: Gst.Sample) -> Frame:

@@ -39,12 +39,17 @@ class _WriteMapping:
 
 
 class Producer:
-    """Publishes raw video frames on ``socket_path`` for any number of
+    """Publishes raw video frames as ``stream`` for any number of
     ``zcipc.Consumer`` or ``zcipcsrc`` in other processes.
+
+    ``stream`` is a stream name (``"cam0"``: the socket cam0 in this user's
+    stream directory, as ``zcipcsink stream-name=cam0``), a ``zcipc://`` URI
+    or a socket path (anything with a '/', or ``@name``); ``socket_path=``
+    is the same for a path, as before.
 
     ::
 
-        with zcipc.Producer("/tmp/cam0", "video/x-raw,format=RGB,width=640,"
+        with zcipc.Producer("cam0", "video/x-raw,format=RGB,width=640,"
                             "height=480,framerate=30/1") as producer:
             with producer.frame() as image:   # (480, 640, 3), shared memory
                 image[:] = 0                  # written once, no copy
@@ -59,10 +64,16 @@ class Producer:
     frame number times the caps' frame duration, else the running time.
     """
 
-    def __init__(self, socket_path: str, caps: str | Gst.Caps,
+    def __init__(self, stream: str | None = None,
+                 caps: str | Gst.Caps | None = None, *,
+                 socket_path: str | None = None,
                  **sink_properties: Any) -> None:
+        stream = _gst.one_stream(stream, socket_path)
+        if caps is None:
+            raise TypeError("Producer needs caps")
         _gst.init()
-        self.socket_path = socket_path
+        #: What the stream was given as: a name, a URI or a path.
+        self.stream = stream
         self.caps = Gst.Caps.from_string(caps) if isinstance(caps, str) else caps
         if self.caps is None or not self.caps.is_fixed():
             raise ValueError(f"caps must be fixed, got {caps!r}")
@@ -86,7 +97,7 @@ class Producer:
                             ("block", False), ("max-buffers", _QUEUE),
                             ("emit-signals", False)):
             self._src.set_property(name, value)
-        self._sink.set_property("socket-path", socket_path)
+        _gst.set_stream(self._sink, stream)
         self._sink.set_property("sync", False)
         _gst.set_properties(self._sink, sink_properties)
         self._pipeline.add(self._src)
@@ -96,7 +107,7 @@ class Producer:
         if self._pipeline.set_state(Gst.State.PLAYING) == \
                 Gst.StateChangeReturn.FAILURE:
             error = self._bus_error() or ProducerError(
-                f"could not start publishing on '{socket_path}'")
+                f"could not start publishing on '{stream}'")
             self._pipeline.set_state(Gst.State.NULL)
             raise error
         self._pool = self._find_pool()
