@@ -2532,6 +2532,8 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
   ck_assert_uint_eq (st->quota, 4);
   ck_assert_uint_eq (st->max_consumers, 8);
   ck_assert_int_ge (st->monotonic_ns, before);
+  ck_assert_int_gt (st->last_frame_ns, 0);
+  ck_assert_int_le (st->last_frame_ns, st->monotonic_ns);
   ck_assert_int_le (st->monotonic_ns, now_ns ());
   for (unsigned int i = 0; i < st->n_consumers; i++) {
     if (st->consumers[i].consumer_id == zcipc_client_consumer_id (a))
