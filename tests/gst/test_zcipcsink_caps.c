@@ -229,7 +229,7 @@ check_negotiates (const gchar * head, const gchar * expected_name,
   gst_caps_unref (caps);
 }
 
-GST_START_TEST (test_unconstrained_upstream_publishes_the_first_preferred_format)
+GST_START_TEST (test_free_upstream_publishes_the_first_preferred_format)
 {
   /* videotestsrc alone would pick ABGR64_LE, its first format. */
   check_negotiates ("videotestsrc num-buffers=1", "video/x-raw", "RGBA");
@@ -351,7 +351,8 @@ zcipcsink_caps_suite (void)
   TCase *tc;
 
   tc = tcase_create ("query");
-  tcase_add_test (tc, test_caps_query_puts_the_preferred_formats_first_then_all);
+  tcase_add_test (tc,
+      test_caps_query_puts_the_preferred_formats_first_then_all);
   tcase_add_test (tc,
       test_caps_query_keeps_the_filter_order_among_preferred_formats);
   tcase_add_test (tc, test_caps_query_lets_every_other_caps_cross);
@@ -361,8 +362,7 @@ zcipcsink_caps_suite (void)
   tcase_add_unchecked_fixture (tc, zg_tmpdir_base_setup,
       zg_tmpdir_base_teardown);
   tcase_add_checked_fixture (tc, setup, teardown);
-  tcase_add_test (tc,
-      test_unconstrained_upstream_publishes_the_first_preferred_format);
+  tcase_add_test (tc, test_free_upstream_publishes_the_first_preferred_format);
   tcase_add_test (tc, test_caps_upstream_insists_on_still_cross);
   tcase_add_test (tc, test_renegotiation_keeps_the_preference_and_the_pool);
   suite_add_tcase (s, tc);
