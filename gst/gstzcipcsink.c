@@ -38,6 +38,12 @@
  * frame's metas past 64 MiB is left out, counted in metas-skipped, and the
  * first of a stream posted as an element warning.
  *
+ * The sink takes any caps. To an upstream free to choose, it offers the raw
+ * video formats consumers commonly expect first (RGBA, RGB, BGRx, I420,
+ * NV12, GRAY8, in that order, in system memory), then everything upstream
+ * offered: `videotestsrc ! zcipcsink` publishes RGBA, and caps upstream
+ * insists on (a capsfilter, audio, JPEG, DMABuf) cross as they are.
+ *
  * Going to PAUSED while the sink waits for consumers (min-consumers,
  * slow-consumer=wait) completes, and the stream goes on in PLAYING.
  *
@@ -268,6 +274,8 @@ static gboolean gst_zcipc_sink_stop (GstBaseSink * bsink);
 static gboolean gst_zcipc_sink_unlock (GstBaseSink * bsink);
 static gboolean gst_zcipc_sink_unlock_stop (GstBaseSink * bsink);
 static gboolean gst_zcipc_sink_event (GstBaseSink * bsink, GstEvent * event);
+static GstCaps *gst_zcipc_sink_get_caps (GstBaseSink * bsink,
+    GstCaps * filter);
 static gboolean gst_zcipc_sink_propose_allocation (GstBaseSink * bsink,
     GstQuery * query);
 static GstFlowReturn gst_zcipc_sink_render (GstBaseSink * bsink,
@@ -514,6 +522,7 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
   basesink_class->unlock = GST_DEBUG_FUNCPTR (gst_zcipc_sink_unlock);
   basesink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_zcipc_sink_unlock_stop);
   basesink_class->event = GST_DEBUG_FUNCPTR (gst_zcipc_sink_event);
+  basesink_class->get_caps = GST_DEBUG_FUNCPTR (gst_zcipc_sink_get_caps);
   basesink_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_zcipc_sink_propose_allocation);
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_zcipc_sink_render);
@@ -1423,6 +1432,44 @@ reclaim_released_buffers (gpointer data)
     zcipc_server_collect_releases (self->server);
   g_mutex_unlock (&self->server_lock);
   gst_object_unref (self);
+}
+
+/* ------------------------------------------------------------------ caps */
+
+/* The sink takes any caps, but an upstream free to choose (videotestsrc
+ * with no capsfilter picks the first format it is offered) should publish
+ * a format consumers commonly expect, not the first of GStreamer's list
+ * (ABGR64_LE, 8 bytes a pixel). One structure per format keeps the order
+ * through intersections. */
+#define PREFERRED_CAPS \
+  "video/x-raw, format=RGBA; " \
+  "video/x-raw, format=RGB; " \
+  "video/x-raw, format=BGRx; " \
+  "video/x-raw, format=I420; " \
+  "video/x-raw, format=NV12; " \
+  "video/x-raw, format=GRAY8"
+
+static GstStaticCaps preferred_caps = GST_STATIC_CAPS (PREFERRED_CAPS);
+
+/* The preferred formats upstream can produce first, then everything else
+ * upstream offers. Without a filter the answer stays ANY: nothing can be
+ * put before ANY, and negotiating peers (basesrc, basetransform, capsfilter)
+ * query with their own caps as the filter. */
+static GstCaps *
+gst_zcipc_sink_get_caps (GstBaseSink * bsink, GstCaps * filter)
+{
+  GstCaps *preferred, *caps;
+
+  if (!filter)
+    return gst_caps_new_any ();
+
+  preferred = gst_static_caps_get (&preferred_caps);
+  caps = gst_caps_intersect_full (preferred, filter, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (preferred);
+  caps = gst_caps_merge (caps, gst_caps_ref (filter));
+  GST_LOG_OBJECT (bsink, "caps for filter %" GST_PTR_FORMAT ": %"
+      GST_PTR_FORMAT, filter, caps);
+  return caps;
 }
 
 static void

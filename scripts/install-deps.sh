@@ -17,7 +17,9 @@ PACKAGES=(
   python3-torch
   # the README's recipes as the doc tests run them and real downstream in
   # the tests: x264enc, avdec_h264, gst-discoverer-1.0, OpenCV, and
-  # autovideosink on a private X server
+  # autovideosink on a private X server; docs/network.md's bridges take
+  # udpsrc/udpsink and the RTP elements from plugins-good, srtsrc/srtsink,
+  # mpegtsmux, tsdemux, h264parse and fpsdisplaysink from plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-plugins-base-apps
   python3-opencv gstreamer1.0-x xvfb
   # fuzzing, sanitizers, memcheck, lint
