@@ -105,6 +105,8 @@ def assert_refused(consumer, *texts: str, timeout: float = 20):
     said why."""
     rc = consumer.wait(timeout)
     out = consumer.stderr() + consumer.stdout()
+    # gst-launch-1.0 catches SIGSEGV and SIGBUS and spins: then it times out.
+    assert "Caught SIG" not in out, consumer.describe()
     assert rc == 1, f"exit {rc} (a negative one is a signal)\n{consumer.describe()}"
     for text in texts:
         assert text in out, consumer.describe()
@@ -148,20 +150,10 @@ def test_a_pipe_called_a_region_is_refused_as_no_memory(launcher, sock_dir, prod
     assert_refused(consumer, "region 1", "a pipe or socket, not memory")
 
 
-def test_an_unsealed_memfd_called_a_dmabuf_is_refused(launcher, sock_dir, producer):
-    consumer = consume(launcher, sock_dir, "checksumsink sync=false")
-    producer.accept()
-    fd = wire.memfd(REGION, seal=False)
-    producer.region(1, fd, REGION, wire.REGION_FLAG_DMABUF)
-    producer.send(wire.frame(1, 1, 0, RGBA_SIZE))
-    os.close(fd)
-    assert_refused(consumer, "not sealed against shrinking")
-
-
 # --- class 2: video meta layouts within the memory -------------------------
 
 @pytest.mark.parametrize("fmt,offsets,strides,why", [
-    (RGBA, [0], [1 << 20], "reaches past"),                    # rows far past the frame
+    (RGBA, [0], [1 << 30], "reaches past"),                    # rows far past the frame
     (RGBA, [RGBA_SIZE - 4], [W * 4], "reaches past"),          # starts at the last pixel
     (RGBA, [REGION - 64], [-(W * 4)], "less than its rows"),   # negative stride
     (RGBA, [0], [16], "less than its rows"),                   # rows overlap, last one past
