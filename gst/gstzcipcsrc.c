@@ -171,7 +171,7 @@ struct _GstZcipcSrc
 
   /* Streaming thread only */
   GstZcipcMetaContext *meta_ctx;        /* this connection's metas */
-  guint reconnect_backoff_ms;   /* before the next reconnect */
+  guint reconnect_backoff_ms;   /* before the next reconnect's first try */
   gint64 connected_at_us;       /* when this connection came up */
   gboolean connected;
   gboolean ever_connected;
@@ -889,8 +889,11 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
    * RuntimeDirectory) and bring it back: reconnect waits for that too. At
    * start, a path no producer can use is a mistake to say at once. */
   zcipc_client_set_wait_any_path (client, after_loss);
-  if (after_loss)
+  if (after_loss) {
     zcipc_client_set_retry_delay (client, self->reconnect_backoff_ms);
+    self->reconnect_backoff_ms = MIN (self->reconnect_backoff_ms * 2,
+        RECONNECT_BACKOFF_MAX_MS);
+  }
   GST_OBJECT_LOCK (self);
   zcipc_client_set_spin (client, self->spin_time);
   self->client = client;
@@ -1562,14 +1565,11 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
       GST_OBJECT_LOCK (self);
       reconnect = self->reconnect;
       GST_OBJECT_UNLOCK (self);
-      /* A connection that lasted starts the backoff afresh; one cut short
-       * doubles it. */
+      /* A connection that lasted starts the backoff afresh; each one cut
+       * short waits twice as long as the last (connect_to_producer). */
       if (g_get_monotonic_time () - self->connected_at_us >
           RECONNECT_BACKOFF_MAX_MS * 1000)
         self->reconnect_backoff_ms = RECONNECT_BACKOFF_FIRST_MS;
-      else
-        self->reconnect_backoff_ms = MIN (self->reconnect_backoff_ms * 2,
-            RECONNECT_BACKOFF_MAX_MS);
       drop_connection (self);
       if (!reconnect) {
         GST_ELEMENT_ERROR (self, RESOURCE, READ,
