@@ -342,7 +342,8 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * skipped for this consumer, seen as gaps in its frame numbers),
    * reconnects (guint64), metas-unknown (guint64: metas this build cannot
    * decode), quota (guint: frames granted), consumer-id (guint), regions
-   * (guint: shared regions mapped now), dmabuf-regions (guint: of those,
+   * (guint: shared regions known now: announced, each mapped from its
+   * first frame on, or still held by a frame), dmabuf-regions (guint: of those,
    * DMABuf regions whose frames are pushed as DMABuf memory), sleeps
    * (guint64: times it slept waiting for the producer, each a wake-up;
    * spin-time makes a fast stream need fewer), channel (gboolean: frames
