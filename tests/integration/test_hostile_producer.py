@@ -410,6 +410,30 @@ def test_reconnects_after_a_cut_off_back_off(launcher, sock_dir, producer):
     assert 3 <= connections <= 10, connections
 
 
+def test_a_connection_that_lasted_resets_the_backoff(launcher, sock_dir, producer):
+    """After a connection of more than 2 s the consumer is back at once
+    (20 ms); each connection cut short after that waits twice as long."""
+    consumer = launcher.run([GST_LAUNCH, "zcipcsrc", f"socket-path={sock_dir / 's'}", "reconnect=true",
+                             "!", "fakesink"], name="consumer")
+    accepts, cuts = [], []
+    for hold in (2.3, 0, 0, 0, 0):
+        conn, _ = producer.listener.accept()
+        accepts.append(time.monotonic())
+        conn.settimeout(2)
+        conn.recv(1024)
+        conn.send(wire.welcome(quota=2))
+        time.sleep(hold)
+        conn.send(wire.reject(-errno.ECONNABORTED, b"cut off"))
+        cuts.append(time.monotonic())
+        conn.close()
+    consumer.kill()
+    # From each cut-off to the next connection: after the long one 20 ms
+    # (and a handshake), then 40, 80 and 160 ms.
+    gaps = [accept - cut for cut, accept in zip(cuts, accepts[1:])]
+    assert gaps[0] < 0.5, gaps
+    assert gaps[-1] >= 0.15 and gaps[-1] > gaps[0], gaps
+
+
 # --- class 7: our own fd exhaustion is ours ----------------------------------
 
 def test_running_out_of_fds_is_reported_as_ours_not_the_producers(launcher, sock_dir, producer):
