@@ -598,6 +598,9 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
     int wait_ms = (int) c->retry_delay_ms;
     if (timeout_ms >= 0 && remaining (deadline, timeout_ms) < wait_ms)
       wait_ms = remaining (deadline, timeout_ms);
+    /* Once: a caller that connects in slices waits only before the
+     * first. */
+    c->retry_delay_ms = 0;
     if (wait_readable (c, -1, wait_ms) == -ECANCELED)
       return -ECANCELED;
   }

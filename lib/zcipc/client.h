@@ -192,8 +192,8 @@ void zcipc_client_set_map_limits (struct zcipc_client *client,
 /* Bytes of regions mapped now. Any thread. */
 uint64_t zcipc_client_mapped_bytes (struct zcipc_client *client);
 
-/* zcipc_client_connect() first waits `delay_ms` (interruptibly): for
- * backing off between connections. 0 (the default): none. Before connect. */
+/* The next zcipc_client_connect() first waits `delay_ms` (interruptibly),
+ * once: for backing off between connections. 0 (the default): none. */
 void zcipc_client_set_retry_delay (struct zcipc_client *client,
     unsigned int delay_ms);
 
