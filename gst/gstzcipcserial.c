@@ -19,6 +19,55 @@
  * parsed by GStreamer's own strict parser on the way back. Metas travel as
  * binary records: [guint32 kind][guint32 size][size bytes][pad to 8]. */
 
+gboolean
+gst_zcipc_string_is_bounded (const gchar * str, gsize size)
+{
+  gboolean quoted = FALSE;
+  guint depth = 0;
+
+  if (size > GST_ZCIPC_MAX_STRING_SIZE)
+    return FALSE;
+  /* GStreamer's parsers recurse per list, array, range, nested structure
+   * or caps, and type cast: count those brackets. Nesting through quoted
+   * strings costs the peer twice the escapes per level, so that 256 KiB
+   * reach no depth worth counting. */
+  for (gsize i = 0; i < size && str[i]; i++) {
+    gchar ch = str[i];
+
+    if (ch == '\\') {
+      if (i + 1 < size && str[i + 1])
+        i++;
+      continue;
+    }
+    if (quoted) {
+      quoted = ch != '"';
+      continue;
+    }
+    switch (ch) {
+      case '"':
+        quoted = TRUE;
+        break;
+      case '(':
+      case '[':
+      case '{':
+      case '<':
+        if (++depth > GST_ZCIPC_MAX_STRING_DEPTH)
+          return FALSE;
+        break;
+      case ')':
+      case ']':
+      case '}':
+      case '>':
+        if (depth > 0)
+          depth--;
+        break;
+      default:
+        break;
+    }
+  }
+  return TRUE;
+}
+
 static GBytes *
 bytes_from_structure (GstStructure * s)
 {
@@ -34,7 +83,8 @@ structure_from_payload (const guint8 * payload, gsize size, const gchar * name)
 
   /* Producers send the terminating NUL; anything else is malformed. */
   if (size == 0 || payload[size - 1] != '\0' ||
-      memchr (payload, '\0', size) != payload + size - 1)
+      memchr (payload, '\0', size) != payload + size - 1 ||
+      !gst_zcipc_string_is_bounded ((const gchar *) payload, size - 1))
     return NULL;
   s = gst_structure_from_string ((const gchar *) payload, NULL);
   if (s && name && !gst_structure_has_name (s, name)) {
@@ -179,7 +229,8 @@ gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload, gsize size)
     case GST_ZCIPC_EVENT_CAPS:{
       GstCaps *caps;
 
-      if (size == 0 || payload[size - 1] != '\0')
+      if (size == 0 || payload[size - 1] != '\0' ||
+          !gst_zcipc_string_is_bounded ((const gchar *) payload, size - 1))
         return NULL;
       caps = gst_caps_from_string ((const gchar *) payload);
       if (!caps)
@@ -222,8 +273,8 @@ gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload, gsize size)
       if (!(s = structure_from_payload (payload, size, "tag")))
         return NULL;
       str = gst_structure_get_string (s, "tags");
-      if (str && gst_structure_get_int (s, "scope", &scope) &&
-          (tags = gst_tag_list_new_from_string (str))) {
+      if (str && gst_zcipc_string_is_bounded (str, strlen (str)) &&
+          gst_structure_get_int (s, "scope", &scope) && (tags = gst_tag_list_new_from_string (str))) {
         gst_tag_list_set_scope (tags, scope == GST_TAG_SCOPE_GLOBAL ?
             GST_TAG_SCOPE_GLOBAL : GST_TAG_SCOPE_STREAM);
         event = gst_event_new_tag (tags);
@@ -250,7 +301,8 @@ gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload, gsize size)
       if (!(s = structure_from_payload (payload, size, "custom")))
         return NULL;
       str = gst_structure_get_string (s, "structure");
-      if (str && gst_structure_get_uint (s, "type", &type) &&
+      if (str && gst_zcipc_string_is_bounded (str, strlen (str)) &&
+          gst_structure_get_uint (s, "type", &type) &&
           (type == GST_EVENT_CUSTOM_DOWNSTREAM ||
               type == GST_EVENT_CUSTOM_DOWNSTREAM_STICKY) &&
           (custom = gst_structure_from_string (str, NULL)))
@@ -402,14 +454,72 @@ typedef struct
                                  * then channels gint32 positions */
 G_STATIC_ASSERT (sizeof (WireAudioMeta) == 32);
 
+struct _GstZcipcMetaContext
+{
+  GHashTable *custom_names;     /* gchar* -> NULL: used on this connection */
+  gboolean have_info;           /* the stream's caps are raw video: */
+  GstVideoInfo info;
+  guint n_skipped;              /* of the record being decoded */
+  gchar *error;                 /* why the last record was malformed */
+};
+
+/* Custom meta names this process registered for peers (for good: GStreamer
+ * has no unregistering), and their lock. */
+static GMutex registered_lock;
+static GHashTable *registered_names;
+
+GstZcipcMetaContext *
+gst_zcipc_meta_context_new (void)
+{
+  GstZcipcMetaContext *ctx = g_new0 (GstZcipcMetaContext, 1);
+
+  ctx->custom_names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  return ctx;
+}
+
+void
+gst_zcipc_meta_context_free (GstZcipcMetaContext * ctx)
+{
+  if (!ctx)
+    return;
+  g_hash_table_unref (ctx->custom_names);
+  g_free (ctx->error);
+  g_free (ctx);
+}
+
+void
+gst_zcipc_meta_context_set_caps (GstZcipcMetaContext * ctx, GstCaps * caps)
+{
+  ctx->have_info = caps && gst_video_info_from_caps (&ctx->info, caps) &&
+      GST_VIDEO_INFO_FORMAT (&ctx->info) != GST_VIDEO_FORMAT_ENCODED;
+}
+
+static gboolean
+malformed (GstZcipcMetaContext * ctx, const gchar * format, ...)
+G_GNUC_PRINTF (2, 3);
+
+static gboolean
+malformed (GstZcipcMetaContext * ctx, const gchar * format, ...)
+{
+  va_list args;
+
+  g_free (ctx->error);
+  va_start (args, format);
+  ctx->error = g_strdup_vprintf (format, args);
+  va_end (args);
+  return FALSE;
+}
+
 typedef struct
 {
   GType (*api) (void);
   guint32 kind;
   /* Appends the record payload; FALSE skips this meta. */
   gboolean (*encode) (GstMeta * meta, GByteArray * out);
-  /* FALSE: the record is malformed. */
-  gboolean (*decode) (GstBuffer * buffer, const guint8 * data, gsize size);
+  /* FALSE: the record is malformed (why in ctx->error). */
+  gboolean (*decode) (GstBuffer * buffer, const guint8 * data, gsize size,
+      GstZcipcMetaContext * ctx);
 } MetaCodec;
 
 static gboolean
@@ -433,8 +543,139 @@ encode_video (GstMeta * meta, GByteArray * out)
   return TRUE;
 }
 
+/* Whether `format` is one this build knows as raw video (what
+ * gst_video_format_get_info() may be asked about without a critical). */
 static gboolean
-decode_video (GstBuffer * buffer, const guint8 * data, gsize size)
+known_raw_format (guint32 format)
+{
+  const GstVideoFormat *formats;
+  guint n;
+
+  formats = gst_video_formats_raw (&n);
+  for (guint i = 0; i < n; i++)
+    if ((guint32) formats[i] == format)
+      return TRUE;
+  return FALSE;
+}
+
+/* Rows of plane `plane`, and the bytes its last row needs at least, of a
+ * w x h frame of `finfo`: from the format's components where each pixel
+ * of the plane takes whole bytes (pixel_stride), else (packed, complex,
+ * palette formats) from GStreamer's own default layout (`info`,
+ * `plane_size`). FALSE where neither tells. */
+static gboolean
+plane_extent (const GstVideoFormatInfo * finfo, const GstVideoInfo * info,
+    const gsize * plane_size, guint plane, guint width, guint height,
+    guint64 * rows, guint64 * row_bytes)
+{
+  gboolean simple = !GST_VIDEO_FORMAT_INFO_IS_COMPLEX (finfo) &&
+      !GST_VIDEO_FORMAT_INFO_HAS_PALETTE (finfo);
+  gboolean found = FALSE;
+
+  *rows = 0;
+  *row_bytes = 0;
+  for (guint c = 0; simple && c < GST_VIDEO_FORMAT_INFO_N_COMPONENTS (finfo);
+      c++) {
+    guint64 w, h;
+
+    if (GST_VIDEO_FORMAT_INFO_PLANE (finfo, c) != plane)
+      continue;
+    if (GST_VIDEO_FORMAT_INFO_PSTRIDE (finfo, c) <= 0) {
+      simple = FALSE;
+      break;
+    }
+    w = (guint64) GST_VIDEO_FORMAT_INFO_SCALE_WIDTH (finfo, c, (gint) width);
+    h = (guint64) GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT (finfo, c,
+        (gint) height);
+    *row_bytes = MAX (*row_bytes,
+        w * (guint64) GST_VIDEO_FORMAT_INFO_PSTRIDE (finfo, c));
+    *rows = MAX (*rows, h);
+    found = TRUE;
+  }
+  if (simple && found)
+    return TRUE;
+  if (GST_VIDEO_INFO_PLANE_STRIDE (info, plane) <= 0)
+    return FALSE;
+  *row_bytes = (guint64) GST_VIDEO_INFO_PLANE_STRIDE (info, plane);
+  *rows = plane_size[plane] / *row_bytes;
+  return *rows > 0;
+}
+
+/* Checks a video meta from a peer before GStreamer sees it: GStreamer 1.22
+ * checks no buffer size once a video meta is there, so every plane
+ * (offset + stride x (rows - 1) + its last row) must lie within the
+ * buffer's memory, or downstream reads past it. Strides must be positive
+ * and hold a row; tiled formats must use GStreamer's own tiling. */
+static gboolean
+video_layout_fits (const WireVideoMeta * w, gsize buffer_size,
+    GstZcipcMetaContext * ctx)
+{
+  const GstVideoFormatInfo *finfo;
+  gsize plane_size[GST_VIDEO_MAX_PLANES] = { 0 };
+  GstVideoAlignment align;
+  GstVideoInfo info;
+
+  if (!known_raw_format (w->format) || w->width == 0 || w->height == 0 ||
+      w->width > G_MAXINT / 8 || w->height > G_MAXINT / 8)
+    return malformed (ctx, "video meta of unknown format %u or size %ux%u",
+        w->format, w->width, w->height);
+  finfo = gst_video_format_get_info (w->format);
+  if (w->n_planes != GST_VIDEO_FORMAT_INFO_N_PLANES (finfo))
+    return malformed (ctx, "video meta with %u planes for %s (which has %u)",
+        w->n_planes, GST_VIDEO_FORMAT_INFO_NAME (finfo),
+        GST_VIDEO_FORMAT_INFO_N_PLANES (finfo));
+  if (ctx->have_info && (GST_VIDEO_INFO_FORMAT (&ctx->info) != w->format ||
+          (guint) GST_VIDEO_INFO_WIDTH (&ctx->info) > w->width ||
+          (guint) GST_VIDEO_INFO_HEIGHT (&ctx->info) > w->height))
+    return malformed (ctx, "video meta %s %ux%u for a stream of %s %dx%d",
+        GST_VIDEO_FORMAT_INFO_NAME (finfo), w->width, w->height,
+        GST_VIDEO_INFO_NAME (&ctx->info), GST_VIDEO_INFO_WIDTH (&ctx->info),
+        GST_VIDEO_INFO_HEIGHT (&ctx->info));
+  gst_video_alignment_reset (&align);
+  if (!gst_video_info_set_format (&info, w->format, w->width, w->height) ||
+      !gst_video_info_align_full (&info, &align, plane_size))
+    return malformed (ctx, "video meta %s %ux%u: no layout GStreamer can "
+        "compute", GST_VIDEO_FORMAT_INFO_NAME (finfo), w->width, w->height);
+
+  for (guint p = 0; p < w->n_planes; p++) {
+    guint64 rows, row_bytes, end;
+    gint32 stride = w->stride[p];
+
+    if (GST_VIDEO_FORMAT_INFO_IS_TILED (finfo)) {
+      /* The stride encodes the tiles; only GStreamer's own is checked. */
+      if (stride != GST_VIDEO_INFO_PLANE_STRIDE (&info, p) ||
+          w->offset[p] > buffer_size ||
+          plane_size[p] > buffer_size - w->offset[p])
+        return malformed (ctx, "video meta plane %u of tiled %s (offset %"
+            G_GUINT64_FORMAT ", stride %d) does not fit the %" G_GSIZE_FORMAT
+            " bytes of its memory", p, GST_VIDEO_FORMAT_INFO_NAME (finfo),
+            w->offset[p], stride, buffer_size);
+      continue;
+    }
+    if (!plane_extent (finfo, &info, plane_size, p, w->width, w->height,
+            &rows, &row_bytes))
+      return malformed (ctx, "video meta plane %u of %s: no size "
+          "GStreamer can compute", p, GST_VIDEO_FORMAT_INFO_NAME (finfo));
+    if (stride <= 0 || (guint64) stride < row_bytes)
+      return malformed (ctx, "video meta plane %u of %s %ux%u has stride %d, "
+          "less than its rows' %" G_GUINT64_FORMAT " bytes", p,
+          GST_VIDEO_FORMAT_INFO_NAME (finfo), w->width, w->height, stride,
+          row_bytes);
+    /* No overflow: stride < 2^31, rows < 2^31, row_bytes < 2^35. */
+    end = (guint64) stride * (rows - 1) + row_bytes;
+    if (w->offset[p] > buffer_size || end > buffer_size - w->offset[p])
+      return malformed (ctx, "video meta plane %u of %s %ux%u (offset %"
+          G_GUINT64_FORMAT ", stride %d, %" G_GUINT64_FORMAT " rows) reaches "
+          "past the %" G_GSIZE_FORMAT " bytes of its memory", p,
+          GST_VIDEO_FORMAT_INFO_NAME (finfo), w->width, w->height,
+          w->offset[p], stride, rows, buffer_size);
+  }
+  return TRUE;
+}
+
+static gboolean
+decode_video (GstBuffer * buffer, const guint8 * data, gsize size,
+    GstZcipcMetaContext * ctx)
 {
   WireVideoMeta w;
   gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
@@ -443,23 +684,20 @@ decode_video (GstBuffer * buffer, const guint8 * data, gsize size)
   guint i;
 
   if (size != sizeof w)
-    return FALSE;
+    return malformed (ctx, "video meta of %" G_GSIZE_FORMAT " bytes", size);
   memcpy (&w, data, sizeof w);
-  if (w.n_planes == 0 || w.n_planes > GST_VIDEO_MAX_PLANES ||
-      w.format == GST_VIDEO_FORMAT_UNKNOWN ||
-      gst_video_format_get_info (w.format) == NULL ||
-      w.width == 0 || w.height == 0)
+  if (w.n_planes == 0 || w.n_planes > GST_VIDEO_MAX_PLANES)
+    return malformed (ctx, "video meta with %u planes", w.n_planes);
+  if (!video_layout_fits (&w, gst_buffer_get_size (buffer), ctx))
     return FALSE;
   for (i = 0; i < w.n_planes; i++) {
-    if (w.offset[i] >= gst_buffer_get_size (buffer))
-      return FALSE;
     offset[i] = w.offset[i];
     stride[i] = w.stride[i];
   }
   vm = gst_buffer_add_video_meta_full (buffer, w.flags, w.format, w.width,
       w.height, w.n_planes, offset, stride);
   if (!vm)
-    return FALSE;
+    return malformed (ctx, "GStreamer refused the video meta");
   vm->id = w.id;
   return TRUE;
 }
@@ -474,13 +712,14 @@ encode_crop (GstMeta * meta, GByteArray * out)
 }
 
 static gboolean
-decode_crop (GstBuffer * buffer, const guint8 * data, gsize size)
+decode_crop (GstBuffer * buffer, const guint8 * data, gsize size,
+    GstZcipcMetaContext * ctx)
 {
   WireCropMeta w;
   GstVideoCropMeta *cm;
 
   if (size != sizeof w)
-    return FALSE;
+    return malformed (ctx, "crop meta of %" G_GSIZE_FORMAT " bytes", size);
   memcpy (&w, data, sizeof w);
   cm = gst_buffer_add_video_crop_meta (buffer);
   cm->x = w.x;
@@ -506,7 +745,7 @@ encode_reference_timestamp (GstMeta * meta, GByteArray * out)
 
 static gboolean
 decode_reference_timestamp (GstBuffer * buffer, const guint8 * data,
-    gsize size)
+    gsize size, GstZcipcMetaContext * ctx)
 {
   WireReferenceTimestamp w;
   const gchar *str;
@@ -517,10 +756,14 @@ decode_reference_timestamp (GstBuffer * buffer, const guint8 * data,
   memcpy (&w, data, sizeof w);
   str = (const gchar *) data + sizeof w;
   if (memchr (str, '\0', size - sizeof w) != data + size - 1)
-    return FALSE;
+    return malformed (ctx, "reference timestamp meta without its caps");
+  if (!gst_zcipc_string_is_bounded (str, size - sizeof w - 1))
+    return malformed (ctx, "reference timestamp meta caps longer than %d "
+        "bytes or nested deeper than %d", GST_ZCIPC_MAX_STRING_SIZE,
+        GST_ZCIPC_MAX_STRING_DEPTH);
   caps = gst_caps_from_string (str);
   if (!caps)
-    return FALSE;
+    return malformed (ctx, "reference timestamp meta with malformed caps");
   gst_buffer_add_reference_timestamp_meta (buffer, caps, w.timestamp,
       w.duration);
   gst_caps_unref (caps);
@@ -546,36 +789,105 @@ encode_custom (GstMeta * meta, GByteArray * out)
   return TRUE;
 }
 
+/* A name GStreamer can register as a type (g_type_register_static's
+ * rules) and that names no type yet: registering it then cannot fail. */
 static gboolean
-decode_custom (GstBuffer * buffer, const guint8 * data, gsize size)
+registrable_name (const gchar * name)
+{
+  gchar *api_name;
+  gboolean unused;
+
+  if (!g_ascii_isalpha (name[0]) && name[0] != '_')
+    return FALSE;
+  for (const gchar * p = name; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-' && *p != '+')
+      return FALSE;
+  api_name = g_strdup_printf ("%s-api", name);
+  unused = g_type_from_name (name) == 0 && g_type_from_name (api_name) == 0;
+  g_free (api_name);
+  return unused;
+}
+
+/* The custom meta named `name`, registering it for the peer within the
+ * bounds; NULL (counted in ctx->n_skipped) past them. *bad: the name is
+ * no custom meta's (malformed). */
+static const GstMetaInfo *
+custom_meta_info (GstZcipcMetaContext * ctx, const gchar * name,
+    gboolean * bad)
+{
+  const GstMetaInfo *info;
+
+  *bad = FALSE;
+  if (!g_hash_table_contains (ctx->custom_names, name)) {
+    if (g_hash_table_size (ctx->custom_names) >=
+        GST_ZCIPC_MAX_CUSTOM_METAS_PER_CONNECTION) {
+      ctx->n_skipped++;
+      return NULL;
+    }
+  }
+  g_mutex_lock (&registered_lock);
+  info = gst_meta_get_info (name);
+  if (!info) {
+    /* A custom meta is known by its registered name; the consumer registers
+     * names it has not seen, so applications need no setup to read them,
+     * but only so many: each registration lasts for the process. */
+    if (!registered_names)
+      registered_names = g_hash_table_new (g_str_hash, g_str_equal);
+    if (g_hash_table_size (registered_names) >=
+        GST_ZCIPC_MAX_CUSTOM_METAS_PER_PROCESS) {
+      g_mutex_unlock (&registered_lock);
+      ctx->n_skipped++;
+      return NULL;
+    }
+    if (registrable_name (name)) {
+      const gchar *tags[] = { NULL };
+
+      info = gst_meta_register_custom (name, tags, NULL, NULL, NULL);
+      if (info)
+        g_hash_table_add (registered_names, (gpointer) g_intern_string (name));
+    }
+  }
+  g_mutex_unlock (&registered_lock);
+  if (!info || !gst_meta_info_is_custom (info)) {
+    *bad = TRUE;
+    return NULL;
+  }
+  g_hash_table_add (ctx->custom_names, g_strdup (name));
+  return info;
+}
+
+static gboolean
+decode_custom (GstBuffer * buffer, const guint8 * data, gsize size,
+    GstZcipcMetaContext * ctx)
 {
   const gchar *name = (const gchar *) data, *str;
   const guint8 *nul;
   GstStructure *src, *dst;
   GstCustomMeta *cm;
-  const GstMetaInfo *info;
+  gboolean bad;
 
   if (size < 4 || data[size - 1] != '\0' ||
       !(nul = memchr (data, '\0', size)) || nul == data + size - 1)
-    return FALSE;
+    return malformed (ctx, "custom meta without a name and a structure");
   str = (const gchar *) nul + 1;
   if (memchr (str, '\0', size - (gsize) (nul + 1 - data)) != data + size - 1)
-    return FALSE;
-  /* A custom meta is known by its registered name; the consumer registers
-   * names it has not seen, so applications need no setup to read them. */
-  info = gst_meta_get_info (name);
-  if (!info) {
-    const gchar *tags[] = { NULL };
-    info = gst_meta_register_custom (name, tags, NULL, NULL, NULL);
-  }
-  if (!info || !gst_meta_info_is_custom (info))
-    return FALSE;
+    return malformed (ctx, "custom meta with bytes after its structure");
+  if (nul - data > 128)
+    return malformed (ctx, "custom meta name longer than 128 bytes");
+  if (!gst_zcipc_string_is_bounded (str, size - (gsize) (nul + 1 - data) - 1))
+    return malformed (ctx, "custom meta '%s' whose structure is longer than "
+        "%d bytes or nested deeper than %d", name, GST_ZCIPC_MAX_STRING_SIZE,
+        GST_ZCIPC_MAX_STRING_DEPTH);
+  if (!custom_meta_info (ctx, name, &bad))
+    return bad ? malformed (ctx, "custom meta name '%s' is no custom meta's",
+        name) : TRUE;
   if (!(src = gst_structure_from_string (str, NULL)))
-    return FALSE;
+    return malformed (ctx, "custom meta '%s' with a malformed structure",
+        name);
   cm = gst_buffer_add_custom_meta (buffer, name);
   if (!cm) {
     gst_structure_free (src);
-    return FALSE;
+    return malformed (ctx, "GStreamer refused custom meta '%s'", name);
   }
   dst = gst_custom_meta_get_structure (cm);
   gst_structure_set_name (dst, gst_structure_get_name (src));
@@ -586,6 +898,9 @@ decode_custom (GstBuffer * buffer, const guint8 * data, gsize size)
   gst_structure_free (src);
   return TRUE;
 }
+
+static gboolean decode_audio_record (GstBuffer * buffer, const guint8 * data,
+    gsize size);
 
 /* GstAudioMeta: the audio info that describes the buffer (format, layout,
  * rate, channel positions), the number of valid samples and, for
@@ -636,7 +951,16 @@ encode_audio (GstMeta * meta, GByteArray * out)
 }
 
 static gboolean
-decode_audio (GstBuffer * buffer, const guint8 * data, gsize size)
+decode_audio (GstBuffer * buffer, const guint8 * data, gsize size,
+    GstZcipcMetaContext * ctx)
+{
+  if (!decode_audio_record (buffer, data, size))
+    return malformed (ctx, "malformed audio meta");
+  return TRUE;
+}
+
+static gboolean
+decode_audio_record (GstBuffer * buffer, const guint8 * data, gsize size)
 {
   WireAudioMeta w;
   GstAudioChannelPosition position[64];
@@ -802,29 +1126,46 @@ gst_zcipc_metas_serialize (GstBuffer * buffer, GByteArray * out,
 
 gboolean
 gst_zcipc_metas_deserialize (GstBuffer * buffer, const guint8 * data,
-    gsize size, guint * n_unknown)
+    gsize size, GstZcipcMetaContext * ctx, guint * n_unknown,
+    guint * n_skipped, gchar ** error)
 {
   gsize pos = 0;
 
+  g_return_val_if_fail (ctx != NULL, FALSE);
+  ctx->n_skipped = 0;
   while (pos < size) {
     MetaRecordHeader header;
     const MetaCodec *codec;
 
-    if (size - pos < sizeof header)
-      return FALSE;
+    if (size - pos < sizeof header) {
+      malformed (ctx, "a meta record cut short");
+      goto failed;
+    }
     memcpy (&header, data + pos, sizeof header);
     pos += sizeof header;
-    if (header.size > size - pos)
-      return FALSE;
+    if (header.size > size - pos) {
+      malformed (ctx, "a meta record of %u bytes where %" G_GSIZE_FORMAT
+          " are left", header.size, size - pos);
+      goto failed;
+    }
     codec = codec_for_kind (header.kind);
     if (!codec) {
       if (n_unknown)
         (*n_unknown)++;
-    } else if (!codec->decode (buffer, data + pos, header.size)) {
-      return FALSE;
+    } else if (!codec->decode (buffer, data + pos, header.size, ctx)) {
+      goto failed;
     }
     pos += header.size;
     pos += (8 - pos % 8) % 8;
   }
+  if (n_skipped)
+    *n_skipped += ctx->n_skipped;
   return TRUE;
+
+failed:
+  if (n_skipped)
+    *n_skipped += ctx->n_skipped;
+  if (error)
+    *error = g_strdup (ctx->error ? ctx->error : "malformed metas");
+  return FALSE;
 }

@@ -77,16 +77,49 @@ gint64 gst_zcipc_clock_monotonic_offset (GstClock * clock);
 void gst_zcipc_metas_serialize (GstBuffer * buffer, GByteArray * out,
     guint * n_skipped, const gchar ** too_big, gsize * too_big_size);
 
-/* Adds the metas in `data` to `buffer`. Records of unknown kinds are skipped
- * and counted; a malformed record ends decoding and returns FALSE. */
-gboolean gst_zcipc_metas_deserialize (GstBuffer * buffer, const guint8 * data,
-    gsize size, guint * n_unknown);
-
 /* Most bytes of metas one frame may carry (in shared memory of their own
  * beyond GST_ZCIPC_MAX_INLINE_META_SIZE): ZCIPC_WIRE_MAX_META_SIZE. */
 #define GST_ZCIPC_MAX_META_SIZE (64 * 1024 * 1024)
 /* Most bytes of metas that travel in the frame's message itself. */
 #define GST_ZCIPC_MAX_INLINE_META_SIZE (192 * 1024)
+
+/* What one connection's metas may cost this process, and the stream they
+ * describe: see gst_zcipc_metas_deserialize(). Streaming thread only. */
+typedef struct _GstZcipcMetaContext GstZcipcMetaContext;
+
+GstZcipcMetaContext *gst_zcipc_meta_context_new (void);
+void gst_zcipc_meta_context_free (GstZcipcMetaContext * ctx);
+/* The stream's caps: video metas must then describe that format, at least
+ * that size. NULL (or caps that are not raw video): no such check. */
+void gst_zcipc_meta_context_set_caps (GstZcipcMetaContext * ctx,
+    GstCaps * caps);
+
+/* Custom meta names one connection may use, and that this process
+ * registers with GStreamer for peers (registrations last for good): past
+ * either, a custom meta is skipped and counted. */
+#define GST_ZCIPC_MAX_CUSTOM_METAS_PER_CONNECTION 32
+#define GST_ZCIPC_MAX_CUSTOM_METAS_PER_PROCESS 256
+
+/* Adds the metas in `data` to `buffer`. Records of unknown kinds are skipped
+ * and counted in *n_unknown, custom metas past the bounds above in
+ * *n_skipped; a malformed record (a video meta whose planes reach past the
+ * buffer's memory, a string past the bounds below) ends decoding and
+ * returns FALSE, with what was wrong in *error (free it) when not NULL. */
+gboolean gst_zcipc_metas_deserialize (GstBuffer * buffer, const guint8 * data,
+    gsize size, GstZcipcMetaContext * ctx, guint * n_unknown,
+    guint * n_skipped, gchar ** error);
+
+/* Strings from a peer reach GStreamer's parsers (caps, structures, tag
+ * lists), which recurse once per nesting level: a string longer than
+ * GST_ZCIPC_MAX_STRING_SIZE bytes or nested deeper than
+ * GST_ZCIPC_MAX_STRING_DEPTH brackets ((, [, {, <; outside quotes) is
+ * refused before any parser sees it. Event strings are bounded tighter by
+ * their message (ZCIPC_WIRE_MAX_MESSAGE_SIZE, 256 KiB); a custom meta may
+ * carry megabytes. `size` counts the bytes up to the terminating NUL or
+ * the end. */
+#define GST_ZCIPC_MAX_STRING_SIZE GST_ZCIPC_MAX_META_SIZE
+#define GST_ZCIPC_MAX_STRING_DEPTH 16
+gboolean gst_zcipc_string_is_bounded (const gchar * str, gsize size);
 
 G_END_DECLS
 #endif

@@ -75,6 +75,7 @@
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
+#include <gst/video/video.h>
 
 #include "gstzcipcsrc.h"
 #include "gstzcipcframepool.h"
@@ -105,6 +106,21 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
  * the frame's size, so that copying under pressure does not map and fault
  * in fresh pages for every frame. */
 #define COPY_POOL_MIN_SIZE (64 * 1024)
+/* What a producer may make us map, in frames of the stream's caps beyond
+ * the quota asked: a zcipcsink's pool with default settings grows to
+ * pool-size 8 + consumer-quota 8 x max-consumers 32 = 264 frames, any of
+ * which may come to us. Populated up front: 16 frames beyond the quota.
+ * Never less than the floors (metas, non-raw caps, a first region before
+ * the caps: ZCIPC_WIRE_MAX_META_SIZE is 64 MiB). */
+#define MAP_SLACK_FRAMES 264
+#define POPULATE_SLACK_FRAMES 16
+#define MAP_FLOOR (256 * 1024 * 1024)
+#define POPULATE_FLOOR (64 * 1024 * 1024)
+/* Reconnecting after a lost connection waits this long first, doubling
+ * per connection that ends sooner than RECONNECT_BACKOFF_MAX_MS, up to it:
+ * a producer that accepts and cuts us off at once sees us once per 2 s. */
+#define RECONNECT_BACKOFF_FIRST_MS 20
+#define RECONNECT_BACKOFF_MAX_MS 2000
 
 enum
 {
@@ -155,6 +171,9 @@ struct _GstZcipcSrc
   GstCaps *caps;                /* the producer's current caps */
 
   /* Streaming thread only */
+  GstZcipcMetaContext *meta_ctx;        /* this connection's metas */
+  guint reconnect_backoff_ms;   /* before the next reconnect's first try */
+  gint64 connected_at_us;       /* when this connection came up */
   gboolean connected;
   gboolean ever_connected;
   guint64 last_seq;
@@ -189,6 +208,7 @@ struct _GstZcipcSrc
   guint64 frames_received;
   guint64 frames_dropped;
   guint64 metas_unknown;
+  guint64 metas_skipped;
   guint64 reconnects;
   guint64 frames_copied;
   guint64 bytes_copied;
@@ -326,7 +346,8 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * skipped for this consumer, seen as gaps in its frame numbers),
    * reconnects (guint64), metas-unknown (guint64: metas this build cannot
    * decode), quota (guint: frames granted), consumer-id (guint), regions
-   * (guint: shared regions mapped now), dmabuf-regions (guint: of those,
+   * (guint: shared regions known now: announced, each mapped from its
+   * first frame on, or still held by a frame), dmabuf-regions (guint: of those,
    * DMABuf regions whose frames are pushed as DMABuf memory), sleeps
    * (guint64: times it slept waiting for the producer, each a wake-up;
    * spin-time makes a fast stream need fewer), channel (gboolean: frames
@@ -335,7 +356,10 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * earlier frame of the same slot, allocating nothing), quota-asked
    * (guint: frames asked for: max-held, plus what downstream keeps, plus
    * one), frames-copied and bytes-copied (guint64: frames copied into
-   * private memory because downstream kept every granted frame).
+   * private memory because downstream kept every granted frame),
+   * metas-skipped (guint64: custom metas dropped because the producer used
+   * more than 32 names on this connection, or this process registered 256
+   * names for producers already).
    */
   properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
       "Consumer statistics", GST_TYPE_STRUCTURE,
@@ -378,6 +402,8 @@ gst_zcipc_src_init (GstZcipcSrc * self)
       (GDestroyNotify) gst_memory_unref);
   self->dmabuf_allocator = gst_dmabuf_allocator_new ();
   self->frame_pool = gst_zcipc_frame_pool_new ();
+  self->meta_ctx = gst_zcipc_meta_context_new ();
+  self->reconnect_backoff_ms = RECONNECT_BACKOFF_FIRST_MS;
   self->downstream_latency = GST_CLOCK_TIME_NONE;
   self->frame_duration = GST_CLOCK_TIME_NONE;
 }
@@ -394,6 +420,7 @@ gst_zcipc_src_finalize (GObject * object)
   /* Buffers still out keep it until they come back. */
   gst_zcipc_frame_pool_flush (self->frame_pool);
   gst_object_unref (self->frame_pool);
+  gst_zcipc_meta_context_free (self->meta_ctx);
   if (self->copy_pool) {
     gst_buffer_pool_set_active (self->copy_pool, FALSE);
     gst_object_unref (self->copy_pool);
@@ -440,7 +467,9 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       "frames-copied", G_TYPE_UINT64,
       (guint64) g_atomic_pointer_get (&self->frames_copied),
       "bytes-copied", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->bytes_copied), NULL);
+      (guint64) g_atomic_pointer_get (&self->bytes_copied),
+      "metas-skipped", G_TYPE_UINT64,
+      (guint64) g_atomic_pointer_get (&self->metas_skipped), NULL);
 }
 
 static void
@@ -700,6 +729,9 @@ drop_connection (GstZcipcSrc * self)
   g_hash_table_remove_all (self->dmabufs);
   g_atomic_int_set (&self->dmabuf_regions, 0);
   gst_zcipc_frame_pool_flush (self->frame_pool);
+  /* Custom meta names count per connection. */
+  gst_zcipc_meta_context_free (self->meta_ctx);
+  self->meta_ctx = gst_zcipc_meta_context_new ();
   self->connected = FALSE;
   self->anchored = FALSE;
   self->anchor_pending = FALSE;
@@ -862,6 +894,11 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
    * RuntimeDirectory) and bring it back: reconnect waits for that too. At
    * start, a path no producer can use is a mistake to say at once. */
   zcipc_client_set_wait_any_path (client, after_loss);
+  if (after_loss) {
+    zcipc_client_set_retry_delay (client, self->reconnect_backoff_ms);
+    self->reconnect_backoff_ms = MIN (self->reconnect_backoff_ms * 2,
+        RECONNECT_BACKOFF_MAX_MS);
+  }
   GST_OBJECT_LOCK (self);
   zcipc_client_set_spin (client, self->spin_time);
   self->client = client;
@@ -877,6 +914,7 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
         path, zcipc_client_consumer_id (client), zcipc_client_quota (client));
     self->connected = TRUE;
     self->ever_connected = TRUE;
+    self->connected_at_us = g_get_monotonic_time ();
     self->last_seq = 0;
     g_free (path);
     gst_element_post_message (GST_ELEMENT_CAST (self),
@@ -1058,10 +1096,56 @@ push_serialized_event (GstZcipcSrc * self, GstEvent * event)
   gst_pad_push_event (pad, event);
 }
 
+/* Bounds what the producer may make us map by what frames of `caps` need
+ * (see MAP_SLACK_FRAMES). */
+static void
+limit_mappings (GstZcipcSrc * self, GstCaps * caps)
+{
+  guint64 frame = 0, frames, map, populate;
+  GstVideoInfo info;
+
+  if (gst_video_info_from_caps (&info, caps))
+    frame = GST_VIDEO_INFO_SIZE (&info);
+  GST_OBJECT_LOCK (self);
+  frames = MAX (self->quota_asked, 1);
+  GST_OBJECT_UNLOCK (self);
+  map = MAX (MAP_FLOOR, frame * (frames + MAP_SLACK_FRAMES));
+  populate = MAX (POPULATE_FLOOR, frame * (frames + POPULATE_SLACK_FRAMES));
+  zcipc_client_set_map_limits (self->client, map, populate);
+  GST_DEBUG_OBJECT (self, "frames of %" G_GUINT64_FORMAT " bytes: mapping at "
+      "most %" G_GUINT64_FORMAT " bytes, populating %" G_GUINT64_FORMAT, frame,
+      map, populate);
+}
+
+/* The producer broke a rule: it loses this connection (and we stop, as for
+ * any other protocol error). */
+static GstFlowReturn
+protocol_error (GstZcipcSrc * self, const gchar * reason)
+{
+  GST_ELEMENT_ERROR (self, STREAM, DECODE,
+      ("The producer on '%s' broke the protocol: %s", self->socket_path,
+          reason), ("refused what the producer sent"));
+  drop_connection (self);
+  return GST_FLOW_ERROR;
+}
+
 static GstFlowReturn
 handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
 {
   GstEvent *event;
+
+  /* Every event payload is a string for GStreamer's parsers. */
+  if (!gst_zcipc_string_is_bounded ((const gchar *) ev->event.payload,
+          ev->event.size)) {
+    gchar *reason = g_strdup_printf ("an event (kind %u) of %u bytes, longer "
+        "than %d or nested deeper than %d levels", ev->event.kind,
+        ev->event.size, GST_ZCIPC_MAX_STRING_SIZE,
+        GST_ZCIPC_MAX_STRING_DEPTH);
+    GstFlowReturn ret = protocol_error (self, reason);
+
+    g_free (reason);
+    return ret;
+  }
 
   if (ev->event.kind == GST_ZCIPC_EVENT_TIMING) {
     if (!gst_zcipc_timing_deserialize (ev->event.payload, ev->event.size,
@@ -1109,6 +1193,8 @@ handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
         return GST_FLOW_NOT_NEGOTIATED;
       }
       learn_downstream (self, caps);
+      gst_zcipc_meta_context_set_caps (self->meta_ctx, caps);
+      limit_mappings (self, caps);
       gst_event_unref (event);
       return GST_FLOW_OK;
     }
@@ -1238,13 +1324,14 @@ wrap_dmabuf_frame (GstZcipcSrc * self, struct zcipc_client *client,
 /* Gives a buffer the frame's timestamps, flags and metas. `keep_metas`: a
  * buffer of the frame pool, which may keep them for the slot's next frame;
  * `metas_ready`: it kept this frame's already. */
-static void
+static gboolean
 stamp_frame (GstZcipcSrc * self, GstBuffer * buffer,
     const struct zcipc_client_event *ev, gboolean keep_metas,
-    gboolean metas_ready)
+    gboolean metas_ready, gchar ** error)
 {
   const struct zcipc_wire_frame *info = &ev->frame.info;
-  guint n_unknown = 0;
+  guint n_unknown = 0, n_skipped = 0;
+  gboolean ok = TRUE;
 
   GST_BUFFER_PTS (buffer) = info->pts;
   GST_BUFFER_DTS (buffer) = info->dts;
@@ -1256,22 +1343,29 @@ stamp_frame (GstZcipcSrc * self, GstBuffer * buffer,
   if (metas_ready || !ev->frame.meta_size) {
     /* nothing to add */
   } else if (!gst_zcipc_metas_deserialize (buffer, ev->frame.meta,
-          ev->frame.meta_size, &n_unknown)) {
-    GST_WARNING_OBJECT (self, "frame %" G_GUINT64_FORMAT " carried malformed "
-        "metas; kept the ones before", info->seq);
-  } else if (keep_metas && !n_unknown) {
-    /* Not with unknown metas: kept, they would no longer be counted. */
+          ev->frame.meta_size, self->meta_ctx, &n_unknown, &n_skipped,
+          error)) {
+    ok = FALSE;
+  } else if (keep_metas && !n_unknown && !n_skipped) {
+    /* Not with unknown or skipped metas: kept, they would no longer be
+     * counted. */
     gst_zcipc_frame_pool_keep_metas (self->frame_pool, buffer,
         ev->frame.meta, ev->frame.meta_size);
   }
   if (n_unknown)
     g_atomic_pointer_add (&self->metas_unknown, n_unknown);
+  if (n_skipped) {
+    g_atomic_pointer_add (&self->metas_skipped, n_skipped);
+    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": skipped %u custom "
+        "metas past the bounds on names", info->seq, n_skipped);
+  }
+  return ok;
 }
 
 /* A buffer whose memory is the frame's, in the shared mapping. */
 static GstBuffer *
 wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev)
+    const struct zcipc_client_event *ev, gchar ** error)
 {
   GstBuffer *buffer;
   gboolean dmabuf = FALSE, metas_ready = FALSE;
@@ -1283,7 +1377,8 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
   else
     buffer = gst_zcipc_frame_pool_wrap (self->frame_pool, client, ev,
         &metas_ready);
-  stamp_frame (self, buffer, ev, !dmabuf, metas_ready);
+  if (!stamp_frame (self, buffer, ev, !dmabuf, metas_ready, error))
+    gst_clear_buffer (&buffer);
   return buffer;
 }
 
@@ -1291,11 +1386,13 @@ wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
  * timestamps, flags and metas. The client gave the frame back already:
  * nothing of it lies in shared memory. */
 static GstBuffer *
-wrap_memoryless_frame (GstZcipcSrc * self, const struct zcipc_client_event *ev)
+wrap_memoryless_frame (GstZcipcSrc * self, const struct zcipc_client_event *ev,
+    gchar ** error)
 {
   GstBuffer *buffer = gst_buffer_new ();
 
-  stamp_frame (self, buffer, ev, FALSE, FALSE);
+  if (!stamp_frame (self, buffer, ev, FALSE, FALSE, error))
+    gst_clear_buffer (&buffer);
   return buffer;
 }
 
@@ -1338,7 +1435,7 @@ new_copy_buffer (GstZcipcSrc * self, gsize size)
  * no memory could be had. */
 static GstBuffer *
 copy_frame (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev, gsize * size)
+    const struct zcipc_client_event *ev, gsize * size, gchar ** error)
 {
   GstBuffer *buffer;
   gsize total = 0;
@@ -1368,7 +1465,8 @@ copy_frame (GstZcipcSrc * self, struct zcipc_client *client,
       gst_buffer_append_memory (buffer, mem);
   }
   zcipc_client_release (client, ev->frame.info.seq);
-  stamp_frame (self, buffer, ev, FALSE, FALSE);
+  if (!stamp_frame (self, buffer, ev, FALSE, FALSE, error))
+    gst_clear_buffer (&buffer);
   *size = total;
   return buffer;
 }
@@ -1473,6 +1571,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
   for (;;) {
     struct zcipc_client_event ev;
     struct zcipc_client *client;
+    gchar *error = NULL;
     GstFlowReturn ret;
     gboolean reconnect;
     guint held;
@@ -1494,6 +1593,11 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
       GST_OBJECT_LOCK (self);
       reconnect = self->reconnect;
       GST_OBJECT_UNLOCK (self);
+      /* A connection that lasted starts the backoff afresh; each one cut
+       * short waits twice as long as the last (connect_to_producer). */
+      if (g_get_monotonic_time () - self->connected_at_us >
+          RECONNECT_BACKOFF_MAX_MS * 1000)
+        self->reconnect_backoff_ms = RECONNECT_BACKOFF_FIRST_MS;
       drop_connection (self);
       if (!reconnect) {
         GST_ELEMENT_ERROR (self, RESOURCE, READ,
@@ -1509,6 +1613,14 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
       g_free (what);
       g_atomic_pointer_add (&self->reconnects, 1);
       continue;
+    }
+    if (res == -EMFILE || res == -ENFILE) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("Receiving from '%s': %s", self->socket_path,
+              zcipc_client_reason (client)),
+          ("zcipc_client_next: %s", g_strerror (-res)));
+      drop_connection (self);
+      return GST_FLOW_ERROR;
     }
     if (res < 0) {
       GST_ELEMENT_ERROR (self, STREAM, DECODE,
@@ -1551,11 +1663,12 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
      * keeps all the others. */
     held = zcipc_client_held (client);
     if (ev.frame.n_mems == 0) {
-      *buffer = wrap_memoryless_frame (self, &ev);
+      *buffer = wrap_memoryless_frame (self, &ev, &error);
     } else if (held >= zcipc_client_quota (client)) {
       gsize size = 0;
 
-      if (!(*buffer = copy_frame (self, client, &ev, &size))) {
+      if (!(*buffer = copy_frame (self, client, &ev, &size, &error)) &&
+          !error) {
         zcipc_client_release (client, ev.frame.info.seq);
         GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
             ("Could not allocate memory to copy a frame that downstream "
@@ -1563,15 +1676,27 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
                 ev.frame.info.seq));
         return GST_FLOW_ERROR;
       }
-      note_copy (self, client, &ev, size, held);
+      if (*buffer)
+        note_copy (self, client, &ev, size, held);
     } else {
-      *buffer = wrap_frame (self, client, &ev);
+      *buffer = wrap_frame (self, client, &ev, &error);
       if (self->copying &&
           g_get_monotonic_time () - self->last_copy_us > COPY_EPISODE_END_US) {
         self->copying = FALSE;
         GST_INFO_OBJECT (self, "downstream keeps fewer frames again: no more "
             "copies");
       }
+    }
+    if (!*buffer) {
+      /* Its metas broke a rule (a layout past the frame's memory): the
+       * frame went back with its buffer, the connection goes too. */
+      gchar *reason = g_strdup_printf ("frame %" G_GUINT64_FORMAT ": %s",
+          ev.frame.info.seq, error);
+
+      ret = protocol_error (self, reason);
+      g_free (reason);
+      g_free (error);
+      return ret;
     }
     if (self->retimestamp_active)
       retimestamp (self, *buffer);

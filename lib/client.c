@@ -26,7 +26,10 @@ struct client_region
 {
   uint32_t id;
   uint32_t flags;
-  struct zcipc_region region;
+  int fd;                       /* owned until mapped, then region's */
+  uint64_t size;                /* as announced (and checked) */
+  bool populated;               /* counted in populated_bytes */
+  struct zcipc_region region;   /* mapped at the first frame into it */
   unsigned int refs;            /* frames pointing into it, +1 while announced */
   bool announced;
 };
@@ -82,6 +85,12 @@ struct zcipc_client
   bool report_removals;
   struct client_region **regions;
   unsigned int n_regions;
+  /* What a producer may make us map: see zcipc_client_set_map_limits() */
+  uint64_t map_limit;
+  uint64_t populate_limit;
+  uint64_t mapped_bytes;        /* of the regions mapped now */
+  uint64_t populated_bytes;     /* of those, populated when mapped */
+  unsigned int retry_delay_ms;  /* before connect's first try */
   struct held_frame *held;      /* ZCIPC_WIRE_MAX_QUOTA entries */
   uint64_t pending[ZCIPC_WIRE_MAX_QUOTA];  /* releases not sent yet */
   uint32_t n_pending;
@@ -143,6 +152,8 @@ zcipc_client_new (const char *path, uint32_t max_held,
   c->use_channel = !(getenv ("ZCIPC_CHANNEL") &&
       strcmp (getenv ("ZCIPC_CHANNEL"), "0") == 0);
   c->max_held = max_held;
+  c->map_limit = ZCIPC_CLIENT_DEFAULT_MAP_LIMIT;
+  c->populate_limit = ZCIPC_CLIENT_DEFAULT_POPULATE_LIMIT;
   c->path = strdup (path);
   c->held = calloc (ZCIPC_WIRE_MAX_QUOTA, sizeof *c->held);
   c->buffer = aligned_alloc (8, RECV_BUFFER_SIZE);
@@ -174,7 +185,14 @@ region_unref_locked (struct zcipc_client *c, struct client_region *r)
       break;
     }
   }
-  zcipc_region_clear (&r->region);
+  if (r->region.data) {
+    c->mapped_bytes -= r->region.size;
+    if (r->populated)
+      c->populated_bytes -= r->region.size;
+    zcipc_region_clear (&r->region);
+  } else if (r->fd >= 0) {
+    close (r->fd);              /* announced, never mapped */
+  }
   free (r);
 }
 
@@ -358,6 +376,36 @@ close_fds (const int *fds, unsigned int n)
     close (fds[i]);
 }
 
+/* A REJECT's error is the peer's word: only the refusals a producer makes
+ * keep their meaning; anything else (an error this consumer gives its own
+ * meaning to: -ECANCELED is "interrupted", -ECONNRESET "not there yet",
+ * -ETIMEDOUT "nobody came") becomes a protocol error. */
+static int
+reject_error (int32_t error)
+{
+  switch (error) {
+    case -EACCES:
+    case -EPERM:
+    case -EUSERS:
+    case -EBUSY:
+    case -EPROTONOSUPPORT:
+    case -ECONNABORTED:
+      return error;
+    default:
+      return -EPROTO;
+  }
+}
+
+/* The peer's reason goes into our messages (and terminals): printable
+ * ASCII only. */
+static void
+sanitize_reason (char *reason)
+{
+  for (; *reason; reason++)
+    if (*reason < 0x20 || *reason > 0x7e)
+      *reason = '?';
+}
+
 static int
 handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
 {
@@ -417,6 +465,7 @@ handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
     return -EPROTO;
   }
   if (msg.type == ZCIPC_WIRE_REJECT) {
+    sanitize_reason (msg.reject.reason);
     if (msg.reject.version != ZCIPC_PROTOCOL_VERSION)
       set_reason (c, "the producer speaks protocol version %u, this consumer "
           "speaks version %u: %s", msg.reject.version, ZCIPC_PROTOCOL_VERSION,
@@ -424,7 +473,7 @@ handshake (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
     else
       set_reason (c, "the producer refused this consumer: %s",
           msg.reject.reason);
-    return msg.reject.error;
+    return reject_error (msg.reject.error);
   }
   if (msg.type != ZCIPC_WIRE_WELCOME) {
     set_reason (c, "the producer answered the handshake with %s",
@@ -543,6 +592,19 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
   close_socket_locked (c);
   pthread_mutex_unlock (&c->lock);
 
+  /* Backing off after a lost connection: a producer that accepts and
+   * cuts us off at once must not have us reconnect in a tight loop. */
+  if (c->retry_delay_ms > 0) {
+    int wait_ms = (int) c->retry_delay_ms;
+    if (timeout_ms >= 0 && remaining (deadline, timeout_ms) < wait_ms)
+      wait_ms = remaining (deadline, timeout_ms);
+    /* Once: a caller that connects in slices waits only before the
+     * first. */
+    c->retry_delay_ms = 0;
+    if (wait_readable (c, -1, wait_ms) == -ECANCELED)
+      return -ECANCELED;
+  }
+
   for (;;) {
     int wait_ms;
 
@@ -612,15 +674,30 @@ add_region_locked (struct zcipc_client *c, const struct zcipc_message *msg)
 {
   const struct zcipc_wire_region_add *info = &msg->region_add.info;
   struct client_region *r, **grown;
+  const char *why;
   int res;
 
   if (find_region_locked (c, info->region_id)) {
     set_reason (c, "the producer announced region %u twice", info->region_id);
     return -EPROTO;
   }
-  if (c->n_regions >= 4096) {
-    set_reason (c, "the producer announced more than 4096 regions");
+  if (c->n_regions >= ZCIPC_CLIENT_MAX_REGIONS) {
+    set_reason (c, "the producer announced more than %u regions",
+        ZCIPC_CLIENT_MAX_REGIONS);
     return -EPROTO;
+  }
+  /* Checked now, mapped at the first frame that needs it. */
+  res = zcipc_region_check (msg->region_add.fd, info->size,
+      (info->flags & ZCIPC_REGION_FLAG_DMABUF) != 0, &why);
+  if (res < 0) {
+    if (res == -EBADFD)
+      set_reason (c, "the producer offered region %u (%llu bytes) that is "
+          "%s; refusing to map it", info->region_id,
+          (unsigned long long) info->size, why);
+    else
+      set_reason (c, "could not check region %u: %s", info->region_id,
+          strerror (-res));
+    return res == -EBADFD || res == -EINVAL ? -EPROTO : res;
   }
   if (!(r = calloc (1, sizeof *r)))
     return -ENOMEM;
@@ -629,24 +706,52 @@ add_region_locked (struct zcipc_client *c, const struct zcipc_message *msg)
     return -ENOMEM;
   }
   c->regions = grown;
-  res = zcipc_region_import (&r->region, msg->region_add.fd, info->size,
-      (info->flags & ZCIPC_REGION_FLAG_MEMFD) != 0, ZCIPC_REGION_POPULATE);
-  if (res < 0) {
-    if (res == -EBADFD)
-      set_reason (c, "the producer offered region %u that is smaller than "
-          "it claims (%llu bytes) or not sealed against shrinking; refusing "
-          "to map it", info->region_id, (unsigned long long) info->size);
-    else
-      set_reason (c, "could not map region %u of %llu bytes: %s",
-          info->region_id, (unsigned long long) info->size, strerror (-res));
-    free (r);
-    return res == -EBADFD ? -EPROTO : res;
-  }
   r->id = info->region_id;
   r->flags = info->flags;
+  r->fd = msg->region_add.fd;
+  r->size = info->size;
+  r->region.fd = -1;
   r->refs = 1;
   r->announced = true;
   c->regions[c->n_regions++] = r;
+  return 0;
+}
+
+/* Lock held. Maps `r` if it is not yet, within this client's limits. */
+static int
+map_region_locked (struct zcipc_client *c, struct client_region *r)
+{
+  unsigned int flags = 0;
+  int res;
+
+  if (r->region.data)
+    return 0;
+  if (r->size > SIZE_MAX || r->size > c->map_limit ||
+      c->mapped_bytes > c->map_limit - r->size) {
+    set_reason (c, "the producer's region %u of %llu bytes would take this "
+        "consumer's mappings to more than the %llu bytes its stream can need "
+        "(%llu mapped)", r->id, (unsigned long long) r->size,
+        (unsigned long long) c->map_limit,
+        (unsigned long long) c->mapped_bytes);
+    return -EPROTO;
+  }
+  /* Populated up front only within its own bound: a producer's pages are
+   * resident already, a sparse object's would be made for us. */
+  if (r->size <= c->populate_limit &&
+      c->populated_bytes <= c->populate_limit - r->size)
+    flags |= ZCIPC_REGION_POPULATE;
+  res = zcipc_region_import (&r->region, r->fd, (size_t) r->size,
+      (r->flags & ZCIPC_REGION_FLAG_DMABUF) != 0, flags);
+  if (res < 0) {
+    set_reason (c, "could not map region %u of %llu bytes: %s", r->id,
+        (unsigned long long) r->size, strerror (-res));
+    return res == -EBADFD ? -EPROTO : res;
+  }
+  r->fd = -1;                   /* the region's now */
+  c->mapped_bytes += r->size;
+  r->populated = (flags & ZCIPC_REGION_POPULATE) != 0;
+  if (r->populated)
+    c->populated_bytes += r->size;
   return 0;
 }
 
@@ -671,9 +776,10 @@ copy_metas_locked (struct zcipc_client *c, uint64_t seq,
     const struct zcipc_wire_mem *m)
 {
   struct client_region *r = find_region_locked (c, m->region_id);
+  int res;
 
   /* The parser bounded the size (ZCIPC_WIRE_MAX_META_SIZE). */
-  if (!r || m->offset > r->region.size || m->size > r->region.size - m->offset) {
+  if (!r || m->offset > r->size || m->size > r->size - m->offset) {
     set_reason (c, "the metas of frame %llu point %s region %u",
         (unsigned long long) seq, r ? "outside" : "into unknown",
         m->region_id);
@@ -689,6 +795,8 @@ copy_metas_locked (struct zcipc_client *c, uint64_t seq,
     c->metas = bigger;
     c->metas_size = m->size;
   }
+  if ((res = map_region_locked (c, r)) < 0)
+    return res;
   memcpy (c->metas, (const uint8_t *) r->region.data + m->offset, m->size);
   return 0;
 }
@@ -743,11 +851,13 @@ take_frame_locked (struct zcipc_client *c, const struct zcipc_message *msg,
           (unsigned long long) info->seq, m->region_id);
       return -EPROTO;
     }
-    if (m->offset > r->region.size || m->size > r->region.size - m->offset) {
+    if (m->offset > r->size || m->size > r->size - m->offset) {
       set_reason (c, "frame %llu points outside region %u",
           (unsigned long long) info->seq, m->region_id);
       return -EPROTO;
     }
+    if ((res = map_region_locked (c, r)) < 0)
+      return res;
     ev->frame.mems[i] = (struct zcipc_client_mem) {
       .data = (const uint8_t *) r->region.data + m->offset,
       .size = m->size,
@@ -897,6 +1007,12 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
       set_reason (c, "the producer went away");
       return -EPIPE;
     }
+    if (res == -EMFILE || res == -ENFILE) {
+      set_reason (c, "this process ran out of file descriptors (%s) "
+          "receiving a region from the producer: raise its limit "
+          "(ulimit -n) or have it hold fewer", strerror (-res));
+      return res;
+    }
     if (res < 0) {
       set_reason (c, "the producer sent a malformed message: %s",
           strerror (-res));
@@ -972,7 +1088,9 @@ zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
         }
         break;
       case ZCIPC_WIRE_REJECT:
-        /* The producer cut us off (wait timeout, or it judged us broken). */
+        /* The producer cut us off (wait timeout, or it judged us broken).
+         * Whatever error it names, that is -ECONNABORTED here. */
+        sanitize_reason (msg.reject.reason);
         set_reason (c, "the producer disconnected this consumer: %s",
             msg.reject.reason);
         res = -ECONNABORTED;
@@ -1267,4 +1385,31 @@ zcipc_client_has_channel (struct zcipc_client *c)
   open = zcipc_channel_is_open (&c->channel);
   pthread_mutex_unlock (&c->lock);
   return open;
+}
+
+void
+zcipc_client_set_map_limits (struct zcipc_client *c, uint64_t map_bytes,
+    uint64_t populate_bytes)
+{
+  pthread_mutex_lock (&c->lock);
+  c->map_limit = map_bytes ? map_bytes : ZCIPC_CLIENT_DEFAULT_MAP_LIMIT;
+  c->populate_limit = populate_bytes ? populate_bytes :
+      ZCIPC_CLIENT_DEFAULT_POPULATE_LIMIT;
+  pthread_mutex_unlock (&c->lock);
+}
+
+uint64_t
+zcipc_client_mapped_bytes (struct zcipc_client *c)
+{
+  uint64_t n;
+  pthread_mutex_lock (&c->lock);
+  n = c->mapped_bytes;
+  pthread_mutex_unlock (&c->lock);
+  return n;
+}
+
+void
+zcipc_client_set_retry_delay (struct zcipc_client *c, unsigned int delay_ms)
+{
+  c->retry_delay_ms = delay_ms;
 }

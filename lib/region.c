@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "zcipc/region.h"
@@ -121,45 +122,94 @@ fail:
   return res;
 }
 
+/* The file system type the kernel reports for a DMABuf (linux/magic.h). */
+#ifndef DMA_BUF_MAGIC
+#define DMA_BUF_MAGIC 0x444d4142
+#endif
+
+int
+zcipc_region_check (int fd, uint64_t size, bool allow_dmabuf,
+    const char **why)
+{
+  const char *unused;
+  struct statfs fs;
+  struct stat st;
+  int seals;
+
+  if (!why)
+    why = &unused;
+  *why = "";
+  if (size == 0 || fd < 0)
+    return -EINVAL;
+  if (fstat (fd, &st) < 0)
+    return -errno;
+  /* The peer's word for what the fd is does not count, nor does its
+   * kind: only memory that cannot shrink under our mapping is taken, for
+   * a read past a shrunk object's end raises SIGBUS. A memfd (or any
+   * shmem object) holds still once sealed against shrinking; a DMABuf's
+   * size is fixed for its life. Regular files, unsealed shmem, pipes and
+   * the rest can change (or were never memory): refused. */
+  seals = fcntl (fd, F_GET_SEALS);
+  if (seals >= 0) {
+    if (((unsigned int) seals & ZCIPC_REGION_REQUIRED_SEALS) !=
+        ZCIPC_REGION_REQUIRED_SEALS) {
+      *why = "a memfd not sealed against shrinking and growing";
+      return -EBADFD;
+    }
+    if (st.st_size < 0 || (uint64_t) st.st_size < size) {
+      *why = "a memfd smaller than it claims";
+      return -EBADFD;
+    }
+    return 0;
+  }
+  if (fstatfs (fd, &fs) == 0 && (unsigned long) fs.f_type == DMA_BUF_MAGIC) {
+    off_t end;
+
+    if (!allow_dmabuf) {
+      *why = "a DMABuf where a memfd was announced";
+      return -EBADFD;
+    }
+    end = lseek (fd, 0, SEEK_END);
+    if (end < 0 || (uint64_t) end < size) {
+      *why = "a DMABuf smaller than it claims";
+      return -EBADFD;
+    }
+    return 0;
+  }
+  if (S_ISREG (st.st_mode))
+    *why = "a file that can shrink under the mapping (not a sealed memfd "
+        "nor a DMABuf)";
+  else if (S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode))
+    *why = "a pipe or socket, not memory";
+  else
+    *why = "neither a sealed memfd nor a DMABuf";
+  return -EBADFD;
+}
+
 int
 zcipc_region_import (struct zcipc_region *region, int fd, size_t size,
-    bool check_seals, unsigned int flags)
+    bool allow_dmabuf, unsigned int flags)
 {
   int mmap_flags = MAP_SHARED;
-  int seals = 0;
+  int seals, res;
+  bool shmem;
   void *data;
 
   region_reset (region);
   if (size == 0 || fd < 0)
     return -EINVAL;
-  /* The peer's word for what the fd is does not count: any object that
-   * takes seals (a memfd, a tmpfs file) can be shrunk under our mapping
-   * unless it is sealed, so hold it to the memfd rules. DMABufs and other
-   * objects do not take seals (F_GET_SEALS fails with EINVAL). */
-  if (!check_seals && fcntl (fd, F_GET_SEALS) >= 0)
-    check_seals = true;
-  if (check_seals) {
-    struct stat st;
-
-    if (fstat (fd, &st) < 0)
-      return -errno;
-    /* Smaller than announced, or able to shrink later: either lets the
-     * producer make us SIGBUS on a read. */
-    if (st.st_size < 0 || (uint64_t) st.st_size < size)
-      return -EBADFD;
-    seals = fcntl (fd, F_GET_SEALS);
-    if (seals < 0 || ((unsigned int) seals & ZCIPC_REGION_REQUIRED_SEALS) !=
-        ZCIPC_REGION_REQUIRED_SEALS)
-      return -EBADFD;
-  }
-  /* Shared memory (it takes seals) may sit in huge pages: advise before
-   * populating. Other objects (DMABufs) are populated by mmap as ever. */
-  if ((flags & ZCIPC_REGION_POPULATE) && !check_seals)
+  if ((res = zcipc_region_check (fd, size, allow_dmabuf, NULL)) < 0)
+    return res;
+  seals = fcntl (fd, F_GET_SEALS);
+  shmem = seals >= 0;
+  /* Shared memory may sit in huge pages: advise before populating.
+   * DMABufs are populated by mmap as ever. */
+  if ((flags & ZCIPC_REGION_POPULATE) && !shmem)
     mmap_flags |= MAP_POPULATE;
   data = mmap (NULL, size, PROT_READ, mmap_flags, fd, 0);
   if (data == MAP_FAILED)
     return -errno;
-  if (check_seals)
+  if (shmem)
     map_huge_and_populate (data, size, flags & ZCIPC_REGION_POPULATE, false);
   madvise (data, size, MADV_DONTFORK);
   region->fd = fd;

@@ -299,6 +299,19 @@ zcipc_socket_recv (int fd, void *buf, size_t cap, size_t *out_len,
   }
   /* A datagram of no bytes would read as a hang-up and its fds would be
    * nobody's: refuse it like any other malformed one. */
+  /* The control buffer has room for the most fds a message can carry
+   * (SCM_MAX_FD): MSG_CTRUNC then means the kernel could not install them
+   * here. Usually because this process is out of fds, which is ours to
+   * report, not the peer's fault: probe before closing what arrived. */
+  if ((msg.msg_flags & MSG_CTRUNC) && !(msg.msg_flags & MSG_TRUNC) && !bad) {
+    int probe = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+    int err = probe < 0 ? errno : 0;
+
+    if (probe >= 0)
+      close (probe);
+    close_fds (got, n_got);
+    return err == EMFILE || err == ENFILE ? -err : -EPROTO;
+  }
   if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_got > max_fds || bad ||
       (res == 0 && n_got > 0)) {
     close_fds (got, n_got);

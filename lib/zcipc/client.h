@@ -88,7 +88,10 @@ void zcipc_client_unref (struct zcipc_client *client);
  * zcipc_socket_check_waitable()), -EACCES when the socket's mode shuts us
  * out (the reason names the mode, owner, group and our ids), or when the
  * producer refused us; -EPROTONOSUPPORT (and others) when the producer
- * refused us or broke the handshake (-EPROTO when it did not answer). */
+ * refused us or broke the handshake (-EPROTO when it did not answer). A
+ * REJECT's error is kept only when it is one a producer refuses with
+ * (-EACCES, -EPERM, -EUSERS, -EBUSY, -EPROTONOSUPPORT, -ECONNABORTED);
+ * any other is -EPROTO. */
 int zcipc_client_connect (struct zcipc_client *client, int timeout_ms);
 
 /* With `wait`, zcipc_client_connect() waits also where no producer can
@@ -101,7 +104,9 @@ void zcipc_client_set_wait_any_path (struct zcipc_client *client, bool wait);
  * Returns 0; -EAGAIN after `timeout_ms` (negative: forever); -ECANCELED when
  * interrupted; -EPIPE when the producer went away; -ECONNABORTED when the
  * producer disconnected this consumer (its reason in zcipc_client_reason());
- * -EPROTO when the producer broke the protocol (reason there too). */
+ * -EPROTO when the producer broke the protocol (reason there too);
+ * -EMFILE or -ENFILE when this process ran out of file descriptors
+ * receiving one (not the producer's fault). */
 int zcipc_client_next (struct zcipc_client *client,
     struct zcipc_client_event *event, int timeout_ms);
 
@@ -170,8 +175,35 @@ void zcipc_client_set_channel (struct zcipc_client *client, bool use_channel);
 /* Whether this connection got a channel: known once zcipc_client_next()
  * read past the handshake (the channel follows WELCOME). */
 bool zcipc_client_has_channel (struct zcipc_client *client);
-/* Regions mapped now (for leak checks). */
+/* Regions known now: announced, or still held by a frame (for leak
+ * checks). */
 unsigned int zcipc_client_n_regions (struct zcipc_client *client);
+
+/* Most regions a producer may announce on one connection; more is a
+ * protocol error. A zcipcsink with default settings announces at most 65
+ * pool regions (its first, then one per 4 frames it grows by, up to 8 + 8
+ * frames x 32 consumers), plus one per upstream buffer memory that crosses
+ * by fd (a camera's 4-32) and a few for metas: 256 leaves room for larger
+ * pools and still bounds what one connection can cost (fds, mappings). */
+#define ZCIPC_CLIENT_MAX_REGIONS 256u
+
+/* Regions are checked when announced (zcipc_region_check(): sealed memfds
+ * and DMABufs only) and mapped at the first frame into them. A region that
+ * would take the bytes mapped (of all regions mapped now) past
+ * `map_bytes` is a protocol error; a region is populated up front only
+ * while the bytes populated stay within `populate_bytes` (others fault in
+ * as read). 0 for either: the default. Before or between next() calls. */
+#define ZCIPC_CLIENT_DEFAULT_MAP_LIMIT (256ull << 20)
+#define ZCIPC_CLIENT_DEFAULT_POPULATE_LIMIT (64ull << 20)
+void zcipc_client_set_map_limits (struct zcipc_client *client,
+    uint64_t map_bytes, uint64_t populate_bytes);
+/* Bytes of regions mapped now. Any thread. */
+uint64_t zcipc_client_mapped_bytes (struct zcipc_client *client);
+
+/* The next zcipc_client_connect() first waits `delay_ms` (interruptibly),
+ * once: for backing off between connections. 0 (the default): none. */
+void zcipc_client_set_retry_delay (struct zcipc_client *client,
+    unsigned int delay_ms);
 
 #ifdef __cplusplus
 }

@@ -8,8 +8,8 @@
  * The producer creates it as a memfd, maps it writable, then seals it
  * against shrinking, growing and any further writable mapping
  * (F_SEAL_FUTURE_WRITE), so consumers can neither write the stream nor make
- * anybody SIGBUS. Consumers import the fd, check its size and seals, and map
- * it read-only, once. */
+ * anybody SIGBUS. Consumers import the fd, check its size and seals (or
+ * that it is a real DMABuf), and map it read-only, once. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,13 +40,21 @@ struct zcipc_region
 int zcipc_region_create (struct zcipc_region *region, const char *name,
     size_t size, unsigned int flags);
 
-/* Maps `fd` read-only. For a memfd (`check_seals`, or any fd that takes
- * seals whatever `check_seals` says), first checks that the object is at
- * least `size` bytes and carries ZCIPC_REGION_REQUIRED_SEALS (-EBADFD
- * otherwise). On success the region owns `fd`; on failure the caller still
- * does. */
+/* Whether `fd` is memory a consumer may map: a memfd (any shmem object)
+ * sealed with ZCIPC_REGION_REQUIRED_SEALS and at least `size` bytes, or,
+ * with `allow_dmabuf`, a DMABuf (by its file system type, as the kernel
+ * reports it) of at least `size` bytes. Anything else (a regular file, an
+ * unsealed memfd, a pipe) could shrink under a mapping, or is no memory:
+ * -EBADFD, with *why (when not NULL) saying what the fd is. Maps nothing;
+ * the caller keeps `fd`. */
+int zcipc_region_check (int fd, uint64_t size, bool allow_dmabuf,
+    const char **why);
+
+/* Maps `fd` read-only after zcipc_region_check() (-EBADFD when it fails,
+ * whatever the peer said the fd is). `flags` takes ZCIPC_REGION_POPULATE.
+ * On success the region owns `fd`; on failure the caller still does. */
 int zcipc_region_import (struct zcipc_region *region, int fd, size_t size,
-    bool check_seals, unsigned int flags);
+    bool allow_dmabuf, unsigned int flags);
 
 /* Unmaps and closes; safe on a zeroed or already cleared region. */
 void zcipc_region_clear (struct zcipc_region *region);

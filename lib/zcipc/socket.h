@@ -63,7 +63,9 @@ int zcipc_socket_send (int fd, const struct iovec *iov, int iov_count,
  * which arrive CLOEXEC and belong to the caller afterwards. A truncated
  * datagram or control message, more fds than `max_fds`, or fds on an empty
  * datagram, closes every fd that came and returns -EPROTO. Returns 0 with *out_len == 0 at hang-up,
- * -EAGAIN when `dontwait` and nothing is pending. */
+ * -EAGAIN when `dontwait` and nothing is pending, -EMFILE or -ENFILE when
+ * the kernel could not install the fds because this process (or the
+ * system) is out of file descriptors (the datagram is lost). */
 int zcipc_socket_recv (int fd, void *buf, size_t cap, size_t *out_len,
     int *fds, unsigned max_fds, unsigned *out_n_fds, int dontwait);
 

@@ -15,6 +15,11 @@ HELLO, WELCOME, REJECT, REGION_ADD, REGION_REMOVE, EVENT, FRAME, RELEASE = range
 REGION_FLAG_MEMFD = 1
 REPORT, STATS_REQUEST, STATS_REPLY = range(14, 17)
 STATS_VERSION = 1
+REGION_FLAG_DMABUF = 2
+# Event kinds (gst/gstzcipcserial.h) and meta record kinds.
+EVENT_CAPS, EVENT_STREAM_START, EVENT_SEGMENT, EVENT_TAG, EVENT_EOS = range(1, 6)
+EVENT_CUSTOM = 7
+META_VIDEO, META_VIDEO_CROP, META_REFERENCE_TIMESTAMP, META_CUSTOM = range(1, 5)
 
 
 def header(kind: int, size: int) -> bytes:
@@ -38,9 +43,32 @@ def region_add(region_id: int, size: int, flags: int = REGION_FLAG_MEMFD) -> byt
     return header(REGION_ADD, 24) + struct.pack("=IIQ", region_id, flags, size)
 
 
-def frame(seq: int, region_id: int, offset: int, size: int, pts: int = 0) -> bytes:
-    fixed = header(FRAME, 80 + 24) + struct.pack("=QQQQQQQIIII", seq, pts, pts, 0, 0, 0, 0, 0, 1, 0, 0)
-    return fixed + struct.pack("=IIQQ", region_id, 0, offset, size)
+def frame(seq: int, region_id: int, offset: int, size: int, pts: int = 0, metas: bytes = b"") -> bytes:
+    fixed = header(FRAME, 80 + 24 + len(metas)) + \
+        struct.pack("=QQQQQQQIIII", seq, pts, pts, 0, 0, 0, 0, 0, 1, len(metas), 0)
+    return fixed + struct.pack("=IIQQ", region_id, 0, offset, size) + metas
+
+
+def reject(error: int, reason: bytes = b"go away") -> bytes:
+    return header(REJECT, 144) + struct.pack("=Ii128s", VERSION, error, reason)
+
+
+def meta_record(kind: int, payload: bytes) -> bytes:
+    """One serialized meta: [kind][size][payload][pad to 8]."""
+    rec = struct.pack("=II", kind, len(payload)) + payload
+    return rec + b"\0" * ((8 - len(rec) % 8) % 8)
+
+
+def video_meta(fmt: int, width: int, height: int, offsets: list[int], strides: list[int]) -> bytes:
+    """A GstVideoMeta record (format is a GstVideoFormat number)."""
+    n = len(offsets)
+    offs = offsets + [0] * (4 - n)
+    strs = strides + [0] * (4 - n)
+    return meta_record(META_VIDEO, struct.pack("=IIIIII4Q4i", 0, fmt, width, height, n, 0, *offs, *strs))
+
+
+def custom_meta(name: str, structure: str) -> bytes:
+    return meta_record(META_CUSTOM, name.encode() + b"\0" + structure.encode() + b"\0")
 
 
 def event(kind: int, payload: bytes) -> bytes:

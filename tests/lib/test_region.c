@@ -187,6 +187,57 @@ START_TEST (test_import_refuses_an_fd_that_is_no_memfd)
 
 END_TEST;
 
+START_TEST (test_check_refuses_a_regular_file_whatever_is_allowed)
+{
+  struct zt_tmpdir dir;
+  struct zcipc_region r;
+  const char *why = NULL;
+  char path[256];
+  int fd, maps = zt_count_maps ();
+
+  zt_tmpdir_make (&dir);
+  zt_tmpdir_file (&dir, "region", path, sizeof path);
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ck_assert_int_ge (fd, 0);
+  ck_assert_int_eq (ftruncate (fd, (off_t) page), 0);
+  /* Big enough, but a file: it can be truncated under any mapping. */
+  ck_assert_int_eq (zcipc_region_check (fd, page, true, &why), -EBADFD);
+  ck_assert_ptr_nonnull (strstr (why, "a file that can shrink"));
+  ck_assert_int_eq (zcipc_region_import (&r, fd, page, true, 0), -EBADFD);
+  ck_assert_int_eq (zcipc_region_import (&r, fd, page, false, 0), -EBADFD);
+  ck_assert_int_eq (zt_count_maps (), maps);
+  close (fd);
+  unlink (path);
+  zt_tmpdir_remove (&dir);
+}
+
+END_TEST;
+
+START_TEST (test_check_says_what_a_refused_fd_is)
+{
+  const char *why = NULL;
+  int unsealed = zt_memfd (page, 0);
+  int sealed = zt_memfd (page, ZCIPC_REGION_REQUIRED_SEALS);
+  int pipe_fds[2];
+
+  ck_assert_int_eq (pipe2 (pipe_fds, O_CLOEXEC), 0);
+  ck_assert_int_eq (zcipc_region_check (pipe_fds[0], page, true, &why),
+      -EBADFD);
+  ck_assert_ptr_nonnull (strstr (why, "pipe"));
+  ck_assert_int_eq (zcipc_region_check (unsealed, page, true, &why), -EBADFD);
+  ck_assert_ptr_nonnull (strstr (why, "not sealed"));
+  ck_assert_int_eq (zcipc_region_check (sealed, 2 * page, true, &why),
+      -EBADFD);
+  ck_assert_ptr_nonnull (strstr (why, "smaller than it claims"));
+  ck_assert_int_eq (zcipc_region_check (sealed, page, false, &why), 0);
+  close (pipe_fds[0]);
+  close (pipe_fds[1]);
+  close (unsealed);
+  close (sealed);
+}
+
+END_TEST;
+
 START_TEST (test_import_checks_a_memfd_even_when_not_asked_to)
 {
   struct zcipc_region r;
@@ -541,6 +592,8 @@ region_suite (void)
   tcase_add_test (tc, test_import_refuses_a_memfd_smaller_than_claimed);
   tcase_add_test (tc, test_import_refuses_an_unsealed_memfd);
   tcase_add_test (tc, test_import_refuses_an_fd_that_is_no_memfd);
+  tcase_add_test (tc, test_check_refuses_a_regular_file_whatever_is_allowed);
+  tcase_add_test (tc, test_check_says_what_a_refused_fd_is);
   tcase_add_test (tc, test_import_checks_a_memfd_even_when_not_asked_to);
   tcase_add_test (tc, test_import_refuses_bad_arguments);
   tcase_add_test (tc, test_region_name_shows_in_maps);

@@ -2130,6 +2130,165 @@ START_TEST (test_client_refuses_an_unsealed_memfd_announced_without_flags)
 
 END_TEST;
 
+/* A plain file: neither sealed nor a DMABuf, whatever it is called. */
+static void
+check_regular_file_region (uint32_t flags)
+{
+  char path[256];
+  struct zt_tmpdir dir;
+  int file, pfd;
+  struct zcipc_client *c;
+
+  zt_tmpdir_make (&dir);
+  zt_tmpdir_file (&dir, "region", path, sizeof path);
+  file = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ck_assert_int_ge (file, 0);
+  ck_assert_int_eq (ftruncate (file, 16 * 4096), 0);
+  c = fake_connect (4, 4, &pfd);
+  fake_send_region (pfd, 1, flags, 16 * 4096, file);
+  fake_send_frame (pfd, 1, 1, 8 * 4096, 100);
+  /* Shrunk under a mapping, a read of the frame would raise SIGBUS. */
+  ck_assert_int_eq (ftruncate (file, 0), 0);
+  expect_refusal (c, "a file that can shrink");
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 0);
+  close (file);
+  unlink (path);
+  zt_tmpdir_remove (&dir);
+  fake_finish (c, pfd);
+}
+
+START_TEST (test_client_refuses_a_regular_file_region_whatever_its_flags)
+{
+  check_regular_file_region (0);
+  check_regular_file_region (ZCIPC_REGION_FLAG_DMABUF);
+  check_regular_file_region (ZCIPC_REGION_FLAG_MEMFD);
+}
+
+END_TEST;
+
+START_TEST (test_client_maps_a_region_at_its_first_frame_within_its_limit)
+{
+  struct zcipc_client_event ev;
+  int pfd, maps;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  zcipc_client_set_map_limits (c, 8 * 4096, 4096);
+  maps = zt_count_maps ();
+  fake_send_good_region (pfd, 1, 4 * 4096);
+  fake_send_good_region (pfd, 2, 4 * 4096);
+  fake_send_good_region (pfd, 3, 4096);
+  ck_assert_int_eq (zcipc_client_next (c, &ev, 100), -EAGAIN);
+  /* Announced, checked, not mapped. */
+  ck_assert_uint_eq (zcipc_client_n_regions (c), 3);
+  ck_assert_int_eq (zt_count_maps (), maps);
+  ck_assert_uint_eq (zcipc_client_mapped_bytes (c), 0);
+  fake_send_frame (pfd, 1, 1, 0, 16);
+  fake_send_frame (pfd, 2, 2, 0, 16);
+  zt_client_next_frame (c, &ev, 5000);
+  zt_client_next_frame (c, &ev, 5000);
+  ck_assert_uint_eq (zcipc_client_mapped_bytes (c), 8 * 4096);
+  /* 4 KiB more would pass the limit. */
+  fake_send_frame (pfd, 3, 3, 0, 16);
+  expect_refusal (c, "more than the 32768 bytes its stream can need");
+  ck_assert_int_eq (zcipc_client_release (c, 1), 0);
+  ck_assert_int_eq (zcipc_client_release (c, 2), 0);
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_refuses_more_than_256_regions)
+{
+  int memfd = zt_memfd (4096, ZT_SEAL_SHRINK | ZT_SEAL_GROW | ZT_SEAL_SEAL);
+  struct zcipc_client_event ev;
+  int pfd;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  /* In batches the socket buffer takes, each read before the next. */
+  for (uint32_t id = 1; id <= ZCIPC_CLIENT_MAX_REGIONS; id++) {
+    fake_send_region (pfd, id, ZCIPC_REGION_FLAG_MEMFD, 4096, memfd);
+    if (id % 32 == 0)
+      ck_assert_int_eq (zcipc_client_next (c, &ev, 50), -EAGAIN);
+  }
+  ck_assert_uint_eq (zcipc_client_n_regions (c), ZCIPC_CLIENT_MAX_REGIONS);
+  fake_send_region (pfd, ZCIPC_CLIENT_MAX_REGIONS + 1, ZCIPC_REGION_FLAG_MEMFD,
+      4096, memfd);
+  close (memfd);
+  expect_refusal (c, "more than 256 regions");
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
+START_TEST (test_client_keeps_only_producer_refusals_of_a_reject)
+{
+  static const int kept[] = { -EACCES, -EUSERS, -EPROTONOSUPPORT };
+  static const int mapped[] = { -ECANCELED, -ECONNRESET, -ETIMEDOUT, -ENOENT,
+    -12345
+  };
+
+  for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+    struct zcipc_client *c;
+
+    ck_assert_int_eq (zcipc_client_new (fake_path, 2, &c), 0);
+    ck_assert_int_eq (zt_fake_producer_refuse (fake_listen_fd, c, kept[i],
+            "no"), kept[i]);
+    zcipc_client_unref (c);
+  }
+  for (size_t i = 0; i < sizeof mapped / sizeof mapped[0]; i++) {
+    struct zcipc_client *c;
+
+    ck_assert_int_eq (zcipc_client_new (fake_path, 2, &c), 0);
+    ck_assert_int_eq (zt_fake_producer_refuse (fake_listen_fd, c, mapped[i],
+            "chosen\x1b[31m"), -EPROTO);
+    ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "chosen?[31m"));
+    zcipc_client_unref (c);
+  }
+  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+}
+
+END_TEST;
+
+START_TEST (test_client_reports_running_out_of_fds_as_its_own)
+{
+  int memfd = zt_memfd (4096, ZT_SEAL_SHRINK | ZT_SEAL_GROW | ZT_SEAL_SEAL);
+  struct zcipc_client_event ev;
+  struct rlimit old, low;
+  int pfd, res;
+  struct zcipc_client *c = fake_connect (4, 4, &pfd);
+
+  int highest = 0;
+
+  ck_assert_int_eq (getrlimit (RLIMIT_NOFILE, &old), 0);
+  for (int fd = 0; fd < 4096; fd++)
+    if (fcntl (fd, F_GETFD) >= 0)
+      highest = fd;
+  /* Room for a few fds, which the filler below takes: none is left for
+   * the region's. */
+  low = old;
+  low.rlim_cur = (rlim_t) highest + 8;
+  fake_send_region (pfd, 1, ZCIPC_REGION_FLAG_MEMFD, 4096, memfd);
+  close (memfd);
+  {
+    int fill[1024], n = 0, fd;
+
+    ck_assert_int_eq (setrlimit (RLIMIT_NOFILE, &low), 0);
+    while (n < 1024 && (fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+      fill[n++] = fd;
+    res = zcipc_client_next (c, &ev, 5000);
+    while (n > 0)
+      close (fill[--n]);
+    ck_assert_int_eq (setrlimit (RLIMIT_NOFILE, &old), 0);
+  }
+  ck_assert_msg (res == -EMFILE, "next: %s (%s)", zcipc_strerror (res),
+      zcipc_client_reason (c));
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c),
+          "this process ran out of file descriptors"));
+  fake_finish (c, pfd);
+}
+
+END_TEST;
+
 START_TEST (test_client_refuses_a_frame_outside_its_region)
 {
   static const uint64_t cases[][2] = {
@@ -2831,6 +2990,13 @@ server_client_suite (void)
       test_client_refuses_an_unsealed_memfd_announced_as_a_dmabuf);
   tcase_add_test (tc,
       test_client_refuses_an_unsealed_memfd_announced_without_flags);
+  tcase_add_test (tc,
+      test_client_refuses_a_regular_file_region_whatever_its_flags);
+  tcase_add_test (tc,
+      test_client_maps_a_region_at_its_first_frame_within_its_limit);
+  tcase_add_test (tc, test_client_refuses_more_than_256_regions);
+  tcase_add_test (tc, test_client_keeps_only_producer_refusals_of_a_reject);
+  tcase_add_test (tc, test_client_reports_running_out_of_fds_as_its_own);
   tcase_add_test (tc, test_client_refuses_a_frame_outside_its_region);
   tcase_add_test (tc, test_client_accepts_a_frame_covering_its_whole_region);
   tcase_add_test (tc, test_client_refuses_a_frame_in_an_unknown_region);
