@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +22,8 @@ gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst  # noqa: E402
 
 from zcipctest import GST_LAUNCH, checksums, wait_for_path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
 
 Gst.init(None)
 
@@ -254,6 +258,38 @@ def test_a_directory_squatted_in_tmp_by_another_user_is_refused(launcher, other_
     assert os.listdir(no_nobody_dir) == []
 
 
+def test_a_stream_shared_through_a_group_directory_reaches_members_only(launcher,
+                                                                       other_uid_env):
+    """docs/uri.md's recipe for sharing with other users: socket-path in a
+    setgid directory of a group, socket-mode=0660. A member (by a
+    supplementary group) receives; a non-member is shut out."""
+    if os.getuid() != 0:
+        pytest.skip("running as uid 65534 needs root")
+    group = 44  # Debian's "video"; any gid works
+    with tempfile.TemporaryDirectory(prefix="zs-", dir="/tmp") as d:
+        shared = Path(d)
+        os.chown(shared, 0, group)
+        shared.chmod(0o2770)
+        sock = shared / "cam0"
+        producer = launcher.launch(f"{HEAD} ! zcipcsink socket-path={sock} socket-mode=0660 "
+                                   f"{LOSSLESS}", name="producer")
+        wait_for_path(sock)
+        st = os.lstat(sock)
+        assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (group, 0o660)
+        outsider = launcher.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 GST_LAUNCH, "-q", "zcipcsrc", f"socket-path={sock}", "!",
+                                 "fakesink"], name="outsider", extra_env=other_uid_env)
+        assert outsider.wait(30) != 0, outsider.describe()
+        assert "Could not receive from" in outsider.stderr(), outsider.describe()
+        member = launcher.run(["setpriv", "--reuid=65534", "--regid=65534", f"--groups={group}",
+                               GST_LAUNCH, "-q", "zcipcsrc", f"socket-path={sock}", "!",
+                               "checksumsink", "sync=false"], name="member",
+                              extra_env=other_uid_env)
+        assert member.wait(60) == 0, member.describe()
+        assert producer.wait(30) == 0, producer.describe()
+        assert len(checksums(member.stdout())) == 30
+
+
 # ------------------------------------------------------------- URIs
 
 
@@ -404,3 +440,26 @@ def test_zcipcsrc_is_the_marginal_rank_zcipc_source():
     assert factory.get_rank() == Gst.Rank.MARGINAL
     assert Gst.uri_protocol_is_supported(Gst.URIType.SRC, "zcipc")
     assert Gst.uri_protocol_is_supported(Gst.URIType.SINK, "zcipc")
+
+
+def test_opencv_captures_a_named_stream_by_uri_pixel_for_pixel(launcher, xdg_runtime_dir,
+                                                              tmp_path):
+    """cv2.VideoCapture("zcipc://cam0", cv2.CAP_GSTREAMER): OpenCV plays a
+    URI through uridecodebin, so a name is all an OpenCV user types."""
+    import numpy as np
+    got, ref = tmp_path / "got.npy", tmp_path / "ref.npy"
+    reference = launcher.run([sys.executable, str(HERE / "opencv_capture.py"), "--pipeline",
+                              f"{HEAD} ! videoconvert ! video/x-raw,format=BGR ! appsink",
+                              "--out", str(ref)], name="reference")
+    assert reference.wait(60) == 0, reference.describe()
+    producer = start_producer(launcher, xdg_runtime_dir)
+    capture = launcher.run([sys.executable, str(HERE / "opencv_capture.py"), "--pipeline",
+                            "zcipc://cam0", "--out", str(got)], name="capture",
+                           extra_env=env_of(xdg_runtime_dir))
+    assert capture.wait(60) == 0, capture.describe()
+    assert producer.wait(30) == 0, producer.describe()
+    expected, frames = np.load(ref), np.load(got)
+    assert expected.shape == (30, 120, 160, 3)
+    assert frames.shape == expected.shape, capture.describe()
+    for i in range(30):
+        assert np.array_equal(frames[i], expected[i]), f"frame {i} differs"
