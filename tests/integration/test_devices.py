@@ -133,7 +133,10 @@ class Monitor:
             if watch is not None and watched is None and watch.exists():
                 watched = time.monotonic()
             events = self._note()
-            matching = [e for e in events if e.kind == kind and e.name == name]
+            # A block is printed in pieces: a found one is whole once its
+            # launch line (the last) is there.
+            matching = [e for e in events if e.kind == kind and e.name == name
+                        and (kind == "removed" or e.launch)]
             if len(matching) > nth:
                 return matching[nth], self.seen[(kind, name, nth)], watched
             if self.proc.popen.poll() is not None:
@@ -342,16 +345,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_an_idle_monitor_watching_a_live_stream_uses_almost_no_cpu(launcher, runtime_dir, stream_dir):
+def context_switches(pid: int) -> int:
+    """Times the threads of a process went to sleep or were preempted: a
+    sleeping process makes none, a polling loop one per tick."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/status") as f:
+            total += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+    return total
+
+
+def test_an_idle_monitor_watching_a_live_stream_uses_almost_no_cpu_and_never_wakes(
+        launcher, runtime_dir, stream_dir):
     monitor = Monitor(launcher, runtime_dir)
     monitor.wait_started()
     start_producer(launcher, runtime_dir, "cam0")
     monitor.wait_for("found", "cam0")
     time.sleep(2.5)  # GIO's delayed change events for the new socket are past
-    before = cpu_seconds(monitor.proc.pid)
+    before, switches = cpu_seconds(monitor.proc.pid), context_switches(monitor.proc.pid)
     time.sleep(3.0)
     used = cpu_seconds(monitor.proc.pid) - before
+    woke = context_switches(monitor.proc.pid) - switches
     assert used < 0.1, f"the idle monitor used {used:.2f} s of CPU in 3 s"
+    # Even a 2 Hz timer would wake it 6 times.
+    assert woke < 5, f"the idle monitor woke {woke} times in 3 s"
 
 
 def test_the_monitor_does_not_take_a_consumer_place(launcher, runtime_dir, stream_dir):
@@ -437,3 +454,48 @@ def test_a_stopped_monitor_leaves_no_connection_thread_or_fd_behind(
         assert stopped[3:7] == ["monitors", "0", "provider-threads", "0"], res.stdout
     # The first cycle may open what GLib keeps for good (the inotify fd).
     assert lines[3][-1] == lines[5][-1], res.stdout
+
+
+LATE_CAPS_PRODUCER = textwrap.dedent("""
+    import sys, time
+    import gi
+    gi.require_version("Gst", "1.0")
+    from gi.repository import Gst
+    Gst.init(None)
+    pipeline = Gst.parse_launch("appsrc name=src is-live=true format=time ! zcipcsink stream-name=late")
+    pipeline.set_state(Gst.State.PLAYING)  # the socket is there; no caps yet
+    time.sleep(float(sys.argv[1]))
+    src = pipeline.get_by_name("src")
+    src.set_property("caps", Gst.Caps.from_string(
+        "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1"))
+    print("caps set", flush=True)
+    for i in range(300):
+        buf = Gst.Buffer.new_wrapped(bytes(64 * 48 * 4))
+        buf.pts = i * Gst.SECOND // 30
+        src.emit("push-buffer", buf)
+        time.sleep(1 / 30)
+    pipeline.set_state(Gst.State.NULL)
+""")
+
+
+def test_a_producer_without_caps_yet_is_listed_with_its_caps_once_it_has_them(
+        launcher, runtime_dir, stream_dir):
+    monitor = Monitor(launcher, runtime_dir)
+    monitor.wait_started()
+    producer = launcher.run([PY, "-c", LATE_CAPS_PRODUCER, "2.5"], name="late-producer",
+                            extra_env=env_for(runtime_dir))
+    # Listed after a second without caps, with ANY caps (printed as none)...
+    first, _, _ = monitor.wait_for("found", "late", also=producer)
+    assert first.caps == "", first
+    assert "caps set" not in producer.stdout()
+    # ...and replaced by one with the caps once the producer has them.
+    wait_until_printed = time.monotonic() + 10
+    while "caps set" not in producer.stdout():
+        assert time.monotonic() < wait_until_printed, producer.describe()
+        time.sleep(0.01)
+    caps_at = time.monotonic()
+    monitor.wait_for("removed", "late", also=producer)
+    second, found_at, _ = monitor.wait_for("found", "late", nth=1, also=producer)
+    assert second.caps.startswith("video/x-raw, format=RGBA, width=64, height=48"), second
+    # Asked again every 2 s at most once listed with ANY caps.
+    assert found_at - caps_at < 2.5, f"caps seen {found_at - caps_at:.2f} s after they were set"
