@@ -77,8 +77,7 @@ gst_zcipc_device_class_init (GstZcipcDeviceClass * klass)
   g_object_class_install_property (gobject_class, PROP_SOCKET_PATH,
       g_param_spec_string ("socket-path", "Socket path",
           "The producer's socket", NULL,
-          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-          G_PARAM_STATIC_STRINGS));
+          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
 
   /**
    * GstZcipcDevice:caps-string:
@@ -89,8 +88,7 @@ gst_zcipc_device_class_init (GstZcipcDeviceClass * klass)
   g_object_class_install_property (gobject_class, PROP_CAPS_STRING,
       g_param_spec_string ("caps-string", "Caps string",
           "The stream's caps as the producer reported them", "",
-          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-          G_PARAM_STATIC_STRINGS));
+          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
 }
 
 static void
@@ -161,8 +159,7 @@ gst_zcipc_device_create_element (GstDevice * device, const gchar * name)
 }
 
 static gboolean
-gst_zcipc_device_reconfigure_element (GstDevice * device,
-    GstElement * element)
+gst_zcipc_device_reconfigure_element (GstDevice * device, GstElement * element)
 {
   GstZcipcDevice *self = GST_ZCIPC_DEVICE (device);
   GstElementFactory *factory = gst_element_get_factory (element);

@@ -32,7 +32,7 @@
  * take polling).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE             /* lstat, S_ISSOCK, F_DUPFD_CLOEXEC under -std=c11 */
+#define _GNU_SOURCE             /* lstat, S_ISSOCK, F_DUPFD_CLOEXEC (c11) */
 #endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -148,17 +148,14 @@ G_DEFINE_TYPE (GstZcipcDeviceProvider, gst_zcipc_device_provider,
 /* MARGINAL: the lowest rank GstDeviceMonitor takes; these are streams of
  * other processes, not hardware, so no provider should be hidden for us. */
 GST_DEVICE_PROVIDER_REGISTER_DEFINE (zcipcdeviceprovider,
-    "zcipcdeviceprovider", GST_RANK_MARGINAL,
-    GST_TYPE_ZCIPC_DEVICE_PROVIDER);
+    "zcipcdeviceprovider", GST_RANK_MARGINAL, GST_TYPE_ZCIPC_DEVICE_PROVIDER);
 
 static void gst_zcipc_device_provider_finalize (GObject * object);
 static GList *gst_zcipc_device_provider_probe (GstDeviceProvider * provider);
-static gboolean gst_zcipc_device_provider_start (GstDeviceProvider *
-    provider);
+static gboolean gst_zcipc_device_provider_start (GstDeviceProvider * provider);
 static void gst_zcipc_device_provider_stop (GstDeviceProvider * provider);
 
-static void watch_directory (GstZcipcDeviceProvider * self,
-    gboolean initial);
+static void watch_directory (GstZcipcDeviceProvider * self, gboolean initial);
 static void stream_probe (Stream * stream);
 static void stream_ask (Stream * stream);
 
@@ -358,8 +355,7 @@ stream_publish (Stream * stream)
   GstDevice *device;
 
   if (stream->device != NULL && !g_strcmp0 (stream->caps_string,
-          gst_zcipc_device_get_caps_string (GST_ZCIPC_DEVICE (stream->
-                      device))))
+          gst_zcipc_device_get_caps_string (GST_ZCIPC_DEVICE (stream->device))))
     return;
   /* Caps changed (or came): the old device described another stream. */
   stream_remove_device (stream);
@@ -453,8 +449,7 @@ probe_job_done (GObject * source_object, GAsyncResult * result,
   stream->state = STREAM_LIVE;
   stream->pid = job->stats->pid;
   g_free (stream->caps_string);
-  stream->caps_string = g_strndup (job->stats->caps,
-      sizeof (job->stats->caps));
+  stream->caps_string = g_strndup (job->stats->caps, sizeof (job->stats->caps));
   stream_watch (stream);
 
   if (stream->caps_string[0] == '\0') {
@@ -674,8 +669,7 @@ watch_directory (GstZcipcDeviceProvider * self, gboolean initial)
   if (res == -ENOENT) {
     g_autoptr (GFile) parent = g_file_get_parent (self->dir_file);
 
-    GST_INFO_OBJECT (self, "%s does not exist yet: watching its parent",
-        path);
+    GST_INFO_OBJECT (self, "%s does not exist yet: watching its parent", path);
     self->parent_monitor = g_file_monitor_directory (parent,
         G_FILE_MONITOR_NONE, NULL, &error);
     if (self->parent_monitor == NULL) {
