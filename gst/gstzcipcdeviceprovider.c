@@ -74,14 +74,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_zcipc_device_provider_debug);
 #define CAPS_RETRY_LATE_MS 2000
 #define CAPS_WAIT_US (1 * G_USEC_PER_SEC)
 
-typedef enum
-{
-  STREAM_PROBING,               /* a probe or a request is in flight */
-  STREAM_WAITING,               /* a timer will probe or ask again */
-  STREAM_LIVE,                  /* answered: fd open and watched */
-  STREAM_DEAD,                  /* stale, not a producer, or gone */
-} StreamState;
-
 /* One socket file of the directory. Provider thread only; reference
  * counted because probes and timers in flight hold it. */
 typedef struct
@@ -97,10 +89,9 @@ typedef struct
   gint64 fresh_until;
   guint refused_delay_ms;
 
-  StreamState state;
   int fd;                       /* monitor connection, -1 when none */
-  GSource *watch;               /* on fd while LIVE */
-  GSource *timer;               /* while WAITING */
+  GSource *watch;               /* on fd, except while a job asks on it */
+  GSource *timer;               /* to probe or ask again */
   gint64 answered_at;           /* first reply without caps, 0 if none */
   guint caps_delay_ms;
   gint pid;
@@ -272,7 +263,6 @@ stream_kill (Stream * stream)
     stream->fd = -1;
   }
   stream_remove_device (stream);
-  stream->state = STREAM_DEAD;
 }
 
 /* The table's destroy function: the file went, or the provider stops. */
@@ -303,7 +293,6 @@ static void
 stream_set_timer (Stream * stream, guint delay_ms, GSourceFunc func)
 {
   stream_cancel_timer (stream);
-  stream->state = STREAM_WAITING;
   stream->timer = g_timeout_source_new (delay_ms);
   g_source_set_callback (stream->timer, func, stream_ref (stream),
       (GDestroyNotify) stream_unref);
@@ -446,7 +435,6 @@ probe_job_done (GObject * source_object, GAsyncResult * result,
 
   if (stream->fd < 0)
     stream->fd = g_steal_fd (&job->fd);
-  stream->state = STREAM_LIVE;
   stream->pid = job->stats->pid;
   g_free (stream->caps_string);
   stream->caps_string = g_strndup (job->stats->caps, sizeof (job->stats->caps));
@@ -462,7 +450,6 @@ probe_job_done (GObject * source_object, GAsyncResult * result,
         "%u ms", stream->name, stream->caps_delay_ms);
     stream_set_timer (stream, stream->caps_delay_ms, stream_retry_ask);
     /* The fd stays watched meanwhile: a hang-up still counts. */
-    stream->state = STREAM_LIVE;
     stream->caps_delay_ms = MIN (stream->caps_delay_ms * 2,
         late ? CAPS_RETRY_LATE_MS : CAPS_RETRY_SOON_MS);
   } else {
@@ -488,7 +475,6 @@ stream_run_job (Stream * stream, int fd)
   job->path = g_strdup (stream->path);
   job->fd = fd;
   job->stats = g_new0 (struct zcipc_stats_stream, 1);
-  stream->state = STREAM_PROBING;
 
   /* The callback runs in the thread-default context: the provider's. */
   task = g_task_new (self, NULL, probe_job_done, stream_ref (stream));
@@ -519,7 +505,6 @@ stream_ask (Stream * stream)
     GST_WARNING_OBJECT (stream->provider, "stream %s: dup: %s", stream->name,
         g_strerror (errno));
     /* Keep the device as it is, watched for the hang-up. */
-    stream->state = STREAM_LIVE;
     stream_watch (stream);
     return;
   }

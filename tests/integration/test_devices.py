@@ -7,6 +7,7 @@ with its own $XDG_RUNTIME_DIR."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from zcipctest import wait_for_path
+from zcipctest import BUILD_DIR, wait_for_path
 
 PY = "/usr/bin/python3"
 LIVE_VIDEO = ("videotestsrc is-live=true pattern=solid-color foreground-color=0xff20c040 ! "
@@ -144,7 +145,8 @@ class Monitor:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no '{kind}' for {name} within {timeout} s:\n"
                                      f"{self.proc.describe()}"
-                                     + (f"\n{also.describe()}" if also else ""))
+                                     + (f"\n{also.describe()}\nexit status: "
+                                        f"{also.popen.poll()}" if also else ""))
             time.sleep(0.005)
 
     def wait_started(self) -> None:
@@ -187,11 +189,31 @@ def test_a_producer_started_after_the_monitor_is_listed_within_a_second_with_its
     assert_describes(event, "cam0", path, producer.pid, "Video/Source")
 
 
+def wait_publishing(path: Path, runtime_dir: Path, timeout: float = 10.0) -> None:
+    """Waits until the producer at `path` published a frame (zcipc-top's
+    counters): its pipeline is PLAYING. A device is found as soon as the
+    sink has caps, which a live pipeline has in PAUSED already; SIGINT to
+    `gst-launch-1.0 -e` before PLAYING can deadlock it (its EOS meets the
+    live source's wait for PLAYING), and no exit comes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        res = subprocess.run([str(BUILD_DIR / "tools" / "zcipc-top"), "--once", "--json", str(path)],
+                             capture_output=True, text=True, timeout=30,
+                             env={**os.environ, **env_for(runtime_dir)})
+        if res.returncode == 0:
+            stream = json.loads(res.stdout)["streams"][0]
+            if stream.get("frames_sent", 0) + stream.get("frames_unsent", 0) > 0:
+                return
+        assert time.monotonic() < deadline, f"{path} published no frame:\n{res.stdout}{res.stderr}"
+        time.sleep(0.05)
+
+
 def test_a_producer_that_ends_cleanly_is_dropped_within_a_second(launcher, runtime_dir, stream_dir):
     monitor = Monitor(launcher, runtime_dir)
     monitor.wait_started()
     producer, path = start_producer(launcher, runtime_dir, "cam0")
     monitor.wait_for("found", "cam0")
+    wait_publishing(path, runtime_dir)
     stopped = time.monotonic()
     producer.kill(signal.SIGINT)  # -e: EOS, then a clean exit
     _, removed_at, _ = monitor.wait_for("removed", "cam0", also=producer)
@@ -439,7 +461,6 @@ LIFECYCLE_SCRIPT = textwrap.dedent("""
 
 def test_a_stopped_monitor_leaves_no_connection_thread_or_fd_behind(
         launcher, runtime_dir, stream_dir):
-    from zcipctest import BUILD_DIR
     producer, path = start_producer(launcher, runtime_dir, "cam0")
     wait_for_path(path)
     time.sleep(0.5)
