@@ -6,6 +6,7 @@
 
 #include <gst/gst.h>
 
+#include "gstzcipcdeviceprovider.h"
 #include "gstzcipcsink.h"
 #include "gstzcipcsrc.h"
 
@@ -16,6 +17,7 @@ plugin_init (GstPlugin * plugin)
 
   ret |= GST_ELEMENT_REGISTER (zcipcsink, plugin);
   ret |= GST_ELEMENT_REGISTER (zcipcsrc, plugin);
+  ret |= GST_DEVICE_PROVIDER_REGISTER (zcipcdeviceprovider, plugin);
   return ret;
 }
 

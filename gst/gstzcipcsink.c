@@ -77,6 +77,7 @@
 #include <gst/video/video.h>
 
 #include "gstzcipcsink.h"
+#include "gstzcipcaddress.h"
 #include "gstzcipcallocator.h"
 #include "gstzcipcbufferpool.h"
 #include "gstzcipcserial.h"
@@ -93,6 +94,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_STATIC_CAPS_ANY);
 
 #define DEFAULT_SOCKET_PATH NULL
+#define DEFAULT_STREAM_NAME NULL
 #define DEFAULT_SOCKET_MODE 0660
 #define DEFAULT_CONSUMER_QUOTA 8
 #define DEFAULT_MAX_CONSUMERS 32
@@ -109,6 +111,7 @@ enum
 {
   PROP_0,
   PROP_SOCKET_PATH,
+  PROP_STREAM_NAME,
   PROP_SOCKET_MODE,
   PROP_CONSUMER_QUOTA,
   PROP_MAX_CONSUMERS,
@@ -175,6 +178,7 @@ struct _GstZcipcSink
 
   /* OBJECT LOCK: properties */
   gchar *socket_path;
+  gchar *stream_name;
   guint socket_mode;
   guint consumer_quota;
   guint max_consumers;
@@ -220,8 +224,13 @@ struct _GstZcipcSink
   guint64 frames_by_fd;
 };
 
+static void gst_zcipc_sink_uri_handler_init (gpointer g_iface,
+    gpointer iface_data);
+
 #define gst_zcipc_sink_parent_class parent_class
-G_DEFINE_TYPE (GstZcipcSink, gst_zcipc_sink, GST_TYPE_BASE_SINK);
+G_DEFINE_TYPE_WITH_CODE (GstZcipcSink, gst_zcipc_sink, GST_TYPE_BASE_SINK,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        gst_zcipc_sink_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE (zcipcsink, "zcipcsink", GST_RANK_NONE,
     GST_TYPE_ZCIPC_SINK);
 
@@ -298,11 +307,32 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    * Where consumers connect: a file system path for a Unix socket (at most
    * 107 bytes; the directory must exist), or "@name" for a Linux
    * abstract-namespace socket. A stale socket file left by a dead producer
-   * is replaced; one a live producer still serves is an error.
+   * is replaced; one a live producer still serves is an error. Set either
+   * this or #GstZcipcSink:stream-name, not both.
    */
   properties[PROP_SOCKET_PATH] = g_param_spec_string ("socket-path",
       "Socket path", "Unix socket consumers connect to ('@name': abstract "
       "namespace)", DEFAULT_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSink:stream-name:
+   *
+   * Publishes the stream under this name, for `zcipcsrc stream-name=NAME`
+   * or `zcipc://NAME` of the same user to find: its socket is NAME in the
+   * user's stream directory, `$XDG_RUNTIME_DIR/zcipc/` where that variable
+   * is set, else `/run/zcipc/` for root and `/tmp/zcipc-UID/` for others.
+   * The sink makes that directory (mode 0700) when missing, and refuses
+   * one that belongs to another user, can be written by others, or is a
+   * symbolic link. A name is 1 to 64 letters, digits, '.', '_' or '-', and
+   * does not start with '.'. The directory keeps other users out whatever
+   * #GstZcipcSink:socket-mode says: to share a stream with them, use
+   * #GstZcipcSink:socket-path in a directory of a shared group. Set either
+   * this or #GstZcipcSink:socket-path, not both; NULL: none.
+   */
+  properties[PROP_STREAM_NAME] = g_param_spec_string ("stream-name",
+      "Stream name", "Name to publish the stream under, in the user's "
+      "stream directory (instead of socket-path)", DEFAULT_STREAM_NAME,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 
   /**
@@ -801,6 +831,7 @@ gst_zcipc_sink_init (GstZcipcSink * self)
   gchar *quark_name;
 
   self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
+  self->stream_name = g_strdup (DEFAULT_STREAM_NAME);
   self->socket_mode = DEFAULT_SOCKET_MODE;
   self->consumer_quota = DEFAULT_CONSUMER_QUOTA;
   self->max_consumers = DEFAULT_MAX_CONSUMERS;
@@ -831,6 +862,7 @@ gst_zcipc_sink_finalize (GObject * object)
   GstZcipcSink *self = GST_ZCIPC_SINK (object);
 
   g_free (self->socket_path);
+  g_free (self->stream_name);
   g_free (self->allowed_uids);
   g_free (self->allowed_gids);
   g_hash_table_unref (self->announced);
@@ -912,6 +944,10 @@ gst_zcipc_sink_set_property (GObject * object, guint prop_id,
       g_free (self->socket_path);
       self->socket_path = g_value_dup_string (value);
       break;
+    case PROP_STREAM_NAME:
+      g_free (self->stream_name);
+      self->stream_name = g_value_dup_string (value);
+      break;
     case PROP_SOCKET_MODE:
       self->socket_mode = g_value_get_uint (value);
       break;
@@ -969,6 +1005,9 @@ gst_zcipc_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_SOCKET_PATH:
       g_value_set_string (value, self->socket_path);
       break;
+    case PROP_STREAM_NAME:
+      g_value_set_string (value, self->stream_name);
+      break;
     case PROP_SOCKET_MODE:
       g_value_set_uint (value, self->socket_mode);
       break;
@@ -1007,6 +1046,76 @@ gst_zcipc_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
   }
   GST_OBJECT_UNLOCK (self);
+}
+
+/* ----------------------------------------------------------- URI handler */
+
+static GstURIType
+gst_zcipc_sink_uri_get_type (GType type)
+{
+  return GST_URI_SINK;
+}
+
+static const gchar *const *
+gst_zcipc_sink_uri_get_protocols (GType type)
+{
+  static const gchar *const protocols[] = { GST_ZCIPC_URI_PROTOCOL, NULL };
+
+  return protocols;
+}
+
+static gchar *
+gst_zcipc_sink_uri_get_uri (GstURIHandler * handler)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (handler);
+  gchar *uri;
+
+  GST_OBJECT_LOCK (self);
+  uri = gst_zcipc_uri_build (self->stream_name, self->socket_path);
+  GST_OBJECT_UNLOCK (self);
+  return uri;
+}
+
+/* zcipc://NAME sets stream-name, zcipc:///path socket-path; the other is
+ * cleared, so the URI alone says where the stream goes. */
+static gboolean
+gst_zcipc_sink_uri_set_uri (GstURIHandler * handler, const gchar * uri,
+    GError ** error)
+{
+  GstZcipcSink *self = GST_ZCIPC_SINK (handler);
+  gchar *stream_name, *socket_path;
+
+  if (!gst_zcipc_uri_parse (uri, &stream_name, &socket_path, error))
+    return FALSE;
+  GST_OBJECT_LOCK (self);
+  if (GST_STATE (self) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (self);
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        "Changing the URI of zcipcsink while it publishes is not supported");
+    g_free (stream_name);
+    g_free (socket_path);
+    return FALSE;
+  }
+  g_free (self->stream_name);
+  self->stream_name = stream_name;
+  g_free (self->socket_path);
+  self->socket_path = socket_path;
+  GST_OBJECT_UNLOCK (self);
+  GST_DEBUG_OBJECT (self, "URI '%s'", uri);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STREAM_NAME]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SOCKET_PATH]);
+  return TRUE;
+}
+
+static void
+gst_zcipc_sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  GstURIHandlerInterface *iface = (GstURIHandlerInterface *) g_iface;
+
+  iface->get_type = gst_zcipc_sink_uri_get_type;
+  iface->get_protocols = gst_zcipc_sink_uri_get_protocols;
+  iface->get_uri = gst_zcipc_sink_uri_get_uri;
+  iface->set_uri = gst_zcipc_sink_uri_set_uri;
 }
 
 /* ---------------------------------------------------- server callbacks */
@@ -1151,6 +1260,8 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr (GArray) gids = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autofree gchar *path = NULL;
+  g_autofree gchar *socket_path = NULL;
+  g_autofree gchar *stream_name = NULL;
   g_autofree gchar *uid_list = NULL;
   g_autofree gchar *gid_list = NULL;
   g_autofree gchar *bad = NULL;
@@ -1158,7 +1269,8 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   int res;
 
   GST_OBJECT_LOCK (self);
-  path = g_strdup (self->socket_path);
+  socket_path = g_strdup (self->socket_path);
+  stream_name = g_strdup (self->stream_name);
   uid_list = g_strdup (self->allowed_uids);
   gid_list = g_strdup (self->allowed_gids);
   config.socket_mode = self->socket_mode;
@@ -1166,12 +1278,11 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   config.max_consumers = self->max_consumers;
   GST_OBJECT_UNLOCK (self);
 
-  if (!path || !*path) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No socket path set: set zcipcsink's socket-path property"),
-        ("socket-path is empty"));
+  /* The producer makes the stream directory of a name. */
+  path = gst_zcipc_address_resolve (GST_ELEMENT_CAST (self), stream_name,
+      socket_path, TRUE, NULL);
+  if (!path)
     return FALSE;
-  }
   if (!socket_mode_from_value (config.socket_mode, &config.socket_mode)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("socket-mode %u is not a file mode: write it in octal with its "

@@ -78,6 +78,7 @@
 #include <gst/video/video.h>
 
 #include "gstzcipcsrc.h"
+#include "gstzcipcaddress.h"
 #include "gstzcipcframepool.h"
 #include "gstzcipcserial.h"
 #include "zcipc/client.h"
@@ -93,6 +94,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_STATIC_CAPS_ANY);
 
 #define DEFAULT_SOCKET_PATH NULL
+#define DEFAULT_STREAM_NAME NULL
 #define DEFAULT_TIMEOUT 0
 #define DEFAULT_MAX_HELD 4
 #define DEFAULT_RECONNECT TRUE
@@ -126,6 +128,7 @@ enum
 {
   PROP_0,
   PROP_SOCKET_PATH,
+  PROP_STREAM_NAME,
   PROP_TIMEOUT,
   PROP_MAX_HELD,
   PROP_RECONNECT,
@@ -143,6 +146,7 @@ struct _GstZcipcSrc
 
   /* OBJECT LOCK: properties */
   gchar *socket_path;
+  gchar *stream_name;
   guint timeout;
   guint max_held;
   gboolean reconnect;
@@ -151,6 +155,14 @@ struct _GstZcipcSrc
 
   /* Streaming thread: retimestamp as of start() */
   gboolean retimestamp_active;
+  /* Set by start(), freed by stop(); read by the streaming thread: the
+   * socket to connect to, and the stream-name it came from (NULL for a
+   * socket-path), whose directory is checked after each connect. */
+  gchar *path;
+  gchar *path_stream_name;
+  /* The stream directory did not exist at start(): wait for the producer
+   * to make it, as for a socket not there yet. */
+  gboolean path_dir_missing;
 
   /* OBJECT LOCK: what downstream says it keeps, for the quota we ask */
   guint downstream_min_buffers; /* the ALLOCATION query's pool minimums */
@@ -218,8 +230,17 @@ struct _GstZcipcSrc
 };
 
 #define gst_zcipc_src_parent_class parent_class
-G_DEFINE_TYPE (GstZcipcSrc, gst_zcipc_src, GST_TYPE_PUSH_SRC);
-GST_ELEMENT_REGISTER_DEFINE (zcipcsrc, "zcipcsrc", GST_RANK_NONE,
+static void gst_zcipc_src_uri_handler_init (gpointer g_iface,
+    gpointer iface_data);
+
+G_DEFINE_TYPE_WITH_CODE (GstZcipcSrc, gst_zcipc_src, GST_TYPE_PUSH_SRC,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        gst_zcipc_src_uri_handler_init));
+/* MARGINAL: a URI source that playbin may pick. gst_element_make_from_uri
+ * only orders the handlers of a protocol by rank (rank NONE works too on
+ * 1.22); MARGINAL says that this is the one to use for zcipc://. Its class
+ * (Source/Network) keeps it out of autovideosrc, which takes Video only. */
+GST_ELEMENT_REGISTER_DEFINE (zcipcsrc, "zcipcsrc", GST_RANK_MARGINAL,
     GST_TYPE_ZCIPC_SRC);
 
 static void gst_zcipc_src_set_property (GObject * object, guint prop_id,
@@ -254,11 +275,28 @@ gst_zcipc_src_class_init (GstZcipcSrcClass * klass)
    * GstZcipcSrc:socket-path:
    *
    * The socket of the zcipcsink to receive from ("@name" for an abstract
-   * socket).
+   * socket). Set either this or #GstZcipcSrc:stream-name, not both.
    */
   properties[PROP_SOCKET_PATH] = g_param_spec_string ("socket-path",
       "Socket path", "Socket of the zcipcsink to receive from ('@name': "
       "abstract namespace)", DEFAULT_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  /**
+   * GstZcipcSrc:stream-name:
+   *
+   * Receives the stream that a zcipcsink of the same user publishes under
+   * this name (its #GstZcipcSink:stream-name): the socket NAME in the
+   * user's stream directory, `$XDG_RUNTIME_DIR/zcipc/` where that variable
+   * is set, else `/run/zcipc/` for root and `/tmp/zcipc-UID/` for others.
+   * A directory that belongs to another user, can be written by others, or
+   * is a symbolic link is refused; a missing one is waited for like a
+   * missing socket (see #GstZcipcSrc:timeout), since the producer makes
+   * it. Set either this or #GstZcipcSrc:socket-path, not both; NULL: none.
+   */
+  properties[PROP_STREAM_NAME] = g_param_spec_string ("stream-name",
+      "Stream name", "Name of the stream to receive, in the user's stream "
+      "directory (instead of socket-path)", DEFAULT_STREAM_NAME,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 
   /**
@@ -391,6 +429,7 @@ static void
 gst_zcipc_src_init (GstZcipcSrc * self)
 {
   self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
+  self->stream_name = g_strdup (DEFAULT_STREAM_NAME);
   self->timeout = DEFAULT_TIMEOUT;
   self->max_held = DEFAULT_MAX_HELD;
   self->reconnect = DEFAULT_RECONNECT;
@@ -414,6 +453,9 @@ gst_zcipc_src_finalize (GObject * object)
   GstZcipcSrc *self = GST_ZCIPC_SRC (object);
 
   g_free (self->socket_path);
+  g_free (self->stream_name);
+  g_free (self->path);
+  g_free (self->path_stream_name);
   gst_clear_caps (&self->caps);
   g_hash_table_unref (self->dmabufs);
   gst_object_unref (self->dmabuf_allocator);
@@ -484,6 +526,10 @@ gst_zcipc_src_set_property (GObject * object, guint prop_id,
       g_free (self->socket_path);
       self->socket_path = g_value_dup_string (value);
       break;
+    case PROP_STREAM_NAME:
+      g_free (self->stream_name);
+      self->stream_name = g_value_dup_string (value);
+      break;
     case PROP_TIMEOUT:
       self->timeout = g_value_get_uint (value);
       break;
@@ -523,6 +569,9 @@ gst_zcipc_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_SOCKET_PATH:
       g_value_set_string (value, self->socket_path);
       break;
+    case PROP_STREAM_NAME:
+      g_value_set_string (value, self->stream_name);
+      break;
     case PROP_TIMEOUT:
       g_value_set_uint (value, self->timeout);
       break;
@@ -543,6 +592,76 @@ gst_zcipc_src_get_property (GObject * object, guint prop_id, GValue * value,
       break;
   }
   GST_OBJECT_UNLOCK (self);
+}
+
+/* ----------------------------------------------------------- URI handler */
+
+static GstURIType
+gst_zcipc_src_uri_get_type (GType type)
+{
+  return GST_URI_SRC;
+}
+
+static const gchar *const *
+gst_zcipc_src_uri_get_protocols (GType type)
+{
+  static const gchar *const protocols[] = { GST_ZCIPC_URI_PROTOCOL, NULL };
+
+  return protocols;
+}
+
+static gchar *
+gst_zcipc_src_uri_get_uri (GstURIHandler * handler)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (handler);
+  gchar *uri;
+
+  GST_OBJECT_LOCK (self);
+  uri = gst_zcipc_uri_build (self->stream_name, self->socket_path);
+  GST_OBJECT_UNLOCK (self);
+  return uri;
+}
+
+/* zcipc://NAME sets stream-name, zcipc:///path socket-path; the other is
+ * cleared, so the URI alone says which stream to receive. */
+static gboolean
+gst_zcipc_src_uri_set_uri (GstURIHandler * handler, const gchar * uri,
+    GError ** error)
+{
+  GstZcipcSrc *self = GST_ZCIPC_SRC (handler);
+  gchar *stream_name, *socket_path;
+
+  if (!gst_zcipc_uri_parse (uri, &stream_name, &socket_path, error))
+    return FALSE;
+  GST_OBJECT_LOCK (self);
+  if (GST_STATE (self) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (self);
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        "Changing the URI of zcipcsrc while it receives is not supported");
+    g_free (stream_name);
+    g_free (socket_path);
+    return FALSE;
+  }
+  g_free (self->stream_name);
+  self->stream_name = stream_name;
+  g_free (self->socket_path);
+  self->socket_path = socket_path;
+  GST_OBJECT_UNLOCK (self);
+  GST_DEBUG_OBJECT (self, "URI '%s'", uri);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STREAM_NAME]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SOCKET_PATH]);
+  return TRUE;
+}
+
+static void
+gst_zcipc_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  GstURIHandlerInterface *iface = (GstURIHandlerInterface *) g_iface;
+
+  iface->get_type = gst_zcipc_src_uri_get_type;
+  iface->get_protocols = gst_zcipc_src_uri_get_protocols;
+  iface->get_uri = gst_zcipc_src_uri_get_uri;
+  iface->set_uri = gst_zcipc_src_uri_set_uri;
 }
 
 /* ---------------------------------------------------------------- quota */
@@ -669,27 +788,27 @@ static gboolean
 gst_zcipc_src_start (GstBaseSrc * bsrc)
 {
   GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
+  g_autofree gchar *socket_path = NULL;
+  g_autofree gchar *stream_name = NULL;
+  gboolean dir_missing;
   gchar *path;
-  int res;
 
   GST_OBJECT_LOCK (self);
-  path = g_strdup (self->socket_path);
+  socket_path = g_strdup (self->socket_path);
+  stream_name = g_strdup (self->stream_name);
   GST_OBJECT_UNLOCK (self);
 
-  res = zcipc_socket_check_path (path);
-  if (res == -ENAMETOOLONG) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Socket path '%s' is too long: a Unix socket path holds at most "
-            "107 bytes", path), ("zcipc_socket_check_path: %s",
-            g_strerror (-res)));
-  } else if (res < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No socket path set: set zcipcsrc's socket-path property to the "
-            "zcipcsink's"), ("socket-path is empty"));
-  }
-  g_free (path);
-  if (res < 0)
+  /* The consumer never makes the stream directory: the producer does. */
+  path = gst_zcipc_address_resolve (GST_ELEMENT_CAST (self), stream_name,
+      socket_path, FALSE, &dir_missing);
+  if (!path)
     return FALSE;
+  g_free (self->path);
+  self->path = path;
+  g_free (self->path_stream_name);
+  self->path_stream_name = stream_name && *stream_name ?
+      g_steal_pointer (&stream_name) : NULL;
+  self->path_dir_missing = dir_missing;
 
   GST_OBJECT_LOCK (self);
   self->retimestamp_active = self->retimestamp;
@@ -746,6 +865,8 @@ gst_zcipc_src_stop (GstBaseSrc * bsrc)
   GST_OBJECT_LOCK (self);
   gst_clear_caps (&self->caps);
   GST_OBJECT_UNLOCK (self);
+  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->path_stream_name, g_free);
   return TRUE;
 }
 
@@ -872,8 +993,8 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   guint max_held, timeout;
   int res;
 
+  path = g_strdup (self->path);
   GST_OBJECT_LOCK (self);
-  path = g_strdup (self->socket_path);
   max_held = wanted_quota_locked (self);
   self->quota_asked = MAX (self->quota_asked, max_held);
   max_held = self->quota_asked;
@@ -892,8 +1013,10 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   zcipc_client_report_region_removals (client, true);
   /* A producer that went away may take its directory with it (systemd's
    * RuntimeDirectory) and bring it back: reconnect waits for that too. At
-   * start, a path no producer can use is a mistake to say at once. */
-  zcipc_client_set_wait_any_path (client, after_loss);
+   * start, a path no producer can use is a mistake to say at once, but a
+   * stream directory not made yet is where the producer will be. */
+  zcipc_client_set_wait_any_path (client, after_loss ||
+      self->path_dir_missing);
   if (after_loss) {
     zcipc_client_set_retry_delay (client, self->reconnect_backoff_ms);
     self->reconnect_backoff_ms = MIN (self->reconnect_backoff_ms * 2,
@@ -909,6 +1032,15 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   GST_INFO_OBJECT (self, "connecting to '%s'", path);
   res = wait_for_producer (self, client, path,
       after_loss ? 0 : timeout);
+  /* The directory may have been made after start() checked it (or while
+   * the producer was away): by someone else, it may hold their socket. */
+  if (res == 0 && self->path_stream_name &&
+      !gst_zcipc_address_check_dir (GST_ELEMENT_CAST (self),
+          self->path_stream_name)) {
+    drop_connection (self);
+    g_free (path);
+    return GST_FLOW_ERROR;
+  }
   if (res == 0) {
     GST_INFO_OBJECT (self, "connected to '%s' as consumer %u, quota %u",
         path, zcipc_client_consumer_id (client), zcipc_client_quota (client));
@@ -920,7 +1052,8 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
     gst_element_post_message (GST_ELEMENT_CAST (self),
         gst_message_new_element (GST_OBJECT_CAST (self),
             gst_structure_new ("zcipc-connected", "socket-path",
-                G_TYPE_STRING, self->socket_path, "consumer-id", G_TYPE_UINT,
+                G_TYPE_STRING, self->path, "stream-name", G_TYPE_STRING,
+                self->path_stream_name, "consumer-id", G_TYPE_UINT,
                 zcipc_client_consumer_id (client), "quota", G_TYPE_UINT,
                 zcipc_client_quota (client), NULL)));
     return GST_FLOW_OK;
@@ -1123,7 +1256,7 @@ static GstFlowReturn
 protocol_error (GstZcipcSrc * self, const gchar * reason)
 {
   GST_ELEMENT_ERROR (self, STREAM, DECODE,
-      ("The producer on '%s' broke the protocol: %s", self->socket_path,
+      ("The producer on '%s' broke the protocol: %s", self->path,
           reason), ("refused what the producer sent"));
   drop_connection (self);
   return GST_FLOW_ERROR;
@@ -1498,7 +1631,7 @@ note_copy (GstZcipcSrc * self, struct zcipc_client *client,
             "lends it (its consumer-quota; %u were asked for): further "
             "frames are copied while it does (stats: frames-copied). Raise "
             "zcipcsink's consumer-quota to %u to keep them zero-copy",
-            quota - 1, self->socket_path, asked, asked),
+            quota - 1, self->path, asked, asked),
         ("frame %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT " bytes copied; "
             "%u frames held", ev->frame.info.seq, size, held - 1));
   } else {
@@ -1601,14 +1734,14 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
       drop_connection (self);
       if (!reconnect) {
         GST_ELEMENT_ERROR (self, RESOURCE, READ,
-            ("The producer on '%s': %s", self->socket_path, what),
+            ("The producer on '%s': %s", self->path, what),
             ("zcipc_client_next: %s; reconnect=false", g_strerror (-res)));
         g_free (what);
         return GST_FLOW_ERROR;
       }
       GST_ELEMENT_WARNING (self, RESOURCE, READ,
           ("The producer on '%s': %s; waiting to connect again",
-              self->socket_path, what), ("zcipc_client_next: %s",
+              self->path, what), ("zcipc_client_next: %s",
               g_strerror (-res)));
       g_free (what);
       g_atomic_pointer_add (&self->reconnects, 1);
@@ -1616,7 +1749,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     }
     if (res == -EMFILE || res == -ENFILE) {
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Receiving from '%s': %s", self->socket_path,
+          ("Receiving from '%s': %s", self->path,
               zcipc_client_reason (client)),
           ("zcipc_client_next: %s", g_strerror (-res)));
       drop_connection (self);
@@ -1624,7 +1757,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     }
     if (res < 0) {
       GST_ELEMENT_ERROR (self, STREAM, DECODE,
-          ("The producer on '%s' broke the protocol: %s", self->socket_path,
+          ("The producer on '%s' broke the protocol: %s", self->path,
               zcipc_client_reason (client)),
           ("zcipc_client_next: %s", g_strerror (-res)));
       drop_connection (self);

@@ -43,3 +43,13 @@ def other_uid_env():
         yield zcipctest.stage_for_other_uids(d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def xdg_runtime_dir():
+    """A fresh $XDG_RUNTIME_DIR (0700, short to fit sun_path) for processes
+    that use stream names: pass {"XDG_RUNTIME_DIR": str(it)} as extra_env.
+    Their stream directory is <it>/zcipc."""
+    with tempfile.TemporaryDirectory(prefix="zx-", dir="/tmp") as d:
+        os.chmod(d, 0o700)
+        yield Path(d)

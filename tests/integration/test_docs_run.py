@@ -7,7 +7,9 @@ The harness never edits a block's text: shell blocks run in bash (`bash -e
 cc against GStreamer and run. What it does around a block is set-up: a
 working directory, an input file, a display, and the environment a reader
 has after `meson install` (the plugin on the GStreamer path, python/ on
-PYTHONPATH). Every block must carry a marker, or
+PYTHONPATH) in a login session (XDG_RUNTIME_DIR: a fresh 0700 directory per
+group, so the groups' named streams meet no other checkout's or the
+machine's). Every block must carry a marker, or
 test_every_doc_block_has_a_marker fails: a new block cannot go untested by
 accident.
 
@@ -75,9 +77,11 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -154,12 +158,16 @@ class Group:
     blocks: list[Block]
     tmp: Path
     work: Path = field(init=False)
+    runtime: Path = field(init=False)
     procs: list[Running] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         self.work = self.tmp / "work"
         self.work.mkdir()
+        # The session's XDG_RUNTIME_DIR, where named streams live: short,
+        # for the 107 bytes of a socket path.
+        self.runtime = Path(tempfile.mkdtemp(prefix="zcipc-doc-", dir="/tmp"))
 
     def flag(self, name: str) -> bool:
         return any(name in b.flags for b in self.blocks)
@@ -214,6 +222,7 @@ def _env(group: Group, block: Block, display: str | None) -> dict[str, str]:
         # After `meson install` the commands (zcipc-top) are on the PATH.
         env["PATH"] = str(BUILD_DIR / "tools") + os.pathsep + env.get("PATH", "")
     env["PYTHONUNBUFFERED"] = "1"
+    env["XDG_RUNTIME_DIR"] = str(group.runtime)
     env.pop("DISPLAY", None)
     if display:
         env["DISPLAY"] = display
@@ -444,6 +453,7 @@ def test_doc_block_runs(key, tmp_path):
     finally:
         _kill_all(group)
         os.close(lock)
+        shutil.rmtree(group.runtime, ignore_errors=True)
         if xvfb:
             xvfb.close()
 
