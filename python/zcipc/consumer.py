@@ -241,6 +241,9 @@ class Consumer:
                 max(0, min(_SLICE_NS, deadline - Gst.util_get_timestamp()))
             sample = sink.try_pull_sample(wait)
             if sample is not None:
+                if not self._connected:
+                    # zcipcsrc said where it connected before this frame.
+                    self._error = self._poll_bus()
                 return self._frame(sample)
             error = self._poll_bus()
             if error is not None:

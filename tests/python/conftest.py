@@ -42,6 +42,7 @@ _spec.loader.exec_module(_integration)
 sock_dir = _integration.sock_dir
 launcher = _integration.launcher
 other_uid_env = _integration.other_uid_env
+xdg_runtime_dir = _integration.xdg_runtime_dir
 
 
 # Every test is bounded: a consumer loop waiting for a frame that never comes
