@@ -165,8 +165,7 @@ describe_dir_problem (const gchar * dir, int res, gboolean create,
     g_autofree gchar *parent = g_path_get_dirname (dir);
     return g_strdup_printf ("Could not create the stream directory '%s': "
         "'%s' does not exist%s", dir, parent, *where ? ". Set "
-        "XDG_RUNTIME_DIR to an existing directory of yours, or unset it" :
-        "");
+        "XDG_RUNTIME_DIR to an existing directory of yours, or unset it" : "");
   }
   if (create && (res == -EACCES || res == -EPERM || res == -EROFS)) {
     g_autofree gchar *parent = g_path_get_dirname (dir);

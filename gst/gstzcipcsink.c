@@ -49,11 +49,12 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=RGBA,width=1280,height=720 ! zcipcsink socket-path=/tmp/cam0
- * ]| publishes a live test stream;
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=RGBA,width=1280,height=720 ! zcipcsink stream-name=cam0
+ * ]| publishes a live test stream named cam0;
  * |[
- * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 ! videoconvert ! autovideosink
- * ]| shows it in another process.
+ * gst-launch-1.0 zcipcsrc stream-name=cam0 ! videoconvert ! autovideosink
+ * ]| shows it in another process of the same user (so does
+ * `gst-play-1.0 zcipc://cam0`).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE             /* F_ADD_SEALS, F_GET_SEALS */

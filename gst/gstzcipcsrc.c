@@ -54,10 +54,13 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 ! videoconvert ! autovideosink
- * ]| shows the stream of `zcipcsink socket-path=/tmp/cam0`.
+ * gst-launch-1.0 zcipcsrc stream-name=cam0 ! videoconvert ! autovideosink
+ * ]| shows the stream of `zcipcsink stream-name=cam0`.
  * |[
- * gst-launch-1.0 zcipcsrc socket-path=/tmp/cam0 timeout=5000 ! fakesink
+ * gst-play-1.0 zcipc://cam0
+ * ]| plays it by URI (zcipc:///path/to/socket for a socket-path).
+ * |[
+ * gst-launch-1.0 zcipcsrc stream-name=cam0 timeout=5000 ! fakesink
  * ]| gives up with an error if no producer appears within 5 s (by default
  * it waits as long as it takes).
  */

@@ -12,12 +12,13 @@ ROOT=$PWD
 ./scripts/build.sh >/dev/null
 BUILD_DIR=${ZCIPC_BUILD_DIR:-build}
 export GST_PLUGIN_PATH_1_0="$ROOT/$BUILD_DIR/gst"
-SOCK=${ZCIPC_DEMO_SOCKET:-/tmp/zcipc-demo-$$.sock}
+# A name of its own, so two demos at once do not meet.
+STREAM=${ZCIPC_DEMO_STREAM:-zcipc-demo-$$}
 
-/usr/bin/python3 examples/demo/demo.py producer --socket-path "$SOCK" &
+/usr/bin/python3 examples/demo/demo.py producer --stream-name "$STREAM" &
 PRODUCER=$!
 trap 'kill -INT $PRODUCER 2>/dev/null || true' EXIT
-/usr/bin/python3 examples/demo/demo.py consumer --socket-path "$SOCK" --duration 10
+/usr/bin/python3 examples/demo/demo.py consumer --stream-name "$STREAM" --duration 10
 kill -INT $PRODUCER
 wait $PRODUCER
 trap - EXIT

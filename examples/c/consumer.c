@@ -3,7 +3,7 @@
 /*
  * consumer: a C application that receives a stream with
  *
- *   zcipcsrc socket-path=PATH ! appsink
+ *   zcipcsrc stream-name=NAME ! appsink
  *
  * and reads each frame where the producer wrote it (the buffer's memory
  * points into the shared mapping; nothing is copied). It checks the test
@@ -14,7 +14,9 @@
  * Frames are read through gst_video_frame_map(), which honours the
  * producer's GstVideoMeta (strides) that crossed with the frame.
  *
- *   consumer --socket-path /tmp/cam0 [--timeout-ms 10000] [--max-frames N]
+ *   consumer --stream-name cam0 [--timeout-ms 10000] [--max-frames N]
+ *
+ * (or --socket-path PATH for an explicit socket path instead of a name)
  */
 #include <stdio.h>
 
@@ -27,11 +29,13 @@
 int
 main (int argc, char **argv)
 {
-  gchar *socket_path = NULL;
+  gchar *socket_path = NULL, *stream_name = NULL, *where;
   gint timeout_ms = 10000, max_frames = 0;
   GOptionEntry entries[] = {
+    {"stream-name", 0, 0, G_OPTION_ARG_STRING, &stream_name,
+        "Name of the stream to receive", "NAME"},
     {"socket-path", 's', 0, G_OPTION_ARG_STRING, &socket_path,
-        "Socket of the zcipcsink to receive from", "PATH"},
+        "Socket of the zcipcsink to receive from (instead of a name)", "PATH"},
     {"timeout-ms", 0, 0, G_OPTION_ARG_INT, &timeout_ms,
         "How long to wait for the producer to appear (0: forever)", "MS"},
     {"max-frames", 0, 0, G_OPTION_ARG_INT, &max_frames,
@@ -47,15 +51,19 @@ main (int argc, char **argv)
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || !socket_path) {
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)
+      || !stream_name == !socket_path) {
     g_printerr ("consumer: %s\n", error ? error->message :
-        "--socket-path is required");
+        "give either --stream-name or --socket-path");
     return 2;
   }
   g_option_context_free (ctx);
 
-  desc = g_strdup_printf ("zcipcsrc socket-path=%s timeout=%d ! "
-      "appsink name=sink sync=false max-buffers=2", socket_path, timeout_ms);
+  where = stream_name ? g_strdup_printf ("stream-name=%s", stream_name) :
+      g_strdup_printf ("socket-path=%s", socket_path);
+  desc = g_strdup_printf ("zcipcsrc %s timeout=%d ! "
+      "appsink name=sink sync=false max-buffers=2", where, timeout_ms);
+  g_free (where);
   pipeline = gst_parse_launch (desc, &error);
   g_free (desc);
   if (!pipeline) {
@@ -128,5 +136,6 @@ main (int argc, char **argv)
   gst_object_unref (appsink);
   gst_object_unref (pipeline);
   g_free (socket_path);
+  g_free (stream_name);
   return failed || bad || frames == 0 ? 1 : 0;
 }

@@ -36,8 +36,10 @@
  * the producer prints "frame N checksum X" per frame so that a consumer
  * (examples/c/consumer.c) can be checked against it.
  *
- *   producer --socket-path /tmp/cam0 [--frames 300] [--width 640]
+ *   producer --stream-name cam0 [--frames 300] [--width 640]
  *            [--height 480] [--lossless]
+ *
+ * (or --socket-path PATH for an explicit socket path instead of a name)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,12 +111,14 @@ wait_for_end (GstElement * pipeline)
 int
 main (int argc, char **argv)
 {
-  gchar *socket_path = NULL;
+  gchar *socket_path = NULL, *stream_name = NULL, *where;
   gint frames = 300, width = 640, height = 480, fps = 30;
   gboolean lossless = FALSE;
   GOptionEntry entries[] = {
+    {"stream-name", 0, 0, G_OPTION_ARG_STRING, &stream_name,
+        "Name to publish the stream under", "NAME"},
     {"socket-path", 's', 0, G_OPTION_ARG_STRING, &socket_path,
-        "Socket to publish on", "PATH"},
+        "Socket to publish on (instead of a name)", "PATH"},
     {"frames", 'n', 0, G_OPTION_ARG_INT, &frames, "Frames to send", "N"},
     {"width", 0, 0, G_OPTION_ARG_INT, &width, "Frame width", "W"},
     {"height", 0, 0, G_OPTION_ARG_INT, &height, "Frame height", "H"},
@@ -139,9 +143,10 @@ main (int argc, char **argv)
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || !socket_path) {
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)
+      || !stream_name == !socket_path) {
     g_printerr ("producer: %s\n", error ? error->message :
-        "--socket-path is required");
+        "give either --stream-name or --socket-path");
     return 2;
   }
   g_option_context_free (ctx);
@@ -151,10 +156,12 @@ main (int argc, char **argv)
   info.fps_d = 1;
   caps = gst_video_info_to_caps (&info);
 
+  where = stream_name ? g_strdup_printf ("stream-name=%s", stream_name) :
+      g_strdup_printf ("socket-path=%s", socket_path);
   desc = g_strdup_printf ("appsrc name=src format=time is-live=%s ! "
-      "zcipcsink name=sink socket-path=%s %s", lossless ? "false" : "true",
-      socket_path, lossless ? "min-consumers=1 slow-consumer=wait sync=false"
-      : "");
+      "zcipcsink name=sink %s %s", lossless ? "false" : "true",
+      where, lossless ? "min-consumers=1 slow-consumer=wait sync=false" : "");
+  g_free (where);
   pipeline = gst_parse_launch (desc, &error);
   g_free (desc);
   if (!pipeline) {
@@ -232,5 +239,6 @@ main (int argc, char **argv)
   gst_object_unref (sink);
   gst_object_unref (pipeline);
   g_free (socket_path);
+  g_free (stream_name);
   return ok ? 0 : 1;
 }

@@ -3,8 +3,11 @@
 # Copyright (C) 2026 The zcipc authors
 """The zcipc demo: one producer process and one consumer process.
 
-  demo.py producer --socket-path P   camera (/dev/video0) or test pattern -> zcipcsink
-  demo.py consumer --socket-path P   zcipcsrc -> fakesink, prints live figures
+  demo.py producer [--stream-name N]   camera (/dev/video0) or test pattern -> zcipcsink
+  demo.py consumer [--stream-name N]   zcipcsrc -> fakesink, prints live figures
+
+The stream is named zcipc-demo unless --stream-name (or --socket-path, an
+explicit path instead of a name) says otherwise.
 
 Each prints a line per second. The producer stops cleanly (EOS) on SIGINT or
 SIGTERM; the consumer stops after --duration seconds or at EOS."""
@@ -25,8 +28,8 @@ import numpy as np  # noqa: E402
 CAPS = "video/x-raw,format=RGBA,width=1280,height=720,framerate=30/1"
 
 
-def producer_pipeline(socket_path: str) -> str:
-    sink = f"zcipcsink name=sink socket-path={socket_path}"
+def producer_pipeline(where: str) -> str:
+    sink = f"zcipcsink name=sink {where}"
     if os.path.exists("/dev/video0"):
         # The camera's own buffers: decoded/converted into our pool.
         return f"v4l2src device=/dev/video0 ! decodebin ! videoconvert ! videoscale ! {CAPS} ! {sink}"
@@ -79,10 +82,15 @@ def run(description: str, role: str, tick, duration: float) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("role", choices=["producer", "consumer"])
-    ap.add_argument("--socket-path", default="/tmp/zcipc-demo.sock")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--stream-name", default="zcipc-demo",
+                       help="the stream's name (default: zcipc-demo)")
+    where.add_argument("--socket-path", help="an explicit socket path instead of a name")
     ap.add_argument("--duration", type=float, default=10.0)
     args = ap.parse_args()
     Gst.init(None)
+    where = (f"socket-path={args.socket_path}" if args.socket_path
+             else f"stream-name={args.stream_name}")
 
     if args.role == "producer":
         def tick(p):
@@ -90,7 +98,7 @@ def main() -> int:
             print(f"[producer] consumers={s.get_value('consumers')} "
                   f"frames-sent={s.get_value('frames-sent')} "
                   f"copies={s.get_value('frames-copied')}", flush=True)
-        return run(producer_pipeline(args.socket_path), "producer", tick, 0)
+        return run(producer_pipeline(where), "producer", tick, 0)
 
     last = {"t": time.monotonic(), "n": 0, "zero_copy": None, "probe": False}
 
@@ -131,7 +139,7 @@ def main() -> int:
         if last["zero_copy"] is not None:
             last["zero_copy"] = None          # check again on the next buffer
 
-    return run(f"zcipcsrc name=src socket-path={args.socket_path} timeout=10000 ! fakesink sync=false",
+    return run(f"zcipcsrc name=src {where} timeout=10000 ! fakesink sync=false",
                "consumer", tick, args.duration)
 
 
