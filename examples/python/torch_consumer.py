@@ -7,17 +7,20 @@ prints the frame rate.
 The camera (or any producer), in one process:
 
     gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=RGBA ! \\
-        zcipcsink socket-path=/tmp/cam0
+        zcipcsink stream-name=cam0
     # or, without a camera:
     gst-launch-1.0 videotestsrc is-live=true ! \\
         video/x-raw,format=RGBA,width=640,height=480,framerate=30/1 ! \\
-        zcipcsink socket-path=/tmp/cam0
+        zcipcsink stream-name=cam0
 
 this, in another, from the checkout (or, after `meson install`, without
 `meson devenv ...`):
 
     meson devenv -C build --workdir . /usr/bin/python3 \\
-        examples/python/torch_consumer.py --socket-path /tmp/cam0
+        examples/python/torch_consumer.py cam0
+
+The stream is a name, a zcipc:// URI or a socket path (--socket-path PATH
+says the same for a path).
 
 Each frame arrives as a uint8 tensor over the producer's shared memory (no
 copy); the only copy is the model's own conversion to float (and, for BGR
@@ -63,19 +66,25 @@ def to_input(image: torch.Tensor, fmt: str) -> torch.Tensor:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--socket-path", required=True, help="the zcipcsink's socket")
+    ap.add_argument("stream", nargs="?",
+                    help="the stream: a name (zcipcsink stream-name=NAME), a "
+                         "zcipc:// URI or a socket path")
+    ap.add_argument("--socket-path", help="the zcipcsink's socket (instead of STREAM)")
     ap.add_argument("--timeout", type=float, default=10.0,
                     help="seconds to wait for the producer (default 10)")
     ap.add_argument("--frames", type=int, default=0,
                     help="stop after this many frames (default: end of stream)")
     args = ap.parse_args()
+    if (args.stream is None) == (args.socket_path is None):
+        ap.error("give the stream (a name, a zcipc:// URI or a path) or --socket-path")
 
     model = make_model(3)
     count = 0
     window_start = time.monotonic()
     window_frames = 0
     try:
-        with zcipc.Consumer(args.socket_path, timeout=args.timeout) as consumer, \
+        with zcipc.Consumer(args.stream, socket_path=args.socket_path,
+                            timeout=args.timeout) as consumer, \
                 torch.inference_mode():
             for frame in consumer:
                 scores = model(to_input(frame.torch(), frame.format or ""))
