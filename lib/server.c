@@ -72,6 +72,7 @@ struct zcipc_server
 {
   char *path;
   int listen_fd;
+  struct zcipc_socket_owner socket_owner;  /* to remove only our own file */
   int wake_fd;                  /* eventfd: stop the thread */
   pthread_t thread;
   bool thread_started;
@@ -829,6 +830,7 @@ zcipc_server_new (const struct zcipc_server_config *config,
     return -ENOMEM;
   s->listen_fd = -1;
   s->wake_fd = -1;
+  s->socket_owner.dir_fd = -1;
   s->callbacks = *callbacks;
   s->data = data;
   s->quota = config->quota > ZCIPC_WIRE_MAX_QUOTA ?
@@ -871,13 +873,11 @@ zcipc_server_new (const struct zcipc_server_config *config,
     res = -errno;
     goto fail;
   }
-  if ((res = zcipc_socket_listen (config->path, config->socket_mode,
-              &s->listen_fd)) < 0)
+  if ((res = zcipc_socket_listen_owned (config->path, config->socket_mode,
+              &s->listen_fd, &s->socket_owner)) < 0)
     goto fail;
-  if ((res = -pthread_create (&s->thread, NULL, server_thread, s)) < 0) {
-    zcipc_socket_unlink (s->path);
+  if ((res = -pthread_create (&s->thread, NULL, server_thread, s)) < 0)
     goto fail;
-  }
   s->thread_started = true;
   *out = s;
   return 0;
@@ -903,8 +903,8 @@ zcipc_server_free (struct zcipc_server *s)
   if (s->thread_started) {
     wake_thread (s);
     pthread_join (s->thread, NULL);
-    zcipc_socket_unlink (s->path);
   }
+  zcipc_socket_remove_owned (&s->socket_owner);
   while (s->n_consumers) {
     struct consumer *c = remove_consumer_locked (s, 0, &released);
     run_releases (s, &released);
