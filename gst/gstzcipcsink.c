@@ -326,8 +326,10 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
   /**
    * GstZcipcSink:max-consumers:
    *
-   * Connections accepted at once (handshakes in progress included); more
-   * are refused with a logged reason.
+   * Consumers connected at once; more are refused with a logged reason.
+   * Handshakes in progress count too, so that a connect storm is bounded.
+   * Monitors (zcipc-top, the device provider: up to 8) come on top and
+   * never take a consumer's place.
    */
   properties[PROP_MAX_CONSUMERS] = g_param_spec_uint ("max-consumers",
       "Max consumers", "Most consumers connected at once", 1, 1024,
@@ -1331,6 +1333,20 @@ gst_zcipc_sink_event (GstBaseSink * bsink, GstEvent * event)
         /* After a flush the stream goes on: a new segment follows. */
         zcipc_server_forget_event (self->server, GST_ZCIPC_EVENT_EOS);
         break;
+      case GST_EVENT_CAPS:{
+        GstCaps *caps;
+        gchar *text;
+        int res;
+
+        /* For monitors (zcipc-top, the device provider). */
+        gst_event_parse_caps (event, &caps);
+        text = gst_caps_to_string (caps);
+        if ((res = zcipc_server_set_caps_string (self->server, text)) < 0)
+          GST_WARNING_OBJECT (self, "zcipc_server_set_caps_string: %s",
+              g_strerror (-res));
+        g_free (text);
+        break;
+      }
       case GST_EVENT_STREAM_START:
         /* A new stream: late joiners must not see the old one's end. */
         zcipc_server_forget_event (self->server, GST_ZCIPC_EVENT_EOS);

@@ -71,6 +71,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
@@ -191,6 +192,9 @@ struct _GstZcipcSrc
   guint64 reconnects;
   guint64 frames_copied;
   guint64 bytes_copied;
+
+  /* Streaming thread: when we last sent the producer our REPORT. */
+  gint64 last_report_us;
 };
 
 #define gst_zcipc_src_parent_class parent_class
@@ -1438,6 +1442,29 @@ retimestamp (GstZcipcSrc * self, GstBuffer * buffer)
   GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
 }
 
+/* Once a second, tells the producer what only we know, for its stats
+ * (zcipc-top): frames copied, and how long after the producer sent it the
+ * frame we are about to push goes downstream. */
+static void
+report_to_producer (GstZcipcSrc * self, struct zcipc_client *client,
+    const struct zcipc_wire_frame *info)
+{
+  gint64 now_us = g_get_monotonic_time ();
+  struct timespec ts;
+  gint64 lag_ns;
+
+  if (self->last_report_us && now_us - self->last_report_us < G_USEC_PER_SEC)
+    return;
+  self->last_report_us = now_us;
+  /* send_time is the producer's CLOCK_MONOTONIC, which every process
+   * shares. */
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  lag_ns = (gint64) ts.tv_sec * GST_SECOND + ts.tv_nsec -
+      (gint64) info->send_time;
+  zcipc_client_send_report (client,
+      (guint64) g_atomic_pointer_get (&self->frames_copied), MAX (lag_ns, 0));
+}
+
 static GstFlowReturn
 gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
 {
@@ -1550,6 +1577,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
       retimestamp (self, *buffer);
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " %" GST_PTR_FORMAT,
         ev.frame.info.seq, *buffer);
+    report_to_producer (self, client, &ev.frame.info);
     return GST_FLOW_OK;
   }
 }

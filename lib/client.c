@@ -1049,6 +1049,23 @@ send_quota_locked (struct zcipc_client *c)
 }
 
 int
+zcipc_client_send_report (struct zcipc_client *c, uint64_t frames_copied,
+    int64_t lag_ns)
+{
+  struct zcipc_wire_report m;
+  struct iovec iov = { &m, zcipc_wire_init_report (&m, frames_copied,
+          lag_ns < -1 ? -1 : lag_ns) };
+  int res;
+
+  pthread_mutex_lock (&c->lock);
+  /* Best effort: a full socket skips this one, the next comes soon. */
+  res = c->fd >= 0 && !c->leaving ?
+      zcipc_socket_send (c->fd, &iov, 1, NULL, 0, 1) : -ENOTCONN;
+  pthread_mutex_unlock (&c->lock);
+  return res;
+}
+
+int
 zcipc_client_request_quota (struct zcipc_client *c, uint32_t max_held)
 {
   if (max_held == 0 || max_held > ZCIPC_WIRE_MAX_QUOTA)

@@ -18,8 +18,11 @@
 #include "zcipc/server.h"
 #include "zcipc/socket.h"
 
-/* Connections that have not finished their handshake count towards
- * max_consumers too, so a connect storm cannot exhaust fds or memory. */
+/* Connections are bounded at accept, handshakes in progress included, so a
+ * connect storm cannot exhaust fds or memory: at most max_consumers plus
+ * ZCIPC_SERVER_MAX_MONITORS at once. Which of the two a connection is
+ * shows with its first message (HELLO or STATS_REQUEST), and each is then
+ * bounded on its own: a monitor never takes a consumer's place. */
 
 struct hold
 {
@@ -38,6 +41,10 @@ struct consumer
   bool cut_off;
   bool notified;                /* consumer_left was called */
   bool leaving;                 /* said LEAVE: no more frames, holds kept */
+  bool monitor;                 /* asks for stats, never gets frames */
+  bool reported;                /* sent a REPORT: the two below are its */
+  uint64_t frames_copied;
+  int64_t lag_ns;
   struct zcipc_consumer_info info;
   struct zcipc_channel channel;  /* open if the consumer asked for one */
   struct hold *holds;           /* ZCIPC_WIRE_MAX_QUOTA entries, the first
@@ -108,6 +115,8 @@ struct zcipc_server
   unsigned int n_events;
   struct zcipc_server_stats stats;
   bool last_frame_woke;
+  char *caps;                   /* for STATS_REPLY; NULL before caps */
+  bool caps_truncated;
 };
 
 static int64_t
@@ -190,7 +199,7 @@ drop_consumer_locked (struct zcipc_server *s, struct consumer *c,
     return;
   }
   c->dropping = true;
-  if (kind != DROP_GONE)
+  if (kind != DROP_GONE && !c->monitor)
     s->stats.consumers_dropped++;
   snprintf (c->drop_reason, sizeof c->drop_reason, "%s", reason);
   /* Tell it why (a consumer dropped for the wait timeout should not think
@@ -314,11 +323,13 @@ accept_pending (struct zcipc_server *s)
       continue;
     }
     pthread_mutex_lock (&s->lock);
-    if (s->n_consumers >= s->max_consumers) {
+    if (s->n_consumers >= s->max_consumers + ZCIPC_SERVER_MAX_MONITORS) {
       pthread_mutex_unlock (&s->lock);
       server_log (s, ZCIPC_LOG_WARNING,
-          "refused consumer pid %d: already %u consumers (max-consumers)",
-          (int) cred.pid, s->max_consumers);
+          "refused connection from pid %d: already %u connections "
+          "(max-consumers %u, and %u monitors)", (int) cred.pid,
+          s->max_consumers + ZCIPC_SERVER_MAX_MONITORS, s->max_consumers,
+          ZCIPC_SERVER_MAX_MONITORS);
       reject (fd, -EUSERS, "too many consumers");
       close (fd);
       continue;
@@ -535,6 +546,133 @@ read_channel_locked (struct zcipc_server *s, struct consumer *c,
   }
 }
 
+/* Lock held. Consumers that count against max_consumers: those past the
+ * handshake, cut-off ones still holding frames included, but not those
+ * about to go. */
+static unsigned int
+count_consumers_locked (struct zcipc_server *s)
+{
+  unsigned int n = 0;
+  for (unsigned int i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    if (c->ready && (!c->dropping || c->cut_off))
+      n++;
+  }
+  return n;
+}
+
+static unsigned int
+count_monitors_locked (struct zcipc_server *s)
+{
+  unsigned int n = 0;
+  for (unsigned int i = 0; i < s->n_consumers; i++)
+    if (s->consumers[i]->monitor && !s->consumers[i]->dropping)
+      n++;
+  return n;
+}
+
+/* Lock held. Answers a monitor's STATS_REQUEST with one STATS_REPLY: the
+ * stream and every streaming consumer, as zcipc_server_get_stats() sees
+ * them. */
+static int
+send_stats_reply_locked (struct zcipc_server *s, struct consumer *monitor)
+{
+  struct zcipc_wire_stats_consumer *records = NULL;
+  struct zcipc_wire_stats_reply m;
+  struct iovec iov[3];
+  unsigned int n_iov = 0;
+  uint32_t n = 0, caps_size = s->caps ? (uint32_t) strlen (s->caps) : 0;
+  int res;
+
+  for (unsigned int i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    if (c->ready && !c->dropping && !c->leaving)
+      n++;
+  }
+  if (n > ZCIPC_WIRE_STATS_MAX_CONSUMERS)
+    n = ZCIPC_WIRE_STATS_MAX_CONSUMERS;
+  if (n && !(records = calloc (n, sizeof *records)))
+    return -ENOMEM;
+  n = 0;
+  for (unsigned int i = 0; i < s->n_consumers &&
+      n < ZCIPC_WIRE_STATS_MAX_CONSUMERS; i++) {
+    struct consumer *c = s->consumers[i];
+    struct zcipc_wire_stats_consumer *r = &records[n];
+
+    if (!c->ready || c->dropping || c->leaving)
+      continue;
+    r->consumer_id = c->info.id;
+    r->pid = (int32_t) c->info.pid;
+    r->uid = (uint32_t) c->info.uid;
+    r->quota = c->info.quota;
+    r->held = c->n_held;
+    r->flags = (c->reported ? ZCIPC_STATS_CONSUMER_REPORTED : 0) |
+        (zcipc_channel_is_open (&c->channel) ? ZCIPC_STATS_CONSUMER_CHANNEL :
+        0);
+    r->frames_sent = c->frames_sent;
+    r->frames_dropped = c->frames_missed;
+    r->frames_copied = c->reported ? c->frames_copied : 0;
+    r->lag_ns = c->reported ? c->lag_ns : -1;
+    n++;
+  }
+  iov[n_iov++] = (struct iovec) { &m, zcipc_wire_init_stats_reply (&m, n,
+          caps_size) };
+  m.pid = (int32_t) getpid ();
+  m.uid = (uint32_t) geteuid ();
+  m.monotonic_ns = now_ns ();
+  m.frames_sent = s->stats.frames_sent;
+  m.frames_unsent = s->stats.frames_unsent;
+  m.flags = s->caps_truncated ? ZCIPC_STATS_FLAG_CAPS_TRUNCATED : 0;
+  m.max_consumers = s->max_consumers;
+  m.quota = s->quota;
+  m.n_monitors = count_monitors_locked (s);
+  if (n)
+    iov[n_iov++] = (struct iovec) { records, n * sizeof *records };
+  if (caps_size)
+    iov[n_iov++] = (struct iovec) { s->caps, caps_size };
+  /* Never blocks: a monitor that does not read its replies is dropped. */
+  res = zcipc_socket_send (monitor->fd, iov, (int) n_iov, NULL, 0, 1);
+  free (records);
+  return res;
+}
+
+/* Lock held. A STATS_REQUEST: the first one makes the connection a monitor
+ * (if there is room for one). Returns NULL, or why to drop it; *refused
+ * when it was told why with a REJECT. */
+static const char *
+handle_stats_request_locked (struct zcipc_server *s, struct consumer *c,
+    const struct zcipc_wire_stats_request *req, char *why, size_t why_size,
+    bool *refused)
+{
+  int res;
+
+  if (req->version != ZCIPC_STATS_VERSION) {
+    snprintf (why, why_size, "asked for stats version %u, this producer "
+        "speaks stats version %u", req->version, ZCIPC_STATS_VERSION);
+    reject (c->fd, -EPROTONOSUPPORT, why);
+    *refused = true;
+    return why;
+  }
+  if (!c->monitor) {
+    if (count_monitors_locked (s) >= ZCIPC_SERVER_MAX_MONITORS) {
+      snprintf (why, why_size, "too many monitors (at most %u at once)",
+          ZCIPC_SERVER_MAX_MONITORS);
+      reject (c->fd, -EUSERS, why);
+      *refused = true;
+      return why;
+    }
+    c->monitor = true;
+    server_log (s, ZCIPC_LOG_DEBUG, "monitor connected: pid %d uid %u",
+        (int) c->info.pid, (unsigned) c->info.uid);
+  }
+  if ((res = send_stats_reply_locked (s, c)) < 0) {
+    snprintf (why, why_size, "could not be sent its stats: %s",
+        strerror (-res));
+    return why;
+  }
+  return NULL;
+}
+
 /* Lock held. Reads everything pending on one consumer. */
 static void
 read_consumer_locked (struct zcipc_server *s, struct consumer *c,
@@ -552,6 +690,7 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
     unsigned int n_fds = 0;
     size_t len = 0;
     const char *reason = NULL;
+    bool refused = false;
     int res;
 
     res = zcipc_socket_recv (c->fd, buf, sizeof buf, &len, fds,
@@ -577,8 +716,20 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
       snprintf (why, sizeof why, "sent a malformed %s message (%zu bytes)",
           zcipc_wire_type_name (msg.type), len);
       reason = why;
+    } else if (c->monitor) {
+      if (msg.type == ZCIPC_WIRE_STATS_REQUEST) {
+        reason = handle_stats_request_locked (s, c, &msg.stats_request, why,
+            sizeof why, &refused);
+      } else {
+        snprintf (why, sizeof why, "sent %s, which monitors may not send",
+            zcipc_wire_type_name (msg.type));
+        reason = why;
+      }
     } else if (!c->ready) {
-      if (msg.type != ZCIPC_WIRE_HELLO) {
+      if (msg.type == ZCIPC_WIRE_STATS_REQUEST) {
+        reason = handle_stats_request_locked (s, c, &msg.stats_request, why,
+            sizeof why, &refused);
+      } else if (msg.type != ZCIPC_WIRE_HELLO) {
         snprintf (why, sizeof why, "sent %s before HELLO",
             zcipc_wire_type_name (msg.type));
         reason = why;
@@ -588,6 +739,15 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
             ZCIPC_PROTOCOL_VERSION);
         reject (c->fd, -EPROTONOSUPPORT, why);
         reason = why;
+      } else if (count_consumers_locked (s) >= s->max_consumers) {
+        server_log (s, ZCIPC_LOG_WARNING, "refused consumer pid %d: already "
+            "%u consumers (max-consumers)", (int) c->info.pid,
+            s->max_consumers);
+        snprintf (why, sizeof why, "too many consumers (max-consumers %u)",
+            s->max_consumers);
+        reject (c->fd, -EUSERS, why);
+        reason = why;
+        refused = true;
       } else if ((res = welcome_locked (s, c, msg.hello.max_held,
                   msg.hello.flags)) < 0) {
         snprintf (why, sizeof why, "could not be sent the stream state: %s",
@@ -604,6 +764,10 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
       read_channel_locked (s, c, released);
     } else if (msg.type == ZCIPC_WIRE_QUOTA) {
       handle_quota_locked (s, c, msg.quota.max_held);
+    } else if (msg.type == ZCIPC_WIRE_REPORT) {
+      c->reported = true;
+      c->frames_copied = msg.report.frames_copied;
+      c->lag_ns = msg.report.lag_ns;
     } else if (msg.type == ZCIPC_WIRE_LEAVE) {
       /* Its pipeline stopped but buffers live on: keep their slots. */
       c->leaving = true;
@@ -616,7 +780,7 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
       reason = why;
     }
     if (reason)
-      drop_consumer_locked (s, c, DROP_BROKEN, reason);
+      drop_consumer_locked (s, c, refused ? DROP_GONE : DROP_BROKEN, reason);
   }
 }
 
@@ -667,8 +831,13 @@ notify_left (struct zcipc_server *s, struct consumer *c, const char *reason)
 {
   if (c->ready && s->callbacks.consumer_left)
     s->callbacks.consumer_left (s->data, &c->info, reason);
-  server_log (s, c->ready ? ZCIPC_LOG_INFO : ZCIPC_LOG_DEBUG,
-      "consumer %u (pid %d) left: %s", c->info.id, (int) c->info.pid, reason);
+  if (c->monitor)
+    server_log (s, ZCIPC_LOG_DEBUG, "monitor (pid %d) left: %s",
+        (int) c->info.pid, reason);
+  else
+    server_log (s, c->ready ? ZCIPC_LOG_INFO : ZCIPC_LOG_DEBUG,
+        "consumer %u (pid %d) left: %s", c->info.id, (int) c->info.pid,
+        reason);
 }
 
 static void set_channel_releases_locked (struct zcipc_server *s,
@@ -927,6 +1096,7 @@ zcipc_server_free (struct zcipc_server *s)
   pthread_mutex_destroy (&s->lock);
   free (s->allowed_uids);
   free (s->allowed_gids);
+  free (s->caps);
   free (s->path);
   free (s);
 }
@@ -1469,4 +1639,40 @@ zcipc_server_last_frame_woke (struct zcipc_server *s)
   woke = s->last_frame_woke;
   pthread_mutex_unlock (&s->lock);
   return woke;
+}
+
+int
+zcipc_server_set_caps_string (struct zcipc_server *s, const char *caps)
+{
+  size_t len = caps ? strlen (caps) : 0;
+  bool truncated = false;
+  char *copy;
+
+  if (len > ZCIPC_WIRE_STATS_CAPS_MAX) {
+    /* Whole structures ("; " separates them in gst_caps_to_string's text),
+     * else whole fields (", "), that fit. */
+    static const char *const separators[] = { "; ", ", " };
+    size_t cut = 0;
+
+    for (unsigned int k = 0; k < 2 && cut == 0; k++)
+      for (size_t i = 0; i + 2 <= ZCIPC_WIRE_STATS_CAPS_MAX; i++)
+        if (memcmp (caps + i, separators[k], 2) == 0)
+          cut = i;
+    len = cut;
+    truncated = true;
+  }
+  if (len == 0) {
+    copy = NULL;
+  } else if ((copy = malloc (len + 1)) == NULL) {
+    return -ENOMEM;
+  } else {
+    memcpy (copy, caps, len);
+    copy[len] = '\0';
+  }
+  pthread_mutex_lock (&s->lock);
+  free (s->caps);
+  s->caps = copy;
+  s->caps_truncated = truncated;
+  pthread_mutex_unlock (&s->lock);
+  return 0;
 }

@@ -218,6 +218,87 @@ parse_grant (const uint8_t *data, size_t len, unsigned n_fds,
   return 0;
 }
 
+static int
+parse_report (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  if (len != sizeof msg->report || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->report, data, sizeof msg->report);
+  if (msg->report.flags != 0 || msg->report.reserved != 0 ||
+      msg->report.lag_ns < -1)
+    return -EPROTO;
+  return 0;
+}
+
+static int
+parse_stats_request (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  if (len != sizeof msg->stats_request || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (&msg->stats_request, data, sizeof msg->stats_request);
+  if (msg->stats_request.magic != ZCIPC_WIRE_MAGIC)
+    return -EPROTO;
+  /* As with HELLO, the version is the receiver's to check: it answers a
+   * version it does not speak with a REJECT naming both. */
+  if (msg->stats_request.flags != 0 || msg->stats_request.reserved != 0)
+    return -EPROTO;
+  return 0;
+}
+
+static int
+parse_stats_consumer (const struct zcipc_wire_stats_consumer *c)
+{
+  if (c->flags & ~ZCIPC_STATS_CONSUMER_FLAGS_KNOWN)
+    return -EPROTO;
+  if (c->quota == 0 || c->quota > ZCIPC_WIRE_MAX_QUOTA || c->held > c->quota)
+    return -EPROTO;
+  if (c->lag_ns < -1)
+    return -EPROTO;
+  if (!(c->flags & ZCIPC_STATS_CONSUMER_REPORTED) &&
+      (c->frames_copied != 0 || c->lag_ns != -1))
+    return -EPROTO;
+  return 0;
+}
+
+static int
+parse_stats_reply (const uint8_t *data, size_t len, unsigned n_fds,
+    struct zcipc_message *msg)
+{
+  struct zcipc_wire_stats_reply *r = &msg->stats_reply.info;
+  const size_t fixed = sizeof *r;
+  size_t consumers_size;
+
+  if (len < fixed || expect_fds (n_fds, 0) < 0)
+    return -EPROTO;
+  memcpy (r, data, fixed);
+  /* A producer answers in the version asked for, which is ours. */
+  if (r->magic != ZCIPC_WIRE_MAGIC || r->version != ZCIPC_STATS_VERSION)
+    return -EPROTO;
+  if ((r->flags & ~ZCIPC_STATS_FLAGS_KNOWN) ||
+      r->n_consumers > ZCIPC_WIRE_STATS_MAX_CONSUMERS ||
+      r->caps_size > ZCIPC_WIRE_STATS_CAPS_MAX || r->n_monitors == 0 ||
+      r->quota == 0 || r->quota > ZCIPC_WIRE_MAX_QUOTA)
+    return -EPROTO;
+  consumers_size = (size_t) r->n_consumers *
+      sizeof (struct zcipc_wire_stats_consumer);
+  /* Both counts are bounded, so the sum cannot overflow. */
+  if (len != fixed + consumers_size + r->caps_size)
+    return -EPROTO;
+  for (uint32_t i = 0; i < r->n_consumers; i++) {
+    struct zcipc_wire_stats_consumer c;
+    memcpy (&c, data + fixed + i * sizeof c, sizeof c);
+    if (parse_stats_consumer (&c) < 0)
+      return -EPROTO;
+  }
+  if (memchr (data + fixed + consumers_size, '\0', r->caps_size))
+    return -EPROTO;
+  msg->stats_reply.consumers = data + fixed;
+  msg->stats_reply.caps = (const char *) data + fixed + consumers_size;
+  return 0;
+}
+
 int
 zcipc_wire_parse (const void *data, size_t len, const int *fds,
     unsigned n_fds, struct zcipc_message *msg)
@@ -272,6 +353,15 @@ zcipc_wire_parse (const void *data, size_t len, const int *fds,
     case ZCIPC_WIRE_GRANT:
       msg->type = header.type;
       return parse_grant (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_REPORT:
+      msg->type = header.type;
+      return parse_report (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_STATS_REQUEST:
+      msg->type = header.type;
+      return parse_stats_request (bytes, len, n_fds, msg);
+    case ZCIPC_WIRE_STATS_REPLY:
+      msg->type = header.type;
+      return parse_stats_reply (bytes, len, n_fds, msg);
     default:
       /* A newer peer's message: skippable, unless it smuggles fds we would
        * not know how to own. */
@@ -309,6 +399,12 @@ zcipc_wire_type_name (uint32_t type)
       return "QUOTA";
     case ZCIPC_WIRE_GRANT:
       return "GRANT";
+    case ZCIPC_WIRE_REPORT:
+      return "REPORT";
+    case ZCIPC_WIRE_STATS_REQUEST:
+      return "STATS_REQUEST";
+    case ZCIPC_WIRE_STATS_REPLY:
+      return "STATS_REPLY";
     default:
       return "UNKNOWN";
   }
@@ -453,5 +549,41 @@ zcipc_wire_init_grant (struct zcipc_wire_grant *m, uint32_t quota)
   memset (m, 0, sizeof *m);
   init_header (&m->header, ZCIPC_WIRE_GRANT, sizeof *m);
   m->quota = quota;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_report (struct zcipc_wire_report *m, uint64_t frames_copied,
+    int64_t lag_ns)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_REPORT, sizeof *m);
+  m->frames_copied = frames_copied;
+  m->lag_ns = lag_ns;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_stats_request (struct zcipc_wire_stats_request *m)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_STATS_REQUEST, sizeof *m);
+  m->magic = ZCIPC_WIRE_MAGIC;
+  m->version = ZCIPC_STATS_VERSION;
+  return sizeof *m;
+}
+
+size_t
+zcipc_wire_init_stats_reply (struct zcipc_wire_stats_reply *m,
+    uint32_t n_consumers, uint32_t caps_size)
+{
+  memset (m, 0, sizeof *m);
+  init_header (&m->header, ZCIPC_WIRE_STATS_REPLY, sizeof *m +
+      (size_t) n_consumers * sizeof (struct zcipc_wire_stats_consumer) +
+      caps_size);
+  m->magic = ZCIPC_WIRE_MAGIC;
+  m->version = ZCIPC_STATS_VERSION;
+  m->n_consumers = n_consumers;
+  m->caps_size = caps_size;
   return sizeof *m;
 }

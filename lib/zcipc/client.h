@@ -140,6 +140,14 @@ void zcipc_client_disconnect (struct zcipc_client *client);
 int zcipc_client_request_quota (struct zcipc_client *client,
     uint32_t max_held);
 
+/* Tells the producer what only this side knows, for its stats (zcipc-top):
+ * frames copied out of shared memory, and the lag of the last frame pushed
+ * downstream (CLOCK_MONOTONIC at the push minus the frame's send_time; -1
+ * before the first). Meant for about once a second. Any thread. 0,
+ * -ENOTCONN, or a send error (-EAGAIN: socket full, skipped). */
+int zcipc_client_send_report (struct zcipc_client *client,
+    uint64_t frames_copied, int64_t lag_ns);
+
 /* Frames of this connection handed out by zcipc_client_next() and not
  * released yet (the one just returned included). Any thread. */
 unsigned int zcipc_client_held (struct zcipc_client *client);

@@ -184,6 +184,20 @@ unsigned int zcipc_server_get_stats (struct zcipc_server *server,
     struct zcipc_server_stats *stats, struct zcipc_consumer_stats *consumers,
     unsigned int max);
 
+/* Monitors (peers that sent STATS_REQUEST instead of HELLO: zcipc-top, the
+ * device provider) connected at once, beside max_consumers consumers; the
+ * next one is refused with a REJECT. They pass the same allow-list as
+ * consumers and never count as consumers. */
+#define ZCIPC_SERVER_MAX_MONITORS 8u
+
+/* The stream's caps as text (gst_caps_to_string's), which STATS_REPLY
+ * carries; NULL or "" before caps. Longer than ZCIPC_WIRE_STATS_CAPS_MAX
+ * bytes, it is cut after the last whole structure that fits (else the
+ * last whole field) and replies carry ZCIPC_STATS_FLAG_CAPS_TRUNCATED.
+ * Any thread. 0 or -ENOMEM. */
+int zcipc_server_set_caps_string (struct zcipc_server *server,
+    const char *caps);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,6 +21,16 @@
  *                                   or the connection closes)
  *      QUOTA  ------------------>  (I want to hold this many frames now)
  *             <------------------  GRANT (your quota from the next frame on)
+ *     REPORT  ------------------>  (frames I copied, my lag: at most 1/s)
+ *
+ * A monitor (zcipc-top, the device provider) connects to the same socket
+ * and sends STATS_REQUEST instead of HELLO; it never becomes a consumer:
+ *
+ *   monitor                       producer
+ *   STATS_REQUEST --------------->
+ *             <------------------  STATS_REPLY (or REJECT, then hang-up)
+ *   STATS_REQUEST --------------->  (as often as it likes, one at a time)
+ *             <------------------  STATS_REPLY
  *
  * A consumer whose HELLO carries ZCIPC_HELLO_FLAG_CHANNEL gets a CHANNEL
  * message (1 fd) right after WELCOME: from then on the producer's messages
@@ -67,6 +77,9 @@ enum zcipc_wire_type
   ZCIPC_WIRE_WAKE = 11,         /* consumer -> producer */
   ZCIPC_WIRE_QUOTA = 12,        /* consumer -> producer */
   ZCIPC_WIRE_GRANT = 13,        /* producer -> consumer */
+  ZCIPC_WIRE_REPORT = 14,       /* consumer -> producer */
+  ZCIPC_WIRE_STATS_REQUEST = 15,  /* monitor -> producer */
+  ZCIPC_WIRE_STATS_REPLY = 16,  /* producer -> monitor */
 };
 
 /* HELLO flags. */
@@ -232,6 +245,92 @@ struct zcipc_wire_grant
 };
 _Static_assert (sizeof (struct zcipc_wire_grant) == 16, "grant layout");
 
+/* What only the consumer knows, for the producer's stats (zcipc-top): sent
+ * at most once a second. A producer that does not know REPORT skips it. */
+struct zcipc_wire_report
+{
+  struct zcipc_wire_header header;
+  uint32_t flags;               /* 0: none defined yet */
+  uint32_t reserved;            /* 0 */
+  uint64_t frames_copied;       /* frames it copied out of shared memory
+                                 * because downstream kept its whole quota */
+  int64_t lag_ns;               /* for the last frame it pushed downstream:
+                                 * CLOCK_MONOTONIC then minus the frame's
+                                 * send_time; -1 before its first frame */
+};
+_Static_assert (sizeof (struct zcipc_wire_report) == 32, "report layout");
+
+/* The stats protocol has its own version: a monitor asks for the one it
+ * speaks, and the producer answers in it or REJECTs with
+ * -EPROTONOSUPPORT. */
+#define ZCIPC_STATS_VERSION 1u
+/* Most consumers one STATS_REPLY lists (zcipcsink's max-consumers cap). */
+#define ZCIPC_WIRE_STATS_MAX_CONSUMERS 1024u
+/* Most bytes of caps one STATS_REPLY carries (no NUL): longer caps are cut
+ * at a structure boundary and flagged ZCIPC_STATS_FLAG_CAPS_TRUNCATED. */
+#define ZCIPC_WIRE_STATS_CAPS_MAX 4096u
+
+struct zcipc_wire_stats_request
+{
+  struct zcipc_wire_header header;
+  uint32_t magic;
+  uint32_t version;             /* ZCIPC_STATS_VERSION the monitor speaks */
+  uint32_t flags;               /* 0: none defined yet */
+  uint32_t reserved;            /* 0 */
+};
+_Static_assert (sizeof (struct zcipc_wire_stats_request) == 24,
+    "stats request layout");
+
+/* STATS_REPLY flags. */
+#define ZCIPC_STATS_FLAG_CAPS_TRUNCATED (1u << 0)
+#define ZCIPC_STATS_FLAGS_KNOWN ZCIPC_STATS_FLAG_CAPS_TRUNCATED
+
+/* Per-consumer flags. */
+#define ZCIPC_STATS_CONSUMER_REPORTED (1u << 0)  /* frames_copied, lag_ns
+                                                  * come from its REPORT */
+#define ZCIPC_STATS_CONSUMER_CHANNEL (1u << 1)   /* has a shared channel */
+#define ZCIPC_STATS_CONSUMER_FLAGS_KNOWN \
+  (ZCIPC_STATS_CONSUMER_REPORTED | ZCIPC_STATS_CONSUMER_CHANNEL)
+
+struct zcipc_wire_stats_consumer
+{
+  uint32_t consumer_id;
+  int32_t pid;                  /* SO_PEERCRED at connect */
+  uint32_t uid;
+  uint32_t quota;               /* frames it may hold, as granted */
+  uint32_t held;                /* frames it holds now */
+  uint32_t flags;               /* ZCIPC_STATS_CONSUMER_* */
+  uint64_t frames_sent;
+  uint64_t frames_dropped;      /* frames it missed: at its quota, or its
+                                 * socket full */
+  uint64_t frames_copied;       /* from its REPORT, else 0 */
+  int64_t lag_ns;               /* from its REPORT, else -1 */
+};
+_Static_assert (sizeof (struct zcipc_wire_stats_consumer) == 56,
+    "stats consumer layout");
+
+/* Followed by n_consumers zcipc_wire_stats_consumer, then caps_size bytes
+ * of caps (gst_caps_to_string's text, no NUL; 0 bytes before caps). */
+struct zcipc_wire_stats_reply
+{
+  struct zcipc_wire_header header;
+  uint32_t magic;
+  uint32_t version;             /* the request's */
+  int32_t pid;                  /* the producer's */
+  uint32_t uid;
+  int64_t monotonic_ns;         /* the producer's CLOCK_MONOTONIC now */
+  uint64_t frames_sent;         /* frames that reached a consumer */
+  uint64_t frames_unsent;       /* frames no consumer took */
+  uint32_t n_consumers;
+  uint32_t caps_size;
+  uint32_t flags;               /* ZCIPC_STATS_FLAG_* */
+  uint32_t max_consumers;
+  uint32_t quota;               /* the producer's cap per consumer */
+  uint32_t n_monitors;          /* monitors connected, this one included */
+};
+_Static_assert (sizeof (struct zcipc_wire_stats_reply) == 72,
+    "stats reply layout");
+
 /* A validated message. Pointers refer into the datagram passed to
  * zcipc_wire_parse() and live as long as it does. */
 struct zcipc_message
@@ -271,6 +370,15 @@ struct zcipc_message
     } channel;
     struct zcipc_wire_quota quota;
     struct zcipc_wire_grant grant;
+    struct zcipc_wire_report report;
+    struct zcipc_wire_stats_request stats_request;
+    struct
+    {
+      struct zcipc_wire_stats_reply info;
+      const uint8_t *consumers;  /* n_consumers records, maybe unaligned:
+                                  * memcpy each out */
+      const char *caps;         /* caps_size bytes, not NUL-terminated */
+    } stats_reply;
   };
 };
 
@@ -314,6 +422,14 @@ size_t zcipc_wire_init_channel (struct zcipc_wire_channel *m, uint64_t size);
 size_t zcipc_wire_init_wake (struct zcipc_wire_wake *m);
 size_t zcipc_wire_init_quota (struct zcipc_wire_quota *m, uint32_t max_held);
 size_t zcipc_wire_init_grant (struct zcipc_wire_grant *m, uint32_t quota);
+size_t zcipc_wire_init_report (struct zcipc_wire_report *m,
+    uint64_t frames_copied, int64_t lag_ns);
+/* Asks for ZCIPC_STATS_VERSION. */
+size_t zcipc_wire_init_stats_request (struct zcipc_wire_stats_request *m);
+/* The header's size counts the consumers and caps that follow; the other
+ * fields are the caller's. */
+size_t zcipc_wire_init_stats_reply (struct zcipc_wire_stats_reply *m,
+    uint32_t n_consumers, uint32_t caps_size);
 
 #ifdef __cplusplus
 }

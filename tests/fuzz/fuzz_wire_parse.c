@@ -154,6 +154,25 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
       CHECK (msg.grant.quota >= 1);
       CHECK (msg.grant.quota <= ZCIPC_WIRE_MAX_QUOTA);
       break;
+    case ZCIPC_WIRE_REPORT:
+      CHECK (len == sizeof msg.report && n_fds == 0);
+      CHECK (msg.report.flags == 0 && msg.report.lag_ns >= -1);
+      break;
+    case ZCIPC_WIRE_STATS_REQUEST:
+      CHECK (len == sizeof msg.stats_request && n_fds == 0);
+      CHECK (msg.stats_request.magic == ZCIPC_WIRE_MAGIC);
+      break;
+    case ZCIPC_WIRE_STATS_REPLY:
+      CHECK (n_fds == 0);
+      CHECK (msg.stats_reply.info.version == ZCIPC_STATS_VERSION);
+      CHECK (msg.stats_reply.info.n_consumers <=
+          ZCIPC_WIRE_STATS_MAX_CONSUMERS);
+      CHECK (msg.stats_reply.info.caps_size <= ZCIPC_WIRE_STATS_CAPS_MAX);
+      CHECK ((const uint8_t *) msg.stats_reply.caps +
+          msg.stats_reply.info.caps_size == end);
+      sink ^= touch ((const uint8_t *) msg.stats_reply.caps,
+          msg.stats_reply.info.caps_size);
+      break;
     default:
       CHECK (!"accepted a message of an unknown type");
   }

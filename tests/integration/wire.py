@@ -13,6 +13,8 @@ MAGIC = 0x3150435A
 VERSION = 1
 HELLO, WELCOME, REJECT, REGION_ADD, REGION_REMOVE, EVENT, FRAME, RELEASE = range(1, 9)
 REGION_FLAG_MEMFD = 1
+REPORT, STATS_REQUEST, STATS_REPLY = range(14, 17)
+STATS_VERSION = 1
 
 
 def header(kind: int, size: int) -> bytes:
@@ -43,6 +45,10 @@ def frame(seq: int, region_id: int, offset: int, size: int, pts: int = 0) -> byt
 
 def event(kind: int, payload: bytes) -> bytes:
     return header(EVENT, 16 + len(payload)) + struct.pack("=II", kind, len(payload)) + payload
+
+
+def stats_request(version: int = STATS_VERSION) -> bytes:
+    return header(STATS_REQUEST, 24) + struct.pack("=IIII", MAGIC, version, 0, 0)
 
 
 def parse_header(data: bytes) -> tuple[int, int]:

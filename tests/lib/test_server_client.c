@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "zcipc/stats.h"
 
 /* A producer (zcipc_server, with its own thread) and its consumers in one
  * process: clients call zcipc_client_next() on the test thread. Hostile
@@ -2395,6 +2396,324 @@ START_TEST (test_client_next_can_be_interrupted)
 
 END_TEST;
 
+/* --- monitors (the stats protocol) --------------------------------------- */
+
+static struct zcipc_stats_stream *
+stats_new (void)
+{
+  struct zcipc_stats_stream *st = calloc (1, sizeof *st);
+  ck_assert_ptr_nonnull (st);
+  return st;
+}
+
+static int
+open_monitor (void)
+{
+  int fd = -1;
+  ck_assert_int_eq (zcipc_stats_open (prod.path, 5000, &fd), 0);
+  return fd;
+}
+
+START_TEST (test_monitor_does_not_count_against_max_consumers)
+{
+  struct zcipc_stats_stream *st = stats_new ();
+  struct zcipc_client *a, *b;
+  int mon;
+
+  zt_producer_start (&prod, 4, 1);
+  mon = open_monitor ();
+  ck_assert_int_eq (zcipc_stats_request (mon, 5000, st), 0);
+  ck_assert_uint_eq (st->n_consumers, 0);
+  ck_assert_uint_eq (st->n_monitors, 1);
+  ck_assert_uint_eq (st->max_consumers, 1);
+  /* The one consumer place is still free, and then taken. */
+  a = zt_client_connect (prod.path, 2);
+  ck_assert_int_eq (zcipc_client_new (prod.path, 2, &b), 0);
+  ck_assert_int_eq (zcipc_client_connect (b, 5000), -EUSERS);
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (b), "too many"));
+  /* The monitor goes on, on the same connection, and sees it. */
+  ck_assert_int_eq (zcipc_stats_request (mon, 5000, st), 0);
+  ck_assert_uint_eq (st->n_consumers, 1);
+  ck_assert_uint_eq (st->consumers[0].consumer_id,
+      zcipc_client_consumer_id (a));
+  /* And a monitor still joins with the consumer place taken. */
+  ck_assert_int_eq (zcipc_stats_query (prod.path, 5000, st), 0);
+  ck_assert_uint_eq (st->n_monitors, 2);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 1);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_joined, 1);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  close (mon);
+  zcipc_client_unref (b);
+  zcipc_client_unref (a);
+  zt_producer_stop (&prod);
+  free (st);
+}
+
+END_TEST;
+
+START_TEST (test_ninth_monitor_is_refused_and_the_eight_go_on)
+{
+  struct zcipc_stats_stream *st = stats_new ();
+  int mons[ZCIPC_SERVER_MAX_MONITORS], extra;
+  struct zcipc_client *c;
+
+  zt_producer_start (&prod, 4, 2);
+  for (unsigned int i = 0; i < ZCIPC_SERVER_MAX_MONITORS; i++) {
+    mons[i] = open_monitor ();
+    ck_assert_int_eq (zcipc_stats_request (mons[i], 5000, st), 0);
+    ck_assert_uint_eq (st->n_monitors, i + 1);
+  }
+  extra = open_monitor ();
+  ck_assert_int_eq (zcipc_stats_request (extra, 5000, st), -EUSERS);
+  ck_assert (zt_wait_hang_up (extra, 5000));
+  close (extra);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "too many monitors"), 5000);
+  /* Consumers are not crowded out by monitors. */
+  c = zt_client_connect (prod.path, 2);
+  for (unsigned int i = 0; i < ZCIPC_SERVER_MAX_MONITORS; i++) {
+    ck_assert_int_eq (zcipc_stats_request (mons[i], 5000, st), 0);
+    ck_assert_uint_eq (st->n_consumers, 1);
+  }
+  /* One gone makes room for another. */
+  close (mons[0]);
+  ZT_ASSERT_EVENTUALLY (zcipc_stats_request (mons[1], 5000, st) == 0 &&
+      st->n_monitors == ZCIPC_SERVER_MAX_MONITORS - 1, 5000);
+  mons[0] = open_monitor ();
+  ck_assert_int_eq (zcipc_stats_request (mons[0], 5000, st), 0);
+  for (unsigned int i = 0; i < ZCIPC_SERVER_MAX_MONITORS; i++)
+    close (mons[i]);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+  free (st);
+}
+
+END_TEST;
+
+START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
+{
+  struct zcipc_stats_stream *st = stats_new ();
+  struct zcipc_client *a, *b;
+  struct zcipc_client_event ev;
+  const struct zcipc_stats_consumer *ca = NULL, *cb = NULL;
+  uint64_t held_seq;
+  int64_t before;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  ck_assert_int_eq (zcipc_stats_query (prod.path, 5000, st), 0);
+  ck_assert_str_eq (st->caps, "");
+  ck_assert_int_eq (zcipc_server_set_caps_string (prod.server,
+          "video/x-raw, format=(string)RGBA, width=(int)64"), 0);
+  a = zt_client_connect (prod.path, 2);
+  b = zt_client_connect (prod.path, 1);
+  /* a keeps one frame and lets one go; b misses the second (its quota
+   * is 1 and it holds the first). */
+  zt_producer_send (&prod, 1, 0, 512, 1000, NULL);
+  zt_client_next_frame (a, &ev, 5000);
+  held_seq = ev.frame.info.seq;
+  zt_client_next_frame (b, &ev, 5000);
+  zt_producer_send (&prod, 1, 4096, 512, 2000, NULL);
+  zt_client_next_frame (a, &ev, 5000);
+  release_and_settle (a, ev.frame.info.seq);
+  /* What only a knows. */
+  ck_assert_int_eq (zcipc_client_send_report (a, 7, 1500000), 0);
+  ZT_ASSERT_EVENTUALLY (zcipc_stats_query (prod.path, 5000, st) == 0 &&
+      st->n_consumers == 2 && (st->consumers[0].flags |
+          st->consumers[1].flags) & ZCIPC_STATS_CONSUMER_REPORTED, 5000);
+
+  before = now_ns ();
+  ck_assert_int_eq (zcipc_stats_query (prod.path, 5000, st), 0);
+  ck_assert_uint_eq (st->version, ZCIPC_STATS_VERSION);
+  ck_assert_int_eq (st->pid, getpid ());
+  ck_assert_uint_eq (st->uid, geteuid ());
+  ck_assert_str_eq (st->caps, "video/x-raw, format=(string)RGBA, width=(int)64");
+  ck_assert_uint_eq (st->flags, 0);
+  ck_assert_uint_eq (st->frames_sent, 2);
+  ck_assert_uint_eq (st->quota, 4);
+  ck_assert_uint_eq (st->max_consumers, 8);
+  ck_assert_int_ge (st->monotonic_ns, before);
+  ck_assert_int_le (st->monotonic_ns, now_ns ());
+  for (unsigned int i = 0; i < st->n_consumers; i++) {
+    if (st->consumers[i].consumer_id == zcipc_client_consumer_id (a))
+      ca = &st->consumers[i];
+    if (st->consumers[i].consumer_id == zcipc_client_consumer_id (b))
+      cb = &st->consumers[i];
+  }
+  ck_assert_ptr_nonnull (ca);
+  ck_assert_ptr_nonnull (cb);
+  ck_assert_int_eq (ca->pid, getpid ());
+  ck_assert_uint_eq (ca->uid, geteuid ());
+  ck_assert_uint_eq (ca->quota, 2);
+  ck_assert_uint_eq (ca->held, 1);
+  ck_assert_uint_eq (ca->frames_sent, 2);
+  ck_assert_uint_eq (ca->frames_dropped, 0);
+  ck_assert (ca->flags & ZCIPC_STATS_CONSUMER_REPORTED);
+  ck_assert_uint_eq (ca->frames_copied, 7);
+  ck_assert_int_eq (ca->lag_ns, 1500000);
+  ck_assert_uint_eq (cb->quota, 1);
+  ck_assert_uint_eq (cb->held, 1);
+  ck_assert_uint_eq (cb->frames_sent, 1);
+  ck_assert_uint_eq (cb->frames_dropped, 1);
+  /* b never reported: unknown, not zero. */
+  ck_assert (!(cb->flags & ZCIPC_STATS_CONSUMER_REPORTED));
+  ck_assert_int_eq (cb->lag_ns, -1);
+  ck_assert_int_eq (zcipc_client_release (a, held_seq), 0);
+  zcipc_client_unref (a);
+  zcipc_client_unref (b);
+  zt_producer_stop (&prod);
+  free (st);
+}
+
+END_TEST;
+
+START_TEST (test_long_caps_are_cut_at_a_structure_and_flagged)
+{
+  struct zcipc_stats_stream *st = stats_new ();
+  static char caps[3 * ZCIPC_WIRE_STATS_CAPS_MAX];
+  size_t len = 0;
+  unsigned int n = 0;
+
+  zt_producer_start (&prod, 4, 8);
+  while (len < sizeof caps - 64) {
+    len += (size_t) snprintf (caps + len, sizeof caps - len,
+        "%svideo/x-raw, width=(int)%u", n ? "; " : "", n);
+    n++;
+  }
+  ck_assert_int_eq (zcipc_server_set_caps_string (prod.server, caps), 0);
+  ck_assert_int_eq (zcipc_stats_query (prod.path, 5000, st), 0);
+  ck_assert_uint_eq (st->flags, ZCIPC_STATS_FLAG_CAPS_TRUNCATED);
+  len = strlen (st->caps);
+  ck_assert_uint_le (len, ZCIPC_WIRE_STATS_CAPS_MAX);
+  ck_assert_uint_gt (len, ZCIPC_WIRE_STATS_CAPS_MAX - 64);
+  /* A prefix of whole structures: what follows it in the original is the
+   * separator. */
+  ck_assert (memcmp (st->caps, caps, len) == 0);
+  ck_assert (memcmp (caps + len, "; ", 2) == 0);
+  /* Short caps again: not flagged. */
+  ck_assert_int_eq (zcipc_server_set_caps_string (prod.server, "audio/x-raw"),
+      0);
+  ck_assert_int_eq (zcipc_stats_query (prod.path, 5000, st), 0);
+  ck_assert_uint_eq (st->flags, 0);
+  ck_assert_str_eq (st->caps, "audio/x-raw");
+  zt_producer_stop (&prod);
+  free (st);
+}
+
+END_TEST;
+
+START_TEST (test_malformed_stats_request_closes_only_that_connection)
+{
+  struct zcipc_stats_stream *st = stats_new ();
+  struct zcipc_wire_stats_request req;
+  struct zcipc_client *c;
+  size_t n;
+  int good, bad;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 2);
+  good = open_monitor ();
+  ck_assert_int_eq (zcipc_stats_request (good, 5000, st), 0);
+  /* A monitor whose second request is cut short. */
+  bad = open_monitor ();
+  ck_assert_int_eq (zcipc_stats_request (bad, 5000, st), 0);
+  n = zcipc_wire_init_stats_request (&req);
+  req.header.size = (uint32_t) n - 4;
+  ck_assert_int_eq (zt_send_raw (bad, &req, n - 4, NULL, 0), 0);
+  ck_assert (zt_wait_hang_up (bad, 5000));
+  close (bad);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "malformed STATS_REQUEST"), 5000);
+  /* A monitor may not send what consumers send. */
+  bad = open_monitor ();
+  ck_assert_int_eq (zcipc_stats_request (bad, 5000, st), 0);
+  {
+    struct zcipc_wire_leave leave;
+    ck_assert_int_eq (zt_send_raw (bad, &leave,
+            zcipc_wire_init_leave (&leave), NULL, 0), 0);
+  }
+  ck_assert (zt_wait_hang_up (bad, 5000));
+  close (bad);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "which monitors may not send"), 5000);
+  /* Monitors are not consumers: neither counts as a dropped one. */
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  /* And a connection whose first message is a garbled STATS_REQUEST. */
+  ck_assert_int_eq (zcipc_socket_connect (prod.path, &bad), 0);
+  ck_assert_int_eq (zt_send_raw (bad, "\x0f\0\0\0\x0c\0\0\0garb", 12, NULL,
+          0), 0);
+  ck_assert (zt_wait_hang_up (bad, 5000));
+  close (bad);
+  /* The others go on. */
+  exchange_frame (c, 1000);
+  ck_assert_int_eq (zcipc_stats_request (good, 5000, st), 0);
+  ck_assert_uint_eq (st->n_consumers, 1);
+  ck_assert_uint_eq (st->n_monitors, 1);
+  close (good);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+  free (st);
+}
+
+END_TEST;
+
+START_TEST (test_unknown_stats_version_gets_a_reject_naming_both)
+{
+  struct zcipc_wire_stats_request req;
+  static union zt_msg_buf buf;
+  struct zcipc_message msg;
+  struct zcipc_client *c;
+  size_t n;
+  int fd;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 2);
+  ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
+  n = zcipc_wire_init_stats_request (&req);
+  req.version = 99;
+  ck_assert_int_eq (zt_send_raw (fd, &req, n, NULL, 0), 0);
+  ck_assert_int_eq (zt_recv_type (fd, ZCIPC_WIRE_REJECT, 5000, &buf, &msg), 0);
+  ck_assert_int_eq (msg.reject.error, -EPROTONOSUPPORT);
+  ck_assert_msg (strstr (msg.reject.reason, "version 99") &&
+      strstr (msg.reject.reason, "version 1"), "reason: %s", msg.reject.reason);
+  ck_assert (zt_wait_hang_up (fd, 5000));
+  close (fd);
+  exchange_frame (c, 1000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 1);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_consumer_report_before_hello_or_malformed_is_refused)
+{
+  struct zcipc_wire_report rep;
+  struct zcipc_client *c;
+  size_t n = zcipc_wire_init_report (&rep, 1, 1);
+  int fd;
+
+  zt_producer_start (&prod, 4, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 2);
+  ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
+  ck_assert_int_eq (zt_send_raw (fd, &rep, n, NULL, 0), 0);
+  ck_assert (zt_wait_hang_up (fd, 5000));
+  close (fd);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "sent REPORT before HELLO"), 5000);
+  ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
+  ck_assert_int_eq (zt_raw_handshake (fd, 2), 2);
+  rep.lag_ns = -7;
+  ck_assert_int_eq (zt_send_raw (fd, &rep, n, NULL, 0), 0);
+  ck_assert (zt_wait_hang_up (fd, 5000));
+  close (fd);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "malformed REPORT"), 5000);
+  exchange_frame (c, 1000);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 static Suite *
 server_client_suite (void)
 {
@@ -2476,6 +2795,16 @@ server_client_suite (void)
   tcase_add_test (tc, test_unknown_message_from_a_consumer_is_skipped);
   tcase_add_test (tc,
       test_rapid_connect_disconnect_cycles_leave_nothing_behind);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("monitors");
+  tcase_add_test (tc, test_monitor_does_not_count_against_max_consumers);
+  tcase_add_test (tc, test_ninth_monitor_is_refused_and_the_eight_go_on);
+  tcase_add_test (tc, test_stats_reply_lists_two_consumers_with_their_counters);
+  tcase_add_test (tc, test_long_caps_are_cut_at_a_structure_and_flagged);
+  tcase_add_test (tc, test_malformed_stats_request_closes_only_that_connection);
+  tcase_add_test (tc, test_unknown_stats_version_gets_a_reject_naming_both);
+  tcase_add_test (tc, test_consumer_report_before_hello_or_malformed_is_refused);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("client regions");

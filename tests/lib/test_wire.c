@@ -842,7 +842,7 @@ END_TEST;
 
 START_TEST (test_parse_skips_unknown_type_without_fds)
 {
-  static const uint32_t types[] = { 0, ZCIPC_WIRE_GRANT + 1, 99,
+  static const uint32_t types[] = { 0, ZCIPC_WIRE_STATS_REPLY + 1, 99,
     0xffffffffu
   };
   struct zcipc_message msg;
@@ -984,6 +984,232 @@ START_TEST (test_parse_rejects_quota_and_grant_out_of_range_or_with_fds)
 
 END_TEST;
 
+START_TEST (test_report_round_trips_and_is_parsed_strictly)
+{
+  struct zcipc_message msg;
+  struct zcipc_wire_report m;
+  size_t n = zcipc_wire_init_report (&m, 12345, 2500000);
+
+  memcpy (buf.bytes, &m, n);
+  ck_assert_uint_eq (n, 32);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.type, ZCIPC_WIRE_REPORT);
+  ck_assert_uint_eq (msg.report.frames_copied, 12345);
+  ck_assert_int_eq (msg.report.lag_ns, 2500000);
+  ck_assert_str_eq (zcipc_wire_type_name (ZCIPC_WIRE_REPORT), "REPORT");
+  /* -1: no frame pushed yet. */
+  m.lag_ns = -1;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+
+  m.lag_ns = -2;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  m.lag_ns = 0;
+  m.flags = 1;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  m.flags = 0;
+  m.reserved = 1;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  m.reserved = 0;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, one_fd, 1, &msg), -EPROTO);
+  set_header_size ((uint32_t) n + 8);
+  ck_assert_int_eq (parse (n + 8, NULL, 0, &msg), -EPROTO);
+}
+
+END_TEST;
+
+START_TEST (test_stats_request_round_trips_and_leaves_its_version)
+{
+  struct zcipc_message msg;
+  struct zcipc_wire_stats_request m;
+  size_t n = zcipc_wire_init_stats_request (&m);
+
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.type, ZCIPC_WIRE_STATS_REQUEST);
+  ck_assert_uint_eq (msg.stats_request.version, ZCIPC_STATS_VERSION);
+  ck_assert_str_eq (zcipc_wire_type_name (ZCIPC_WIRE_STATS_REQUEST),
+      "STATS_REQUEST");
+  /* Another version is the producer's to refuse, with a REJECT. */
+  m.version = 7;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.stats_request.version, 7);
+
+  m.version = ZCIPC_STATS_VERSION;
+  m.magic ^= 1;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  m.magic ^= 1;
+  m.flags = 1;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  m.flags = 0;
+  m.reserved = 5;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), -EPROTO);
+  m.reserved = 0;
+  memcpy (buf.bytes, &m, n);
+  ck_assert_int_eq (parse (n, one_fd, 1, &msg), -EPROTO);
+  set_header_size ((uint32_t) n - 4);
+  ck_assert_int_eq (parse (n - 4, NULL, 0, &msg), -EPROTO);
+}
+
+END_TEST;
+
+static const char stats_caps[] = "video/x-raw, format=(string)RGBA";
+
+/* A STATS_REPLY with two consumers (the second has not reported) and
+ * stats_caps, built at `shift` bytes into buf. */
+static size_t
+build_stats_reply (size_t shift)
+{
+  struct zcipc_wire_stats_reply m;
+  struct zcipc_wire_stats_consumer c[2] = {
+    {.consumer_id = 1,.pid = 100,.uid = 1000,.quota = 4,.held = 2,
+          .flags = ZCIPC_STATS_CONSUMER_REPORTED | ZCIPC_STATS_CONSUMER_CHANNEL,
+          .frames_sent = 50,.frames_dropped = 3,.frames_copied = 7,
+        .lag_ns = 1500000},
+    {.consumer_id = 2,.pid = 200,.uid = 1001,.quota = 1,.held = 1,
+          .frames_sent = 40,.frames_dropped = 0,.frames_copied = 0,
+        .lag_ns = -1},
+  };
+  size_t n = zcipc_wire_init_stats_reply (&m, 2, sizeof stats_caps - 1);
+
+  m.pid = 42;
+  m.uid = 1000;
+  m.monotonic_ns = 987654321;
+  m.frames_sent = 60;
+  m.frames_unsent = 5;
+  m.max_consumers = 8;
+  m.quota = 4;
+  m.n_monitors = 1;
+  memcpy (buf.bytes + shift, &m, n);
+  memcpy (buf.bytes + shift + n, c, sizeof c);
+  memcpy (buf.bytes + shift + n + sizeof c, stats_caps, sizeof stats_caps - 1);
+  return n + sizeof c + sizeof stats_caps - 1;
+}
+
+START_TEST (test_stats_reply_round_trips_with_consumers_and_caps)
+{
+  struct zcipc_message msg;
+  struct zcipc_wire_stats_consumer c;
+  size_t n = build_stats_reply (0);
+
+  ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
+  ck_assert_uint_eq (msg.type, ZCIPC_WIRE_STATS_REPLY);
+  ck_assert_int_eq (msg.stats_reply.info.pid, 42);
+  ck_assert_uint_eq (msg.stats_reply.info.n_consumers, 2);
+  ck_assert_uint_eq (msg.stats_reply.info.frames_sent, 60);
+  ck_assert_int_eq (msg.stats_reply.info.monotonic_ns, 987654321);
+  ck_assert_uint_eq (msg.stats_reply.info.caps_size, sizeof stats_caps - 1);
+  ck_assert (memcmp (msg.stats_reply.caps, stats_caps,
+          sizeof stats_caps - 1) == 0);
+  memcpy (&c, msg.stats_reply.consumers + sizeof c, sizeof c);
+  ck_assert_int_eq (c.pid, 200);
+  ck_assert_int_eq (c.lag_ns, -1);
+  ck_assert_str_eq (zcipc_wire_type_name (ZCIPC_WIRE_STATS_REPLY),
+      "STATS_REPLY");
+
+  /* Unaligned, as a fuzzer's datagram may be. */
+  n = build_stats_reply (3);
+  ck_assert_int_eq (zcipc_wire_parse (buf.bytes + 3, n, NULL, 0, &msg), 0);
+  memcpy (&c, msg.stats_reply.consumers, sizeof c);
+  ck_assert_uint_eq (c.frames_copied, 7);
+  ck_assert_int_eq (c.lag_ns, 1500000);
+}
+
+END_TEST;
+
+/* Overwrites the u32 at `offset` of the reply's fixed part, or of consumer
+ * `index`'s record (index >= 0), and parses. */
+static int
+parse_tampered_reply (int index, size_t offset, const void *value,
+    size_t size)
+{
+  size_t n = build_stats_reply (0);
+  size_t at = offset;
+
+  if (index >= 0)
+    at += sizeof (struct zcipc_wire_stats_reply) +
+        index * sizeof (struct zcipc_wire_stats_consumer);
+  memcpy (buf.bytes + at, value, size);
+  return parse_len (n, 0);
+}
+
+START_TEST (test_parse_rejects_bad_stats_replies)
+{
+  const uint32_t u32_values[] = { ZCIPC_STATS_VERSION + 1 };
+  uint32_t v;
+  int64_t lag;
+  size_t n;
+
+  ck_assert_int_eq (parse_len (build_stats_reply (0), 0), 0);
+  /* Another version than the one asked for, unknown flags. */
+  ck_assert_int_eq (parse_tampered_reply (-1,
+          offsetof (struct zcipc_wire_stats_reply, version), &u32_values[0],
+          4), -EPROTO);
+  v = 1u << 5;
+  ck_assert_int_eq (parse_tampered_reply (-1,
+          offsetof (struct zcipc_wire_stats_reply, flags), &v, 4), -EPROTO);
+  v = 0;
+  ck_assert_int_eq (parse_tampered_reply (-1,
+          offsetof (struct zcipc_wire_stats_reply, n_monitors), &v, 4),
+      -EPROTO);
+  /* Counts that do not match the length, or exceed the bounds. */
+  v = 3;
+  ck_assert_int_eq (parse_tampered_reply (-1,
+          offsetof (struct zcipc_wire_stats_reply, n_consumers), &v, 4),
+      -EPROTO);
+  v = ZCIPC_WIRE_STATS_MAX_CONSUMERS + 1;
+  ck_assert_int_eq (parse_tampered_reply (-1,
+          offsetof (struct zcipc_wire_stats_reply, n_consumers), &v, 4),
+      -EPROTO);
+  v = ZCIPC_WIRE_STATS_CAPS_MAX + 1;
+  ck_assert_int_eq (parse_tampered_reply (-1,
+          offsetof (struct zcipc_wire_stats_reply, caps_size), &v, 4),
+      -EPROTO);
+  v = sizeof stats_caps;
+  ck_assert_int_eq (parse_tampered_reply (-1,
+          offsetof (struct zcipc_wire_stats_reply, caps_size), &v, 4),
+      -EPROTO);
+  /* A consumer holding more than its quota, unknown consumer flags, an
+   * impossible lag, copies from a consumer that never reported. */
+  v = 5;
+  ck_assert_int_eq (parse_tampered_reply (0,
+          offsetof (struct zcipc_wire_stats_consumer, held), &v, 4), -EPROTO);
+  v = ZCIPC_WIRE_MAX_QUOTA + 1;
+  ck_assert_int_eq (parse_tampered_reply (0,
+          offsetof (struct zcipc_wire_stats_consumer, quota), &v, 4), -EPROTO);
+  v = 1u << 7;
+  ck_assert_int_eq (parse_tampered_reply (1,
+          offsetof (struct zcipc_wire_stats_consumer, flags), &v, 4), -EPROTO);
+  lag = -5;
+  ck_assert_int_eq (parse_tampered_reply (0,
+          offsetof (struct zcipc_wire_stats_consumer, lag_ns), &lag, 8),
+      -EPROTO);
+  v = 1;
+  ck_assert_int_eq (parse_tampered_reply (1,
+          offsetof (struct zcipc_wire_stats_consumer, frames_copied), &v, 4),
+      -EPROTO);
+  /* A NUL inside the caps. */
+  n = build_stats_reply (0);
+  buf.bytes[n - 3] = '\0';
+  ck_assert_int_eq (parse_len (n, 0), -EPROTO);
+  /* A datagram longer than its counts, or with an fd. */
+  n = build_stats_reply (0);
+  set_header_size ((uint32_t) n + 8);
+  ck_assert_int_eq (parse_len (n + 8, 0), -EPROTO);
+  set_header_size ((uint32_t) n);
+  ck_assert_int_eq (parse_len (n, 1), -EPROTO);
+}
+
+END_TEST;
+
 static Suite *
 wire_suite (void)
 {
@@ -991,6 +1217,10 @@ wire_suite (void)
   TCase *tc = tcase_create ("round trips");
 
   tcase_add_test (tc, test_hello_round_trips);
+  tcase_add_test (tc, test_report_round_trips_and_is_parsed_strictly);
+  tcase_add_test (tc, test_stats_request_round_trips_and_leaves_its_version);
+  tcase_add_test (tc, test_stats_reply_round_trips_with_consumers_and_caps);
+  tcase_add_test (tc, test_parse_rejects_bad_stats_replies);
   tcase_add_test (tc, test_welcome_round_trips);
   tcase_add_test (tc, test_reject_round_trips);
   tcase_add_test (tc, test_reject_with_long_reason_is_truncated_and_terminated);
