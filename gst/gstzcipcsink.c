@@ -1014,6 +1014,51 @@ on_release (void *data, void *frame)
   gst_buffer_unref (GST_BUFFER_CAST (frame));
 }
 
+/* Whether every memory of `buffer` (and of the buffers it keeps alive
+ * through a parent buffer meta: a frame whose metas lie in a region) is
+ * ours and freed, not recycled, when the buffer goes: then retiring its
+ * regions keeps anyone from writing them again. A buffer of another pool
+ * would go back to that pool and be written again. */
+static gboolean
+buffer_can_retire (GstBuffer * buffer, gboolean retire)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  if (buffer->pool && !GST_IS_ZCIPC_BUFFER_POOL (buffer->pool))
+    return FALSE;
+  for (guint i = 0; i < gst_buffer_n_memory (buffer); i++) {
+    GstZcipcRegion *region =
+        gst_zcipc_memory_get_region (gst_buffer_peek_memory (buffer, i), NULL);
+    if (!region)
+      return FALSE;
+    if (retire)
+      gst_zcipc_region_retire (region);
+  }
+  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
+              GST_PARENT_BUFFER_META_API_TYPE)))
+    if (!buffer_can_retire (((GstParentBufferMeta *) meta)->buffer, retire))
+      return FALSE;
+  return TRUE;
+}
+
+/* A consumer that left or was cut off pinned `frame` past the server's
+ * bounds: its regions are never written or handed out again, so the
+ * server may drop our reference while the pinner still reads them. */
+static bool
+on_retire (void *data, void *frame)
+{
+  GstBuffer *buffer = GST_BUFFER_CAST (frame);
+
+  if (!buffer_can_retire (buffer, FALSE)) {
+    GST_DEBUG_OBJECT (data, "frame %p is not all in our own memory: it "
+        "stays pinned", buffer);
+    return false;
+  }
+  buffer_can_retire (buffer, TRUE);
+  return true;
+}
+
 static void
 post_consumer_message (GstZcipcSink * self, const gchar * name,
     const struct zcipc_consumer_info *info, const gchar * reason)
@@ -1066,6 +1111,7 @@ on_log (void *data, enum zcipc_log_level level, const char *message)
 static const struct zcipc_server_callbacks server_callbacks = {
   .hold = on_hold,
   .release = on_release,
+  .retire = on_retire,
   .consumer_joined = on_consumer_joined,
   .consumer_left = on_consumer_left,
   .log = on_log,
