@@ -1077,12 +1077,13 @@ expire_locked (struct zcipc_server *s, struct release_list *released)
             "the handshake deadline");
         continue;
       }
-    } else if (c->departed_ns && c->n_held > 0 && s->pin_timeout_ns >= 0 &&
-        s->callbacks.retire) {
-      due = c->departed_ns + s->pin_timeout_ns;
-      if (now >= due && retire_pinned_locked (s, c, released,
-              "longer than the pin timeout after it left or was cut off"))
-        continue;
+    } else if (c->departed_ns && c->n_held > 0 && s->callbacks.retire) {
+      if (s->pin_timeout_ns >= 0) {
+        due = c->departed_ns + s->pin_timeout_ns;
+        if (now >= due && retire_pinned_locked (s, c, released,
+                "longer than the pin timeout after it left or was cut off"))
+          continue;
+      }
       for (uint32_t j = 0; j < c->info.quota; j++)
         if (c->holds[j].frame)
           pinned += c->holds[j].bytes;
