@@ -327,9 +327,11 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    * GstZcipcSink:max-consumers:
    *
    * Consumers connected at once; more are refused with a logged reason.
-   * Handshakes in progress count too, so that a connect storm is bounded.
-   * Monitors (zcipc-top, the device provider: up to 8) come on top and
-   * never take a consumer's place.
+   * So that no one peer takes every place, one process, and one uid other
+   * than the producer's, may hold at most max(1, max-consumers - 1).
+   * Handshakes in progress do not count: they have their own bound (32 at
+   * once, 2 s each), as do monitors (zcipc-top, the device provider: up
+   * to 8). See docs/security.md.
    */
   properties[PROP_MAX_CONSUMERS] = g_param_spec_uint ("max-consumers",
       "Max consumers", "Most consumers connected at once", 1, 1024,
@@ -353,10 +355,17 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    *
    * With slow-consumer=wait: milliseconds a consumer may hold its quota
    * before it is disconnected so the stream goes on. 0 waits forever.
+   *
+   * So that a consumer cannot stall the stream again and again by coming
+   * straight back: one that joins within 30 s after a consumer of its uid
+   * was dropped for this timeout is not waited for (it is served as with
+   * slow-consumer=skip) until those 30 s have passed. See docs/security.md.
    */
   properties[PROP_WAIT_TIMEOUT] = g_param_spec_uint ("wait-timeout",
       "Wait timeout", "With slow-consumer=wait, ms before a stuck consumer "
-      "is dropped (0 = never)", 0, G_MAXUINT, DEFAULT_WAIT_TIMEOUT,
+      "is dropped (0 = never); one of the same uid joining within 30 s after "
+      "is served as with skip until then", 0, G_MAXUINT,
+      DEFAULT_WAIT_TIMEOUT,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
       GST_PARAM_MUTABLE_PLAYING);
 
