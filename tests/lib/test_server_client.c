@@ -2813,6 +2813,85 @@ START_TEST (test_a_single_consumer_place_is_anyones)
 
 END_TEST;
 
+
+/* A child that becomes uid/gid 65534, waits for a byte on `go`, connects to
+ * `name` and writes back 'o' (admitted), 'u' (refused for its uid's share)
+ * or 'x' (anything else); then holds on until SIGKILL. Forked before any
+ * thread exists. */
+static pid_t
+fork_foreign_consumer (const char *name, int *go_fd, int *result_fd)
+{
+  int go[2], result[2];
+  pid_t child;
+
+  ck_assert_int_eq (pipe2 (go, O_CLOEXEC), 0);
+  ck_assert_int_eq (pipe2 (result, O_CLOEXEC), 0);
+  child = fork ();
+  ck_assert_int_ge (child, 0);
+  if (child == 0) {
+    struct zcipc_client *c;
+    char byte, answer = 'x';
+    int res;
+
+    if (setresgid (65534, 65534, 65534) < 0 ||
+        setresuid (65534, 65534, 65534) < 0 || read (go[0], &byte, 1) != 1)
+      _exit (1);
+    if (zcipc_client_new (name, 2, &c) == 0) {
+      res = zcipc_client_connect (c, 5000);
+      if (res == 0)
+        answer = 'o';
+      else if (res == -EUSERS && strstr (zcipc_client_reason (c),
+              "too many consumers from uid 65534"))
+        answer = 'u';
+    }
+    if (write (result[1], &answer, 1) != 1)
+      _exit (2);
+    pause ();
+    _exit (3);
+  }
+  close (go[0]);
+  close (result[1]);
+  *go_fd = go[1];
+  *result_fd = result[0];
+  return child;
+}
+
+/* One uid other than the producer's cannot take every place, whatever its
+ * number of processes; the producer's own uid still gets the last one. */
+START_TEST (test_a_foreign_uid_holds_all_consumer_places_but_one)
+{
+  struct zcipc_server_config config = {.quota = 4,.max_consumers = 3 };
+  int go[3], result[3];
+  pid_t children[3];
+  char name[64], answers[4] = { 0 };
+  struct zcipc_client *mine;
+
+  if (geteuid () != 0)
+    return;                     /* needs to become another uid */
+  snprintf (name, sizeof name, "@zt-uid-share-%d", (int) getpid ());
+  for (int i = 0; i < 3; i++)
+    children[i] = fork_foreign_consumer (name, &go[i], &result[i]);
+  config.path = name;
+  zt_producer_start_full (&prod, &config);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq (write (go[i], "g", 1), 1);
+    ck_assert_int_eq (read (result[i], &answers[i], 1), 1);
+  }
+  ck_assert_str_eq (answers, "oou");
+  mine = zt_client_connect (name, 2);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 3);
+  for (int i = 0; i < 3; i++) {
+    kill_and_reap (children[i]);
+    close (go[i]);
+    close (result[i]);
+  }
+  zcipc_client_unref (mine);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 static double
 cpu_seconds (void)
 {
@@ -3090,6 +3169,7 @@ server_client_suite (void)
       test_the_oldest_handshake_makes_room_and_silent_ones_lock_no_one_out);
   tcase_add_test (tc, test_one_process_holds_all_consumer_places_but_one);
   tcase_add_test (tc, test_a_single_consumer_place_is_anyones);
+  tcase_add_test (tc, test_a_foreign_uid_holds_all_consumer_places_but_one);
   tcase_add_test (tc, test_accept_failures_back_off_and_are_logged_once);
   tcase_add_test (tc,
       test_a_consumer_rejoining_after_a_cut_off_is_not_waited_for);
