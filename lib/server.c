@@ -1023,17 +1023,22 @@ reap_dropped (struct zcipc_server *s, struct release_list *released)
 /* Lock held. Gives up the frames a departed consumer still pins: the
  * producer's references go (`released`), and callbacks->retire() has made
  * sure their memory is never written again, so the pinner keeps reading
- * what it holds from its own mapping. The consumer is closed. False (and
- * nothing changes) when a frame cannot be retired. */
+ * what it holds from its own mapping. The consumer is closed. False when a
+ * frame cannot be retired: then its frames stay pinned until it lets go,
+ * and it is not tried again (what memory a frame is in does not change). */
 static bool
 retire_pinned_locked (struct zcipc_server *s, struct consumer *c,
     struct release_list *released, const char *why)
 {
-  if (!s->callbacks.retire)
-    return false;
-  for (uint32_t j = 0; j < c->info.quota; j++)
-    if (c->holds[j].frame && !s->callbacks.retire (s->data, c->holds[j].frame))
+  for (uint32_t j = 0; j < c->info.quota; j++) {
+    if (c->holds[j].frame && !s->callbacks.retire (s->data,
+            c->holds[j].frame)) {
+      server_log (s, ZCIPC_LOG_DEBUG, "consumer %u: a frame it pins %s "
+          "cannot be retired: it stays pinned", c->info.id, why);
+      c->departed_ns = 0;
       return false;
+    }
+  }
   for (uint32_t j = 0; j < c->info.quota; j++) {
     if (!c->holds[j].frame)
       continue;
@@ -1080,9 +1085,11 @@ expire_locked (struct zcipc_server *s, struct release_list *released)
     } else if (c->departed_ns && c->n_held > 0 && s->callbacks.retire) {
       if (s->pin_timeout_ns >= 0) {
         due = c->departed_ns + s->pin_timeout_ns;
-        if (now >= due && retire_pinned_locked (s, c, released,
-                "longer than the pin timeout after it left or was cut off"))
+        if (now >= due) {
+          retire_pinned_locked (s, c, released, "longer than the pin "
+              "timeout after it left or was cut off");
           continue;
+        }
       }
       for (uint32_t j = 0; j < c->info.quota; j++)
         if (c->holds[j].frame)
@@ -1108,11 +1115,9 @@ expire_locked (struct zcipc_server *s, struct release_list *released)
     for (uint32_t j = 0; j < first->info.quota; j++)
       if (first->holds[j].frame)
         bytes += first->holds[j].bytes;
-    if (!retire_pinned_locked (s, first, released, "past the producer's "
-            "bound on bytes pinned by departed consumers")) {
-      first->departed_ns = 0;   /* cannot be retired: not counted again */
-      break;
-    }
+    /* Retired or not, no longer counted (see retire_pinned_locked()). */
+    retire_pinned_locked (s, first, released, "past the producer's bound on "
+        "bytes pinned by departed consumers");
     pinned -= bytes < pinned ? bytes : pinned;
   }
   return next;
