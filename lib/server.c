@@ -138,6 +138,7 @@ struct zcipc_server
   struct zcipc_server_stats stats;
   bool last_frame_woke;
   char *caps;                   /* for STATS_REPLY; NULL before caps */
+  int64_t last_frame_ns;        /* when the last frame was sent or skipped */
   bool caps_truncated;
   int64_t pin_timeout_ns;       /* < 0: frames are pinned for good */
   uint64_t pin_max_bytes;
@@ -763,6 +764,7 @@ send_stats_reply_locked (struct zcipc_server *s, struct consumer *monitor)
   m.max_consumers = s->max_consumers;
   m.quota = s->quota;
   m.n_monitors = count_monitors_locked (s);
+  m.last_frame_ns = s->last_frame_ns;
   if (n)
     iov[n_iov++] = (struct iovec) { records, n * sizeof *records };
   if (caps_size)
@@ -1695,6 +1697,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
     s->stats.frames_sent++;
   else
     s->stats.frames_unsent++;
+  s->last_frame_ns = (int64_t) m.send_time;
   s->stats.wakeups += woke;
   s->last_frame_woke = woke > 0;
   if (s->lazy) {
@@ -1751,6 +1754,7 @@ zcipc_server_skip_unwatched_frame (struct zcipc_server *s)
      * they did not see (a gap in seqs) as they would have been. */
     s->next_seq++;
     s->stats.frames_unsent++;
+    s->last_frame_ns = now_ns ();
   }
   pthread_mutex_unlock (&s->lock);
   return skip;

@@ -77,6 +77,7 @@ copy_reply (const struct zcipc_message *msg, struct zcipc_stats_stream *out)
   out->frames_sent = r->frames_sent;
   out->frames_unsent = r->frames_unsent;
   out->monotonic_ns = r->monotonic_ns;
+  out->last_frame_ns = r->last_frame_ns;
   out->max_consumers = r->max_consumers;
   out->quota = r->quota;
   out->n_monitors = r->n_monitors;

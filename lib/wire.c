@@ -279,7 +279,7 @@ parse_stats_reply (const uint8_t *data, size_t len, unsigned n_fds,
   if ((r->flags & ~ZCIPC_STATS_FLAGS_KNOWN) ||
       r->n_consumers > ZCIPC_WIRE_STATS_MAX_CONSUMERS ||
       r->caps_size > ZCIPC_WIRE_STATS_CAPS_MAX || r->n_monitors == 0 ||
-      r->quota == 0 || r->quota > ZCIPC_WIRE_MAX_QUOTA)
+      r->quota == 0 || r->quota > ZCIPC_WIRE_MAX_QUOTA || r->last_frame_ns < 0)
     return -EPROTO;
   consumers_size = (size_t) r->n_consumers *
       sizeof (struct zcipc_wire_stats_consumer);

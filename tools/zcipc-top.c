@@ -204,6 +204,14 @@ list_stream_dir (struct targets *t)
   qsort (t->items, t->n, sizeof *t->items, compare_targets);
 }
 
+static int
+compare_consumers (const void *a, const void *b)
+{
+  const struct zcipc_stats_consumer *x = a, *y = b;
+  return x->consumer_id < y->consumer_id ? -1 :
+      x->consumer_id > y->consumer_id;
+}
+
 /* One stats sample, on the target's monitor connection (opened on first
  * use, and again after an error). */
 static void
@@ -231,6 +239,9 @@ sample (struct target *it)
     it->have_prev = false;
     return;
   }
+  /* In the order they joined. */
+  qsort (it->cur->consumers, it->cur->n_consumers,
+      sizeof it->cur->consumers[0], compare_consumers);
   /* The previous sample counts for fps only if it answered too. */
   it->have_prev = it->error == 0 && it->prev->version != 0;
   it->error = 0;
@@ -246,10 +257,19 @@ fps_of (const struct target *it)
 
   if (it->error || !it->have_prev || b->pid != a->pid)
     return -1;
-  dt = b->monotonic_ns - a->monotonic_ns;
   da = a->frames_sent + a->frames_unsent;
   db = b->frames_sent + b->frames_unsent;
-  if (dt <= 0 || db < da)
+  if (db < da)
+    return -1;
+  /* Between the last frames of the two samples: exact for a steady
+   * stream, where the replies' own times would add up to a frame of
+   * jitter. A stream that stopped shows 0. */
+  dt = b->last_frame_ns - a->last_frame_ns;
+  if (db > da && dt > 0 && a->last_frame_ns > 0 &&
+      b->monotonic_ns - b->last_frame_ns < 2 * dt)
+    return (double) (db - da) * 1e9 / (double) dt;
+  dt = b->monotonic_ns - a->monotonic_ns;
+  if (dt <= 0)
     return -1;
   return (double) (db - da) * 1e9 / (double) dt;
 }

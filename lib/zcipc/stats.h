@@ -58,6 +58,10 @@ struct zcipc_stats_stream
   /* The producer's CLOCK_MONOTONIC when it answered: fps between two
    * replies is d(frames_sent + frames_unsent) / d(monotonic_ns). */
   int64_t monotonic_ns;
+  /* The producer's CLOCK_MONOTONIC at its last frame (0 before the first):
+   * d(frames) / d(last_frame_ns) is the frame rate without the jitter of
+   * when the replies were made. */
+  int64_t last_frame_ns;
   uint32_t max_consumers;
   uint32_t quota;               /* the producer's cap per consumer */
   uint32_t n_monitors;          /* monitors connected, this one included */

@@ -327,8 +327,10 @@ struct zcipc_wire_stats_reply
   uint32_t max_consumers;
   uint32_t quota;               /* the producer's cap per consumer */
   uint32_t n_monitors;          /* monitors connected, this one included */
+  int64_t last_frame_ns;        /* CLOCK_MONOTONIC of the last frame (sent
+                                 * or unsent); 0 before the first */
 };
-_Static_assert (sizeof (struct zcipc_wire_stats_reply) == 72,
+_Static_assert (sizeof (struct zcipc_wire_stats_reply) == 80,
     "stats reply layout");
 
 /* A validated message. Pointers refer into the datagram passed to

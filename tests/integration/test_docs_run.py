@@ -86,7 +86,7 @@ from pathlib import Path
 import pytest
 
 from docblocks import SHELLS, Block, Command, MarkerError, doc_files, parse_marker, read_blocks
-from zcipctest import SOURCE_DIR
+from zcipctest import BUILD_DIR, SOURCE_DIR
 
 PY = "/usr/bin/python3"
 INPUT_FRAMES = 60
@@ -210,6 +210,9 @@ def _env(group: Group, block: Block, display: str | None) -> dict[str, str]:
                        "ASAN_OPTIONS", "UBSAN_OPTIONS") or var.startswith("ZCIPC_"):
                 env.pop(var)
         env["GST_REGISTRY_1_0"] = str(group.tmp / "checkout-registry.bin")
+    else:
+        # After `meson install` the commands (zcipc-top) are on the PATH.
+        env["PATH"] = str(BUILD_DIR / "tools") + os.pathsep + env.get("PATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("DISPLAY", None)
     if display:

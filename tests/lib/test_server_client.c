@@ -2495,7 +2495,7 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
   struct zcipc_client *a, *b;
   struct zcipc_client_event ev;
   const struct zcipc_stats_consumer *ca = NULL, *cb = NULL;
-  uint64_t held_seq;
+  uint64_t held_seq, b_seq;
   int64_t before;
 
   zt_producer_start (&prod, 4, 8);
@@ -2512,6 +2512,7 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
   zt_client_next_frame (a, &ev, 5000);
   held_seq = ev.frame.info.seq;
   zt_client_next_frame (b, &ev, 5000);
+  b_seq = ev.frame.info.seq;
   zt_producer_send (&prod, 1, 4096, 512, 2000, NULL);
   zt_client_next_frame (a, &ev, 5000);
   release_and_settle (a, ev.frame.info.seq);
@@ -2532,6 +2533,8 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
   ck_assert_uint_eq (st->quota, 4);
   ck_assert_uint_eq (st->max_consumers, 8);
   ck_assert_int_ge (st->monotonic_ns, before);
+  ck_assert_int_gt (st->last_frame_ns, 0);
+  ck_assert_int_le (st->last_frame_ns, st->monotonic_ns);
   ck_assert_int_le (st->monotonic_ns, now_ns ());
   for (unsigned int i = 0; i < st->n_consumers; i++) {
     if (st->consumers[i].consumer_id == zcipc_client_consumer_id (a))
@@ -2558,6 +2561,7 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
   ck_assert (!(cb->flags & ZCIPC_STATS_CONSUMER_REPORTED));
   ck_assert_int_eq (cb->lag_ns, -1);
   ck_assert_int_eq (zcipc_client_release (a, held_seq), 0);
+  ck_assert_int_eq (zcipc_client_release (b, b_seq), 0);
   zcipc_client_unref (a);
   zcipc_client_unref (b);
   zt_producer_stop (&prod);

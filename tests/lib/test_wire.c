@@ -1088,6 +1088,7 @@ build_stats_reply (size_t shift)
   m.max_consumers = 8;
   m.quota = 4;
   m.n_monitors = 1;
+  m.last_frame_ns = 987000000;
   memcpy (buf.bytes + shift, &m, n);
   memcpy (buf.bytes + shift + n, c, sizeof c);
   memcpy (buf.bytes + shift + n + sizeof c, stats_caps, sizeof stats_caps - 1);
@@ -1159,6 +1160,10 @@ START_TEST (test_parse_rejects_bad_stats_replies)
   v = 0;
   ck_assert_int_eq (parse_tampered_reply (-1,
           offsetof (struct zcipc_wire_stats_reply, n_monitors), &v, 4),
+      -EPROTO);
+  lag = -1;
+  ck_assert_int_eq (parse_tampered_reply (-1,
+          offsetof (struct zcipc_wire_stats_reply, last_frame_ns), &lag, 8),
       -EPROTO);
   /* Counts that do not match the length, or exceed the bounds. */
   v = 3;
