@@ -92,6 +92,21 @@ gst_zcipc_region_unref (GstZcipcRegion * region)
   g_free (region);
 }
 
+/* Called when a consumer that left or was cut off pinned one of its slots
+ * past the producer's bound: the producer gives the region up. */
+void
+gst_zcipc_region_retire (GstZcipcRegion * region)
+{
+  if (g_atomic_int_compare_and_exchange (&region->retired, 0, 1))
+    GST_DEBUG ("region %u retired", region->id);
+}
+
+gboolean
+gst_zcipc_region_is_retired (GstZcipcRegion * region)
+{
+  return g_atomic_int_get (&region->retired) != 0;
+}
+
 static GstZcipcMemory *
 memory_new (GstAllocator * allocator, GstMemory * parent,
     GstZcipcRegion * region, gsize slot_offset, gint slot, gsize maxsize,
@@ -176,7 +191,8 @@ gst_zcipc_allocator_free (GstAllocator * allocator, GstMemory * memory)
     g_atomic_pointer_and (&region->slots_used,
         ~(G_GUINT64_CONSTANT (1) << mem->slot));
 
-  if (mem->slot < 0 && !memory->parent) {
+  if (mem->slot < 0 && !memory->parent &&
+      !gst_zcipc_region_is_retired (region)) {
     /* A whole-region allocation: keep the region for the next one. */
     g_mutex_lock (&self->lock);
     if (self->cache.length < REGION_CACHE_SIZE) {

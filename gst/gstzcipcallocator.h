@@ -23,12 +23,17 @@ typedef struct _GstZcipcRegion
   guint n_slots;
   gsize slot_stride;
   guint64 slots_used;
+  /* Atomic: a departed consumer may still read it, so nothing is written
+   * to or handed out of it again; it goes with its last memory. */
+  gint retired;
 } GstZcipcRegion;
 
 GstZcipcRegion *gst_zcipc_region_new (gsize size, guint n_slots,
     gsize slot_stride, GError ** error);
 GstZcipcRegion *gst_zcipc_region_ref (GstZcipcRegion * region);
 void gst_zcipc_region_unref (GstZcipcRegion * region);
+void gst_zcipc_region_retire (GstZcipcRegion * region);
+gboolean gst_zcipc_region_is_retired (GstZcipcRegion * region);
 
 #define GST_TYPE_ZCIPC_ALLOCATOR (gst_zcipc_allocator_get_type ())
 G_DECLARE_FINAL_TYPE (GstZcipcAllocator, gst_zcipc_allocator, GST,

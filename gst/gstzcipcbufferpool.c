@@ -167,6 +167,13 @@ find_free_slot_locked (GstZcipcBufferPool * self, guint * slot,
   GstZcipcRegion *region;
   guint n;
 
+  /* A retired region leaves the pool: none of its slots is used again. */
+  for (guint i = 0; i < self->regions->len;) {
+    if (gst_zcipc_region_is_retired (g_ptr_array_index (self->regions, i)))
+      g_ptr_array_remove_index (self->regions, i);
+    else
+      i++;
+  }
   for (guint i = 0; i < self->regions->len; i++) {
     region = g_ptr_array_index (self->regions, i);
     guint64 used = (guint64) g_atomic_pointer_get (&region->slots_used);
@@ -245,6 +252,9 @@ is_added_region_locked (GstZcipcBufferPool * self, GstZcipcRegion * region)
       region != g_ptr_array_index (self->regions, 0);
 }
 
+static void free_through_parent (GstZcipcBufferPool * self,
+    GstBuffer * buffer);
+
 static GstFlowReturn
 gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
     GstBuffer ** buffer, GstBufferPoolAcquireParams * params)
@@ -263,6 +273,7 @@ gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
     }
     g_mutex_unlock (&self->reclaim_lock);
   }
+again:
   g_mutex_lock (&self->free_lock);
   if (GST_BUFFER_POOL_IS_FLUSHING (pool)) {
     g_mutex_unlock (&self->free_lock);
@@ -281,6 +292,16 @@ gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
     g_mutex_lock (&self->free_lock);
     self->in_parent_acquire--;
     g_mutex_unlock (&self->free_lock);
+  }
+  /* Retired while it was free (another slot of its region was pinned):
+   * never handed out again. */
+  if (ret == GST_FLOW_OK && buffer_region (*buffer) &&
+      gst_zcipc_region_is_retired (buffer_region (*buffer))) {
+    GST_DEBUG_OBJECT (pool, "freeing %p of retired region %u", *buffer,
+        buffer_region (*buffer)->id);
+    free_through_parent (self, *buffer);
+    *buffer = NULL;
+    goto again;
   }
   if (ret == GST_FLOW_OK) {
     gint outstanding = g_atomic_int_add (&self->outstanding, 1) + 1;
@@ -347,6 +368,13 @@ gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool,
   GstZcipcRegion *region = buffer_region (buffer);
   gboolean shrink, purge = FALSE;
 
+  if (region && gst_zcipc_region_is_retired (region)) {
+    GST_DEBUG_OBJECT (pool, "freeing %p of retired region %u", buffer,
+        region->id);
+    free_through_parent (self, buffer);
+    return;
+  }
+
   /* Hysteresis: added regions go only after a whole window in which
    * demand never exceeded the first region. */
   g_mutex_lock (&self->lock);
@@ -403,7 +431,9 @@ gst_zcipc_buffer_pool_free_buffer (GstBufferPool * pool, GstBuffer * buffer)
   /* Its last slot gone, an added region leaves the pool; the sink tells
    * consumers once nobody references it any more. */
   g_mutex_lock (&self->lock);
-  if (is_added_region_locked (self, region) &&
+  if (gst_zcipc_region_is_retired (region)) {
+    g_ptr_array_remove (self->regions, region);
+  } else if (is_added_region_locked (self, region) &&
       g_atomic_pointer_get (&region->slots_used) == 0) {
     GST_DEBUG_OBJECT (pool, "added region %u is empty, dropping it",
         region->id);

@@ -366,9 +366,11 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    * GstZcipcSink:max-consumers:
    *
    * Consumers connected at once; more are refused with a logged reason.
-   * Handshakes in progress count too, so that a connect storm is bounded.
-   * Monitors (zcipc-top, the device provider: up to 8) come on top and
-   * never take a consumer's place.
+   * So that no one peer takes every place, one process, and one uid other
+   * than the producer's, may hold at most max(1, max-consumers - 1).
+   * Handshakes in progress do not count: they have their own bound (32 at
+   * once, 2 s each), as do monitors (zcipc-top, the device provider: up
+   * to 8). See docs/security.md.
    */
   properties[PROP_MAX_CONSUMERS] = g_param_spec_uint ("max-consumers",
       "Max consumers", "Most consumers connected at once", 1, 1024,
@@ -392,10 +394,17 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
    *
    * With slow-consumer=wait: milliseconds a consumer may hold its quota
    * before it is disconnected so the stream goes on. 0 waits forever.
+   *
+   * So that a consumer cannot stall the stream again and again by coming
+   * straight back: one that joins within 30 s after a consumer of its uid
+   * was dropped for this timeout is not waited for (it is served as with
+   * slow-consumer=skip) until those 30 s have passed. See docs/security.md.
    */
   properties[PROP_WAIT_TIMEOUT] = g_param_spec_uint ("wait-timeout",
       "Wait timeout", "With slow-consumer=wait, ms before a stuck consumer "
-      "is dropped (0 = never)", 0, G_MAXUINT, DEFAULT_WAIT_TIMEOUT,
+      "is dropped (0 = never); one of the same uid joining within 30 s after "
+      "is served as with skip until then", 0, G_MAXUINT,
+      DEFAULT_WAIT_TIMEOUT,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
       GST_PARAM_MUTABLE_PLAYING);
 
@@ -1133,6 +1142,51 @@ on_release (void *data, void *frame)
   gst_buffer_unref (GST_BUFFER_CAST (frame));
 }
 
+/* Whether every memory of `buffer` (and of the buffers it keeps alive
+ * through a parent buffer meta: a frame whose metas lie in a region) is
+ * ours and freed, not recycled, when the buffer goes: then retiring its
+ * regions keeps anyone from writing them again. A buffer of another pool
+ * would go back to that pool and be written again. */
+static gboolean
+buffer_can_retire (GstBuffer * buffer, gboolean retire)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  if (buffer->pool && !GST_IS_ZCIPC_BUFFER_POOL (buffer->pool))
+    return FALSE;
+  for (guint i = 0; i < gst_buffer_n_memory (buffer); i++) {
+    GstZcipcRegion *region =
+        gst_zcipc_memory_get_region (gst_buffer_peek_memory (buffer, i), NULL);
+    if (!region)
+      return FALSE;
+    if (retire)
+      gst_zcipc_region_retire (region);
+  }
+  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
+              GST_PARENT_BUFFER_META_API_TYPE)))
+    if (!buffer_can_retire (((GstParentBufferMeta *) meta)->buffer, retire))
+      return FALSE;
+  return TRUE;
+}
+
+/* A consumer that left or was cut off pinned `frame` past the server's
+ * bounds: its regions are never written or handed out again, so the
+ * server may drop our reference while the pinner still reads them. */
+static bool
+on_retire (void *data, void *frame)
+{
+  GstBuffer *buffer = GST_BUFFER_CAST (frame);
+
+  if (!buffer_can_retire (buffer, FALSE)) {
+    GST_DEBUG_OBJECT (data, "frame %p is not all in our own memory: it "
+        "stays pinned", buffer);
+    return false;
+  }
+  buffer_can_retire (buffer, TRUE);
+  return true;
+}
+
 static void
 post_consumer_message (GstZcipcSink * self, const gchar * name,
     const struct zcipc_consumer_info *info, const gchar * reason)
@@ -1185,6 +1239,7 @@ on_log (void *data, enum zcipc_log_level level, const char *message)
 static const struct zcipc_server_callbacks server_callbacks = {
   .hold = on_hold,
   .release = on_release,
+  .retire = on_retire,
   .consumer_joined = on_consumer_joined,
   .consumer_left = on_consumer_left,
   .log = on_log,

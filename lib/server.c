@@ -18,15 +18,20 @@
 #include "zcipc/server.h"
 #include "zcipc/socket.h"
 
-/* Connections are bounded at accept, handshakes in progress included, so a
- * connect storm cannot exhaust fds or memory: at most max_consumers plus
- * ZCIPC_SERVER_MAX_MONITORS at once. Which of the two a connection is
- * shows with its first message (HELLO or STATS_REQUEST), and each is then
- * bounded on its own: a monitor never takes a consumer's place. */
+/* Every kind of connection is bounded on its own, so that a connect storm
+ * cannot exhaust fds or memory and no kind crowds out another:
+ * - handshakes in progress (no HELLO or STATS_REQUEST yet): at most
+ *   ZCIPC_SERVER_MAX_HANDSHAKES, the oldest closed to make room for a new
+ *   one, each closed after ZCIPC_SERVER_HANDSHAKE_TIMEOUT_NS;
+ * - consumers (past HELLO, cut-off and leaving ones that still hold frames
+ *   included): max_consumers, with a share per process and per foreign uid
+ *   (see consumer_share_refusal_locked());
+ * - monitors (STATS_REQUEST): ZCIPC_SERVER_MAX_MONITORS. */
 
 struct hold
 {
   uint64_t seq;
+  uint64_t bytes;               /* of shared memory the frame pins */
   void *frame;
 };
 
@@ -41,6 +46,13 @@ struct consumer
   bool cut_off;
   bool notified;                /* consumer_left was called */
   bool leaving;                 /* said LEAVE: no more frames, holds kept */
+  int64_t accepted_ns;          /* for the handshake deadline */
+  /* Since when it pins frames that it will never be sent more after (it
+   * left, or was cut off): the pin bound counts from here. 0: it does not. */
+  int64_t departed_ns;
+  /* Joined soon after its uid was cut off for the wait timeout: the
+   * producer does not wait for it (as slow-consumer=skip) until then. */
+  int64_t skip_until_ns;
   bool monitor;                 /* asks for stats, never gets frames */
   bool reported;                /* sent a REPORT: the two below are its */
   uint64_t frames_copied;
@@ -75,10 +87,21 @@ struct stored_event
 
 #define MAX_STICKY_EVENTS 32
 
+/* Uids recently cut off for the wait timeout (see
+ * ZCIPC_SERVER_REJOIN_SKIP_NS): the oldest entry makes room. */
+#define MAX_CUT_OFF_UIDS 16
+
+struct cut_off_uid
+{
+  uid_t uid;
+  int64_t until_ns;
+};
+
 struct zcipc_server
 {
   char *path;
   int listen_fd;
+  struct zcipc_socket_owner socket_owner;  /* to remove only our own file */
   int wake_fd;                  /* eventfd: stop the thread */
   pthread_t thread;
   bool thread_started;
@@ -117,6 +140,14 @@ struct zcipc_server
   char *caps;                   /* for STATS_REPLY; NULL before caps */
   int64_t last_frame_ns;        /* when the last frame was sent or skipped */
   bool caps_truncated;
+  int64_t pin_timeout_ns;       /* < 0: frames are pinned for good */
+  uint64_t pin_max_bytes;
+  struct cut_off_uid cut_off_uids[MAX_CUT_OFF_UIDS];
+  /* Only the thread: accept failed (out of fds, say), so the listening
+   * socket is not polled until then; failures not logged yet. */
+  int64_t accept_paused_until;
+  int64_t accept_next_log;
+  unsigned int accept_failures;
 };
 
 static int64_t
@@ -211,6 +242,8 @@ drop_consumer_locked (struct zcipc_server *s, struct consumer *c,
     consumer_send (c, &iov, 1, NULL, 0);
   }
   c->cut_off = kind == DROP_CUT_OFF && c->n_held > 0;
+  if (c->cut_off && !c->departed_ns)
+    c->departed_ns = now_ns ();
   if (c->cut_off) {
     /* It reads what is queued, then the end of the stream; we read its
      * releases, from now on by socket. The thread takes what is in its
@@ -288,6 +321,57 @@ reject (int fd, int error, const char *reason)
   send_plain (fd, &m, n, NULL, 0, NULL, 0);
 }
 
+/* Lock held. A connection that has not said what it is yet. */
+static bool
+in_handshake (const struct consumer *c)
+{
+  return !c->ready && !c->monitor && !c->dropping;
+}
+
+/* Lock held. Makes room for one more handshake: the oldest in progress is
+ * closed when ZCIPC_SERVER_MAX_HANDSHAKES are. An honest peer says HELLO
+ * right after connecting, so the oldest is nearly always one that never
+ * will. */
+static void
+make_room_for_handshake_locked (struct zcipc_server *s)
+{
+  struct consumer *oldest = NULL;
+  unsigned int n = 0;
+
+  for (unsigned int i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    if (!in_handshake (c))
+      continue;
+    n++;
+    if (!oldest || c->accepted_ns < oldest->accepted_ns)
+      oldest = c;
+  }
+  if (n >= ZCIPC_SERVER_MAX_HANDSHAKES && oldest)
+    drop_consumer_locked (s, oldest, DROP_GONE, "closed before its HELLO to "
+        "make room for a newer connection");
+}
+
+/* accept() failed for want of fds or memory: the connection stays pending,
+ * so the listening socket would read as ready at once, forever. Stop polling
+ * it for a while, and log once per period with the count. */
+static void
+back_off_accept (struct zcipc_server *s, int error)
+{
+  int64_t now = now_ns ();
+
+  s->accept_paused_until = now + ZCIPC_SERVER_ACCEPT_BACKOFF_NS;
+  s->accept_failures++;
+  if (now >= s->accept_next_log) {
+    server_log (s, ZCIPC_LOG_WARNING, "accept failed %u time(s): %s; not "
+        "accepting for %lld ms at a time (logged at most every %lld s)",
+        s->accept_failures, strerror (-error),
+        (long long) (ZCIPC_SERVER_ACCEPT_BACKOFF_NS / 1000000),
+        (long long) (ZCIPC_SERVER_ACCEPT_LOG_PERIOD_NS / 1000000000));
+    s->accept_failures = 0;
+    s->accept_next_log = now + ZCIPC_SERVER_ACCEPT_LOG_PERIOD_NS;
+  }
+}
+
 static void
 accept_pending (struct zcipc_server *s)
 {
@@ -300,9 +384,7 @@ accept_pending (struct zcipc_server *s)
     if (res == -EAGAIN)
       return;
     if (res < 0) {
-      /* EMFILE and friends: leave it pending and try on the next wake-up
-       * rather than spin. */
-      server_log (s, ZCIPC_LOG_WARNING, "accept failed: %s", strerror (-res));
+      back_off_accept (s, res);
       return;
     }
     if (!peer_allowed (s, &cred)) {
@@ -323,17 +405,7 @@ accept_pending (struct zcipc_server *s)
       continue;
     }
     pthread_mutex_lock (&s->lock);
-    if (s->n_consumers >= s->max_consumers + ZCIPC_SERVER_MAX_MONITORS) {
-      pthread_mutex_unlock (&s->lock);
-      server_log (s, ZCIPC_LOG_WARNING,
-          "refused connection from pid %d: already %u connections "
-          "(max-consumers %u, and %u monitors)", (int) cred.pid,
-          s->max_consumers + ZCIPC_SERVER_MAX_MONITORS, s->max_consumers,
-          ZCIPC_SERVER_MAX_MONITORS);
-      reject (fd, -EUSERS, "too many consumers");
-      close (fd);
-      continue;
-    }
+    make_room_for_handshake_locked (s);
     c = calloc (1, sizeof *c);
     grown = realloc (s->consumers, (s->n_consumers + 1) * sizeof *grown);
     if (!c || !grown) {
@@ -346,6 +418,7 @@ accept_pending (struct zcipc_server *s)
     }
     s->consumers = grown;
     c->fd = fd;
+    c->accepted_ns = now_ns ();
     c->info.id = ++s->next_consumer_id;
     c->info.pid = cred.pid;
     c->info.uid = cred.uid;
@@ -355,6 +428,39 @@ accept_pending (struct zcipc_server *s)
     server_log (s, ZCIPC_LOG_DEBUG, "connection from pid %d uid %u",
         (int) cred.pid, (unsigned) cred.uid);
   }
+}
+
+/* Lock held. Until when consumers of `uid` are not waited for (0: they
+ * are): see ZCIPC_SERVER_REJOIN_SKIP_NS. */
+static int64_t
+cut_off_until_locked (struct zcipc_server *s, uid_t uid)
+{
+  int64_t now = now_ns ();
+
+  for (unsigned int i = 0; i < MAX_CUT_OFF_UIDS; i++)
+    if (s->cut_off_uids[i].uid == uid && s->cut_off_uids[i].until_ns > now)
+      return s->cut_off_uids[i].until_ns;
+  return 0;
+}
+
+/* Lock held. Remembers that a consumer of `uid` was cut off for the wait
+ * timeout. */
+static void
+remember_cut_off_locked (struct zcipc_server *s, uid_t uid)
+{
+  struct cut_off_uid *slot = &s->cut_off_uids[0];
+
+  for (unsigned int i = 0; i < MAX_CUT_OFF_UIDS; i++) {
+    struct cut_off_uid *e = &s->cut_off_uids[i];
+    if (e->uid == uid || e->until_ns == 0) {
+      slot = e;
+      break;
+    }
+    if (e->until_ns < slot->until_ns)
+      slot = e;
+  }
+  slot->uid = uid;
+  slot->until_ns = now_ns () + ZCIPC_SERVER_REJOIN_SKIP_NS;
 }
 
 /* Lock held. Sends WELCOME, the channel if asked for, and the sticky
@@ -402,6 +508,14 @@ welcome_locked (struct zcipc_server *s, struct consumer *c, uint32_t max_held,
                 s->events[i].size)) < 0)
       return res;
   c->ready = true;
+  c->skip_until_ns = cut_off_until_locked (s, c->info.uid);
+  if (c->skip_until_ns)
+    server_log (s, ZCIPC_LOG_INFO, "consumer %u (pid %d uid %u) joins within "
+        "%lld s of a cut-off of its uid for the wait timeout: not waited "
+        "for (as slow-consumer=skip) for %lld ms", c->info.id,
+        (int) c->info.pid, (unsigned) c->info.uid,
+        (long long) (ZCIPC_SERVER_REJOIN_SKIP_NS / 1000000000),
+        (long long) ((c->skip_until_ns - now_ns ()) / 1000000));
   s->stats.consumers_joined++;
   pthread_cond_broadcast (&s->cond);
   return 0;
@@ -546,19 +660,43 @@ read_channel_locked (struct zcipc_server *s, struct consumer *c,
   }
 }
 
-/* Lock held. Consumers that count against max_consumers: those past the
- * handshake, cut-off ones still holding frames included, but not those
- * about to go. */
-static unsigned int
-count_consumers_locked (struct zcipc_server *s)
+/* Lock held. Whether a consumer of `uid` and `pid` may take a place: NULL,
+ * or why not (written to `why`). The rule, so that no one peer can take
+ * every place and lock the others out:
+ * - max_consumers places in all;
+ * - one process may hold at most max(1, max_consumers - 1) of them;
+ * - so may one uid other than the producer's own (a peer of our own uid
+ *   can stop or trace the producer anyway: no boundary to defend there,
+ *   and the usual case of one user's many consumers keeps every place). */
+static const char *
+consumer_share_refusal_locked (struct zcipc_server *s, pid_t pid, uid_t uid,
+    char *why, size_t why_size)
 {
-  unsigned int n = 0;
+  unsigned int share = s->max_consumers > 1 ? s->max_consumers - 1 : 1;
+  unsigned int n = 0, of_pid = 0, of_uid = 0;
+
   for (unsigned int i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
-    if (c->ready && (!c->dropping || c->cut_off))
-      n++;
+    if (!c->ready || (c->dropping && !c->cut_off))
+      continue;
+    n++;
+    of_pid += c->info.pid == pid;
+    of_uid += c->info.uid == uid;
   }
-  return n;
+  if (n >= s->max_consumers)
+    snprintf (why, why_size, "too many consumers (max-consumers %u)",
+        s->max_consumers);
+  else if (of_pid >= share)
+    snprintf (why, why_size, "too many consumers from process %d (%u of "
+        "max-consumers %u; one place stays for others)", (int) pid, of_pid,
+        s->max_consumers);
+  else if (uid != geteuid () && of_uid >= share)
+    snprintf (why, why_size, "too many consumers from uid %u (%u of "
+        "max-consumers %u; one place stays for others)", (unsigned) uid,
+        of_uid, s->max_consumers);
+  else
+    return NULL;
+  return why;
 }
 
 static unsigned int
@@ -740,12 +878,10 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
             ZCIPC_PROTOCOL_VERSION);
         reject (c->fd, -EPROTONOSUPPORT, why);
         reason = why;
-      } else if (count_consumers_locked (s) >= s->max_consumers) {
-        server_log (s, ZCIPC_LOG_WARNING, "refused consumer pid %d: already "
-            "%u consumers (max-consumers)", (int) c->info.pid,
-            s->max_consumers);
-        snprintf (why, sizeof why, "too many consumers (max-consumers %u)",
-            s->max_consumers);
+      } else if (consumer_share_refusal_locked (s, c->info.pid, c->info.uid,
+              why, sizeof why)) {
+        server_log (s, ZCIPC_LOG_WARNING, "refused consumer pid %d uid %u: "
+            "%s", (int) c->info.pid, (unsigned) c->info.uid, why);
         reject (c->fd, -EUSERS, why);
         reason = why;
         refused = true;
@@ -775,6 +911,8 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
       pthread_cond_broadcast (&s->cond);
       if (c->n_held == 0)
         drop_consumer_locked (s, c, DROP_GONE, "left");
+      else
+        c->departed_ns = now_ns ();
     } else {
       snprintf (why, sizeof why, "sent %s, which consumers may not send",
           zcipc_wire_type_name (msg.type));
@@ -884,6 +1022,109 @@ reap_dropped (struct zcipc_server *s, struct release_list *released)
   }
 }
 
+/* Lock held. Gives up the frames a departed consumer still pins: the
+ * producer's references go (`released`), and callbacks->retire() has made
+ * sure their memory is never written again, so the pinner keeps reading
+ * what it holds from its own mapping. The consumer is closed. False when a
+ * frame cannot be retired: then its frames stay pinned until it lets go,
+ * and it is not tried again (what memory a frame is in does not change). */
+static bool
+retire_pinned_locked (struct zcipc_server *s, struct consumer *c,
+    struct release_list *released, const char *why)
+{
+  for (uint32_t j = 0; j < c->info.quota; j++) {
+    if (c->holds[j].frame && !s->callbacks.retire (s->data,
+            c->holds[j].frame)) {
+      server_log (s, ZCIPC_LOG_DEBUG, "consumer %u: a frame it pins %s "
+          "cannot be retired: it stays pinned", c->info.id, why);
+      c->departed_ns = 0;
+      return false;
+    }
+  }
+  for (uint32_t j = 0; j < c->info.quota; j++) {
+    if (!c->holds[j].frame)
+      continue;
+    release_list_add (released, c->holds[j].frame);
+    c->holds[j].frame = NULL;
+    s->stats.held--;
+    s->stats.frames_retired++;
+  }
+  server_log (s, ZCIPC_LOG_WARNING, "consumer %u (pid %d): %u frame(s) it "
+      "still pins %s are given up; their memory is never reused",
+      c->info.id, (int) c->info.pid, c->n_held, why);
+  c->n_held = 0;
+  c->departed_ns = 0;
+  if (c->dropping) {
+    c->cut_off = false;
+    shutdown (c->fd, SHUT_RDWR);
+  } else {
+    drop_consumer_locked (s, c, DROP_GONE, "left; it pinned its frames past "
+        "the producer's bound");
+  }
+  pthread_cond_broadcast (&s->cond);
+  return true;
+}
+
+/* Lock held. Closes handshakes past their deadline and gives up frames
+ * pinned past the bounds; returns when to look again (0: nothing due). */
+static int64_t
+expire_locked (struct zcipc_server *s, struct release_list *released)
+{
+  int64_t now = now_ns (), next = 0;
+  uint64_t pinned = 0;
+
+  for (unsigned int i = 0; i < s->n_consumers; i++) {
+    struct consumer *c = s->consumers[i];
+    int64_t due = 0;
+
+    if (in_handshake (c)) {
+      due = c->accepted_ns + ZCIPC_SERVER_HANDSHAKE_TIMEOUT_NS;
+      if (now >= due) {
+        drop_consumer_locked (s, c, DROP_GONE, "did not say HELLO within "
+            "the handshake deadline");
+        continue;
+      }
+    } else if (c->departed_ns && c->n_held > 0 && s->callbacks.retire) {
+      if (s->pin_timeout_ns >= 0) {
+        due = c->departed_ns + s->pin_timeout_ns;
+        if (now >= due) {
+          retire_pinned_locked (s, c, released, "longer than the pin "
+              "timeout after it left or was cut off");
+          continue;
+        }
+      }
+      for (uint32_t j = 0; j < c->info.quota; j++)
+        if (c->holds[j].frame)
+          pinned += c->holds[j].bytes;
+    }
+    if (due > now && (next == 0 || due < next))
+      next = due;
+  }
+  /* Over the byte bound: the consumers that departed first give up theirs
+   * first. */
+  while (pinned > s->pin_max_bytes) {
+    struct consumer *first = NULL;
+    uint64_t bytes = 0;
+
+    for (unsigned int i = 0; i < s->n_consumers; i++) {
+      struct consumer *c = s->consumers[i];
+      if (c->departed_ns && c->n_held > 0 &&
+          (!first || c->departed_ns < first->departed_ns))
+        first = c;
+    }
+    if (!first)
+      break;
+    for (uint32_t j = 0; j < first->info.quota; j++)
+      if (first->holds[j].frame)
+        bytes += first->holds[j].bytes;
+    /* Retired or not, no longer counted (see retire_pinned_locked()). */
+    retire_pinned_locked (s, first, released, "past the producer's bound on "
+        "bytes pinned by departed consumers");
+    pinned -= bytes < pinned ? bytes : pinned;
+  }
+  return next;
+}
+
 static void *
 server_thread (void *user)
 {
@@ -895,6 +1136,7 @@ server_thread (void *user)
 
   for (;;) {
     unsigned int n, i;
+    int64_t next_due;
     int timeout_ms;
     bool lazy;
 
@@ -911,8 +1153,16 @@ server_thread (void *user)
       if (!pfds || !polled)
         abort ();
     }
+    next_due = expire_locked (s, &released);
+    if (s->accept_paused_until && s->accept_paused_until <= now_ns ())
+      s->accept_paused_until = 0;
+    if (s->accept_paused_until && (next_due == 0 ||
+            s->accept_paused_until < next_due))
+      next_due = s->accept_paused_until;
     pfds[0] = (struct pollfd) { s->wake_fd, POLLIN, 0 };
-    pfds[1] = (struct pollfd) { s->listen_fd, POLLIN, 0 };
+    pfds[1] = (struct pollfd) { s->listen_fd,
+      s->accept_paused_until ? 0 : POLLIN, 0
+    };
     timeout_ms = -1;
     lazy = s->lazy && s->lazy_until > now_ns ();
     if (lazy)
@@ -920,6 +1170,13 @@ server_thread (void *user)
     else if (!s->channel_releases_by_socket)
       /* The window ended (no frame for a while): we read releases now. */
       set_channel_releases_locked (s, true, &released);
+    if (next_due) {
+      int64_t ms = (next_due - now_ns ()) / 1000000 + 1;
+      if (ms < 1)
+        ms = 1;
+      if (timeout_ms < 0 || ms < timeout_ms)
+        timeout_ms = (int) ms;
+    }
     for (i = 0; i < n; i++) {
       struct consumer *c = s->consumers[i];
       /* Lazily, a streaming consumer's releases wait for the next frame;
@@ -1000,12 +1257,17 @@ zcipc_server_new (const struct zcipc_server_config *config,
     return -ENOMEM;
   s->listen_fd = -1;
   s->wake_fd = -1;
+  s->socket_owner.dir_fd = -1;
   s->callbacks = *callbacks;
   s->data = data;
   s->quota = config->quota > ZCIPC_WIRE_MAX_QUOTA ?
       ZCIPC_WIRE_MAX_QUOTA : config->quota;
   s->channel_releases_by_socket = true;
   s->max_consumers = config->max_consumers;
+  s->pin_timeout_ns = config->pin_timeout_ns ? config->pin_timeout_ns :
+      ZCIPC_SERVER_PIN_TIMEOUT_NS;
+  s->pin_max_bytes = config->pin_max_bytes ? config->pin_max_bytes :
+      ZCIPC_SERVER_PIN_MAX_BYTES;
   pthread_mutex_init (&s->lock, NULL);
   {
     pthread_condattr_t attr;
@@ -1042,13 +1304,11 @@ zcipc_server_new (const struct zcipc_server_config *config,
     res = -errno;
     goto fail;
   }
-  if ((res = zcipc_socket_listen (config->path, config->socket_mode,
-              &s->listen_fd)) < 0)
+  if ((res = zcipc_socket_listen_owned (config->path, config->socket_mode,
+              &s->listen_fd, &s->socket_owner)) < 0)
     goto fail;
-  if ((res = -pthread_create (&s->thread, NULL, server_thread, s)) < 0) {
-    zcipc_socket_unlink (s->path);
+  if ((res = -pthread_create (&s->thread, NULL, server_thread, s)) < 0)
     goto fail;
-  }
   s->thread_started = true;
   *out = s;
   return 0;
@@ -1074,8 +1334,8 @@ zcipc_server_free (struct zcipc_server *s)
   if (s->thread_started) {
     wake_thread (s);
     pthread_join (s->thread, NULL);
-    zcipc_socket_unlink (s->path);
   }
+  zcipc_socket_remove_owned (&s->socket_owner);
   while (s->n_consumers) {
     struct consumer *c = remove_consumer_locked (s, 0, &released);
     run_releases (s, &released);
@@ -1351,6 +1611,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
   bool metas_in_region =
       (info->frame_flags & ZCIPC_FRAME_FLAG_METAS_IN_REGION) != 0;
   uint32_t max_mems = ZCIPC_WIRE_MAX_MEMS;
+  uint64_t bytes = meta_size;
   size_t total;
 
   /* The metas' mem, when they are in a region, is the last of `mems`. */
@@ -1381,6 +1642,9 @@ zcipc_server_send_frame (struct zcipc_server *s,
     iov[n_iov++] = (struct iovec) { (void *) mems, n_mems * sizeof *mems };
   if (meta_size)
     iov[n_iov++] = (struct iovec) { (void *) meta, meta_size };
+
+  for (uint32_t i = 0; i < n_mems; i++)
+    bytes += mems[i].size;
 
   pthread_mutex_lock (&s->lock);
   /* Lazily, a consumer at its quota may have released frames we have not
@@ -1420,7 +1684,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
       continue;
     }
     for (j = 0; c->holds[j].frame; j++);
-    c->holds[j] = (struct hold) { m.seq, frame };
+    c->holds[j] = (struct hold) { m.seq, bytes, frame };
     c->n_held++;
     if (c->n_held >= c->info.quota)
       c->full_since_ns = (int64_t) m.send_time;
@@ -1537,6 +1801,8 @@ oldest_full_hold_locked (struct zcipc_server *s)
     struct consumer *c = s->consumers[i];
     if (!c->ready || c->dropping || c->leaving || c->n_held < c->info.quota)
       continue;
+    if (c->skip_until_ns && c->skip_until_ns > now_ns ())
+      continue;                 /* on probation: not waited for */
     if (oldest < 0 || c->full_since_ns < oldest)
       oldest = c->full_since_ns;
   }
@@ -1581,13 +1847,15 @@ zcipc_server_wait_room (struct zcipc_server *s, int64_t timeout_ns)
       /* Drop every consumer whose oldest hold is past the timeout. */
       for (unsigned int i = 0; i < s->n_consumers; i++) {
         struct consumer *c = s->consumers[i];
-        if (!c->ready || c->dropping || c->n_held < c->info.quota ||
-            now - c->full_since_ns < timeout_ns)
+        if (!c->ready || c->dropping || c->leaving ||
+            c->n_held < c->info.quota || now - c->full_since_ns < timeout_ns ||
+            (c->skip_until_ns && c->skip_until_ns > now))
           continue;
         snprintf (why, sizeof why, "held %u frames, its whole quota, for "
             "longer than the wait timeout (%lld ms)", c->n_held,
             (long long) (timeout_ns / 1000000));
         drop_consumer_locked (s, c, DROP_CUT_OFF, why);
+        remember_cut_off_locked (s, c->info.uid);
       }
       continue;
     }

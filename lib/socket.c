@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -56,46 +58,164 @@ new_socket (int extra_flags)
   return socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | extra_flags, 0);
 }
 
-/* A socket file is stale when nothing accepts on it any more. */
+/* Whether a socket file at `path` has a live listener: 0 stale (nothing
+ * accepts on it any more), -EADDRINUSE live, -ENOENT gone meanwhile. */
 static int
-probe_existing (const char *path)
+probe_listener (const char *path)
 {
-  struct stat st;
+  struct sockaddr_un addr;
+  socklen_t addr_len;
   int fd, res;
 
-  if (lstat (path, &st) < 0)
-    return errno == ENOENT ? 0 : -errno;
-  if (!S_ISSOCK (st.st_mode))
-    return -EEXIST;
+  if ((res = make_address (path, &addr, &addr_len)) < 0)
+    return res;
   /* Non-blocking: a live producer whose backlog is full answers EAGAIN
    * at once instead of hanging our start. */
-  {
-    struct sockaddr_un addr;
-    socklen_t addr_len;
-
-    if ((res = make_address (path, &addr, &addr_len)) < 0)
-      return res;
-    if ((fd = new_socket (SOCK_NONBLOCK)) < 0)
-      return -errno;
-    do {
-      res = connect (fd, (struct sockaddr *) &addr, addr_len);
-    } while (res < 0 && errno == EINTR);
-    res = res < 0 ? -errno : 0;
-    close (fd);
-  }
+  if ((fd = new_socket (SOCK_NONBLOCK)) < 0)
+    return -errno;
+  do {
+    res = connect (fd, (struct sockaddr *) &addr, addr_len);
+  } while (res < 0 && errno == EINTR);
+  res = res < 0 ? -errno : 0;
+  close (fd);
   if (res == 0 || res == -EAGAIN || res == -EINPROGRESS)
     return -EADDRINUSE;
-  if (res == -ENOENT)
+  if (res == -ECONNREFUSED)
     return 0;
-  if (res != -ECONNREFUSED)
-    return res;
-  if (unlink (path) < 0 && errno != ENOENT)
+  return res;
+}
+
+static bool
+same_file (const struct stat *a, const struct stat *b)
+{
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Moves the file `from` in `from_dir` to `name` in `dir` unless something
+ * is there already (-EEXIST): one atomic step, so of two producers only one
+ * can win. Hard links where the file system has no RENAME_NOREPLACE. */
+static int
+place_noreplace (int from_dir, const char *from, int dir, const char *name)
+{
+  if (renameat2 (from_dir, from, dir, name, RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EINVAL && errno != ENOSYS)
     return -errno;
+  if (linkat (from_dir, from, dir, name, 0) < 0)
+    return -errno;
+  unlinkat (from_dir, from, 0);
   return 0;
 }
 
-int
-zcipc_socket_listen (const char *path, uint32_t mode, int *out_fd)
+/* Something is at `name` where we want our socket (`tmp_dir`/"s"). A file
+ * that is not a socket is not ours to replace (-EEXIST), a socket someone
+ * accepts on is in use (-EADDRINUSE). A stale one is replaced only if the
+ * file we take away is the very one the probe found stale: swapped with
+ * ours in one step (RENAME_EXCHANGE), then checked by inode; if another
+ * producer put its live socket there between the probe and the swap, it is
+ * swapped back and we lost. Without RENAME_EXCHANGE the stale file is moved
+ * into our private directory, checked the same way, and our placement
+ * retried (-EAGAIN). 0: our socket is in place. */
+static int
+replace_stale (const char *path, int dir, const char *name, int tmp_dir)
+{
+  struct stat stale, taken;
+  int res;
+
+  if (fstatat (dir, name, &stale, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? -EAGAIN : -errno;
+  if (!S_ISSOCK (stale.st_mode))
+    return -EEXIST;
+  if ((res = probe_listener (path)) < 0)
+    return res == -ENOENT ? -EAGAIN : res;
+
+  if (renameat2 (tmp_dir, "s", dir, name, RENAME_EXCHANGE) == 0) {
+    if (fstatat (tmp_dir, "s", &taken, AT_SYMLINK_NOFOLLOW) == 0 &&
+        same_file (&taken, &stale)) {
+      unlinkat (tmp_dir, "s", 0);
+      return 0;
+    }
+    renameat2 (tmp_dir, "s", dir, name, RENAME_EXCHANGE);
+    return -EADDRINUSE;
+  }
+  if (errno != EINVAL && errno != ENOSYS)
+    return errno == ENOENT ? -EAGAIN : -errno;
+  if (renameat (dir, name, tmp_dir, "stale") < 0)
+    return errno == ENOENT ? -EAGAIN : -errno;
+  if (fstatat (tmp_dir, "stale", &taken, AT_SYMLINK_NOFOLLOW) == 0 &&
+      same_file (&taken, &stale)) {
+    unlinkat (tmp_dir, "stale", 0);
+    return -EAGAIN;
+  }
+  place_noreplace (tmp_dir, "stale", dir, name);
+  unlinkat (tmp_dir, "stale", 0);
+  return -EADDRINUSE;
+}
+
+/* Splits `path` into an O_PATH fd of its directory and its last name. */
+static int
+open_parent (const char *path, int *out_dir, const char **out_name)
+{
+  const char *slash = strrchr (path, '/');
+  char *dir_path;
+  int fd;
+
+  if (slash && !slash[1])
+    return -EISDIR;             /* "dir/": no name to bind */
+  if (!slash)
+    dir_path = strdup (".");
+  else if (slash == path)
+    dir_path = strdup ("/");
+  else
+    dir_path = strndup (path, (size_t) (slash - path));
+  if (!dir_path)
+    return -ENOMEM;
+  fd = open (dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  free (dir_path);
+  if (fd < 0)
+    return errno == ENOTDIR ? -ENOENT : -errno;
+  *out_dir = fd;
+  *out_name = slash ? slash + 1 : path;
+  return 0;
+}
+
+/* A new directory next to the socket that only we can enter: what is bound
+ * in it cannot be reached, swapped or renamed by anyone else. */
+static int
+make_private_dir (int dir, char *name, size_t name_size, int *out_fd)
+{
+  struct stat st;
+
+  for (int attempt = 0; attempt < 16; attempt++) {
+    unsigned int r;
+    int fd;
+
+    if (getrandom (&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+      r = (unsigned int) getpid () * 2654435761u + (unsigned int) attempt;
+    snprintf (name, name_size, ".zcipc-%08x", r);
+    if (mkdirat (dir, name, 0700) < 0) {
+      if (errno == EEXIST)
+        continue;
+      return -errno;
+    }
+    fd = openat (dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+      return -errno;
+    /* In a directory others may write to without the sticky bit, what we
+     * made could be renamed and replaced by theirs: check it is ours. */
+    if (fstat (fd, &st) < 0 || st.st_uid != geteuid () ||
+        (st.st_mode & 077)) {
+      close (fd);
+      return -EPERM;
+    }
+    *out_fd = fd;
+    return 0;
+  }
+  return -EEXIST;
+}
+
+static int
+listen_abstract (const char *path, int *out_fd)
 {
   struct sockaddr_un addr;
   socklen_t addr_len;
@@ -105,35 +225,145 @@ zcipc_socket_listen (const char *path, uint32_t mode, int *out_fd)
     return res;
   if ((fd = new_socket (SOCK_NONBLOCK)) < 0)
     return -errno;
-
-  if (bind (fd, (struct sockaddr *) &addr, addr_len) < 0) {
+  if (bind (fd, (struct sockaddr *) &addr, addr_len) < 0 ||
+      listen (fd, 64) < 0) {
     res = -errno;
-    if (res == -EADDRINUSE && !is_abstract (path)) {
-      res = probe_existing (path);
-      if (res == 0 && bind (fd, (struct sockaddr *) &addr, addr_len) < 0)
-        res = -errno;
-    }
-    if (res < 0)
-      goto fail;
-  }
-  /* chmod after bind has a short window with the umask's mode; the
-   * directory's permissions are what really guard it, as for any socket. */
-  if (!is_abstract (path) && chmod (path, mode) < 0) {
-    res = -errno;
-    unlink (path);
-    goto fail;
-  }
-  if (listen (fd, 64) < 0) {
-    res = -errno;
-    if (!is_abstract (path))
-      unlink (path);
-    goto fail;
+    close (fd);
+    return res;
   }
   *out_fd = fd;
   return 0;
+}
 
-fail:
-  close (fd);
+/* Creating the socket file, so that no one sees a half-made one and no
+ * path someone else can swap is ever followed:
+ * - bind() in a private 0700 directory made next to the path (the same
+ *   file system), set the mode there (no one can swap the name in it), and
+ *   listen(): the socket is complete before anyone can reach it;
+ * - move it to its name in one step that fails if anything is there
+ *   (RENAME_NOREPLACE, or link()): of producers racing on a free path
+ *   exactly one wins, and the others find its socket live;
+ * - a stale socket (a connect probe is refused) is replaced by an exchange
+ *   that is undone unless the file taken away is the probed one;
+ * - we remember the socket's inode and the directory's fd, so that on stop
+ *   we remove the name only while it is still our socket. */
+int
+zcipc_socket_listen_owned (const char *path, uint32_t mode, int *out_fd,
+    struct zcipc_socket_owner *owner)
+{
+  struct sockaddr_un addr;
+  socklen_t addr_len;
+  char tmp_name[32], bind_path[sizeof addr.sun_path + 32];
+  struct stat st;
+  const char *name = NULL;
+  int dir = -1, tmp_dir = -1, fd = -1, res;
+
+  owner->dir_fd = -1;
+  if ((res = zcipc_socket_check_path (path)) < 0)
+    return res;
+  if (is_abstract (path))
+    return listen_abstract (path, out_fd);
+  if ((res = open_parent (path, &dir, &name)) < 0)
+    return res;
+  if (strlen (name) >= sizeof owner->name) {
+    res = -ENAMETOOLONG;
+    goto out;
+  }
+  if ((res = make_private_dir (dir, tmp_name, sizeof tmp_name, &tmp_dir)) < 0)
+    goto out;
+
+  /* Through /proc: the private directory's fd, not its path again. Its
+   * full path where /proc is not mounted. */
+  snprintf (bind_path, sizeof bind_path, "/proc/self/fd/%d/s", tmp_dir);
+  if (access ("/proc/self/fd", F_OK) < 0) {
+    int n = (int) (strrchr (path, '/') ? strrchr (path, '/') - path + 1 : 0);
+    snprintf (bind_path, sizeof bind_path, "%.*s%s/s", n, path, tmp_name);
+  }
+  if (strlen (bind_path) >= sizeof addr.sun_path) {
+    res = -ENAMETOOLONG;
+    goto out;
+  }
+  memset (&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  strcpy (addr.sun_path, bind_path);
+  addr_len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) +
+      strlen (bind_path) + 1);
+  if ((fd = new_socket (SOCK_NONBLOCK)) < 0) {
+    res = -errno;
+    goto out;
+  }
+  if (bind (fd, (struct sockaddr *) &addr, addr_len) < 0 ||
+      fchmodat (tmp_dir, "s", mode & 07777, 0) < 0 ||
+      fstatat (tmp_dir, "s", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+      listen (fd, 64) < 0) {
+    res = -errno;
+    goto out;
+  }
+  if (!S_ISSOCK (st.st_mode)) {
+    res = -EIO;
+    goto out;
+  }
+  for (int attempt = 0;; attempt++) {
+    res = place_noreplace (tmp_dir, "s", dir, name);
+    if (res == -EEXIST)
+      res = replace_stale (path, dir, name, tmp_dir);
+    if (res != -EAGAIN)
+      break;
+    if (attempt == 8) {
+      res = -EADDRINUSE;        /* others keep changing it under us */
+      break;
+    }
+  }
+  if (res < 0)
+    goto out;
+  owner->dir_fd = dir;
+  dir = -1;
+  snprintf (owner->name, sizeof owner->name, "%s", name);
+  owner->dev = st.st_dev;
+  owner->ino = st.st_ino;
+  *out_fd = fd;
+  fd = -1;
+
+out:
+  if (tmp_dir >= 0) {
+    unlinkat (tmp_dir, "s", 0);
+    unlinkat (tmp_dir, "stale", 0);
+    close (tmp_dir);
+    unlinkat (dir >= 0 ? dir : owner->dir_fd, tmp_name, AT_REMOVEDIR);
+  }
+  if (fd >= 0)
+    close (fd);
+  if (dir >= 0)
+    close (dir);
+  return res;
+}
+
+void
+zcipc_socket_remove_owned (struct zcipc_socket_owner *owner)
+{
+  struct stat st;
+
+  if (owner->dir_fd < 0)
+    return;
+  /* Only while the name is still our socket: a producer that found ours
+   * stale after we stopped listening may have put its own there. (Between
+   * this check and the unlink only the directory's writers can swap it:
+   * in a sticky directory, no one but us.) */
+  if (fstatat (owner->dir_fd, owner->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      st.st_dev == owner->dev && st.st_ino == owner->ino)
+    unlinkat (owner->dir_fd, owner->name, 0);
+  close (owner->dir_fd);
+  owner->dir_fd = -1;
+}
+
+int
+zcipc_socket_listen (const char *path, uint32_t mode, int *out_fd)
+{
+  struct zcipc_socket_owner owner;
+  int res = zcipc_socket_listen_owned (path, mode, out_fd, &owner);
+
+  if (res == 0 && owner.dir_fd >= 0)
+    close (owner.dir_fd);
   return res;
 }
 

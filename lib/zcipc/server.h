@@ -66,6 +66,9 @@ struct zcipc_server_stats
   uint64_t wakeups;             /* frames sent to a consumer that may have
                                  * slept: every socket send, and the futex
                                  * wake-ups of channel consumers */
+  uint64_t frames_retired;      /* frames a departed consumer pinned past
+                                 * the pin bounds, given up by the producer
+                                 * (callbacks->retire) */
 };
 
 struct zcipc_server_callbacks
@@ -79,6 +82,15 @@ struct zcipc_server_callbacks
   void (*consumer_left) (void *data, const struct zcipc_consumer_info *info,
       const char *reason);
   void (*log) (void *data, enum zcipc_log_level level, const char *message);
+  /* Optional. A consumer that left or was cut off still pins `frame` past
+   * the pin bounds (zcipc_server_config.pin_*): return true once the
+   * frame's memory will never be written or handed out again (its pool
+   * drops it when the frame comes back); callbacks->release(frame) follows,
+   * and the pinner keeps reading it through its own mapping. Return false
+   * when it cannot be retired (memory someone else recycles): the frame
+   * stays pinned. Called with the server lock held: must not call into
+   * the server. Without it frames stay pinned until the pinner lets go. */
+  bool (*retire) (void *data, void *frame);
 };
 
 struct zcipc_server_config
@@ -91,7 +103,32 @@ struct zcipc_server_config
   unsigned int n_allowed_uids;
   const gid_t *allowed_gids;
   unsigned int n_allowed_gids;
+  /* Bounds on frames pinned by consumers that left or were cut off (with
+   * callbacks->retire): after pin_timeout_ns (0: the default
+   * ZCIPC_SERVER_PIN_TIMEOUT_NS, negative: no time bound), or once they
+   * pin more than pin_max_bytes in all (0: ZCIPC_SERVER_PIN_MAX_BYTES),
+   * the producer gives them up. */
+  int64_t pin_timeout_ns;
+  uint64_t pin_max_bytes;
 };
+
+/* A connection must say HELLO (or STATS_REQUEST) this soon after it is
+ * accepted, or it is closed; until then it is not a consumer. */
+#define ZCIPC_SERVER_HANDSHAKE_TIMEOUT_NS (2000 * 1000000LL)
+/* Connections in their handshake at once; a new one closes the oldest. */
+#define ZCIPC_SERVER_MAX_HANDSHAKES 32u
+/* After accept() fails (out of fds, say), the listening socket is not
+ * polled for this long; the failures are logged at most once a period. */
+#define ZCIPC_SERVER_ACCEPT_BACKOFF_NS (100 * 1000000LL)
+#define ZCIPC_SERVER_ACCEPT_LOG_PERIOD_NS (10 * 1000000000LL)
+/* Default pin bounds: see zcipc_server_config. */
+#define ZCIPC_SERVER_PIN_TIMEOUT_NS (5 * 1000000000LL)
+#define ZCIPC_SERVER_PIN_MAX_BYTES (256ull << 20)
+/* A consumer that joins within this long after a consumer of its uid was cut
+ * off for the wait timeout is not waited for (zcipc_server_wait_room()
+ * treats it as slow-consumer=skip: it misses the frames it has no room
+ * for) until that time has passed since the cut-off. */
+#define ZCIPC_SERVER_REJOIN_SKIP_NS (30 * 1000000000LL)
 
 /* Binds the socket and starts the server thread. Errors are those of
  * zcipc_socket_listen(). */

@@ -36,6 +36,27 @@ int zcipc_socket_check_path (const char *path);
  * non-blocking, CLOEXEC listening socket owned by the caller. */
 int zcipc_socket_listen (const char *path, uint32_t mode, int *out_fd);
 
+/* What a producer needs to remove its own socket file and nothing else:
+ * its directory (an fd, not a path that could be swapped) and its inode. */
+struct zcipc_socket_owner
+{
+  int dir_fd;                   /* -1: nothing to remove (abstract name) */
+  char name[108];
+  dev_t dev;
+  ino_t ino;
+};
+
+/* zcipc_socket_listen(), and fills `owner` for
+ * zcipc_socket_remove_owned(). The socket appears at `path` complete:
+ * listening, with its final mode; of several producers starting at once on
+ * one path exactly one succeeds. */
+int zcipc_socket_listen_owned (const char *path, uint32_t mode, int *out_fd,
+    struct zcipc_socket_owner *owner);
+
+/* Removes the socket file if the name still refers to the one we created,
+ * and closes the directory fd. */
+void zcipc_socket_remove_owned (struct zcipc_socket_owner *owner);
+
 /* Connects to `path`. -ENOENT or -ECONNREFUSED mean nobody listens (yet),
  * or that nothing can: see zcipc_socket_check_waitable().
  * On success *out_fd is a blocking, CLOEXEC socket owned by the caller. */

@@ -563,6 +563,70 @@ GST_START_TEST (test_allocator_memory_is_shared_memory_and_recycled)
 
 GST_END_TEST;
 
+
+/* A region retired while a departed consumer may still read one of its
+ * slots (issue 15): none of its slots is handed out again, whether its
+ * buffers were free, in use or come back later, and the region goes once
+ * its last buffer does. */
+GST_START_TEST (test_a_retired_region_is_never_handed_out_again)
+{
+  GstAllocator *allocator = gst_zcipc_allocator_new ();
+  GstBufferPool *pool;
+  GstBuffer *b[4], *again[8];
+  GstZcipcRegion *retired;
+  guint32 retired_id;
+
+  fail_unless (configure_pool (allocator, RGBA_CAPS, 0, 4, 0, NULL, &pool));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  for (guint i = 0; i < 4; i++)
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b[i],
+            NULL), GST_FLOW_OK);
+  retired = gst_zcipc_memory_get_region (gst_buffer_peek_memory (b[0], 0),
+      NULL);
+  retired_id = retired->id;
+  gst_buffer_unref (b[1]);      /* one free before the retirement */
+  gst_zcipc_region_retire (retired);
+  fail_unless (gst_zcipc_region_is_retired (retired));
+  gst_buffer_unref (b[2]);      /* and one after it */
+  for (guint i = 0; i < 8; i++) {
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &again[i],
+            NULL), GST_FLOW_OK);
+    fail_if (buffer_region_id (again[i]) == retired_id,
+        "buffer %u came from the retired region", i);
+  }
+  gst_buffer_unref (b[0]);
+  gst_buffer_unref (b[3]);
+  for (guint i = 0; i < 8; i++)
+    gst_buffer_unref (again[i]);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  gst_object_unref (allocator);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
+/* The same for a whole-region allocation: a retired one is not cached for
+ * the next. */
+GST_START_TEST (test_a_retired_allocation_is_not_recycled)
+{
+  GstAllocator *allocator = gst_zcipc_allocator_new ();
+  GstMemory *mem;
+  guint32 id;
+
+  mem = gst_allocator_alloc (allocator, 100000, NULL);
+  id = region_id (mem, NULL);
+  gst_zcipc_region_retire (gst_zcipc_memory_get_region (mem, NULL));
+  gst_memory_unref (mem);
+  mem = gst_allocator_alloc (allocator, 100000, NULL);
+  fail_if (region_id (mem, NULL) == id, "a retired region was recycled");
+  gst_memory_unref (mem);
+  gst_object_unref (allocator);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_shared_part_of_zcipc_memory_is_read_only)
 {
   GstAllocator *allocator = gst_zcipc_allocator_new ();
@@ -685,6 +749,7 @@ zcipcpool_suite (void)
   tcase_add_test (tc, test_regions_are_sealed_against_shrinking_and_growing);
   tcase_add_test (tc, test_allocator_memory_is_shared_memory_and_recycled);
   tcase_add_test (tc, test_shared_part_of_zcipc_memory_is_read_only);
+  tcase_add_test (tc, test_a_retired_allocation_is_not_recycled);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("pool");
@@ -692,6 +757,7 @@ zcipcpool_suite (void)
   tcase_add_test (tc, test_set_config_writes_back_a_size_that_holds_the_frame);
   tcase_add_test (tc, test_set_config_honours_video_alignment_padding);
   tcase_add_test (tc, test_pool_hands_out_the_last_released_buffer_first);
+  tcase_add_test (tc, test_a_retired_region_is_never_handed_out_again);
   tcase_add_test (tc, test_pool_release_reaches_an_acquire_waiting_at_max);
   tcase_add_test (tc,
       test_pool_grows_by_new_regions_past_min_but_never_past_max);

@@ -371,6 +371,17 @@ on_release (void *data, void *frame)
   atomic_fetch_add (&p->releases, 1);
 }
 
+static bool
+on_retire (void *data, void *frame)
+{
+  struct zt_producer *p = data;
+
+  if (!atomic_load (&p->retire_ok))
+    return false;
+  atomic_fetch_add (&p->retired, 1);
+  return true;
+}
+
 static void
 on_joined (void *data, const struct zcipc_consumer_info *info)
 {
@@ -413,6 +424,7 @@ on_log (void *data, enum zcipc_log_level level, const char *message)
 static const struct zcipc_server_callbacks counting_callbacks = {
   .hold = on_hold,
   .release = on_release,
+  .retire = on_retire,
   .consumer_joined = on_joined,
   .consumer_left = on_left,
   .log = on_log,

@@ -151,6 +151,10 @@ struct zt_producer
   atomic_int joined;
   atomic_int left;
   atomic_int warnings;
+  /* What the retire callback answers (false unless a test sets it after
+   * starting), and how often it said yes. */
+  atomic_bool retire_ok;
+  atomic_int retired;
   pthread_mutex_t log_lock;
   char log[8192];               /* every log line, newline-separated */
   char left_reasons[4096];      /* consumer_left's reasons, one a line */

@@ -2877,6 +2877,371 @@ START_TEST (test_consumer_report_before_hello_or_malformed_is_refused)
 
 END_TEST;
 
+
+/* --- issue 15, classes 8-11: hostile consumers ---------------------------- */
+
+static int
+raw_connect (void)
+{
+  int fd = -1;
+  ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
+  return fd;
+}
+
+START_TEST (test_a_connection_without_hello_is_closed_at_the_handshake_deadline)
+{
+  int64_t t0;
+  int fd;
+
+  zt_producer_start (&prod, 4, 8);
+  t0 = zt_now_ms ();
+  fd = raw_connect ();
+  ck_assert (zt_wait_hang_up (fd, ZCIPC_SERVER_HANDSHAKE_TIMEOUT_NS /
+          1000000 + 3000));
+  ck_assert_int_ge (zt_now_ms () - t0,
+      ZCIPC_SERVER_HANDSHAKE_TIMEOUT_NS / 1000000 - 100);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "did not say HELLO"),
+      2000);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  close (fd);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* Handshakes in progress are bounded on their own and a new connection
+ * closes the oldest: silent connections neither pile up nor keep out a
+ * consumer that says HELLO. */
+START_TEST (test_the_oldest_handshake_makes_room_and_silent_ones_lock_no_one_out)
+{
+  int fds[ZCIPC_SERVER_MAX_HANDSHAKES + 8];
+  struct zcipc_client *c;
+  unsigned int n = ZCIPC_SERVER_MAX_HANDSHAKES + 8;
+
+  zt_producer_start (&prod, 4, 1);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  for (unsigned int i = 0; i < n; i++) {
+    fds[i] = raw_connect ();
+    zt_sleep_ms (2);            /* in order of age */
+  }
+  /* The 8 oldest made room, long before the deadline. */
+  for (unsigned int i = 0; i < 8; i++)
+    ck_assert (zt_wait_hang_up (fds[i], 1000));
+  ck_assert_int_eq (zt_poll_in (fds[n - 1], 0), 0);
+  c = zt_client_connect (prod.path, 2);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 1);
+  exchange_frame (c, 1);
+  for (unsigned int i = 0; i < n; i++)
+    close (fds[i]);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+START_TEST (test_one_process_holds_all_consumer_places_but_one)
+{
+  struct zcipc_client *a, *b, *third;
+
+  zt_producer_start (&prod, 4, 3);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  a = zt_client_connect (prod.path, 2);
+  b = zt_client_connect (prod.path, 2);
+  ck_assert_int_eq (zcipc_client_new (prod.path, 2, &third), 0);
+  ck_assert_int_eq (zcipc_client_connect (third, 5000), -EUSERS);
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (third),
+          "too many consumers from process"));
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 2);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
+  zcipc_client_unref (third);
+  zcipc_client_unref (b);
+  zcipc_client_unref (a);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* With one place, its one consumer still gets it. */
+START_TEST (test_a_single_consumer_place_is_anyones)
+{
+  struct zcipc_client *a;
+
+  zt_producer_start (&prod, 4, 1);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  a = zt_client_connect (prod.path, 2);
+  exchange_frame (a, 1);
+  zcipc_client_unref (a);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+
+/* A child that becomes uid/gid 65534, waits for a byte on `go`, connects to
+ * `name` and writes back 'o' (admitted), 'u' (refused for its uid's share)
+ * or 'x' (anything else); then holds on until SIGKILL. Forked before any
+ * thread exists. */
+static pid_t
+fork_foreign_consumer (const char *name, int *go_fd, int *result_fd)
+{
+  int go[2], result[2];
+  pid_t child;
+
+  ck_assert_int_eq (pipe2 (go, O_CLOEXEC), 0);
+  ck_assert_int_eq (pipe2 (result, O_CLOEXEC), 0);
+  child = fork ();
+  ck_assert_int_ge (child, 0);
+  if (child == 0) {
+    struct zcipc_client *c;
+    char byte, answer = 'x';
+    int res;
+
+    if (setresgid (65534, 65534, 65534) < 0 ||
+        setresuid (65534, 65534, 65534) < 0 || read (go[0], &byte, 1) != 1)
+      _exit (1);
+    if (zcipc_client_new (name, 2, &c) == 0) {
+      res = zcipc_client_connect (c, 5000);
+      if (res == 0)
+        answer = 'o';
+      else if (res == -EUSERS && strstr (zcipc_client_reason (c),
+              "too many consumers from uid 65534"))
+        answer = 'u';
+    }
+    if (write (result[1], &answer, 1) != 1)
+      _exit (2);
+    pause ();
+    _exit (3);
+  }
+  close (go[0]);
+  close (result[1]);
+  *go_fd = go[1];
+  *result_fd = result[0];
+  return child;
+}
+
+/* One uid other than the producer's cannot take every place, whatever its
+ * number of processes; the producer's own uid still gets the last one. */
+START_TEST (test_a_foreign_uid_holds_all_consumer_places_but_one)
+{
+  struct zcipc_server_config config = {.quota = 4,.max_consumers = 3 };
+  int go[3], result[3];
+  pid_t children[3];
+  char name[64], answers[4] = { 0 };
+  struct zcipc_client *mine;
+
+  if (geteuid () != 0)
+    return;                     /* needs to become another uid */
+  snprintf (name, sizeof name, "@zt-uid-share-%d", (int) getpid ());
+  for (int i = 0; i < 3; i++)
+    children[i] = fork_foreign_consumer (name, &go[i], &result[i]);
+  config.path = name;
+  zt_producer_start_full (&prod, &config);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq (write (go[i], "g", 1), 1);
+    ck_assert_int_eq (read (result[i], &answers[i], 1), 1);
+  }
+  ck_assert_str_eq (answers, "oou");
+  mine = zt_client_connect (name, 2);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 3);
+  for (int i = 0; i < 3; i++) {
+    kill_and_reap (children[i]);
+    close (go[i]);
+    close (result[i]);
+  }
+  zcipc_client_unref (mine);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+static double
+cpu_seconds (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+      (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static int
+count_log_lines (const char *text)
+{
+  int n = 0;
+  pthread_mutex_lock (&prod.log_lock);
+  for (const char *p = prod.log; (p = strstr (p, text)); p++)
+    n++;
+  pthread_mutex_unlock (&prod.log_lock);
+  return n;
+}
+
+/* Out of fds, accept() fails and leaves the connection pending: the server
+ * must neither spin on the readable listening socket nor log each try. */
+START_TEST (test_accept_failures_back_off_and_are_logged_once)
+{
+  struct rlimit old, low;
+  int pending = -1, spare[64], n_spare = 0, highest = 0;
+  double cpu;
+
+  zt_producer_start (&prod, 4, 8);
+  ck_assert_int_eq (getrlimit (RLIMIT_NOFILE, &old), 0);
+  /* Every fd number up to the limit taken, so accept() has none left; our
+   * connect's socket takes the one we close. (No zt_count_fds() below: it
+   * needs an fd too.) */
+  while (n_spare < 64 && (spare[n_spare] = dup (0)) >= 0) {
+    if (spare[n_spare] > highest)
+      highest = spare[n_spare];
+    n_spare++;
+  }
+  low = old;
+  low.rlim_cur = (rlim_t) highest + 1;
+  ck_assert_int_eq (setrlimit (RLIMIT_NOFILE, &low), 0);
+  close (spare[--n_spare]);
+  pending = raw_connect ();
+  ZT_ASSERT_EVENTUALLY (count_log_lines ("accept failed") == 1, 2000);
+  cpu = cpu_seconds ();
+  zt_sleep_ms (1000);
+  cpu = cpu_seconds () - cpu;
+  ck_assert_msg (cpu < 0.3, "%.2f s of CPU in 1 s while out of fds", cpu);
+  ck_assert_int_eq (count_log_lines ("accept failed"), 1);
+  /* Fds back: the pending connection is taken within the back-off. */
+  while (n_spare)
+    close (spare[--n_spare]);
+  ck_assert_int_eq (setrlimit (RLIMIT_NOFILE, &old), 0);
+  ck_assert_int_eq (zt_raw_handshake (pending, 2), 2);
+  close (pending);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* Cut off for the wait timeout, a consumer that comes straight back is
+ * not waited for: wait_room() returns though it sits at its quota. */
+START_TEST (test_a_consumer_rejoining_after_a_cut_off_is_not_waited_for)
+{
+  struct zcipc_client *stuck, *again;
+  int64_t t0;
+
+  zt_producer_start (&prod, 8, 8);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  stuck = zt_client_connect (prod.path, 2);
+  zt_producer_send (&prod, 1, 0, 64, 1, NULL);
+  zt_producer_send (&prod, 1, 0, 64, 2, NULL);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).held == 2, 5000);
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
+  zcipc_client_unref (stuck);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).held == 0, 5000);
+
+  again = zt_client_connect (prod.path, 2);
+  zt_producer_send (&prod, 1, 0, 64, 3, NULL);
+  zt_producer_send (&prod, 1, 0, 64, 4, NULL);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).held == 2, 5000);
+  t0 = zt_now_ms ();
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 1000 * 1000000ll),
+      0);
+  ck_assert_int_lt (zt_now_ms () - t0, 500);
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
+  ck_assert (zt_producer_logged (&prod, "not waited for"));
+  /* It still gets the frames it has room for. */
+  ck_assert_uint_eq (zt_producer_stats (&prod).consumers, 1);
+  zcipc_client_unref (again);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* A consumer that said LEAVE keeps what it holds only so long: then the
+ * producer retires the frames (the callback promised never to reuse their
+ * memory), releases them and closes the connection; the pinner still
+ * reads them through its mapping. */
+START_TEST (test_frames_pinned_after_leave_are_retired_after_the_pin_timeout)
+{
+  struct zcipc_server_config config = {
+    .quota = 4,.max_consumers = 8,.pin_timeout_ns = 300 * 1000000ll,
+  };
+  struct zcipc_client_event ev[2];
+  struct zcipc_client *c;
+  int64_t t0;
+
+  zt_producer_start_full (&prod, &config);
+  atomic_store (&prod.retire_ok, true);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  for (int i = 0; i < 2; i++) {
+    zt_producer_send (&prod, 1, 0, 100, (uint64_t) i, NULL);
+    zt_client_next_frame (c, &ev[i], 5000);
+  }
+  t0 = zt_now_ms ();
+  zcipc_client_disconnect (c);  /* LEAVE, holding both */
+  zt_sleep_ms (100);
+  ck_assert_int_eq (atomic_load (&prod.releases), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
+  ck_assert_int_ge (zt_now_ms () - t0, 250);
+  ck_assert_int_eq (atomic_load (&prod.retired), 2);
+  ck_assert_uint_eq (zt_producer_stats (&prod).frames_retired, 2);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
+  ck_assert (zt_producer_logged (&prod, "never reused"));
+  check_frame_data (&ev[0]);
+  check_frame_data (&ev[1]);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* The same for a consumer cut off for the wait timeout, and past the byte
+ * bound at once: no need to wait for the time bound. */
+START_TEST (test_frames_pinned_by_a_cut_off_consumer_are_retired_past_the_byte_bound)
+{
+  struct zcipc_server_config config = {
+    .quota = 4,.max_consumers = 8,.pin_timeout_ns = -1,.pin_max_bytes = 150,
+  };
+  struct zcipc_client *stuck;
+
+  zt_producer_start_full (&prod, &config);
+  atomic_store (&prod.retire_ok, true);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  stuck = zt_client_connect (prod.path, 2);
+  zt_producer_send (&prod, 1, 0, 100, 1, NULL);
+  zt_producer_send (&prod, 1, 0, 100, 2, NULL);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).held == 2, 5000);
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
+  ck_assert_int_eq (atomic_load (&prod.retired), 2);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).consumers == 0, 5000);
+  zcipc_client_unref (stuck);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
+/* Memory the producer cannot retire stays pinned, as before. */
+START_TEST (test_frames_that_cannot_be_retired_stay_pinned)
+{
+  struct zcipc_server_config config = {
+    .quota = 4,.max_consumers = 8,.pin_timeout_ns = 100 * 1000000ll,
+  };
+  struct zcipc_client_event ev;
+  struct zcipc_client *c;
+
+  zt_producer_start_full (&prod, &config);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  c = zt_client_connect (prod.path, 4);
+  zt_producer_send (&prod, 1, 0, 100, 1, NULL);
+  zt_client_next_frame (c, &ev, 5000);
+  zcipc_client_disconnect (c);
+  zt_sleep_ms (500);
+  ck_assert_int_eq (atomic_load (&prod.releases), 0);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 1);
+  ck_assert_int_eq (zcipc_client_release (c, ev.frame.info.seq), 0);
+  ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 1, 5000);
+  zcipc_client_unref (c);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 static Suite *
 server_client_suite (void)
 {
@@ -2958,6 +3323,24 @@ server_client_suite (void)
   tcase_add_test (tc, test_unknown_message_from_a_consumer_is_skipped);
   tcase_add_test (tc,
       test_rapid_connect_disconnect_cycles_leave_nothing_behind);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("hostile consumers, issue 15");
+  tcase_add_test (tc,
+      test_a_connection_without_hello_is_closed_at_the_handshake_deadline);
+  tcase_add_test (tc,
+      test_the_oldest_handshake_makes_room_and_silent_ones_lock_no_one_out);
+  tcase_add_test (tc, test_one_process_holds_all_consumer_places_but_one);
+  tcase_add_test (tc, test_a_single_consumer_place_is_anyones);
+  tcase_add_test (tc, test_a_foreign_uid_holds_all_consumer_places_but_one);
+  tcase_add_test (tc, test_accept_failures_back_off_and_are_logged_once);
+  tcase_add_test (tc,
+      test_a_consumer_rejoining_after_a_cut_off_is_not_waited_for);
+  tcase_add_test (tc,
+      test_frames_pinned_after_leave_are_retired_after_the_pin_timeout);
+  tcase_add_test (tc,
+      test_frames_pinned_by_a_cut_off_consumer_are_retired_past_the_byte_bound);
+  tcase_add_test (tc, test_frames_that_cannot_be_retired_stay_pinned);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("monitors");

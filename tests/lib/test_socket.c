@@ -2,6 +2,9 @@
 /* Copyright (C) 2026 The zcipc authors */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -559,6 +562,264 @@ START_TEST (test_socket_calls_leak_no_fd)
 
 END_TEST;
 
+
+/* --- issue 15, classes 12 and 13: the socket path ---------------------- */
+
+struct racer
+{
+  pthread_barrier_t *start;
+  int res, fd;
+  struct zcipc_socket_owner owner;
+};
+
+static void *
+race_listen (void *user)
+{
+  struct racer *r = user;
+
+  pthread_barrier_wait (r->start);
+  r->fd = -1;
+  r->res = zcipc_socket_listen_owned (path, 0600, &r->fd, &r->owner);
+  return NULL;
+}
+
+/* The winner's socket accepts a connection made through the path. */
+static void
+assert_reachable_through_path (int listen_fd)
+{
+  struct zcipc_peer_cred cred;
+  int cfd, sfd;
+
+  ck_assert_int_eq (zcipc_socket_connect (path, &cfd), 0);
+  ZT_ASSERT_EVENTUALLY (zcipc_socket_accept (listen_fd, &sfd, &cred) == 0,
+      2000);
+  ck_assert_int_eq (cred.pid, getpid ());
+  close (sfd);
+  close (cfd);
+}
+
+/* Two producers start at once, `stale_first`: on a path a dead producer
+ * left its socket at. Exactly one wins; after the loser stops, the
+ * winner's socket is still there and reachable. */
+static void
+race_two_producers (bool stale_first)
+{
+  for (int round = 0; round < 200; round++) {
+    pthread_barrier_t start;
+    struct racer r[2];
+    pthread_t t[2];
+    int wins = 0, winner = -1;
+
+    if (stale_first) {
+      int lfd;
+      ck_assert_int_eq (zcipc_socket_listen (path, 0600, &lfd), 0);
+      close (lfd);              /* the file stays, nobody accepts on it */
+    }
+    pthread_barrier_init (&start, NULL, 2);
+    for (int i = 0; i < 2; i++) {
+      r[i].start = &start;
+      pthread_create (&t[i], NULL, race_listen, &r[i]);
+    }
+    for (int i = 0; i < 2; i++)
+      pthread_join (t[i], NULL);
+    pthread_barrier_destroy (&start);
+    for (int i = 0; i < 2; i++) {
+      if (r[i].res == 0) {
+        wins++;
+        winner = i;
+      } else {
+        ck_assert_msg (r[i].res == -EADDRINUSE, "round %d: loser got %s",
+            round, strerror (-r[i].res));
+      }
+    }
+    ck_assert_msg (wins == 1, "round %d: %d producers own the path", round,
+        wins);
+    assert_reachable_through_path (r[winner].fd);
+    /* The loser stops (had it won too, it would remove the path now). */
+    for (int i = 0; i < 2; i++) {
+      if (i != winner && r[i].res == 0) {
+        zcipc_socket_remove_owned (&r[i].owner);
+        close (r[i].fd);
+      }
+    }
+    assert_reachable_through_path (r[winner].fd);
+    zcipc_socket_remove_owned (&r[winner].owner);
+    close (r[winner].fd);
+    ck_assert_int_eq (zt_tmpdir_n_entries (&dir), 0);
+  }
+}
+
+START_TEST (test_two_producers_racing_on_a_free_path_exactly_one_wins)
+{
+  race_two_producers (false);
+}
+
+END_TEST;
+
+START_TEST (test_two_producers_replacing_a_stale_socket_exactly_one_wins)
+{
+  race_two_producers (true);
+}
+
+END_TEST;
+
+START_TEST (test_stop_removes_only_our_own_socket)
+{
+  struct zcipc_socket_owner first, second;
+  int lfd, other;
+
+  ck_assert_int_eq (zcipc_socket_listen_owned (path, 0600, &lfd, &first), 0);
+  /* It stopped listening (crashed, say) without removing its file; another
+   * producer replaced the stale file with its own. */
+  close (lfd);
+  ck_assert_int_eq (zcipc_socket_listen_owned (path, 0600, &other, &second),
+      0);
+  zcipc_socket_remove_owned (&first);
+  assert_reachable_through_path (other);
+  zcipc_socket_remove_owned (&second);
+  close (other);
+  ck_assert_int_eq (zt_tmpdir_n_entries (&dir), 0);
+}
+
+END_TEST;
+
+static atomic_bool stop_swapping;
+
+/* A hostile user of a shared directory: as soon as a socket appears at the
+ * path, renames a symlink to `user` (a file) over it in one step, then,
+ * a moment later, clears the path for the next try. */
+static void *
+swap_in_symlink (void *user)
+{
+  const char *target = user;
+  char link_path[128];
+
+  snprintf (link_path, sizeof link_path, "%s.link", path);
+  while (!atomic_load (&stop_swapping)) {
+    struct stat st;
+
+    if (lstat (path, &st) < 0 || !S_ISSOCK (st.st_mode))
+      continue;
+    unlink (link_path);
+    if (symlink (target, link_path) < 0 || rename (link_path, path) < 0)
+      continue;
+    for (int i = 0; i < 50; i++)
+      sched_yield ();
+    if (lstat (path, &st) == 0 && S_ISLNK (st.st_mode))
+      unlink (path);
+  }
+  unlink (link_path);
+  return NULL;
+}
+
+START_TEST (test_a_symlink_swapped_in_is_never_chmodded)
+{
+  char target[128];
+  struct stat st;
+  pthread_t t;
+  int fd;
+
+  zt_tmpdir_file (&dir, "victim", target, sizeof target);
+  fd = open (target, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ck_assert_int_ge (fd, 0);
+  close (fd);
+  ck_assert_int_eq (chmod (target, 0600), 0);
+  atomic_store (&stop_swapping, false);
+  pthread_create (&t, NULL, swap_in_symlink, target);
+  for (int i = 0; i < 6000; i++) {
+    struct zcipc_socket_owner owner;
+    int lfd;
+
+    if (zcipc_socket_listen_owned (path, 0666, &lfd, &owner) == 0) {
+      zcipc_socket_remove_owned (&owner);
+      close (lfd);
+    }
+  }
+  atomic_store (&stop_swapping, true);
+  pthread_join (t, NULL);
+  ck_assert_int_eq (stat (target, &st), 0);
+  ck_assert_uint_eq (st.st_mode & 07777, 0600);
+  unlink (path);
+}
+
+END_TEST;
+
+static atomic_int modes_seen, wrong_modes;
+static atomic_uint last_wrong_mode;
+
+/* Looks at the path as often as it can, as a consumer waiting for the
+ * producer would, and counts every time a socket there has another mode. */
+static void *
+watch_mode (void *user)
+{
+  mode_t wanted = *(mode_t *) user;
+
+  while (!atomic_load (&stop_swapping)) {
+    struct stat st;
+    if (lstat (path, &st) == 0 && S_ISSOCK (st.st_mode)) {
+      atomic_fetch_add (&modes_seen, 1);
+      if ((st.st_mode & 07777) != wanted) {
+        atomic_fetch_add (&wrong_modes, 1);
+        atomic_store (&last_wrong_mode, st.st_mode & 07777);
+      }
+    }
+  }
+  return NULL;
+}
+
+START_TEST (test_the_socket_has_its_final_mode_at_first_sight)
+{
+  mode_t wanted = 0600, old = umask (022);
+  pthread_t t;
+
+  atomic_store (&stop_swapping, false);
+  atomic_store (&modes_seen, 0);
+  atomic_store (&wrong_modes, 0);
+  pthread_create (&t, NULL, watch_mode, &wanted);
+  for (int i = 0; i < 2000; i++) {
+    struct zcipc_socket_owner owner;
+    int lfd;
+
+    ck_assert_int_eq (zcipc_socket_listen_owned (path, wanted, &lfd, &owner),
+        0);
+    zcipc_socket_remove_owned (&owner);
+    close (lfd);
+  }
+  atomic_store (&stop_swapping, true);
+  pthread_join (t, NULL);
+  umask (old);
+  ck_assert_int_gt (atomic_load (&modes_seen), 0);
+  ck_assert_msg (atomic_load (&wrong_modes) == 0,
+      "%d of %d looks saw the socket with mode %o, not %o",
+      atomic_load (&wrong_modes), atomic_load (&modes_seen),
+      atomic_load (&last_wrong_mode), wanted);
+  ck_assert_int_eq (zt_tmpdir_n_entries (&dir), 0);
+}
+
+END_TEST;
+
+START_TEST (test_owned_listen_leaks_no_fd)
+{
+  int before = zt_count_fds ();
+
+  for (int i = 0; i < 50; i++) {
+    struct zcipc_socket_owner owner, other_owner;
+    int lfd, other = -1;
+
+    ck_assert_int_eq (zcipc_socket_listen_owned (path, 0600, &lfd, &owner),
+        0);
+    ck_assert_int_eq (zcipc_socket_listen_owned (path, 0600, &other,
+            &other_owner), -EADDRINUSE);
+    ck_assert_int_eq (other, -1);
+    zcipc_socket_remove_owned (&owner);
+    close (lfd);
+  }
+  ck_assert_int_eq (zt_count_fds (), before);
+  ck_assert_int_eq (zt_tmpdir_n_entries (&dir), 0);
+}
+
+END_TEST;
+
 static Suite *
 socket_suite (void)
 {
@@ -596,6 +857,17 @@ socket_suite (void)
   tcase_add_test (tc, test_socket_file_mode_is_honoured);
   tcase_add_test (tc, test_unlink_removes_the_socket_file);
   tcase_add_test (tc, test_socket_calls_leak_no_fd);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("hostile paths");
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_two_producers_racing_on_a_free_path_exactly_one_wins);
+  tcase_add_test (tc,
+      test_two_producers_replacing_a_stale_socket_exactly_one_wins);
+  tcase_add_test (tc, test_stop_removes_only_our_own_socket);
+  tcase_add_test (tc, test_a_symlink_swapped_in_is_never_chmodded);
+  tcase_add_test (tc, test_the_socket_has_its_final_mode_at_first_sight);
+  tcase_add_test (tc, test_owned_listen_leaks_no_fd);
   suite_add_tcase (s, tc);
   return s;
 }
