@@ -589,6 +589,26 @@ unwatch_directory (GstZcipcDeviceProvider * self)
   g_clear_object (&self->dir_file);
 }
 
+/* NAME left the directory, or was replaced: a producer replacing a stale
+ * socket exchanges the two files, so by the time this runs the name may
+ * already hold the new socket. */
+static void
+stream_gone (GstZcipcDeviceProvider * self, const gchar * name)
+{
+  g_autofree gchar *path = g_build_filename (self->dir_path, name, NULL);
+  Stream *stream = g_hash_table_lookup (self->streams, name);
+  struct stat st;
+  gboolean present = lstat (path, &st) == 0 && S_ISSOCK (st.st_mode);
+
+  if (stream != NULL && present && stream->dev == st.st_dev
+      && stream->ino == st.st_ino)
+    return;                     /* still the file we know */
+  if (g_hash_table_remove (self->streams, name))
+    GST_DEBUG_OBJECT (self, "%s was removed", name);
+  if (present)
+    stream_found (self, name, FALSE);
+}
+
 static void
 directory_changed (GFileMonitor * monitor, GFile * file, GFile * other,
     GFileMonitorEvent event, gpointer user_data)
@@ -607,11 +627,21 @@ directory_changed (GFileMonitor * monitor, GFile * file, GFile * other,
   name = g_file_get_basename (file);
   switch (event) {
     case G_FILE_MONITOR_EVENT_CREATED:
+    case G_FILE_MONITOR_EVENT_MOVED_IN:
+      /* zcipcsink moves its socket into place, complete (lib/socket.c). */
       stream_found (self, name, FALSE);
       break;
+    case G_FILE_MONITOR_EVENT_RENAMED:
+      stream_gone (self, name);
+      if (other != NULL) {
+        g_autofree gchar *new_name = g_file_get_basename (other);
+
+        stream_found (self, new_name, FALSE);
+      }
+      break;
     case G_FILE_MONITOR_EVENT_DELETED:
-      if (g_hash_table_remove (self->streams, name))
-        GST_DEBUG_OBJECT (self, "%s was removed", name);
+    case G_FILE_MONITOR_EVENT_MOVED_OUT:
+      stream_gone (self, name);
       break;
     default:
       break;
@@ -681,7 +711,7 @@ watch_directory (GstZcipcDeviceProvider * self, gboolean initial)
   }
 
   self->dir_monitor = g_file_monitor_directory (self->dir_file,
-      G_FILE_MONITOR_NONE, NULL, &error);
+      G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
   if (self->dir_monitor == NULL) {
     GST_WARNING_OBJECT (self, "cannot watch %s: %s", path, error->message);
     return;

@@ -295,10 +295,16 @@ def _kill_all(group: Group) -> None:
 
 
 SOCKET_PATH = re.compile(r"(/tmp/[A-Za-z0-9_.-]+)")
+STREAM_NAME = re.compile(r"(?:stream-name=|Producer\(\")([A-Za-z0-9_-][A-Za-z0-9_.-]*)")
 
 
-def _socket_paths(cmds: list[tuple[Block, Command]]) -> list[str]:
-    return sorted({p for _, c in cmds if c.role == "producer" for p in SOCKET_PATH.findall(c.text)})
+def _socket_paths(cmds: list[tuple[Block, Command]], runtime: Path) -> list[str]:
+    """The sockets the producers make: /tmp paths they name, and the sockets
+    of the stream names they publish, in the group's stream directory."""
+    paths = {p for _, c in cmds if c.role == "producer" for p in SOCKET_PATH.findall(c.text)}
+    paths |= {str(runtime / "zcipc" / n) for _, c in cmds if c.role == "producer"
+              for n in STREAM_NAME.findall(c.text)}
+    return sorted(paths)
 
 
 def _make_input(path: Path) -> None:
@@ -400,7 +406,7 @@ def test_doc_block_runs(key, tmp_path):
     lock = os.open(LOCK_PATH, os.O_RDONLY | os.O_CREAT, 0o666)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        sockets = _socket_paths(todo)
+        sockets = _socket_paths(todo, group.runtime)
         for path in sockets:  # stale ones: no doc group runs while we hold the lock
             if os.path.exists(path) and stat.S_ISSOCK(os.lstat(path).st_mode):
                 os.unlink(path)
