@@ -16,10 +16,8 @@ import fcntl
 import os
 import re
 import signal
-import stat
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -36,7 +34,7 @@ RECIPES = {
 }
 FRAMES = 60          # what the far side must receive, two seconds of the stream
 FRAME_TIMEOUT = 60.0
-SOCKET = re.compile(r"socket-path=(/tmp/[A-Za-z0-9_.-]+)")
+STREAM = re.compile(r"stream-name=([A-Za-z0-9_.-]+)")
 CAPS = re.compile(r"GstZcipcSrc:zcipcsrc0\.GstPad:src: caps = (.*)$", re.MULTILINE)
 COPYING = "copying frames into shared memory"
 
@@ -55,9 +53,9 @@ def sections() -> dict[str, list]:
     return out
 
 
-def socket_of(block) -> str:
-    (path,) = set(SOCKET.findall(block.text))
-    return path
+def stream_of(block) -> str:
+    (name,) = set(STREAM.findall(block.text))
+    return name
 
 
 def recipe(name: str):
@@ -67,10 +65,11 @@ def recipe(name: str):
     own = blocks[RECIPES[name]]
     assert len(own) == 3, [b.where for b in own]
     (receiver,) = [b for b in own if b.options.get("role") == "producer"]
-    cam = socket_of(publisher)
-    (sender,) = [b for b in own if b.options.get("role") == "consumer" and cam in b.text]
+    cam = stream_of(publisher)
+    (sender,) = [b for b in own if b.options.get("role") == "consumer"
+                 and stream_of(b) == cam]
     (consumer,) = [b for b in own if b not in (receiver, sender)]
-    assert socket_of(consumer) == socket_of(receiver)
+    assert stream_of(consumer) == stream_of(receiver)
     return publisher, receiver, sender, consumer
 
 
@@ -127,25 +126,28 @@ def doc_lock():
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_recipe_brings_the_stream_to_the_far_zcipcsink(launcher, doc_lock, name):
+def test_recipe_brings_the_stream_to_the_far_zcipcsink(launcher, doc_lock, xdg_runtime_dir,
+                                                      name):
     publisher, receiver, sender, consumer = recipe(name)
-    cam, far = socket_of(publisher), socket_of(receiver)
-    for path in (cam, far):
-        if os.path.exists(path) and stat.S_ISSOCK(os.lstat(path).st_mode):
-            os.unlink(path)
+    far = stream_of(receiver)
+    # Both "hosts" are this user on this machine: one stream directory.
+    session = {"XDG_RUNTIME_DIR": str(xdg_runtime_dir)}
+    streams = xdg_runtime_dir / "zcipc"
+    cam_path, far_path = streams / stream_of(publisher), streams / far
 
     def run(block, who, env=None):
-        return launcher.run(["bash", "-e", "-c", block.text], name=who, extra_env=env)
+        return launcher.run(["bash", "-e", "-c", block.text], name=who,
+                            extra_env={**session, **(env or {})})
 
     started = time.monotonic()
     procs = {"publisher": run(publisher, "publisher")}
-    wait_for_path(Path(cam))
+    wait_for_path(cam_path)
     # The far zcipcsink says on GST_PERFORMANCE when it has to copy frames.
     procs["receiver"] = run(receiver, "receiver", {"GST_DEBUG": "GST_PERFORMANCE:4"})
-    wait_for_path(Path(far))
+    wait_for_path(far_path)
     procs["consumer"] = run(consumer, "consumer")
-    checker = launcher.launch(f"-v zcipcsrc socket-path={far} ! checksumsink sync=false",
-                              name="checker", quiet=False)
+    checker = launcher.launch(f"-v zcipcsrc stream-name={far} ! checksumsink sync=false",
+                              name="checker", quiet=False, extra_env=session)
     procs["sender"] = run(sender, "sender")
 
     deadline = time.monotonic() + FRAME_TIMEOUT
