@@ -14,10 +14,12 @@
  * reusing s is refcnt[s] == 0 (and, since issue 15, s not retired).
  *
  * Processes: one producer (the streaming thread and the server thread, as
- * atomic steps: both run under the server's lock), and P consumer processes,
- * each with up to two connections in its life (it joins, and may rejoin once
- * after leaving, being cut off or crashing). Each step names the function it
- * mirrors.
+ * atomic steps: both run under the server's lock), and P = 2 consumer
+ * processes: consumer 0 may leave, crash and rejoin once on a second
+ * connection (after leaving, being cut off or crashing, while the first may
+ * still pin slots); consumer 1, to keep the state space small, may leave or
+ * crash. Either may be cut off, and may stop acting at any point, holding
+ * what it holds for ever. Each step names the function it mirrors.
  *
  * Checked (tests/model/check.sh):
  * - safety (pan -DSAFETY): no slot is rewritten while a consumer that is
@@ -27,8 +29,8 @@
  * - liveness (pan -a, LTL no_slot_lost): every run ends with every slot
  *   either back in the pool or retired and counted: none is lost.
  *
- * Bounds: N slots, P consumers, Q frames quota per connection, MAXF frames
- * in all, one rejoin and one crash per consumer.
+ * Bounds (check.sh sets them): N slots, Q frames quota per connection,
+ * MAXF frames in all. N is 2 or 3.
  *
  * Compile with -DBUGGY for a producer that gives a consumer's slots back on
  * its LEAVE without waiting for its releases: the safety check must fail
@@ -350,6 +352,7 @@ active proctype producer ()
       :: else -> skip \
       fi }
 
+/* `whole`: the consumer may also rejoin, and crash after leaving. */
 proctype consumer (byte p; bool whole)
 {
   byte c = 2 * p;               /* its connection now */
