@@ -24,6 +24,8 @@ PACKAGES=(
   python3-opencv gstreamer1.0-x xvfb
   # fuzzing, sanitizers, memcheck, lint
   clang libclang-rt-14-dev valgrind pyflakes3
+  # the slot hand-over model (tests/model): spin, and gcc for its verifier
+  spin
   # benchmark plots
   python3-matplotlib
 )

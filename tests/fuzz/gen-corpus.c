@@ -451,6 +451,59 @@ client_seeds (const char *dir)
   write_seed (dir, "fuzz_client_receive", "greedy-welcome.bin", &b);
 }
 
+/* --- fuzz_ring_scribble: [who][cap] then the peer's ops ------------------ */
+
+static void
+scribble_op (struct buf *b, uint8_t op, uint16_t offset, const void *bytes,
+    uint8_t len)
+{
+  put_u8 (b, op);
+  put_u8 (b, (uint8_t) (offset & 0xff));
+  put_u8 (b, (uint8_t) (offset >> 8));
+  put_u8 (b, len);
+  put (b, bytes, len);
+}
+
+static void
+ring_scribble_seeds (const char *dir)
+{
+  static const uint8_t payload[32] = "a frame's message, 32 bytes.....";
+  static const uint8_t huge_index[8] = { 0, 0, 0, 0, 0, 0, 0, 0x80 };
+  static const uint8_t bad_record[8] = { 0xf0, 0xff, 0, 0, 1, 0, 0, 0 };
+  struct buf b = { .len = 0 };
+
+  /* A hostile producer: records, then a head far ahead, more records. */
+  put_u8 (&b, 0);
+  put_u8 (&b, 0);
+  for (int i = 0; i < 4; i++)
+    scribble_op (&b, 0x40, 0, payload, 32);
+  scribble_op (&b, 0x82, 0, huge_index, 8);
+  scribble_op (&b, 0x40, 1, NULL, 0);
+  write_seed (dir, "fuzz_ring_scribble", "producer-moves-head.bin", &b);
+
+  /* A hostile producer rewrites a record's header after publishing it. */
+  b.len = 0;
+  put_u8 (&b, 0);
+  put_u8 (&b, 1);
+  for (int i = 0; i < 3; i++)
+    scribble_op (&b, 0, 0, payload, 24);
+  scribble_op (&b, 0x4a, 32, bad_record, 8);
+  scribble_op (&b, 0x0a, 0, bad_record, 8);
+  write_seed (dir, "fuzz_ring_scribble", "producer-rewrites-record.bin", &b);
+
+  /* A hostile consumer: releases, then an impossible release head and
+   * ring tail, and garbage in the release ring. */
+  b.len = 0;
+  put_u8 (&b, 1);
+  put_u8 (&b, 0);
+  for (int i = 0; i < 4; i++)
+    scribble_op (&b, 0x41, (uint16_t) (i * 8 + 3), NULL, 0);
+  scribble_op (&b, 0x86, 0, huge_index, 8);
+  scribble_op (&b, 0x86, 1, huge_index, 8);
+  scribble_op (&b, 0x46, 0, payload, 32);
+  write_seed (dir, "fuzz_ring_scribble", "consumer-moves-indices.bin", &b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -484,5 +537,6 @@ main (int argc, char **argv)
   wire_seed (dir, "unknown-type.bin", 0, w_unknown);
   wire_seed (dir, "frame-with-fd.bin", 1, w_frame);
   client_seeds (dir);
+  ring_scribble_seeds (dir);
   return 0;
 }

@@ -19,7 +19,7 @@ case $seconds in
 esac
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$src/build-fuzz}
-targets="fuzz_wire_parse fuzz_client_receive fuzz_channel_pop"
+targets="fuzz_wire_parse fuzz_client_receive fuzz_channel_pop fuzz_ring_scribble"
 
 command -v clang >/dev/null || { echo "$0: clang not found" >&2; exit 1; }
 # tests/ (and so tests/fuzz/) is only configured with tests=true; only the
