@@ -191,8 +191,7 @@ gst_zcipc_allocator_free (GstAllocator * allocator, GstMemory * memory)
     g_atomic_pointer_and (&region->slots_used,
         ~(G_GUINT64_CONSTANT (1) << mem->slot));
 
-  if (mem->slot < 0 && !memory->parent &&
-      !gst_zcipc_region_is_retired (region)) {
+  if (mem->slot < 0 && !memory->parent && !gst_zcipc_region_is_retired (region)) {
     /* A whole-region allocation: keep the region for the next one. */
     g_mutex_lock (&self->lock);
     if (self->cache.length < REGION_CACHE_SIZE) {

@@ -82,8 +82,7 @@ struct _GstZcipcBufferPool
  * every consumer) over and over. */
 #define SHRINK_WINDOW_US (2 * G_USEC_PER_SEC)
 
-G_DEFINE_TYPE (GstZcipcBufferPool, gst_zcipc_buffer_pool,
-    GST_TYPE_BUFFER_POOL);
+G_DEFINE_TYPE (GstZcipcBufferPool, gst_zcipc_buffer_pool, GST_TYPE_BUFFER_POOL);
 
 static const gchar **
 gst_zcipc_buffer_pool_get_options (GstBufferPool * pool)
@@ -161,8 +160,7 @@ gst_zcipc_buffer_pool_set_config (GstBufferPool * pool, GstStructure * config)
 
 /* Lock held. A region with a free slot, creating one if all are full. */
 static GstZcipcRegion *
-find_free_slot_locked (GstZcipcBufferPool * self, guint * slot,
-    GError ** error)
+find_free_slot_locked (GstZcipcBufferPool * self, guint * slot, GError ** error)
 {
   GstZcipcRegion *region;
   guint n;
@@ -252,8 +250,7 @@ is_added_region_locked (GstZcipcBufferPool * self, GstZcipcRegion * region)
       region != g_ptr_array_index (self->regions, 0);
 }
 
-static void free_through_parent (GstZcipcBufferPool * self,
-    GstBuffer * buffer);
+static void free_through_parent (GstZcipcBufferPool * self, GstBuffer * buffer);
 
 static GstFlowReturn
 gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
@@ -287,8 +284,10 @@ again:
     /* Allocates, or takes (or waits for) one from its queue. */
     self->in_parent_acquire++;
     g_mutex_unlock (&self->free_lock);
-    ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->
-        acquire_buffer (pool, buffer, params);
+    ret =
+        GST_BUFFER_POOL_CLASS
+        (gst_zcipc_buffer_pool_parent_class)->acquire_buffer (pool, buffer,
+        params);
     g_mutex_lock (&self->free_lock);
     self->in_parent_acquire--;
     g_mutex_unlock (&self->free_lock);
@@ -360,8 +359,7 @@ free_idle_added_buffers (GstZcipcBufferPool * self)
 }
 
 static void
-gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool,
-    GstBuffer * buffer)
+gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool, GstBuffer * buffer)
 {
   GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
   gint outstanding = g_atomic_int_add (&self->outstanding, -1) - 1;

@@ -385,7 +385,7 @@ gst_zcipc_frame_pool_free_buffer (GstBufferPool * pool, GstBuffer * buffer)
  */
 GstBuffer *
 gst_zcipc_frame_pool_wrap (GstZcipcFramePool * pool,
-    struct zcipc_client * client, const struct zcipc_client_event * ev,
+    struct zcipc_client *client, const struct zcipc_client_event *ev,
     gboolean * metas_ready)
 {
   GstBuffer *buffer = NULL;

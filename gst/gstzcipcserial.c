@@ -274,9 +274,11 @@ gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload, gsize size)
         return NULL;
       str = gst_structure_get_string (s, "tags");
       if (str && gst_zcipc_string_is_bounded (str, strlen (str)) &&
-          gst_structure_get_int (s, "scope", &scope) && (tags = gst_tag_list_new_from_string (str))) {
-        gst_tag_list_set_scope (tags, scope == GST_TAG_SCOPE_GLOBAL ?
-            GST_TAG_SCOPE_GLOBAL : GST_TAG_SCOPE_STREAM);
+          gst_structure_get_int (s, "scope", &scope)
+          && (tags = gst_tag_list_new_from_string (str))) {
+        gst_tag_list_set_scope (tags,
+            scope ==
+            GST_TAG_SCOPE_GLOBAL ? GST_TAG_SCOPE_GLOBAL : GST_TAG_SCOPE_STREAM);
         event = gst_event_new_tag (tags);
       }
       break;
@@ -499,8 +501,8 @@ static gboolean
 malformed (GstZcipcMetaContext * ctx, const gchar * format, ...)
 G_GNUC_PRINTF (2, 3);
 
-static gboolean
-malformed (GstZcipcMetaContext * ctx, const gchar * format, ...)
+     static gboolean
+         malformed (GstZcipcMetaContext * ctx, const gchar * format, ...)
 {
   va_list args;
 
@@ -516,9 +518,9 @@ typedef struct
   GType (*api) (void);
   guint32 kind;
   /* Appends the record payload; FALSE skips this meta. */
-  gboolean (*encode) (GstMeta * meta, GByteArray * out);
+    gboolean (*encode) (GstMeta * meta, GByteArray * out);
   /* FALSE: the record is malformed (why in ctx->error). */
-  gboolean (*decode) (GstBuffer * buffer, const guint8 * data, gsize size,
+    gboolean (*decode) (GstBuffer * buffer, const guint8 * data, gsize size,
       GstZcipcMetaContext * ctx);
 } MetaCodec;
 
@@ -585,8 +587,7 @@ plane_extent (const GstVideoFormatInfo * finfo, const GstVideoInfo * info,
       break;
     }
     w = (guint64) GST_VIDEO_FORMAT_INFO_SCALE_WIDTH (finfo, c, (gint) width);
-    h = (guint64) GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT (finfo, c,
-        (gint) height);
+    h = (guint64) GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT (finfo, c, (gint) height);
     *row_bytes = MAX (*row_bytes,
         w * (guint64) GST_VIDEO_FORMAT_INFO_PSTRIDE (finfo, c));
     *rows = MAX (*rows, h);
@@ -662,7 +663,7 @@ video_layout_fits (const WireVideoMeta * w, gsize buffer_size,
           GST_VIDEO_FORMAT_INFO_NAME (finfo), w->width, w->height, stride,
           row_bytes);
     /* No overflow: stride < 2^31, rows < 2^31, row_bytes < 2^35. */
-    end = (guint64) stride * (rows - 1) + row_bytes;
+    end = (guint64) stride *(rows - 1) + row_bytes;
     if (w->offset[p] > buffer_size || end > buffer_size - w->offset[p])
       return malformed (ctx, "video meta plane %u of %s %ux%u (offset %"
           G_GUINT64_FORMAT ", stride %d, %" G_GUINT64_FORMAT " rows) reaches "
@@ -812,8 +813,7 @@ registrable_name (const gchar * name)
  * bounds; NULL (counted in ctx->n_skipped) past them. *bad: the name is
  * no custom meta's (malformed). */
 static const GstMetaInfo *
-custom_meta_info (GstZcipcMetaContext * ctx, const gchar * name,
-    gboolean * bad)
+custom_meta_info (GstZcipcMetaContext * ctx, const gchar * name, gboolean * bad)
 {
   const GstMetaInfo *info;
 
@@ -882,8 +882,7 @@ decode_custom (GstBuffer * buffer, const guint8 * data, gsize size,
     return bad ? malformed (ctx, "custom meta name '%s' is no custom meta's",
         name) : TRUE;
   if (!(src = gst_structure_from_string (str, NULL)))
-    return malformed (ctx, "custom meta '%s' with a malformed structure",
-        name);
+    return malformed (ctx, "custom meta '%s' with a malformed structure", name);
   cm = gst_buffer_add_custom_meta (buffer, name);
   if (!cm) {
     gst_structure_free (src);

@@ -207,7 +207,7 @@ struct _GstZcipcSink
   /* Streaming thread only */
   GHashTable *announced;        /* region id -> GstZcipcRegion* (ref) */
   GByteArray *meta_scratch;
-  GstZcipcTiming timing_sent;  /* render_offset NONE: none sent */
+  GstZcipcTiming timing_sent;   /* render_offset NONE: none sent */
   gboolean copy_logged;         /* first copy of the stream said at INFO */
   gboolean meta_refusal_said;   /* first meta too big, posted as WARNING */
 
@@ -284,8 +284,7 @@ static gboolean gst_zcipc_sink_stop (GstBaseSink * bsink);
 static gboolean gst_zcipc_sink_unlock (GstBaseSink * bsink);
 static gboolean gst_zcipc_sink_unlock_stop (GstBaseSink * bsink);
 static gboolean gst_zcipc_sink_event (GstBaseSink * bsink, GstEvent * event);
-static GstCaps *gst_zcipc_sink_get_caps (GstBaseSink * bsink,
-    GstCaps * filter);
+static GstCaps *gst_zcipc_sink_get_caps (GstBaseSink * bsink, GstCaps * filter);
 static gboolean gst_zcipc_sink_propose_allocation (GstBaseSink * bsink,
     GstQuery * query);
 static GstFlowReturn gst_zcipc_sink_render (GstBaseSink * bsink,
@@ -386,8 +385,7 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
   properties[PROP_SLOW_CONSUMER] = g_param_spec_enum ("slow-consumer",
       "Slow consumer policy", "What happens when a consumer is at its quota",
       GST_TYPE_ZCIPC_SLOW_CONSUMER, DEFAULT_SLOW_CONSUMER,
-      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_PLAYING);
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   /**
    * GstZcipcSink:wait-timeout:
@@ -405,8 +403,7 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
       "is dropped (0 = never); one of the same uid joining within 30 s after "
       "is served as with skip until then", 0, G_MAXUINT,
       DEFAULT_WAIT_TIMEOUT,
-      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_PLAYING);
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   /**
    * GstZcipcSink:min-consumers:
@@ -418,8 +415,7 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
   properties[PROP_MIN_CONSUMERS] = g_param_spec_uint ("min-consumers",
       "Min consumers", "Wait for this many consumers before rendering", 0,
       1024, DEFAULT_MIN_CONSUMERS,
-      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_PLAYING);
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   /**
    * GstZcipcSink:pool-size:
@@ -465,8 +461,7 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
   properties[PROP_COPY_MODE] = g_param_spec_enum ("copy-mode", "Copy mode",
       "Copy buffers that are not in shared memory, or fail",
       GST_TYPE_ZCIPC_COPY_MODE, DEFAULT_COPY_MODE,
-      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_PLAYING);
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   /**
    * GstZcipcSink:allowed-uids:
@@ -652,8 +647,8 @@ static GstZcipcFdUse *
 fd_use_refuse (GstZcipcFdUse * use, const gchar * format, ...)
 G_GNUC_PRINTF (2, 3);
 
-static GstZcipcFdUse *
-fd_use_refuse (GstZcipcFdUse * use, const gchar * format, ...)
+     static GstZcipcFdUse *fd_use_refuse (GstZcipcFdUse * use,
+    const gchar * format, ...)
 {
   va_list args;
 
@@ -717,8 +712,7 @@ fd_use_new (GstZcipcSink * self, GstMemory * root)
       GST_INFO_OBJECT (self, "sealed upstream's memfd (fd %d) against "
           "shrinking and growing, so consumers can map it", fd);
     if (fstat (fd, &st) < 0)
-      return fd_use_refuse (use, "fstat on fd %d: %s", fd,
-          g_strerror (errno));
+      return fd_use_refuse (use, "fstat on fd %d: %s", fd, g_strerror (errno));
     size = (guint64) st.st_size;
     flags = ZCIPC_REGION_FLAG_MEMFD | (dmabuf ? ZCIPC_REGION_FLAG_DMABUF : 0);
   } else if (dmabuf) {
@@ -738,8 +732,7 @@ fd_use_new (GstZcipcSink * self, GstMemory * root)
 
   region = g_new0 (GstZcipcFdRegion, 1);
   *region = key;
-  region->id = 0x80000000u |
-      ((guint32) g_atomic_int_add (&next_id, 1) + 1u);
+  region->id = 0x80000000u | ((guint32) g_atomic_int_add (&next_id, 1) + 1u);
   region->size = size;
   region->flags = flags;
   region->users = 1;
@@ -789,7 +782,8 @@ resolve_fd_memory (GstZcipcSink * self, GstMemory * mem,
     return FALSE;
   }
   *out = (struct zcipc_wire_mem) {
-  .region_id = use->region->id,.offset = mem->offset,.size = mem->size};
+    .region_id = use->region->id,.offset = mem->offset,.size = mem->size
+  };
   *out_region = use->region;
   return TRUE;
 }
@@ -1249,8 +1243,7 @@ static const struct zcipc_server_callbacks server_callbacks = {
 
 /* Parses "1000,alice" into ids, resolving names; FALSE names the bad entry. */
 static gboolean
-parse_id_list (const gchar * list, gboolean groups, GArray * out,
-    gchar ** bad)
+parse_id_list (const gchar * list, gboolean groups, GArray * out, gchar ** bad)
 {
   gchar **items;
   gboolean ok = TRUE;
@@ -1744,7 +1737,8 @@ describe_memories (GstZcipcSink * self, GstBuffer * buffer,
     }
     if ((own[i] = gst_zcipc_memory_get_region (mem, &offset))) {
       mems[i] = (struct zcipc_wire_mem) {
-      .region_id = own[i]->id,.offset = offset,.size = mem->size};
+        .region_id = own[i]->id,.offset = offset,.size = mem->size
+      };
     } else if (gst_is_fd_memory (mem)) {
       if (!resolve_fd_memory (self, mem, &mems[i], &fd_regions[i], reason))
         return FALSE;
@@ -1780,8 +1774,7 @@ copy_memory_metas (GstBuffer * dest, GstBuffer * src)
 }
 
 static GstBuffer *
-copy_into_shared (GstZcipcSink * self, GstBuffer * buffer,
-    const gchar * reason)
+copy_into_shared (GstZcipcSink * self, GstBuffer * buffer, const gchar * reason)
 {
   gsize size = gst_buffer_get_size (buffer);
   GstBuffer *copy;
@@ -1978,7 +1971,8 @@ put_metas_in_region (GstZcipcSink * self, GstBuffer * shared,
     return NULL;
   }
   *meta_mem = (struct zcipc_wire_mem) {
-  .region_id = region->id,.offset = offset,.size = size};
+    .region_id = region->id,.offset = offset,.size = size
+  };
   carrier = gst_buffer_new ();
   gst_buffer_append_memory (carrier, mem);
   gst_buffer_add_parent_buffer_meta (carrier, shared);
@@ -2141,8 +2135,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
    * streaming thread's iteration: let it run first. A consumer still busy
    * with an earlier frame (it takes this one from its channel without
    * sleeping) was not woken: no yield, no system call. */
-  if (n_sent && yield_after_send &&
-      zcipc_server_last_frame_woke (self->server))
+  if (n_sent && yield_after_send && zcipc_server_last_frame_woke (self->server))
     sched_yield ();
   gst_buffer_unref (frame);
   gst_buffer_unref (shared);

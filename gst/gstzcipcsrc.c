@@ -675,8 +675,7 @@ gst_zcipc_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
 static guint
 wanted_quota_locked (GstZcipcSrc * self)
 {
-  guint64 frames = (guint64) self->max_held + self->downstream_min_buffers +
-      1;
+  guint64 frames = (guint64) self->max_held + self->downstream_min_buffers + 1;
 
   /* Frames sitting downstream for its latency; durations are rounded
    * (33333333 ns at 30 fps), so a latency of exactly N frames is N. */
@@ -982,8 +981,7 @@ wait_for_producer (GstZcipcSrc * self, struct zcipc_client *client,
     GST_INFO_OBJECT (self, "still waiting for a producer on '%s' (%"
         G_GUINT64_FORMAT " s so far%s): %s%s", path, (waited_ms + 500) / 1000,
         timeout_ms ? ", timeout set" : "", zcipc_client_reason (client),
-        path[0] == '@' ? " (abstract sockets are per network namespace)" :
-        "");
+        path[0] == '@' ? " (abstract sockets are per network namespace)" : "");
     slice_ms = WAIT_REPORT_MS;
   }
 }
@@ -1018,8 +1016,7 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
    * RuntimeDirectory) and bring it back: reconnect waits for that too. At
    * start, a path no producer can use is a mistake to say at once, but a
    * stream directory not made yet is where the producer will be. */
-  zcipc_client_set_wait_any_path (client, after_loss ||
-      self->path_dir_missing);
+  zcipc_client_set_wait_any_path (client, after_loss || self->path_dir_missing);
   if (after_loss) {
     zcipc_client_set_retry_delay (client, self->reconnect_backoff_ms);
     self->reconnect_backoff_ms = MIN (self->reconnect_backoff_ms * 2,
@@ -1033,8 +1030,7 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   GST_OBJECT_UNLOCK (self);
 
   GST_INFO_OBJECT (self, "connecting to '%s'", path);
-  res = wait_for_producer (self, client, path,
-      after_loss ? 0 : timeout);
+  res = wait_for_producer (self, client, path, after_loss ? 0 : timeout);
   /* The directory may have been made after start() checked it (or while
    * the producer was away): by someone else, it may hold their socket. */
   if (res == 0 && self->path_stream_name &&
@@ -1213,8 +1209,7 @@ segment_out_of_date (GstZcipcSrc * self)
   if (!self->segment_translated ||
       !(clock = gst_element_get_clock (GST_ELEMENT_CAST (self))))
     return FALSE;
-  drift = gst_zcipc_clock_monotonic_offset (clock) -
-      self->segment_clock_offset;
+  drift = gst_zcipc_clock_monotonic_offset (clock) - self->segment_clock_offset;
   gst_object_unref (clock);
   return ABS (drift) >= GST_ZCIPC_TIMING_TOLERANCE;
 }
@@ -1413,8 +1408,7 @@ dmabuf_parent (GstZcipcSrc * self, const struct zcipc_client_mem *m)
   }
   /* Shares inherit it: a writer downstream copies, never maps writable. */
   GST_MINI_OBJECT_FLAG_SET (parent, GST_MEMORY_FLAG_READONLY);
-  g_hash_table_insert (self->dmabufs, GUINT_TO_POINTER (m->region_id),
-      parent);
+  g_hash_table_insert (self->dmabufs, GUINT_TO_POINTER (m->region_id), parent);
   g_atomic_int_inc (&self->dmabuf_regions);
   GST_DEBUG_OBJECT (self, "DMABuf region %u: %" G_GUINT64_FORMAT " bytes, "
       "fd %d", m->region_id, m->region_size, fd);
@@ -1479,8 +1473,7 @@ stamp_frame (GstZcipcSrc * self, GstBuffer * buffer,
   if (metas_ready || !ev->frame.meta_size) {
     /* nothing to add */
   } else if (!gst_zcipc_metas_deserialize (buffer, ev->frame.meta,
-          ev->frame.meta_size, self->meta_ctx, &n_unknown, &n_skipped,
-          error)) {
+          ev->frame.meta_size, self->meta_ctx, &n_unknown, &n_skipped, error)) {
     ok = FALSE;
   } else if (keep_metas && !n_unknown && !n_skipped) {
     /* Not with unknown or skipped metas: kept, they would no longer be
@@ -1744,8 +1737,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
       }
       GST_ELEMENT_WARNING (self, RESOURCE, READ,
           ("The producer on '%s': %s; waiting to connect again",
-              self->path, what), ("zcipc_client_next: %s",
-              g_strerror (-res)));
+              self->path, what), ("zcipc_client_next: %s", g_strerror (-res)));
       g_free (what);
       g_atomic_pointer_add (&self->reconnects, 1);
       continue;
@@ -1803,8 +1795,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     } else if (held >= zcipc_client_quota (client)) {
       gsize size = 0;
 
-      if (!(*buffer = copy_frame (self, client, &ev, &size, &error)) &&
-          !error) {
+      if (!(*buffer = copy_frame (self, client, &ev, &size, &error)) && !error) {
         zcipc_client_release (client, ev.frame.info.seq);
         GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
             ("Could not allocate memory to copy a frame that downstream "

@@ -13,7 +13,7 @@
 
 #include "zcipc/channel.h"
 
-#define CHANNEL_MAGIC 0x4843435au     /* "ZCCH" in memory order */
+#define CHANNEL_MAGIC 0x4843435au       /* "ZCCH" in memory order */
 #define CHANNEL_VERSION 1u
 
 _Static_assert (ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
@@ -33,14 +33,14 @@ struct zcipc_channel_shared
   uint32_t releases;
   uint8_t reserved0[48];
   /* written by the producer */
-  _Atomic uint64_t ring_head;           /* bytes published */
+  _Atomic uint64_t ring_head;   /* bytes published */
   _Atomic uint64_t release_tail;        /* releases read */
   _Atomic uint32_t releases_by_socket;
   uint8_t reserved1[44];
   /* written by the consumer */
-  _Atomic uint64_t ring_tail;           /* bytes consumed */
+  _Atomic uint64_t ring_tail;   /* bytes consumed */
   _Atomic uint64_t release_head;        /* releases published */
-  _Atomic uint32_t sleeping;            /* in zcipc_channel_wait() */
+  _Atomic uint32_t sleeping;    /* in zcipc_channel_wait() */
   uint8_t reserved2[44];
   /* written by both: the futex word a sleeping consumer waits on */
   _Atomic uint32_t wake_seq;
@@ -78,7 +78,7 @@ channel_size (void)
 }
 
 static long
-futex (_Atomic uint32_t *word, int op, uint32_t value,
+futex (_Atomic uint32_t * word, int op, uint32_t value,
     const struct timespec *timeout)
 {
   /* Shared (not FUTEX_PRIVATE_FLAG): the two sides are two processes. */
@@ -100,7 +100,8 @@ zcipc_channel_create (struct zcipc_channel *ch, bool releases_by_socket)
   int fd, res;
 
   channel_reset (ch);
-  if ((fd = memfd_create ("zcipc-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
+  if ((fd =
+          memfd_create ("zcipc-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
     return -errno;
   if (ftruncate (fd, (off_t) size) < 0)
     goto fail;
@@ -183,7 +184,7 @@ zcipc_channel_clear (struct zcipc_channel *ch)
 
 /* Producer. Bytes the ring holds, checked. */
 static int
-ring_used (struct zcipc_channel *ch, uint64_t *used)
+ring_used (struct zcipc_channel *ch, uint64_t * used)
 {
   uint64_t tail = atomic_load_explicit (&ch->shared->ring_tail,
       memory_order_acquire);
@@ -280,7 +281,7 @@ zcipc_channel_push (struct zcipc_channel *ch, enum zcipc_channel_record kind,
 }
 
 int
-zcipc_channel_pop_releases (struct zcipc_channel *ch, uint64_t *seqs,
+zcipc_channel_pop_releases (struct zcipc_channel *ch, uint64_t * seqs,
     unsigned int max, unsigned int *n)
 {
   struct zcipc_channel_shared *sh = ch->shared;
@@ -305,8 +306,7 @@ zcipc_channel_pop_releases (struct zcipc_channel *ch, uint64_t *seqs,
 }
 
 void
-zcipc_channel_set_releases_by_socket (struct zcipc_channel *ch,
-    bool by_socket)
+zcipc_channel_set_releases_by_socket (struct zcipc_channel *ch, bool by_socket)
 {
   atomic_store (&ch->shared->releases_by_socket, by_socket);
   /* Pairs with zcipc_channel_push_release(): the caller reads the ring
@@ -331,8 +331,7 @@ zcipc_channel_pop (struct zcipc_channel *ch, void *buf, size_t cap,
 
     if (avail == 0)
       return -EAGAIN;
-    if (avail > ZCIPC_CHANNEL_RING_SIZE || (avail & 7) ||
-        avail < sizeof header)
+    if (avail > ZCIPC_CHANNEL_RING_SIZE || (avail & 7) || avail < sizeof header)
       return -EPROTO;
     /* One copy of the header: the producer may rewrite it meanwhile. */
     memcpy (&header, sh->ring + offset, sizeof header);
@@ -350,8 +349,7 @@ zcipc_channel_pop (struct zcipc_channel *ch, void *buf, size_t cap,
       return -EPROTO;
     memcpy (buf, sh->ring + offset + sizeof header, header.size);
     ch->ring_pos += space;
-    atomic_store_explicit (&sh->ring_tail, ch->ring_pos,
-        memory_order_release);
+    atomic_store_explicit (&sh->ring_tail, ch->ring_pos, memory_order_release);
     *len = header.size;
     *kind = (enum zcipc_channel_record) header.kind;
     return 0;
@@ -367,7 +365,7 @@ zcipc_channel_pending (struct zcipc_channel *ch)
 
 int
 zcipc_channel_wait (struct zcipc_channel *ch, int timeout_ms,
-    const atomic_bool *interrupted)
+    const atomic_bool * interrupted)
 {
   struct zcipc_channel_shared *sh = ch->shared;
   uint32_t seq = atomic_load (&sh->wake_seq);

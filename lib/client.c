@@ -92,7 +92,7 @@ struct zcipc_client
   uint64_t populated_bytes;     /* of those, populated when mapped */
   unsigned int retry_delay_ms;  /* before connect's first try */
   struct held_frame *held;      /* ZCIPC_WIRE_MAX_QUOTA entries */
-  uint64_t pending[ZCIPC_WIRE_MAX_QUOTA];  /* releases not sent yet */
+  uint64_t pending[ZCIPC_WIRE_MAX_QUOTA];       /* releases not sent yet */
   uint32_t n_pending;
   char reason[512];
 };
@@ -118,9 +118,8 @@ now_ms (void)
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-set_reason (struct zcipc_client *c, const char *format, ...)
-__attribute__((format (printf, 2, 3)));
+static void set_reason (struct zcipc_client *c, const char *format, ...)
+    __attribute__((format (printf, 2, 3)));
 
 static void
 set_reason (struct zcipc_client *c, const char *format, ...)
@@ -336,8 +335,7 @@ static int remaining (int64_t deadline, int timeout_ms);
 /* Sleeps until read_message() may find something. 0, -EAGAIN at the
  * deadline, -ECANCELED when interrupted. */
 static int
-wait_message (struct zcipc_client *c, int fd, int64_t deadline,
-    int timeout_ms)
+wait_message (struct zcipc_client *c, int fd, int64_t deadline, int timeout_ms)
 {
   if (!zcipc_channel_is_open (&c->channel) || c->socket_due > 0)
     return wait_readable (c, fd, remaining (deadline, timeout_ms));
@@ -629,8 +627,7 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
       return res;
     }
     if (res != -ENOENT && res != -ECONNREFUSED) {
-      set_reason (c, "could not connect to '%s': %s", c->path,
-          strerror (-res));
+      set_reason (c, "could not connect to '%s': %s", c->path, strerror (-res));
       return res;
     }
     /* Waiting only helps where a producer can appear. */
@@ -756,7 +753,7 @@ map_region_locked (struct zcipc_client *c, struct client_region *r)
 }
 
 static int
-remove_region_locked (struct zcipc_client *c, uint32_t id, uint32_t *flags)
+remove_region_locked (struct zcipc_client *c, uint32_t id, uint32_t * flags)
 {
   struct client_region *r = find_region_locked (c, id);
   if (!r) {
@@ -781,8 +778,7 @@ copy_metas_locked (struct zcipc_client *c, uint64_t seq,
   /* The parser bounded the size (ZCIPC_WIRE_MAX_META_SIZE). */
   if (!r || m->offset > r->size || m->size > r->size - m->offset) {
     set_reason (c, "the metas of frame %llu point %s region %u",
-        (unsigned long long) seq, r ? "outside" : "into unknown",
-        m->region_id);
+        (unsigned long long) seq, r ? "outside" : "into unknown", m->region_id);
     return -EPROTO;
   }
   if (c->metas_size < m->size) {
@@ -1172,7 +1168,8 @@ zcipc_client_send_report (struct zcipc_client *c, uint64_t frames_copied,
 {
   struct zcipc_wire_report m;
   struct iovec iov = { &m, zcipc_wire_init_report (&m, frames_copied,
-          lag_ns < -1 ? -1 : lag_ns) };
+        lag_ns < -1 ? -1 : lag_ns)
+  };
   int res;
 
   pthread_mutex_lock (&c->lock);

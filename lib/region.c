@@ -128,8 +128,7 @@ fail:
 #endif
 
 int
-zcipc_region_check (int fd, uint64_t size, bool allow_dmabuf,
-    const char **why)
+zcipc_region_check (int fd, uint64_t size, bool allow_dmabuf, const char **why)
 {
   const char *unused;
   struct statfs fs;

@@ -58,7 +58,7 @@ struct consumer
   uint64_t frames_copied;
   int64_t lag_ns;
   struct zcipc_consumer_info info;
-  struct zcipc_channel channel;  /* open if the consumer asked for one */
+  struct zcipc_channel channel; /* open if the consumer asked for one */
   struct hold *holds;           /* ZCIPC_WIRE_MAX_QUOTA entries, the first
                                  * info.quota in use; frame NULL = free */
   uint32_t n_held;
@@ -101,7 +101,7 @@ struct zcipc_server
 {
   char *path;
   int listen_fd;
-  struct zcipc_socket_owner socket_owner;  /* to remove only our own file */
+  struct zcipc_socket_owner socket_owner;       /* to remove only our own file */
   int wake_fd;                  /* eventfd: stop the thread */
   pthread_t thread;
   bool thread_started;
@@ -200,8 +200,7 @@ consumer_send (struct consumer *c, const struct iovec *iov,
     return res;
   if ((res = zcipc_socket_send (c->fd, iov, n_iov, fds, n_fds, 1)) < 0)
     return res;
-  return zcipc_channel_push (&c->channel, ZCIPC_CHANNEL_RECORD_SOCKET, NULL,
-      0);
+  return zcipc_channel_push (&c->channel, ZCIPC_CHANNEL_RECORD_SOCKET, NULL, 0);
 }
 
 /* Why a consumer is dropped, which decides what becomes of its holds. */
@@ -238,7 +237,8 @@ drop_consumer_locked (struct zcipc_server *s, struct consumer *c,
   if (c->ready) {
     struct zcipc_wire_reject m;
     struct iovec iov = { &m, zcipc_wire_init_reject (&m, -ECONNABORTED,
-            reason) };
+          reason)
+    };
     consumer_send (c, &iov, 1, NULL, 0);
   }
   c->cut_off = kind == DROP_CUT_OFF && c->n_held > 0;
@@ -282,7 +282,8 @@ send_region_add (struct consumer *c, const struct stored_region *r)
 {
   struct zcipc_wire_region_add m;
   struct iovec iov = { &m, zcipc_wire_init_region_add (&m, r->id, r->flags,
-          r->size) };
+        r->size)
+  };
   return consumer_send (c, &iov, 1, &r->fd, 1);
 }
 
@@ -565,7 +566,7 @@ release_list_clear (struct release_list *l)
  * that said LEAVE goes with its last release. */
 static const char *
 handle_release_locked (struct zcipc_server *s, struct consumer *c,
-    const uint64_t *seqs, uint32_t count, struct release_list *released,
+    const uint64_t * seqs, uint32_t count, struct release_list *released,
     char *why, size_t why_size)
 {
   for (uint32_t i = 0; i < count; i++) {
@@ -754,7 +755,8 @@ send_stats_reply_locked (struct zcipc_server *s, struct consumer *monitor)
     n++;
   }
   iov[n_iov++] = (struct iovec) { &m, zcipc_wire_init_stats_reply (&m, n,
-          caps_size) };
+        caps_size)
+  };
   m.pid = (int32_t) getpid ();
   m.uid = (uint32_t) geteuid ();
   m.monotonic_ns = now_ns ();
@@ -839,8 +841,7 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
     if (res < 0 || len == 0) {
       drop_consumer_locked (s, c, res == -EPROTO ? DROP_BROKEN : DROP_GONE,
           res == -EPROTO ?
-          "sent a malformed message (truncated, or carrying fds)" :
-          "hung up");
+          "sent a malformed message (truncated, or carrying fds)" : "hung up");
       return;
     }
     for (unsigned int i = 0; i < n_fds; i++)
@@ -975,8 +976,7 @@ notify_left (struct zcipc_server *s, struct consumer *c, const char *reason)
         (int) c->info.pid, reason);
   else
     server_log (s, c->ready ? ZCIPC_LOG_INFO : ZCIPC_LOG_DEBUG,
-        "consumer %u (pid %d) left: %s", c->info.id, (int) c->info.pid,
-        reason);
+        "consumer %u (pid %d) left: %s", c->info.id, (int) c->info.pid, reason);
 }
 
 static void set_channel_releases_locked (struct zcipc_server *s,
@@ -1033,8 +1033,7 @@ retire_pinned_locked (struct zcipc_server *s, struct consumer *c,
     struct release_list *released, const char *why)
 {
   for (uint32_t j = 0; j < c->info.quota; j++) {
-    if (c->holds[j].frame && !s->callbacks.retire (s->data,
-            c->holds[j].frame)) {
+    if (c->holds[j].frame && !s->callbacks.retire (s->data, c->holds[j].frame)) {
       server_log (s, ZCIPC_LOG_DEBUG, "consumer %u: a frame it pins %s "
           "cannot be retired: it stays pinned", c->info.id, why);
       c->departed_ns = 0;
@@ -1475,8 +1474,7 @@ zcipc_server_send_event (struct zcipc_server *s, uint32_t kind,
     struct consumer *c = s->consumers[i];
     if (c->ready && !c->dropping && !c->leaving &&
         send_event (c, kind, payload, payload_size) < 0)
-      drop_consumer_locked (s, c, DROP_CUT_OFF,
-          "too slow to take an event");
+      drop_consumer_locked (s, c, DROP_CUT_OFF, "too slow to take an event");
   }
   pthread_mutex_unlock (&s->lock);
   return 0;
@@ -1510,8 +1508,7 @@ drain_consumers_locked (struct zcipc_server *s, struct release_list *released,
     struct consumer *c = s->consumers[i];
     bool joined = false;
 
-    if (!c->ready || c->dropping || (only_full &&
-            c->n_held < c->info.quota))
+    if (!c->ready || c->dropping || (only_full && c->n_held < c->info.quota))
       continue;
     /* A channel's socket carries nothing that must be read per frame: the
      * thread reads it; its ring costs no system call. */

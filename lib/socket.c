@@ -34,7 +34,7 @@ zcipc_socket_check_path (const char *path)
 }
 
 static int
-make_address (const char *path, struct sockaddr_un *addr, socklen_t *len)
+make_address (const char *path, struct sockaddr_un *addr, socklen_t * len)
 {
   int res;
   size_t n;
@@ -203,8 +203,7 @@ make_private_dir (int dir, char *name, size_t name_size, int *out_fd)
       return -errno;
     /* In a directory others may write to without the sticky bit, what we
      * made could be renamed and replaced by theirs: check it is ours. */
-    if (fstat (fd, &st) < 0 || st.st_uid != geteuid () ||
-        (st.st_mode & 077)) {
+    if (fstat (fd, &st) < 0 || st.st_uid != geteuid () || (st.st_mode & 077)) {
       close (fd);
       return -EPERM;
     }
@@ -225,8 +224,7 @@ listen_abstract (const char *path, int *out_fd)
     return res;
   if ((fd = new_socket (SOCK_NONBLOCK)) < 0)
     return -errno;
-  if (bind (fd, (struct sockaddr *) &addr, addr_len) < 0 ||
-      listen (fd, 64) < 0) {
+  if (bind (fd, (struct sockaddr *) &addr, addr_len) < 0 || listen (fd, 64) < 0) {
     res = -errno;
     close (fd);
     return res;

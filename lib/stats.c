@@ -29,7 +29,7 @@ now_ms (void)
 int
 zcipc_stats_open (const char *path, int timeout_ms, int *fd_out)
 {
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  struct sockaddr_un addr = {.sun_family = AF_UNIX };
   socklen_t addr_len;
   size_t len;
   int fd, res;

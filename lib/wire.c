@@ -17,7 +17,7 @@ expect_fds (unsigned n_fds, unsigned expected)
 }
 
 static int
-parse_hello (const uint8_t *data, size_t len, unsigned n_fds,
+parse_hello (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   if (len != sizeof msg->hello || expect_fds (n_fds, 0) < 0)
@@ -27,14 +27,13 @@ parse_hello (const uint8_t *data, size_t len, unsigned n_fds,
     return -EPROTO;
   /* The version is checked by the receiver, which must answer a mismatch
    * with a REJECT naming both versions rather than a silent hang-up. */
-  if (msg->hello.max_held == 0 ||
-      (msg->hello.flags & ~ZCIPC_HELLO_FLAGS_KNOWN))
+  if (msg->hello.max_held == 0 || (msg->hello.flags & ~ZCIPC_HELLO_FLAGS_KNOWN))
     return -EPROTO;
   return 0;
 }
 
 static int
-parse_welcome (const uint8_t *data, size_t len, unsigned n_fds,
+parse_welcome (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   if (len != sizeof msg->welcome || expect_fds (n_fds, 0) < 0)
@@ -48,7 +47,7 @@ parse_welcome (const uint8_t *data, size_t len, unsigned n_fds,
 }
 
 static int
-parse_reject (const uint8_t *data, size_t len, unsigned n_fds,
+parse_reject (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   if (len != sizeof msg->reject || expect_fds (n_fds, 0) < 0)
@@ -62,7 +61,7 @@ parse_reject (const uint8_t *data, size_t len, unsigned n_fds,
 }
 
 static int
-parse_region_add (const uint8_t *data, size_t len, const int *fds,
+parse_region_add (const uint8_t * data, size_t len, const int *fds,
     unsigned n_fds, struct zcipc_message *msg)
 {
   const uint32_t known = ZCIPC_REGION_FLAG_MEMFD | ZCIPC_REGION_FLAG_DMABUF;
@@ -79,7 +78,7 @@ parse_region_add (const uint8_t *data, size_t len, const int *fds,
 }
 
 static int
-parse_region_remove (const uint8_t *data, size_t len, unsigned n_fds,
+parse_region_remove (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   if (len != sizeof msg->region_remove || expect_fds (n_fds, 0) < 0)
@@ -89,7 +88,7 @@ parse_region_remove (const uint8_t *data, size_t len, unsigned n_fds,
 }
 
 static int
-parse_event (const uint8_t *data, size_t len, unsigned n_fds,
+parse_event (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   const size_t fixed = sizeof msg->event.info;
@@ -104,7 +103,7 @@ parse_event (const uint8_t *data, size_t len, unsigned n_fds,
 }
 
 static int
-parse_frame (const uint8_t *data, size_t len, unsigned n_fds,
+parse_frame (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   const size_t fixed = sizeof msg->frame.info;
@@ -147,7 +146,7 @@ parse_frame (const uint8_t *data, size_t len, unsigned n_fds,
 }
 
 static int
-parse_release (const uint8_t *data, size_t len, unsigned n_fds,
+parse_release (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   struct zcipc_wire_release fixed;
@@ -174,7 +173,7 @@ parse_leave (size_t len, unsigned n_fds)
 }
 
 static int
-parse_channel (const uint8_t *data, size_t len, const int *fds,
+parse_channel (const uint8_t * data, size_t len, const int *fds,
     unsigned n_fds, struct zcipc_message *msg)
 {
   if (len != sizeof msg->channel.info || expect_fds (n_fds, 1) < 0)
@@ -195,7 +194,7 @@ parse_wake (size_t len, unsigned n_fds)
 }
 
 static int
-parse_quota (const uint8_t *data, size_t len, unsigned n_fds,
+parse_quota (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   if (len != sizeof msg->quota || expect_fds (n_fds, 0) < 0)
@@ -207,7 +206,7 @@ parse_quota (const uint8_t *data, size_t len, unsigned n_fds,
 }
 
 static int
-parse_grant (const uint8_t *data, size_t len, unsigned n_fds,
+parse_grant (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   if (len != sizeof msg->grant || expect_fds (n_fds, 0) < 0)
@@ -219,7 +218,7 @@ parse_grant (const uint8_t *data, size_t len, unsigned n_fds,
 }
 
 static int
-parse_report (const uint8_t *data, size_t len, unsigned n_fds,
+parse_report (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   if (len != sizeof msg->report || expect_fds (n_fds, 0) < 0)
@@ -232,7 +231,7 @@ parse_report (const uint8_t *data, size_t len, unsigned n_fds,
 }
 
 static int
-parse_stats_request (const uint8_t *data, size_t len, unsigned n_fds,
+parse_stats_request (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   if (len != sizeof msg->stats_request || expect_fds (n_fds, 0) < 0)
@@ -263,7 +262,7 @@ parse_stats_consumer (const struct zcipc_wire_stats_consumer *c)
 }
 
 static int
-parse_stats_reply (const uint8_t *data, size_t len, unsigned n_fds,
+parse_stats_reply (const uint8_t * data, size_t len, unsigned n_fds,
     struct zcipc_message *msg)
 {
   struct zcipc_wire_stats_reply *r = &msg->stats_reply.info;

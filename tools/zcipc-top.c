@@ -62,7 +62,7 @@ on_signal (int sig)
 }
 
 static void
-usage (FILE *out)
+usage (FILE * out)
 {
   fprintf (out,
       "Usage: zcipc-top [--once] [--json] [NAME|PATH ...]\n"
@@ -74,8 +74,7 @@ usage (FILE *out)
       "  PATH    a producer's socket (any argument with a '/')\n"
       "          (none: every stream in this user's stream directory)\n"
       "  --once  print one table and exit\n"
-      "  --json  print JSON instead of a table\n"
-      "  --help  show this help\n");
+      "  --json  print JSON instead of a table\n" "  --help  show this help\n");
 }
 
 static int64_t
@@ -208,8 +207,7 @@ static int
 compare_consumers (const void *a, const void *b)
 {
   const struct zcipc_stats_consumer *x = a, *y = b;
-  return x->consumer_id < y->consumer_id ? -1 :
-      x->consumer_id > y->consumer_id;
+  return x->consumer_id < y->consumer_id ? -1 : x->consumer_id > y->consumer_id;
 }
 
 /* One stats sample, on the target's monitor connection (opened on first
@@ -392,8 +390,7 @@ print_text (const struct targets *t, bool tty)
     const struct zcipc_stats_stream *st = it->cur;
     double f;
 
-    short_name (it->name ? it->name : it->path, NAME_WIDTH, name,
-        sizeof name);
+    short_name (it->name ? it->name : it->path, NAME_WIDTH, name, sizeof name);
     if (it->error) {
       printf ("%-*s %.*s\n", NAME_WIDTH, name, WIDTH - NAME_WIDTH - 1,
           error_text (it->error));
@@ -574,8 +571,7 @@ main (int argc, char **argv)
         return 2;
       }
       if (res == -ENOENT)       /* no directory yet: no such stream */
-        snprintf (path + strlen (path), sizeof path - strlen (path), "/%s",
-            a);
+        snprintf (path + strlen (path), sizeof path - strlen (path), "/%s", a);
       if (!(it = targets_find (&t, path)))
         targets_add (&t, a, path);
     }

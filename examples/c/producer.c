@@ -75,8 +75,7 @@ acquire_sink_pool (GstElement * appsrc, GstCaps * caps)
 
   config = gst_buffer_pool_get_config (pool);
   gst_buffer_pool_config_set_params (config, caps, size, min, max);
-  gst_buffer_pool_config_add_option (config,
-      GST_BUFFER_POOL_OPTION_VIDEO_META);
+  gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
   if (!gst_buffer_pool_set_config (pool, config) ||
       !gst_buffer_pool_set_active (pool, TRUE)) {
     gst_object_unref (pool);
@@ -193,8 +192,7 @@ main (int argc, char **argv)
     GstFlowReturn ret;
 
     if (pool) {
-      if (gst_buffer_pool_acquire_buffer (pool, &buffer, NULL) !=
-          GST_FLOW_OK) {
+      if (gst_buffer_pool_acquire_buffer (pool, &buffer, NULL) != GST_FLOW_OK) {
         g_printerr ("producer: could not acquire a buffer\n");
         break;
       }

@@ -93,7 +93,7 @@ peer_mapping (struct run *run)
 }
 
 static void
-scribble (struct run *run, uint8_t op, uint16_t offset, const uint8_t *bytes,
+scribble (struct run *run, uint8_t op, uint16_t offset, const uint8_t * bytes,
     size_t len)
 {
   static const size_t base[3] = { 0, RELEASE_RING_OFFSET, RING_OFFSET };
@@ -119,13 +119,12 @@ scribble (struct run *run, uint8_t op, uint16_t offset, const uint8_t *bytes,
 
 /* The peer's protocol steps, so that there is something to break. */
 static void
-peer_step (struct run *run, uint16_t arg, const uint8_t *bytes, size_t len)
+peer_step (struct run *run, uint16_t arg, const uint8_t * bytes, size_t len)
 {
   if (!run->producer_honest) {
     struct iovec iov = { (void *) bytes, len };
     if (arg & 1)
-      zcipc_channel_push (&run->producer, ZCIPC_CHANNEL_RECORD_SOCKET, NULL,
-          0);
+      zcipc_channel_push (&run->producer, ZCIPC_CHANNEL_RECORD_SOCKET, NULL, 0);
     else
       zcipc_channel_push (&run->producer, ZCIPC_CHANNEL_RECORD_MESSAGE, &iov,
           1);
@@ -213,7 +212,7 @@ honest_consumer (struct run *run, size_t cap, int64_t deadline)
 
 /* The honest producer, as lib/server.c uses its channels. */
 static void
-honest_producer (struct run *run, const uint8_t *payload, size_t payload_size,
+honest_producer (struct run *run, const uint8_t * payload, size_t payload_size,
     int64_t deadline)
 {
   uint64_t seqs[ZCIPC_CHANNEL_RELEASES];
@@ -222,7 +221,8 @@ honest_producer (struct run *run, const uint8_t *payload, size_t payload_size,
   for (;;) {
     bool peer_done = atomic_load (&run->peer_done);
     struct iovec iov = { (void *) payload, payload_size > 0 ?
-          (turn * 37) % (payload_size + 1) : 0 };
+          (turn * 37) % (payload_size + 1) : 0
+    };
     uint64_t before = run->producer.release_pos;
     unsigned int n = 1234;
     int res;

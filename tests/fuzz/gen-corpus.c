@@ -470,7 +470,7 @@ ring_scribble_seeds (const char *dir)
   static const uint8_t payload[32] = "a frame's message, 32 bytes.....";
   static const uint8_t huge_index[8] = { 0, 0, 0, 0, 0, 0, 0, 0x80 };
   static const uint8_t bad_record[8] = { 0xf0, 0xff, 0, 0, 1, 0, 0, 0 };
-  struct buf b = { .len = 0 };
+  struct buf b = {.len = 0 };
 
   /* A hostile producer: records, then a head far ahead, more records. */
   put_u8 (&b, 0);

@@ -406,7 +406,7 @@ GST_START_TEST (test_pool_shrinks_whatever_order_buffers_came_back_in)
     fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held[i],
             &dontwait), GST_FLOW_OK);
   fail_unless (zg_count_region_maps ("rw-s") >= 2);
-  for (gint i = 4; i >= 0; i--)         /* the added regions' first */
+  for (gint i = 4; i >= 0; i--) /* the added regions' first */
     gst_buffer_unref (held[i]);
 
   deadline = g_get_monotonic_time () + 8 * G_USEC_PER_SEC;

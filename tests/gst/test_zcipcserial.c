@@ -170,8 +170,7 @@ custom_meta_record (const gchar * name)
 
   g_byte_array_append (out, (const guint8 *) header, sizeof header);
   g_byte_array_append (out, (const guint8 *) name, strlen (name) + 1);
-  g_byte_array_append (out, (const guint8 *) structure,
-      strlen (structure) + 1);
+  g_byte_array_append (out, (const guint8 *) structure, strlen (structure) + 1);
   g_byte_array_append (out, zeros, (8 - out->len % 8) % 8);
   g_free (structure);
   return out;

@@ -317,8 +317,7 @@ GST_START_TEST (test_pool_takes_back_released_buffers_before_growing)
     }
   }
   fail_unless_equals_int (g_hash_table_size (slots), 2);
-  fail_unless_equals_uint64 (zg_stats_get (h->element, "regions-announced"),
-      1);
+  fail_unless_equals_uint64 (zg_stats_get (h->element, "regions-announced"), 1);
   fail_unless_equals_uint64 (zg_stats_get (h->element, "frames-copied"), 0);
 
   g_hash_table_unref (slots);

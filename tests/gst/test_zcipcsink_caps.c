@@ -247,8 +247,7 @@ GST_START_TEST (test_caps_upstream_insists_on_still_cross)
   check_negotiates ("videotestsrc num-buffers=1 ! video/x-raw,format=Y444",
       "video/x-raw", "Y444");
   check_negotiates ("audiotestsrc num-buffers=1", "audio/x-raw", NULL);
-  check_negotiates ("videotestsrc num-buffers=1 ! jpegenc", "image/jpeg",
-      NULL);
+  check_negotiates ("videotestsrc num-buffers=1 ! jpegenc", "image/jpeg", NULL);
 }
 
 GST_END_TEST;

@@ -836,8 +836,7 @@ zcipcsrc_suite (void)
   tcase_add_test (tc, test_a_reused_buffer_carries_only_its_own_frames_metas);
   tcase_add_test (tc, test_eos_from_the_producer_becomes_eos_on_the_consumer);
   tcase_add_test (tc, test_latency_query_answers_live);
-  tcase_add_test (tc,
-      test_empty_buffers_and_big_metas_cross_and_leave_nothing);
+  tcase_add_test (tc, test_empty_buffers_and_big_metas_cross_and_leave_nothing);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("failures");

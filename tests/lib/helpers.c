@@ -628,7 +628,7 @@ zt_fake_producer_connect (int listen_fd, struct zcipc_client *client,
 
 int
 zt_fake_producer_connect_full (int listen_fd, struct zcipc_client *client,
-    uint32_t quota, int *producer_fd, uint32_t *hello_flags)
+    uint32_t quota, int *producer_fd, uint32_t * hello_flags)
 {
   struct connect_job job = { client, 0 };
   struct zcipc_peer_cred cred;

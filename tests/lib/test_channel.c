@@ -138,7 +138,7 @@ pair_close (struct pair *p)
  * that order. */
 static void
 expect_releases (struct zcipc_channel *prod, unsigned int n_expected,
-    const uint64_t *expected)
+    const uint64_t * expected)
 {
   uint64_t seqs[ZCIPC_WIRE_MAX_RELEASES];
   unsigned int n;
@@ -192,8 +192,7 @@ pop_record (struct zcipc_channel *ch, uint32_t n, size_t size)
 }
 
 static int
-pop_any (struct zcipc_channel *ch, size_t *len,
-    enum zcipc_channel_record *kind)
+pop_any (struct zcipc_channel *ch, size_t *len, enum zcipc_channel_record *kind)
 {
   static uint8_t buf[MAX_RECORD];
   return zcipc_channel_pop (ch, buf, sizeof buf, len, kind);
@@ -222,8 +221,7 @@ START_TEST (test_create_and_import_share_one_sealed_memfd)
   ck_assert_int_eq (seals, ZT_SEAL_SHRINK | ZT_SEAL_GROW | ZT_SEAL_SEAL);
   ck_assert_uint_eq (*sh_u32 (&p.cons, SH_MAGIC), CHANNEL_MAGIC);
   ck_assert_uint_eq (*sh_u32 (&p.cons, SH_VERSION), CHANNEL_VERSION);
-  ck_assert_uint_eq (*sh_u32 (&p.cons, SH_RING_SIZE),
-      ZCIPC_CHANNEL_RING_SIZE);
+  ck_assert_uint_eq (*sh_u32 (&p.cons, SH_RING_SIZE), ZCIPC_CHANNEL_RING_SIZE);
   ck_assert_uint_eq (*sh_u32 (&p.cons, SH_RELEASES), ZCIPC_CHANNEL_RELEASES);
   ck_assert (zcipc_channel_releases_by_socket (&p.cons));
   ck_assert (!zcipc_channel_pending (&p.cons));
@@ -301,7 +299,8 @@ END_TEST;
  * goes to its start behind a PAD, which the consumer never sees. */
 START_TEST (test_records_wrap_the_ring_in_order)
 {
-  enum { N = 3000 };
+  enum
+  { N = 3000 };
   static uint32_t sizes[N];
   uint32_t pushed = 0, popped = 0, pads = 0, x = 12345;
   struct pair p;
@@ -431,8 +430,7 @@ START_TEST (test_records_above_the_maximum_are_refused)
   pair_open (&p, true);
   ck_assert_int_eq (zcipc_channel_check_room (&p.prod, MAX_RECORD + 1),
       -EMSGSIZE);
-  ck_assert_int_eq (zcipc_channel_check_room (&p.prod, (size_t) -1),
-      -EMSGSIZE);
+  ck_assert_int_eq (zcipc_channel_check_room (&p.prod, (size_t) -1), -EMSGSIZE);
   ck_assert_int_eq (push_record (&p.prod, 1, MAX_RECORD + 1), -EMSGSIZE);
   ck_assert_int_eq (zcipc_channel_push (&p.prod, ZCIPC_CHANNEL_RECORD_MESSAGE,
           iov, 2), -EMSGSIZE);
@@ -600,8 +598,7 @@ expect_import_refused (int fd, const char *what)
       res, strerror (-res));
   ck_assert (!zcipc_channel_is_open (&ch));
   ck_assert_int_eq (zt_count_maps (), maps);
-  ck_assert_msg (fcntl (fd, F_GETFD) >= 0, "import closed the fd of %s",
-      what);
+  ck_assert_msg (fcntl (fd, F_GETFD) >= 0, "import closed the fd of %s", what);
   close (fd);
 }
 
@@ -812,8 +809,7 @@ START_TEST (test_consumer_refuses_an_impossible_ring_head_or_record)
   forge_record (&p, base, MAX_RECORD + 8, ZCIPC_CHANNEL_RECORD_MESSAGE,
       base + RECORD_HEADER + MAX_RECORD + 8);
   expect_pop_refused (&p, "a record above the maximum");
-  forge_record (&p, base, UINT32_MAX, ZCIPC_CHANNEL_RECORD_MESSAGE,
-      base + 16);
+  forge_record (&p, base, UINT32_MAX, ZCIPC_CHANNEL_RECORD_MESSAGE, base + 16);
   expect_pop_refused (&p, "a record of 4 GiB");
   forge_record (&p, base, 64, ZCIPC_CHANNEL_RECORD_MESSAGE, base + 16);
   expect_pop_refused (&p, "a record longer than what was published");
@@ -821,8 +817,7 @@ START_TEST (test_consumer_refuses_an_impossible_ring_head_or_record)
   expect_pop_refused (&p, "a pad that does not reach the ring's end");
   /* A record larger than the reader's buffer is not copied. */
   forge_record (&p, base, 8, ZCIPC_CHANNEL_RECORD_MESSAGE, base + 16);
-  ck_assert_int_eq (zcipc_channel_pop (&p.cons, buf, 4, &len, &kind),
-      -EPROTO);
+  ck_assert_int_eq (zcipc_channel_pop (&p.cons, buf, 4, &len, &kind), -EPROTO);
   ck_assert_uint_eq (p.cons.ring_pos, base);
 
   /* Near the ring's end: the producer takes over again from where the
@@ -903,13 +898,11 @@ START_TEST (test_wait_times_out_with_nothing_pushed)
 
   pair_open (&p, true);
   t0 = zt_now_ms ();
-  ck_assert_int_eq (zcipc_channel_wait (&p.cons, 60, &interrupted),
-      -ETIMEDOUT);
+  ck_assert_int_eq (zcipc_channel_wait (&p.cons, 60, &interrupted), -ETIMEDOUT);
   dt = zt_now_ms () - t0;
   ck_assert_msg (dt >= 55, "timed out after %lld ms", (long long) dt);
   ck_assert (!consumer_sleeps (&p.cons));
-  ck_assert_int_eq (zcipc_channel_wait (&p.cons, 0, &interrupted),
-      -ETIMEDOUT);
+  ck_assert_int_eq (zcipc_channel_wait (&p.cons, 0, &interrupted), -ETIMEDOUT);
 
   /* A record pushed while it is awake costs no wake-up; a wait then
    * returns at once. */
@@ -1147,7 +1140,7 @@ next_thread (void *data)
 
 /* Starts next_thread() and returns once it sleeps for a message. */
 static void
-start_sleeping_next (struct next_job *job, pthread_t *thread,
+start_sleeping_next (struct next_job *job, pthread_t * thread,
     struct zcipc_client *c, int timeout_ms)
 {
   uint64_t sleeps = zcipc_client_sleeps (c);
@@ -1311,7 +1304,8 @@ END_TEST;
  * wake-up of the server thread, and none of the consumer. */
 START_TEST (test_lazy_releases_of_a_busy_consumer_go_through_the_ring)
 {
-  enum { N = 200 };
+  enum
+  { N = 200 };
   struct zcipc_server_stats stats;
   struct zcipc_client_event ev;
   struct zcipc_client *c;
@@ -1357,7 +1351,8 @@ END_TEST;
  * frame (a socket would cost one too); its releases still come back. */
 START_TEST (test_lazy_releases_of_a_sleeping_consumer_cost_one_wakeup_a_frame)
 {
-  enum { N = 40 };
+  enum
+  { N = 40 };
   struct consumer_job job = { 0 };
   struct zcipc_server_stats stats;
   struct zcipc_client *c;
@@ -1650,7 +1645,8 @@ END_TEST;
 
 START_TEST (test_regions_added_while_the_consumer_sleeps_arrive_in_order)
 {
-  enum { N = 6 };
+  enum
+  { N = 6 };
   struct consumer_job job = { 0 };
   struct zcipc_client *c;
   pthread_t thread;
@@ -2061,8 +2057,7 @@ run_release_ring_attack (uint64_t head, uint64_t seq, const char *reason)
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
 
   ((uint64_t *) ((uint8_t *) hostile.shared +
-          SH_RELEASE_RING))[hostile.release_pos % ZCIPC_CHANNEL_RELEASES] =
-      seq;
+          SH_RELEASE_RING))[hostile.release_pos % ZCIPC_CHANNEL_RELEASES] = seq;
   atomic_store (sh_u64 (&hostile, SH_RELEASE_HEAD), head ? head :
       hostile.release_pos + 1);
   send_wake (fd);
@@ -2099,8 +2094,7 @@ fake_setup (void)
   zt_ensure_stdin ();
   zt_tmpdir_make (&fake_dir);
   zt_tmpdir_file (&fake_dir, "fake.sock", fake_path, sizeof fake_path);
-  ck_assert_int_eq (zcipc_socket_listen (fake_path, 0600, &fake_listen_fd),
-      0);
+  ck_assert_int_eq (zcipc_socket_listen (fake_path, 0600, &fake_listen_fd), 0);
   fake_baseline = zt_count_fds ();
 }
 
@@ -2116,7 +2110,7 @@ fake_teardown (void)
  * to the test playing its producer; *pfd is the producer's end, *flags its
  * HELLO's. */
 static struct zcipc_client *
-fake_connect (bool use_channel, int *pfd, uint32_t *flags)
+fake_connect (bool use_channel, int *pfd, uint32_t * flags)
 {
   struct zcipc_client *c;
   int res;

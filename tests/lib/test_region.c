@@ -226,8 +226,7 @@ START_TEST (test_check_says_what_a_refused_fd_is)
   ck_assert_ptr_nonnull (strstr (why, "pipe"));
   ck_assert_int_eq (zcipc_region_check (unsealed, page, true, &why), -EBADFD);
   ck_assert_ptr_nonnull (strstr (why, "not sealed"));
-  ck_assert_int_eq (zcipc_region_check (sealed, 2 * page, true, &why),
-      -EBADFD);
+  ck_assert_int_eq (zcipc_region_check (sealed, 2 * page, true, &why), -EBADFD);
   ck_assert_ptr_nonnull (strstr (why, "smaller than it claims"));
   ck_assert_int_eq (zcipc_region_check (sealed, page, false, &why), 0);
   close (pipe_fds[0]);

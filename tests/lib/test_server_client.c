@@ -617,7 +617,7 @@ START_TEST (test_metas_in_a_region_are_copied_out_and_held_with_the_frame)
 {
   struct zcipc_wire_mem mems[2] = {
     {1, 0, 0, 4096},
-    {2, 0, 4096, 3 * REGION_SIZE},       /* the metas */
+    {2, 0, 4096, 3 * REGION_SIZE},      /* the metas */
   };
   struct zcipc_wire_frame info = { 0 };
   struct zcipc_client_event ev;
@@ -991,8 +991,7 @@ START_TEST (test_wait_room_keeps_a_client_that_holds_one_frame_long)
   zt_client_next_frame (c, &first, 5000);       /* kept throughout */
   t0 = zt_now_ms ();
   for (uint64_t i = 1; zt_now_ms () - t0 < 400; i++) {
-    ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll),
-        0);
+    ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll), 0);
     zt_producer_send (&prod, 1, 4096, 64, i, NULL);
     zt_client_next_frame (c, &ev, 5000);
     zt_sleep_ms (20);           /* full for a while, under the timeout */
@@ -1063,15 +1062,13 @@ START_TEST (test_wait_room_drops_a_stuck_client_after_its_timeout)
       atomic_load (&prod.releases), 5000);
   ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
   ck_assert_int_eq (zcipc_client_next (stuck, &ev, 5000), -ECONNABORTED);
-  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (stuck),
-          "wait timeout"));
+  ck_assert_ptr_nonnull (strstr (zcipc_client_reason (stuck), "wait timeout"));
   ck_assert_int_eq (zcipc_client_next (stuck, &ev, 5000), -EPIPE);
 
   /* The other goes on; with nobody full, the wait returns at once. */
   exchange_frame (ok, 7);
   t0 = zt_now_ms ();
-  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 5000 * 1000000ll),
-      0);
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 5000 * 1000000ll), 0);
   ck_assert_int_lt (zt_now_ms () - t0, 1000);
 
   zcipc_client_unref (stuck);
@@ -1084,8 +1081,8 @@ END_TEST;
 /* What zcipcsrc does when cut off while its frames are downstream: it
  * disconnects and lets go of the client, the frames live on. The producer
  * keeps their slots until each is released, then closes the connection. */
-START_TEST (test_cut_off_client_that_disconnects_keeps_its_frames_until_released)
-{
+START_TEST
+    (test_cut_off_client_that_disconnects_keeps_its_frames_until_released) {
   struct zcipc_client_event ev[2];
   struct zcipc_client *stuck;
   int fds;
@@ -1315,18 +1312,17 @@ START_TEST (test_lazy_wait_room_reads_releases_and_wakes_for_them)
   zt_producer_add_region (&prod, 1, REGION_SIZE);
   c = zt_client_connect (prod.path, 2);
   start_lazy (c);
-  zt_producer_send (&prod, 1, 64, 64, 1, NULL);   /* reads the release */
+  zt_producer_send (&prod, 1, 64, 64, 1, NULL); /* reads the release */
   zt_client_next_frame (c, &ev, 5000);
   held = ev.frame.info.seq;
   zt_producer_send (&prod, 1, 128, 64, 2, NULL);
   zt_client_next_frame (c, &ev, 5000);
-  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);      /* full */
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);        /* full */
   ck_assert_int_eq (zcipc_client_release (c, held), 0);
   zt_sleep_ms (30);
   ck_assert_int_eq (atomic_load (&prod.releases), 1);
   t0 = zt_now_ms ();
-  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 5000 * 1000000ll),
-      0);
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 5000 * 1000000ll), 0);
   ck_assert_int_lt (zt_now_ms () - t0, 500);
   ck_assert_int_eq (atomic_load (&prod.releases), 2);
 
@@ -1438,8 +1434,8 @@ END_TEST;
 /* A spin is bounded: with no frame coming, next() still times out on time
  * and an interrupt still ends it; a stream slower than the spin time does
  * not spin at all. */
-START_TEST (test_spin_is_bounded_by_timeout_and_interrupt_and_skips_slow_streams)
-{
+START_TEST
+    (test_spin_is_bounded_by_timeout_and_interrupt_and_skips_slow_streams) {
   struct zcipc_client_event ev;
   struct zcipc_client *c;
   struct rusage before, after;
@@ -2686,7 +2682,8 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
   ck_assert_uint_eq (st->version, ZCIPC_STATS_VERSION);
   ck_assert_int_eq (st->pid, getpid ());
   ck_assert_uint_eq (st->uid, geteuid ());
-  ck_assert_str_eq (st->caps, "video/x-raw, format=(string)RGBA, width=(int)64");
+  ck_assert_str_eq (st->caps,
+      "video/x-raw, format=(string)RGBA, width=(int)64");
   ck_assert_uint_eq (st->flags, 0);
   ck_assert_uint_eq (st->frames_sent, 2);
   ck_assert_uint_eq (st->quota, 4);
@@ -2785,7 +2782,8 @@ START_TEST (test_malformed_stats_request_closes_only_that_connection)
   ck_assert_int_eq (zt_send_raw (bad, &req, n - 4, NULL, 0), 0);
   ck_assert (zt_wait_hang_up (bad, 5000));
   close (bad);
-  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "malformed STATS_REQUEST"), 5000);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "malformed STATS_REQUEST"),
+      5000);
   /* A monitor may not send what consumers send. */
   bad = open_monitor ();
   ck_assert_int_eq (zcipc_stats_request (bad, 5000, st), 0);
@@ -2796,7 +2794,8 @@ START_TEST (test_malformed_stats_request_closes_only_that_connection)
   }
   ck_assert (zt_wait_hang_up (bad, 5000));
   close (bad);
-  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "which monitors may not send"), 5000);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod,
+          "which monitors may not send"), 5000);
   /* Monitors are not consumers: neither counts as a dropped one. */
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
   /* And a connection whose first message is a garbled STATS_REQUEST. */
@@ -2862,7 +2861,8 @@ START_TEST (test_consumer_report_before_hello_or_malformed_is_refused)
   ck_assert_int_eq (zt_send_raw (fd, &rep, n, NULL, 0), 0);
   ck_assert (zt_wait_hang_up (fd, 5000));
   close (fd);
-  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "sent REPORT before HELLO"), 5000);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "sent REPORT before HELLO"),
+      5000);
   ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
   ck_assert_int_eq (zt_raw_handshake (fd, 2), 2);
   rep.lag_ns = -7;
@@ -2900,8 +2900,7 @@ START_TEST (test_a_connection_without_hello_is_closed_at_the_handshake_deadline)
           1000000 + 3000));
   ck_assert_int_ge (zt_now_ms () - t0,
       ZCIPC_SERVER_HANDSHAKE_TIMEOUT_NS / 1000000 - 100);
-  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "did not say HELLO"),
-      2000);
+  ZT_ASSERT_EVENTUALLY (zt_producer_logged (&prod, "did not say HELLO"), 2000);
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 0);
   close (fd);
   zt_producer_stop (&prod);
@@ -2912,8 +2911,8 @@ END_TEST;
 /* Handshakes in progress are bounded on their own and a new connection
  * closes the oldest: silent connections neither pile up nor keep out a
  * consumer that says HELLO. */
-START_TEST (test_the_oldest_handshake_makes_room_and_silent_ones_lock_no_one_out)
-{
+START_TEST
+    (test_the_oldest_handshake_makes_room_and_silent_ones_lock_no_one_out) {
   int fds[ZCIPC_SERVER_MAX_HANDSHAKES + 8];
   struct zcipc_client *c;
   unsigned int n = ZCIPC_SERVER_MAX_HANDSHAKES + 8;
@@ -3138,8 +3137,7 @@ START_TEST (test_a_consumer_rejoining_after_a_cut_off_is_not_waited_for)
   zt_producer_send (&prod, 1, 0, 64, 4, NULL);
   ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).held == 2, 5000);
   t0 = zt_now_ms ();
-  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 1000 * 1000000ll),
-      0);
+  ck_assert_int_eq (zcipc_server_wait_room (prod.server, 1000 * 1000000ll), 0);
   ck_assert_int_lt (zt_now_ms () - t0, 500);
   ck_assert_uint_eq (zt_producer_stats (&prod).consumers_dropped, 1);
   ck_assert (zt_producer_logged (&prod, "not waited for"));
@@ -3192,8 +3190,8 @@ END_TEST;
 
 /* The same for a consumer cut off for the wait timeout, and past the byte
  * bound at once: no need to wait for the time bound. */
-START_TEST (test_frames_pinned_by_a_cut_off_consumer_are_retired_past_the_byte_bound)
-{
+START_TEST
+    (test_frames_pinned_by_a_cut_off_consumer_are_retired_past_the_byte_bound) {
   struct zcipc_server_config config = {
     .quota = 4,.max_consumers = 8,.pin_timeout_ns = -1,.pin_max_bytes = 150,
   };
@@ -3350,7 +3348,8 @@ server_client_suite (void)
   tcase_add_test (tc, test_long_caps_are_cut_at_a_structure_and_flagged);
   tcase_add_test (tc, test_malformed_stats_request_closes_only_that_connection);
   tcase_add_test (tc, test_unknown_stats_version_gets_a_reject_naming_both);
-  tcase_add_test (tc, test_consumer_report_before_hello_or_malformed_is_refused);
+  tcase_add_test (tc,
+      test_consumer_report_before_hello_or_malformed_is_refused);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("client regions");

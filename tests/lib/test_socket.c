@@ -672,8 +672,7 @@ START_TEST (test_stop_removes_only_our_own_socket)
   /* It stopped listening (crashed, say) without removing its file; another
    * producer replaced the stale file with its own. */
   close (lfd);
-  ck_assert_int_eq (zcipc_socket_listen_owned (path, 0600, &other, &second),
-      0);
+  ck_assert_int_eq (zcipc_socket_listen_owned (path, 0600, &other, &second), 0);
   zcipc_socket_remove_owned (&first);
   assert_reachable_through_path (other);
   zcipc_socket_remove_owned (&second);
@@ -806,8 +805,7 @@ START_TEST (test_owned_listen_leaks_no_fd)
     struct zcipc_socket_owner owner, other_owner;
     int lfd, other = -1;
 
-    ck_assert_int_eq (zcipc_socket_listen_owned (path, 0600, &lfd, &owner),
-        0);
+    ck_assert_int_eq (zcipc_socket_listen_owned (path, 0600, &lfd, &owner), 0);
     ck_assert_int_eq (zcipc_socket_listen_owned (path, 0600, &other,
             &other_owner), -EADDRINUSE);
     ck_assert_int_eq (other, -1);
@@ -861,7 +859,8 @@ socket_suite (void)
 
   tc = tcase_create ("hostile paths");
   tcase_add_checked_fixture (tc, setup, teardown);
-  tcase_add_test (tc, test_two_producers_racing_on_a_free_path_exactly_one_wins);
+  tcase_add_test (tc,
+      test_two_producers_racing_on_a_free_path_exactly_one_wins);
   tcase_add_test (tc,
       test_two_producers_replacing_a_stale_socket_exactly_one_wins);
   tcase_add_test (tc, test_stop_removes_only_our_own_socket);

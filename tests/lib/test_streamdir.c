@@ -58,8 +58,8 @@ START_TEST (test_names_of_allowed_bytes_are_valid)
   ck_assert_int_eq (zcipc_stream_name_check ("cam.."), 0);
   ck_assert_int_eq (zcipc_stream_name_check (longest), 0);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_bad_names_are_refused)
 {
   static const char *const bad[] = {
@@ -77,8 +77,8 @@ START_TEST (test_bad_names_are_refused)
   too_long[ZCIPC_STREAM_NAME_MAX + 1] = '\0';
   ck_assert_int_eq (zcipc_stream_name_check (too_long), -EINVAL);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_runtime_dir_rule_composes_runtime_zcipc)
 {
   char buf[128];
@@ -91,8 +91,8 @@ START_TEST (test_runtime_dir_rule_composes_runtime_zcipc)
           sizeof buf), -ENOENT);
   ck_assert_str_eq (buf, stream_dir);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_root_without_runtime_dir_uses_run_zcipc)
 {
   char buf[128];
@@ -105,8 +105,8 @@ START_TEST (test_root_without_runtime_dir_uses_run_zcipc)
   zcipc_stream_dir ("run/user/0", 0, false, buf, sizeof buf);
   ck_assert_str_eq (buf, "/run/zcipc");
 }
-END_TEST
 
+END_TEST
 START_TEST (test_other_uids_without_runtime_dir_use_tmp_zcipc_uid)
 {
   char buf[128];
@@ -119,8 +119,8 @@ START_TEST (test_other_uids_without_runtime_dir_use_tmp_zcipc_uid)
           sizeof buf), -ENOENT);
   ck_assert_str_eq (buf, "/tmp/zcipc-4000123");
 }
-END_TEST
 
+END_TEST
 START_TEST (test_stream_path_is_the_name_in_the_directory)
 {
   char buf[128], expected[160];
@@ -139,8 +139,8 @@ START_TEST (test_stream_path_is_the_name_in_the_directory)
           sizeof buf), -ENOENT);
   ck_assert_str_eq (buf, "/tmp/zcipc-4000123");
 }
-END_TEST
 
+END_TEST
 START_TEST (test_stream_path_checks_the_name_before_touching_the_disk)
 {
   char buf[128];
@@ -153,8 +153,8 @@ START_TEST (test_stream_path_checks_the_name_before_touching_the_disk)
           buf, sizeof buf), -EINVAL);
   ck_assert_int_eq (access (stream_dir, F_OK), -1);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_too_long_paths_are_refused)
 {
   char small[8], buf[256], deep[200], name[ZCIPC_STREAM_NAME_MAX + 1];
@@ -172,8 +172,8 @@ START_TEST (test_too_long_paths_are_refused)
   rmdir (buf);
   rmdir (deep);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_create_makes_the_directory_0700_whatever_the_umask)
 {
   static const mode_t umasks[] = { 022, 0, 0777 };
@@ -191,8 +191,8 @@ START_TEST (test_create_makes_the_directory_0700_whatever_the_umask)
     ck_assert_int_eq (rmdir (stream_dir), 0);
   }
 }
-END_TEST
 
+END_TEST
 START_TEST (test_an_existing_good_directory_is_used_as_it_is)
 {
   char buf[128];
@@ -207,8 +207,8 @@ START_TEST (test_an_existing_good_directory_is_used_as_it_is)
   ck_assert_int_eq (zcipc_stream_dir (runtime.path, getuid (), true, buf,
           sizeof buf), 0);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_missing_directory_without_create_is_enoent)
 {
   char buf[128];
@@ -217,8 +217,8 @@ START_TEST (test_missing_directory_without_create_is_enoent)
           sizeof buf), -ENOENT);
   ck_assert_int_eq (access (stream_dir, F_OK), -1);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_directory_of_another_owner_is_refused_with_eperm)
 {
   char buf[128];
@@ -237,8 +237,8 @@ START_TEST (test_directory_of_another_owner_is_refused_with_eperm)
   ck_assert_int_eq (zcipc_stream_dir (runtime.path, getuid (), false, buf,
           sizeof buf), -EPERM);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_group_or_world_writable_directory_is_refused_with_eacces)
 {
   static const mode_t bad_modes[] = { 0770, 0720, 0702, 0777, 01777 };
@@ -254,8 +254,8 @@ START_TEST (test_group_or_world_writable_directory_is_refused_with_eacces)
     ck_assert_int_eq (mode_of (stream_dir), bad_modes[i]);
   }
 }
-END_TEST
 
+END_TEST
 START_TEST (test_symlink_to_a_good_directory_is_refused)
 {
   char buf[128];
@@ -267,8 +267,8 @@ START_TEST (test_symlink_to_a_good_directory_is_refused)
   ck_assert_int_eq (zcipc_stream_dir (runtime.path, getuid (), false, buf,
           sizeof buf), -ENOTDIR);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_file_in_the_way_is_refused_with_enotdir)
 {
   char buf[128];
@@ -280,8 +280,8 @@ START_TEST (test_file_in_the_way_is_refused_with_enotdir)
   ck_assert_int_eq (zcipc_stream_dir (runtime.path, getuid (), true, buf,
           sizeof buf), -ENOTDIR);
 }
-END_TEST
 
+END_TEST
 START_TEST (test_missing_runtime_dir_is_not_created)
 {
   char buf[160], missing[160];
@@ -291,9 +291,8 @@ START_TEST (test_missing_runtime_dir_is_not_created)
           sizeof buf), -ENOENT);
   ck_assert_int_eq (access (missing, F_OK), -1);
 }
-END_TEST
 
-static Suite *
+END_TEST static Suite *
 streamdir_suite (void)
 {
   Suite *s = suite_create ("streamdir");

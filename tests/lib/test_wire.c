@@ -518,7 +518,8 @@ START_TEST (test_frame_without_mems_round_trips_with_its_metas)
   n = build_frame (0, 24);
   ck_assert_int_eq (parse (n, NULL, 0, &msg), 0);
   ck_assert_uint_eq (msg.frame.info.meta_size, 24);
-  ck_assert_ptr_eq (msg.frame.meta, buf.bytes + sizeof (struct zcipc_wire_frame));
+  ck_assert_ptr_eq (msg.frame.meta,
+      buf.bytes + sizeof (struct zcipc_wire_frame));
   /* The length must still add up. */
   set_header_size ((uint32_t) (n + 8));
   ck_assert_int_eq (parse_len (n + 8, 0), -EPROTO);
@@ -1129,8 +1130,7 @@ END_TEST;
 /* Overwrites the u32 at `offset` of the reply's fixed part, or of consumer
  * `index`'s record (index >= 0), and parses. */
 static int
-parse_tampered_reply (int index, size_t offset, const void *value,
-    size_t size)
+parse_tampered_reply (int index, size_t offset, const void *value, size_t size)
 {
   size_t n = build_stats_reply (0);
   size_t at = offset;
@@ -1176,12 +1176,10 @@ START_TEST (test_parse_rejects_bad_stats_replies)
       -EPROTO);
   v = ZCIPC_WIRE_STATS_CAPS_MAX + 1;
   ck_assert_int_eq (parse_tampered_reply (-1,
-          offsetof (struct zcipc_wire_stats_reply, caps_size), &v, 4),
-      -EPROTO);
+          offsetof (struct zcipc_wire_stats_reply, caps_size), &v, 4), -EPROTO);
   v = sizeof stats_caps;
   ck_assert_int_eq (parse_tampered_reply (-1,
-          offsetof (struct zcipc_wire_stats_reply, caps_size), &v, 4),
-      -EPROTO);
+          offsetof (struct zcipc_wire_stats_reply, caps_size), &v, 4), -EPROTO);
   /* A consumer holding more than its quota, unknown consumer flags, an
    * impossible lag, copies from a consumer that never reported. */
   v = 5;
