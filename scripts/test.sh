@@ -19,7 +19,12 @@ RESULTS=$(mktemp -d /tmp/zcipc-results.XXXXXX)
 PY=/usr/bin/python3
 
 ./scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
-if ! ./scripts/build.sh; then
+# Warnings are errors here (not in a user's build, where a newer compiler
+# or GStreamer may warn about what it did not before).
+if [ -f "$BUILD_DIR/build.ninja" ]; then
+  meson configure "$BUILD_DIR" -Dwerror=true >/dev/null
+fi
+if ! ./scripts/build.sh -Dwerror=true; then
   echo "build failed"
   echo "0 passed, 1 failed"
   exit 1
@@ -42,7 +47,7 @@ if [ "${ZCIPC_SANITIZE:-1}" != 0 ]; then
   echo "=== ASan + UBSan: every suite again ==="
   ASAN_DIR="${BUILD_DIR}-asan"
   if [ ! -f "$ASAN_DIR/build.ninja" ]; then
-    meson setup "$ASAN_DIR" -Dtests=true -Db_sanitize=address,undefined \
+    meson setup "$ASAN_DIR" -Dtests=true -Dwerror=true -Db_sanitize=address,undefined \
       -Db_lundef=false >"$RESULTS/asan-setup.txt" 2>&1 || cat "$RESULTS/asan-setup.txt"
   fi
   if ninja -C "$ASAN_DIR" >"$RESULTS/asan-build.txt" 2>&1; then

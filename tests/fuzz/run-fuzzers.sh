@@ -26,9 +26,9 @@ command -v clang >/dev/null || { echo "$0: clang not found" >&2; exit 1; }
 # fuzz targets are built, though.
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang meson setup "$build" "$src" -Dfuzzing=true -Dtests=true \
-    --buildtype=debugoptimized
+    -Dwerror=true --buildtype=debugoptimized
 else
-  meson configure "$build" -Dfuzzing=true -Dtests=true
+  meson configure "$build" -Dfuzzing=true -Dtests=true -Dwerror=true
 fi
 for target in $targets; do
   ninja -C "$build" "tests/fuzz/$target"
