@@ -816,7 +816,7 @@ gst_zcipc_device_provider_stop (GstDeviceProvider * provider)
 static GList *
 gst_zcipc_device_provider_probe (GstDeviceProvider * provider)
 {
-  g_autofree struct zcipc_stats_stream *stats = NULL;
+  struct zcipc_stats_stream *stats;
   g_autoptr (GError) error = NULL;
   GList *devices = NULL;
   char dir_path[4096];
@@ -859,6 +859,7 @@ gst_zcipc_device_provider_probe (GstDeviceProvider * provider)
     device = gst_zcipc_device_new (name, path, stats->pid, caps);
     devices = g_list_prepend (devices, gst_object_ref_sink (device));
   }
+  g_free (stats);
   g_dir_close (dir);
   return g_list_reverse (devices);
 }

@@ -1712,13 +1712,15 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 /* Where each memory of `buffer` lies in a region consumers can map: zcipc
  * memory in our own regions, fd memory (DMABuf, memfd) in the region of its
  * fd. FALSE, with the reason, when one cannot be passed (then the buffer
- * is copied). */
+ * is copied). `n_described`: how many memories were described. */
 static gboolean
 describe_memories (GstZcipcSink * self, GstBuffer * buffer,
     struct zcipc_wire_mem *mems, GstZcipcRegion ** own,
-    GstZcipcFdRegion ** fd_regions, const gchar ** reason)
+    GstZcipcFdRegion ** fd_regions, guint * n_described, const gchar ** reason)
 {
   guint n = gst_buffer_n_memory (buffer);
+
+  *n_described = 0;
 
   if (n == 0 || n > ZCIPC_WIRE_MAX_MEMS) {
     *reason = "a buffer of more than 16 memories";
@@ -1748,6 +1750,7 @@ describe_memories (GstZcipcSink * self, GstBuffer * buffer,
       return FALSE;
     }
   }
+  *n_described = n;
   return TRUE;
 }
 
@@ -2010,8 +2013,8 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
   struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS + 1];
-  GstZcipcRegion *own[ZCIPC_WIRE_MAX_MEMS];
-  GstZcipcFdRegion *fd_regions[ZCIPC_WIRE_MAX_MEMS];
+  GstZcipcRegion *own[ZCIPC_WIRE_MAX_MEMS] = { NULL };
+  GstZcipcFdRegion *fd_regions[ZCIPC_WIRE_MAX_MEMS] = { NULL };
   struct zcipc_wire_frame info = { {0} };
   const gchar *reason = NULL;
   gboolean by_fd = FALSE, described;
@@ -2046,8 +2049,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     n_mems = 0;
   } else {
     described = describe_memories (self, buffer, mems, own, fd_regions,
-        &reason);
-    n_mems = gst_buffer_n_memory (buffer);
+        &n_mems, &reason);
   }
   if (!described && copy_mode == GST_ZCIPC_COPY_MODE_FORBID) {
     GstMemory *mem = gst_buffer_peek_memory (buffer, 0);
@@ -2073,14 +2075,13 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   if (described) {
     shared = gst_buffer_ref (buffer);
   } else if (!(shared = copy_into_shared (self, buffer, reason)) ||
-      !describe_memories (self, shared, mems, own, fd_regions, &reason)) {
+      !describe_memories (self, shared, mems, own, fd_regions, &n_mems,
+          &reason)) {
     gst_clear_buffer (&shared);
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
         ("Could not allocate shared memory for a frame of %" G_GSIZE_FORMAT
             " bytes", gst_buffer_get_size (buffer)), (NULL));
     return GST_FLOW_ERROR;
-  } else {
-    n_mems = gst_buffer_n_memory (shared);
   }
 
   for (guint i = 0; i < n_mems; i++) {

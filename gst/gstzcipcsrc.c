@@ -1012,6 +1012,11 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   }
   /* To drop our DMABuf memory of a region when the producer removes it. */
   zcipc_client_report_region_removals (client, true);
+  /* ZCIPC_CHANNEL=0 keeps this consumer on the socket path (no shared
+   * channel): the benchmark's switch for comparing the two, which lib/
+   * takes through its API rather than from the environment. */
+  if (g_strcmp0 (g_getenv ("ZCIPC_CHANNEL"), "0") == 0)
+    zcipc_client_set_channel (client, false);
   /* A producer that went away may take its directory with it (systemd's
    * RuntimeDirectory) and bring it back: reconnect waits for that too. At
    * start, a path no producer can use is a mistake to say at once, but a

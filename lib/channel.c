@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "zcipc/channel.h"
+#include "zcipc/result.h"
 
 #define CHANNEL_MAGIC 0x4843435au       /* "ZCCH" in memory order */
 #define CHANNEL_VERSION 1u
@@ -102,7 +103,7 @@ zcipc_channel_create (struct zcipc_channel *ch, bool releases_by_socket)
   channel_reset (ch);
   if ((fd =
           memfd_create ("zcipc-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   if (ftruncate (fd, (off_t) size) < 0)
     goto fail;
   sh = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
@@ -113,7 +114,7 @@ zcipc_channel_create (struct zcipc_channel *ch, bool releases_by_socket)
   /* The consumer maps it writable too (it writes its indices and releases),
    * so no write seal; but neither side may resize it under the other. */
   if (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-    res = -errno;
+    res = zcipc_neg_errno ();
     munmap (sh, size);
     close (fd);
     return res;
@@ -129,7 +130,7 @@ zcipc_channel_create (struct zcipc_channel *ch, bool releases_by_socket)
   return 0;
 
 fail:
-  res = -errno;
+  res = zcipc_neg_errno ();
   close (fd);
   return res;
 }
@@ -144,7 +145,7 @@ zcipc_channel_import (struct zcipc_channel *ch, int fd)
 
   channel_reset (ch);
   if (fstat (fd, &st) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   seals = fcntl (fd, F_GET_SEALS);
   /* Smaller than the layout, or able to shrink: the producer could make us
    * SIGBUS. */
@@ -154,7 +155,7 @@ zcipc_channel_import (struct zcipc_channel *ch, int fd)
   sh = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
       fd, 0);
   if (sh == MAP_FAILED)
-    return -errno;
+    return zcipc_neg_errno ();
   if (sh->magic != CHANNEL_MAGIC || sh->version != CHANNEL_VERSION ||
       sh->ring_size != ZCIPC_CHANNEL_RING_SIZE ||
       sh->releases != ZCIPC_CHANNEL_RELEASES) {

@@ -21,6 +21,7 @@
 #include "zcipc/client.h"
 #include "zcipc/region.h"
 #include "zcipc/socket.h"
+#include "zcipc/result.h"
 
 struct client_region
 {
@@ -146,10 +147,7 @@ zcipc_client_new (const char *path, uint32_t max_held,
   atomic_init (&c->refcount, 1);
   c->fd = -1;
   c->channel.fd = -1;
-  /* ZCIPC_CHANNEL=0 turns the channel off for every consumer of the
-   * process: for comparing the two paths without rebuilding anything. */
-  c->use_channel = !(getenv ("ZCIPC_CHANNEL") &&
-      strcmp (getenv ("ZCIPC_CHANNEL"), "0") == 0);
+  c->use_channel = true;        /* zcipc_client_set_channel() */
   c->max_held = max_held;
   c->map_limit = ZCIPC_CLIENT_DEFAULT_MAP_LIMIT;
   c->populate_limit = ZCIPC_CLIENT_DEFAULT_POPULATE_LIMIT;
@@ -245,7 +243,7 @@ wait_readable (struct zcipc_client *c, int fd, int timeout_ms)
     res = poll (pfds, (nfds_t) n, timeout_ms < 0 ? -1 : timeout_ms);
   } while (res < 0 && errno == EINTR);
   if (res < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   if (pfds[0].revents)
     return -ECANCELED;
   if (res == 0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "zcipc/region.h"
+#include "zcipc/result.h"
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
@@ -74,7 +75,7 @@ add_seals (int fd)
    * read-only fds and mappings, but could reopen /proc/self/fd writable. */
   if (errno == EINVAL && fcntl (fd, F_ADD_SEALS, base) == 0)
     return 0;
-  return -errno;
+  return zcipc_neg_errno ();
 }
 
 int
@@ -90,16 +91,16 @@ zcipc_region_create (struct zcipc_region *region, const char *name,
     return -EINVAL;
   size = page_round (size);
   if ((fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   if (ftruncate (fd, (off_t) size) < 0) {
-    res = -errno;
+    res = zcipc_neg_errno ();
     goto fail;
   }
   /* The producer's writable mapping must exist before F_SEAL_FUTURE_WRITE:
    * after it, nobody (us included) can map the memfd writable again. */
   data = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (data == MAP_FAILED) {
-    res = -errno;
+    res = zcipc_neg_errno ();
     goto fail;
   }
   map_huge_and_populate (data, size, flags & ZCIPC_REGION_POPULATE, true);
@@ -141,7 +142,7 @@ zcipc_region_check (int fd, uint64_t size, bool allow_dmabuf, const char **why)
   if (size == 0 || fd < 0)
     return -EINVAL;
   if (fstat (fd, &st) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   /* The peer's word for what the fd is does not count, nor does its
    * kind: only memory that cannot shrink under our mapping is taken, for
    * a read past a shrunk object's end raises SIGBUS. A memfd (or any
@@ -207,7 +208,7 @@ zcipc_region_import (struct zcipc_region *region, int fd, size_t size,
     mmap_flags |= MAP_POPULATE;
   data = mmap (NULL, size, PROT_READ, mmap_flags, fd, 0);
   if (data == MAP_FAILED)
-    return -errno;
+    return zcipc_neg_errno ();
   if (shmem)
     map_huge_and_populate (data, size, flags & ZCIPC_REGION_POPULATE, false);
   madvise (data, size, MADV_DONTFORK);

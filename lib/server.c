@@ -17,6 +17,7 @@
 #include "zcipc/channel.h"
 #include "zcipc/server.h"
 #include "zcipc/socket.h"
+#include "zcipc/result.h"
 
 /* Every kind of connection is bounded on its own, so that a connect storm
  * cannot exhaust fds or memory and no kind crowds out another:
@@ -1129,10 +1130,12 @@ server_thread (void *user)
 {
   struct zcipc_server *s = user;
   struct release_list released = RELEASE_LIST_INIT (released);
-  struct pollfd *pfds = NULL;
-  struct consumer **polled = NULL;
-  unsigned int cap = 0;
+  unsigned int cap = 16;
+  struct pollfd *pfds = calloc (cap, sizeof *pfds);
+  struct consumer **polled = calloc (cap, sizeof *polled);
 
+  if (!pfds || !polled)
+    abort ();
   for (;;) {
     unsigned int n, i;
     int64_t next_due;
@@ -1300,7 +1303,7 @@ zcipc_server_new (const struct zcipc_server_config *config,
     s->n_allowed_gids = config->n_allowed_gids;
   }
   if ((s->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
-    res = -errno;
+    res = zcipc_neg_errno ();
     goto fail;
   }
   if ((res = zcipc_socket_listen_owned (config->path, config->socket_mode,
@@ -1379,7 +1382,7 @@ zcipc_server_add_region (struct zcipc_server *s, uint32_t region_id, int fd,
     dup_fd = open (proc_path, O_RDONLY | O_CLOEXEC);
   }
   if (dup_fd < 0 && (dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3)) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   pthread_mutex_lock (&s->lock);
   grown = realloc (s->regions, (s->n_regions + 1) * sizeof *grown);
   if (!grown) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "zcipc/socket.h"
+#include "zcipc/result.h"
 
 static bool
 is_abstract (const char *path)
@@ -72,7 +73,7 @@ probe_listener (const char *path)
   /* Non-blocking: a live producer whose backlog is full answers EAGAIN
    * at once instead of hanging our start. */
   if ((fd = new_socket (SOCK_NONBLOCK)) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   do {
     res = connect (fd, (struct sockaddr *) &addr, addr_len);
   } while (res < 0 && errno == EINTR);
@@ -100,9 +101,9 @@ place_noreplace (int from_dir, const char *from, int dir, const char *name)
   if (renameat2 (from_dir, from, dir, name, RENAME_NOREPLACE) == 0)
     return 0;
   if (errno != EINVAL && errno != ENOSYS)
-    return -errno;
+    return zcipc_neg_errno ();
   if (linkat (from_dir, from, dir, name, 0) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   unlinkat (from_dir, from, 0);
   return 0;
 }
@@ -158,7 +159,7 @@ open_parent (const char *path, int *out_dir, const char **out_name)
 {
   const char *slash = strrchr (path, '/');
   char *dir_path;
-  int fd;
+  int fd, res;
 
   if (slash && !slash[1])
     return -EISDIR;             /* "dir/": no name to bind */
@@ -171,9 +172,10 @@ open_parent (const char *path, int *out_dir, const char **out_name)
   if (!dir_path)
     return -ENOMEM;
   fd = open (dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  res = fd < 0 ? zcipc_neg_errno () : 0;        /* before free() touches errno */
   free (dir_path);
-  if (fd < 0)
-    return errno == ENOTDIR ? -ENOENT : -errno;
+  if (res < 0)
+    return res == -ENOTDIR ? -ENOENT : res;
   *out_dir = fd;
   *out_name = slash ? slash + 1 : path;
   return 0;
@@ -196,11 +198,11 @@ make_private_dir (int dir, char *name, size_t name_size, int *out_fd)
     if (mkdirat (dir, name, 0700) < 0) {
       if (errno == EEXIST)
         continue;
-      return -errno;
+      return zcipc_neg_errno ();
     }
     fd = openat (dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-      return -errno;
+      return zcipc_neg_errno ();
     /* In a directory others may write to without the sticky bit, what we
      * made could be renamed and replaced by theirs: check it is ours. */
     if (fstat (fd, &st) < 0 || st.st_uid != geteuid () || (st.st_mode & 077)) {
@@ -223,9 +225,9 @@ listen_abstract (const char *path, int *out_fd)
   if ((res = make_address (path, &addr, &addr_len)) < 0)
     return res;
   if ((fd = new_socket (SOCK_NONBLOCK)) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   if (bind (fd, (struct sockaddr *) &addr, addr_len) < 0 || listen (fd, 64) < 0) {
-    res = -errno;
+    res = zcipc_neg_errno ();
     close (fd);
     return res;
   }
@@ -287,14 +289,14 @@ zcipc_socket_listen_owned (const char *path, uint32_t mode, int *out_fd,
   addr_len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) +
       strlen (bind_path) + 1);
   if ((fd = new_socket (SOCK_NONBLOCK)) < 0) {
-    res = -errno;
+    res = zcipc_neg_errno ();
     goto out;
   }
   if (bind (fd, (struct sockaddr *) &addr, addr_len) < 0 ||
       fchmodat (tmp_dir, "s", mode & 07777, 0) < 0 ||
       fstatat (tmp_dir, "s", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
       listen (fd, 64) < 0) {
-    res = -errno;
+    res = zcipc_neg_errno ();
     goto out;
   }
   if (!S_ISSOCK (st.st_mode)) {
@@ -375,12 +377,12 @@ zcipc_socket_connect (const char *path, int *out_fd)
   if ((res = make_address (path, &addr, &addr_len)) < 0)
     return res;
   if ((fd = new_socket (0)) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   do {
     res = connect (fd, (struct sockaddr *) &addr, addr_len);
   } while (res < 0 && errno == EINTR);
   if (res < 0) {
-    res = -errno;
+    res = zcipc_neg_errno ();
     close (fd);
     return res;
   }
@@ -432,7 +434,7 @@ zcipc_socket_accept (int listen_fd, int *out_fd, struct zcipc_peer_cred *cred)
   if (fd < 0)
     return errno == EWOULDBLOCK ? -EAGAIN : -errno;
   if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
-    int res = -errno;
+    int res = zcipc_neg_errno ();
     close (fd);
     return res;
   }

@@ -12,6 +12,7 @@
 
 #include "zcipc/socket.h"
 #include "zcipc/stats.h"
+#include "zcipc/result.h"
 
 /* The largest STATS_REPLY a producer may send. */
 #define MAX_REPLY_SIZE (sizeof (struct zcipc_wire_stats_reply) + \
@@ -34,6 +35,7 @@ zcipc_stats_open (const char *path, int timeout_ms, int *fd_out)
   size_t len;
   int fd, res;
 
+  *fd_out = -1;
   if ((res = zcipc_socket_check_path (path)) < 0)
     return res;
   len = strlen (path);
@@ -44,7 +46,7 @@ zcipc_stats_open (const char *path, int timeout_ms, int *fd_out)
   else
     addr_len++;                 /* its NUL */
   if ((fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   /* A producer that stopped accepting (its backlog full) would block the
    * connect for ever: the send timeout bounds it. */
   if (timeout_ms >= 0) {
@@ -55,7 +57,9 @@ zcipc_stats_open (const char *path, int timeout_ms, int *fd_out)
     res = connect (fd, (struct sockaddr *) &addr, addr_len);
   } while (res < 0 && errno == EINTR);
   if (res < 0) {
-    res = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+    res = zcipc_neg_errno ();
+    if (res == -EAGAIN || res == -EINPROGRESS)
+      res = -ETIMEDOUT;
     close (fd);
     return res;
   }
@@ -131,7 +135,7 @@ zcipc_stats_request (int fd, int timeout_ms, struct zcipc_stats_stream *out)
     if (res < 0 && errno == EINTR)
       continue;
     if (res < 0) {
-      res = -errno;
+      res = zcipc_neg_errno ();
       break;
     }
     if (res == 0) {

@@ -9,6 +9,7 @@
 
 #include "zcipc/socket.h"
 #include "zcipc/streamdir.h"
+#include "zcipc/result.h"
 
 static bool
 is_name_byte (char c)
@@ -55,7 +56,7 @@ check_dir (const char *path, uid_t uid)
   struct stat st;
 
   if (lstat (path, &st) < 0)
-    return -errno;
+    return zcipc_neg_errno ();
   if (!S_ISDIR (st.st_mode))
     return -ENOTDIR;
   if (st.st_uid != uid)
@@ -79,9 +80,9 @@ zcipc_stream_dir (const char *runtime_dir, uid_t uid, bool create,
     if (mkdir (buf, 0700) == 0) {
       /* The umask may have taken the owner's bits; ours must be 0700. */
       if (chmod (buf, 0700) < 0)
-        return -errno;
+        return zcipc_neg_errno ();
     } else if (errno != EEXIST) {
-      return -errno;
+      return zcipc_neg_errno ();
     }
   }
   return check_dir (buf, uid);

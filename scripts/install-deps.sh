@@ -23,7 +23,7 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-plugins-base-apps
   python3-opencv gstreamer1.0-x xvfb
   # fuzzing, sanitizers, memcheck, lint
-  clang libclang-rt-14-dev valgrind pyflakes3 indent
+  clang libclang-rt-14-dev valgrind pyflakes3 indent clang-tools
   # the slot hand-over model (tests/model): spin, and gcc for its verifier
   spin
   # benchmark plots

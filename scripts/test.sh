@@ -62,6 +62,7 @@ if [ "${ZCIPC_SANITIZE:-1}" != 0 ]; then
     # sanitizer runtime loaded first.
     GST_REGISTRY_FORK=no ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
       meson test -C "$ASAN_DIR" --no-rebuild --no-suite lib --no-suite bench \
+      --no-suite lint --no-suite model \
       --logbase asan-rest >/dev/null 2>&1
     cp "$ASAN_DIR/meson-logs/asan-rest.json" "$RESULTS/meson-asan-rest.json" 2>/dev/null
     # The plugin is instrumented; the processes that load it (gst-launch,

@@ -156,6 +156,16 @@ target_clear (struct target *it)
   free (it->prev);
 }
 
+static void
+targets_clear (struct targets *t)
+{
+  for (size_t i = 0; i < t->n; i++)
+    target_clear (&t->items[i]);
+  free (t->items);
+  t->items = NULL;
+  t->n = 0;
+}
+
 static int
 compare_targets (const void *a, const void *b)
 {
@@ -200,7 +210,8 @@ list_stream_dir (struct targets *t)
       target_clear (&t->items[i]);
   }
   t->n = kept;
-  qsort (t->items, t->n, sizeof *t->items, compare_targets);
+  if (t->n > 1)
+    qsort (t->items, t->n, sizeof *t->items, compare_targets);
 }
 
 static int
@@ -545,17 +556,18 @@ main (int argc, char **argv)
       json = true;
     } else if (strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0) {
       usage (stdout);
+      targets_clear (&t);
       return 0;
     } else if (a[0] == '-' && a[1] != '\0') {
       fprintf (stderr, "zcipc-top: unknown option '%s'\n", a);
       usage (stderr);
+      targets_clear (&t);
       return 2;
     } else if (strchr (a, '/')) {
       if (!targets_find (&t, a))
         targets_add (&t, NULL, a);
     } else {
       char path[4096 + 2 + ZCIPC_STREAM_NAME_MAX];
-      struct target *it;
       int res = zcipc_stream_path (getenv ("XDG_RUNTIME_DIR"), getuid (), a,
           false, path, sizeof path);
 
@@ -563,16 +575,18 @@ main (int argc, char **argv)
         fprintf (stderr, "zcipc-top: '%s' is not a valid stream name (1 to "
             "%d of A-Z a-z 0-9 . _ -, not starting with '.'); give a socket "
             "path with a '/' instead\n", a, ZCIPC_STREAM_NAME_MAX);
+        targets_clear (&t);
         return 2;
       }
       if (res < 0 && res != -ENOENT) {
         fprintf (stderr, "zcipc-top: the stream directory '%s' is not "
             "usable: %s\n", path, strerror (-res));
+        targets_clear (&t);
         return 2;
       }
       if (res == -ENOENT)       /* no directory yet: no such stream */
         snprintf (path + strlen (path), sizeof path - strlen (path), "/%s", a);
-      if (!(it = targets_find (&t, path)))
+      if (!targets_find (&t, path))
         targets_add (&t, a, path);
     }
   }
@@ -613,9 +627,7 @@ main (int argc, char **argv)
   for (size_t i = 0; i < t.n; i++)
     if (!t.items[i].error)
       answered++;
-  for (size_t i = 0; i < t.n; i++)
-    target_clear (&t.items[i]);
-  free (t.items);
+  targets_clear (&t);
   /* Nothing to read is an error only where streams were asked for. */
   return !by_dir && answered == 0 ? 1 : 0;
 }

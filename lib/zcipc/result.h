@@ -3,6 +3,8 @@
 #ifndef ZCIPC_RESULT_H
 #define ZCIPC_RESULT_H
 
+#include <errno.h>
+
 /* Every libzcipc function that can fail returns 0 (or a positive count) on
  * success and a negative errno on failure, like PipeWire's SPA. */
 
@@ -12,6 +14,16 @@ extern "C" {
 
 /* Describes a negative result code; never returns NULL. */
 const char *zcipc_strerror (int res);
+
+/* -errno of the call that just failed, never 0: a failure must not read as
+ * success, even after a call that left errno unset. */
+static inline int
+zcipc_neg_errno (void)
+{
+  int err = errno;
+
+  return err > 0 ? -err : -EIO;
+}
 
 #ifdef __cplusplus
 }

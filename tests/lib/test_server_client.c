@@ -866,12 +866,11 @@ kill_and_reap (pid_t child)
   ck_assert (WIFSIGNALED (status));
 }
 
-/* Its socket and (unless turned off) its channel. */
+/* Its socket and its channel. */
 static int
 fds_per_consumer (void)
 {
-  const char *channel = getenv ("ZCIPC_CHANNEL");
-  return channel && strcmp (channel, "0") == 0 ? 1 : 2;
+  return 2;
 }
 
 START_TEST (test_consumer_that_dies_returns_its_holds)
