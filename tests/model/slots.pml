@@ -243,7 +243,10 @@ inline cut_off (r)
 /* Issue 15's bound on pinned frames: a consumer that left or was cut off
  * and still holds frames after the bound (time or bytes) loses them: the
  * producer drops its own references and fds and never reuses those slots;
- * the consumer's mapping stays valid (mayread is untouched). */
+ * the consumer's mapping stays valid (mayread is untouched). Mirrors
+ * retire_pinned_locked() in lib/server.c (called from expire_locked() for
+ * the time bound and for the byte bound), with the sink's retire callback
+ * taking the regions out of its pool and allocator. */
 inline retire (r)
 {
   k = 0;
