@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +18,14 @@ import zcipctest  # noqa: E402
 # plugins as the processes it starts. Must happen before Gst.init().
 _registry_dir = tempfile.mkdtemp(prefix="zcipc-registry-")
 os.environ.update(zcipctest.gst_environment(Path(_registry_dir) / "registry.bin"))
+
+
+# The tests stop processes with Ctrl-C (SIGINT), as a reader would. A shell
+# that starts the suite in the background without job control (`cmd &` in a
+# script) ignores SIGINT, and every child would inherit that: restore the
+# default, which the children then get at exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
