@@ -102,6 +102,50 @@ gst_zcipc_uri_build (const gchar * stream_name, const gchar * socket_path)
   return uri;
 }
 
+gchar *
+gst_zcipc_uri_get (GstElement * element, gchar * const *stream_name,
+    gchar * const *socket_path)
+{
+  gchar *uri;
+
+  GST_OBJECT_LOCK (element);
+  uri = gst_zcipc_uri_build (*stream_name, *socket_path);
+  GST_OBJECT_UNLOCK (element);
+  return uri;
+}
+
+static const gchar *element_kind (GstElement * element);
+
+gboolean
+gst_zcipc_uri_set (GstElement * element, const gchar * uri,
+    gchar ** stream_name, gchar ** socket_path, GParamSpec * stream_name_pspec,
+    GParamSpec * socket_path_pspec, const gchar * running, GError ** error)
+{
+  gchar *new_stream_name, *new_socket_path;
+
+  if (!gst_zcipc_uri_parse (uri, &new_stream_name, &new_socket_path, error))
+    return FALSE;
+  GST_OBJECT_LOCK (element);
+  if (GST_STATE (element) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (element);
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        "Changing the URI of %s while it %s is not supported",
+        element_kind (element), running);
+    g_free (new_stream_name);
+    g_free (new_socket_path);
+    return FALSE;
+  }
+  g_free (*stream_name);
+  *stream_name = new_stream_name;
+  g_free (*socket_path);
+  *socket_path = new_socket_path;
+  GST_OBJECT_UNLOCK (element);
+  GST_DEBUG_OBJECT (element, "URI '%s'", uri);
+  g_object_notify_by_pspec (G_OBJECT (element), stream_name_pspec);
+  g_object_notify_by_pspec (G_OBJECT (element), socket_path_pspec);
+  return TRUE;
+}
+
 static const gchar *
 element_kind (GstElement * element)
 {

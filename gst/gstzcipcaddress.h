@@ -28,6 +28,19 @@ gboolean gst_zcipc_uri_parse (const gchar * uri, gchar ** stream_name,
 gchar *gst_zcipc_uri_build (const gchar * stream_name,
     const gchar * socket_path);
 
+/* The GstURIHandler of both elements, over their `stream_name` and
+ * `socket_path` fields (kept under the element's object lock).
+ * gst_zcipc_uri_get() is get_uri. gst_zcipc_uri_set() is set_uri: it
+ * parses `uri` and, while `element` is at most READY, replaces both fields
+ * with what it says (the other cleared) and notifies both properties;
+ * otherwise GST_URI_ERROR_BAD_STATE, naming what the element is doing
+ * (`running`: "publishes", "receives"). */
+gchar *gst_zcipc_uri_get (GstElement * element, gchar * const *stream_name,
+    gchar * const *socket_path);
+gboolean gst_zcipc_uri_set (GstElement * element, const gchar * uri,
+    gchar ** stream_name, gchar ** socket_path, GParamSpec * stream_name_pspec,
+    GParamSpec * socket_path_pspec, const gchar * running, GError ** error);
+
 /* For start(): the socket of the stream given by exactly one of
  * `stream_name` and `socket_path` (an empty string counts as unset). A
  * named stream lives in the directory of $XDG_RUNTIME_DIR and our uid; the

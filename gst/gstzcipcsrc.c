@@ -617,12 +617,9 @@ static gchar *
 gst_zcipc_src_uri_get_uri (GstURIHandler * handler)
 {
   GstZcipcSrc *self = GST_ZCIPC_SRC (handler);
-  gchar *uri;
 
-  GST_OBJECT_LOCK (self);
-  uri = gst_zcipc_uri_build (self->stream_name, self->socket_path);
-  GST_OBJECT_UNLOCK (self);
-  return uri;
+  return gst_zcipc_uri_get (GST_ELEMENT (self), &self->stream_name,
+      &self->socket_path);
 }
 
 /* zcipc://NAME sets stream-name, zcipc:///path socket-path; the other is
@@ -632,28 +629,10 @@ gst_zcipc_src_uri_set_uri (GstURIHandler * handler, const gchar * uri,
     GError ** error)
 {
   GstZcipcSrc *self = GST_ZCIPC_SRC (handler);
-  gchar *stream_name, *socket_path;
 
-  if (!gst_zcipc_uri_parse (uri, &stream_name, &socket_path, error))
-    return FALSE;
-  GST_OBJECT_LOCK (self);
-  if (GST_STATE (self) > GST_STATE_READY) {
-    GST_OBJECT_UNLOCK (self);
-    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
-        "Changing the URI of zcipcsrc while it receives is not supported");
-    g_free (stream_name);
-    g_free (socket_path);
-    return FALSE;
-  }
-  g_free (self->stream_name);
-  self->stream_name = stream_name;
-  g_free (self->socket_path);
-  self->socket_path = socket_path;
-  GST_OBJECT_UNLOCK (self);
-  GST_DEBUG_OBJECT (self, "URI '%s'", uri);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STREAM_NAME]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SOCKET_PATH]);
-  return TRUE;
+  return gst_zcipc_uri_set (GST_ELEMENT (self), uri, &self->stream_name,
+      &self->socket_path, properties[PROP_STREAM_NAME],
+      properties[PROP_SOCKET_PATH], "receives", error);
 }
 
 static void
