@@ -520,11 +520,9 @@ stream_found (GstZcipcDeviceProvider * self, const gchar * name,
   struct stat st;
   Stream *stream;
 
-  if (zcipc_stream_name_check (name) < 0)
-    return;                     /* not a stream's name: not ours */
   path = g_build_filename (self->dir_path, name, NULL);
-  if (lstat (path, &st) < 0 || !S_ISSOCK (st.st_mode))
-    return;
+  if (zcipc_stream_socket_stat (path, &st) < 0)
+    return;                     /* not a stream's socket: not ours */
 
   stream = g_hash_table_lookup (self->streams, name);
   if (stream != NULL && stream->dev == st.st_dev && stream->ino == st.st_ino)
@@ -598,7 +596,7 @@ stream_gone (GstZcipcDeviceProvider * self, const gchar * name)
   g_autofree gchar *path = g_build_filename (self->dir_path, name, NULL);
   Stream *stream = g_hash_table_lookup (self->streams, name);
   struct stat st;
-  gboolean present = lstat (path, &st) == 0 && S_ISSOCK (st.st_mode);
+  gboolean present = zcipc_stream_socket_stat (path, &st) == 0;
 
   if (stream != NULL && present && stream->dev == st.st_dev
       && stream->ino == st.st_ino)
@@ -840,13 +838,10 @@ gst_zcipc_device_provider_probe (GstDeviceProvider * provider)
   while ((name = g_dir_read_name (dir)) != NULL) {
     g_autofree gchar *path = NULL;
     g_autofree gchar *caps = NULL;
-    struct stat st;
     GstDevice *device;
 
-    if (zcipc_stream_name_check (name) < 0)
-      continue;
     path = g_build_filename (dir_path, name, NULL);
-    if (lstat (path, &st) < 0 || !S_ISSOCK (st.st_mode))
+    if (zcipc_stream_socket_stat (path, NULL) < 0)
       continue;
     /* One after the other: a stale socket refuses at once, only a live
      * peer that does not answer costs PROBE_TIMEOUT_MS. */

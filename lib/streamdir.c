@@ -89,6 +89,21 @@ zcipc_stream_dir (const char *runtime_dir, uid_t uid, bool create,
 }
 
 int
+zcipc_stream_socket_stat (const char *path, struct stat *st)
+{
+  const char *slash = strrchr (path, '/');
+  struct stat own;
+
+  if (zcipc_stream_name_check (slash ? slash + 1 : path) < 0)
+    return -EINVAL;
+  if (!st)
+    st = &own;
+  if (lstat (path, st) < 0)
+    return zcipc_neg_errno ();
+  return S_ISSOCK (st->st_mode) ? 0 : -ENOTSOCK;
+}
+
+int
 zcipc_stream_path (const char *runtime_dir, uid_t uid, const char *name,
     bool create, char *buf, size_t size)
 {

@@ -189,12 +189,9 @@ list_stream_dir (struct targets *t)
           sizeof dir) == 0 && (d = opendir (dir)) != NULL) {
     while ((e = readdir (d)) != NULL) {
       struct target *it;
-      struct stat st;
 
-      if (zcipc_stream_name_check (e->d_name) < 0)
-        continue;
       snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
-      if (lstat (path, &st) < 0 || !S_ISSOCK (st.st_mode))
+      if (zcipc_stream_socket_stat (path, NULL) < 0)
         continue;
       if ((it = targets_find (t, path)))
         it->seen = true;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -24,6 +25,13 @@ extern "C" {
  * otherwise (NULL included). A valid name is one path component that is
  * never hidden and never climbs out of the directory. */
 int zcipc_stream_name_check (const char *name);
+
+/* 0 if `path` is a stream's socket: its last component is a valid stream
+ * name and it is a socket (a symlink is not: lstat), which is then in *st
+ * (when not NULL). -EINVAL for a bad name, -ENOTSOCK for anything else
+ * there, or lstat's -errno. What the listers of a stream directory
+ * (zcipc-top, the device provider) count as a stream. */
+int zcipc_stream_socket_stat (const char *path, struct stat *st);
 
 /* The per-user directory of zcipc streams:
  *   "<runtime_dir>/zcipc" when `runtime_dir` (the caller's $XDG_RUNTIME_DIR)

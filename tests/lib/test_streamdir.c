@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -292,6 +294,47 @@ START_TEST (test_missing_runtime_dir_is_not_created)
   ck_assert_int_eq (access (missing, F_OK), -1);
 }
 
+END_TEST
+/* A socket bound at `path` (closed: the file stays, as a stale one does). */
+    static void
+make_socket (const char *path)
+{
+  struct sockaddr_un addr = {.sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_SEQPACKET, 0);
+
+  ck_assert_int_ge (fd, 0);
+  snprintf (addr.sun_path, sizeof addr.sun_path, "%s", path);
+  ck_assert_int_eq (bind (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+  close (fd);
+}
+
+/* What zcipc-top and the device provider count as a stream. */
+START_TEST (test_only_sockets_with_stream_names_are_streams)
+{
+  char cam[160], hidden[160], file[160], link[160], missing[160];
+  struct stat st;
+  FILE *f;
+
+  zt_tmpdir_file (&runtime, "cam0", cam, sizeof cam);
+  zt_tmpdir_file (&runtime, ".zcipc-tmp", hidden, sizeof hidden);
+  zt_tmpdir_file (&runtime, "file", file, sizeof file);
+  zt_tmpdir_file (&runtime, "link", link, sizeof link);
+  zt_tmpdir_file (&runtime, "gone", missing, sizeof missing);
+  make_socket (cam);
+  make_socket (hidden);
+  ck_assert ((f = fopen (file, "w")) != NULL);
+  fclose (f);
+  ck_assert_int_eq (symlink (cam, link), 0);
+
+  ck_assert_int_eq (zcipc_stream_socket_stat (cam, &st), 0);
+  ck_assert (S_ISSOCK (st.st_mode));
+  ck_assert_int_eq (zcipc_stream_socket_stat (cam, NULL), 0);
+  ck_assert_int_eq (zcipc_stream_socket_stat (hidden, NULL), -EINVAL);
+  ck_assert_int_eq (zcipc_stream_socket_stat (file, NULL), -ENOTSOCK);
+  ck_assert_int_eq (zcipc_stream_socket_stat (link, NULL), -ENOTSOCK);
+  ck_assert_int_eq (zcipc_stream_socket_stat (missing, NULL), -ENOENT);
+}
+
 END_TEST static Suite *
 streamdir_suite (void)
 {
@@ -325,6 +368,7 @@ streamdir_suite (void)
   tcase_add_test (tc, test_symlink_to_a_good_directory_is_refused);
   tcase_add_test (tc, test_file_in_the_way_is_refused_with_enotdir);
   tcase_add_test (tc, test_missing_runtime_dir_is_not_created);
+  tcase_add_test (tc, test_only_sockets_with_stream_names_are_streams);
   suite_add_tcase (s, tc);
   return s;
 }
