@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import pyhelpers
 import zcipc
 
 CAPS = "video/x-raw,format=RGBA,width=64,height=48,framerate=100/1"
@@ -30,11 +32,7 @@ def named_producer(launcher, env, name, source="videotestsrc is-live=true patter
     proc = launcher.launch(f"{source} ! {caps} ! zcipcsink stream-name={name}",
                            name=f"producer-{name}", extra_env=env)
     socket = os.path.join(env["XDG_RUNTIME_DIR"], "zcipc", name)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(socket):
-        assert proc.popen.poll() is None, proc.output()
-        assert time.monotonic() < deadline, "the producer made no socket"
-        time.sleep(0.02)
+    pyhelpers.wait_for_socket(proc, Path(socket))
     return proc, socket
 
 
