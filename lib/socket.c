@@ -370,6 +370,12 @@ zcipc_socket_listen (const char *path, uint32_t mode, int *out_fd)
 int
 zcipc_socket_connect (const char *path, int *out_fd)
 {
+  return zcipc_socket_connect_timeout (path, -1, out_fd);
+}
+
+int
+zcipc_socket_connect_timeout (const char *path, int timeout_ms, int *out_fd)
+{
   struct sockaddr_un addr;
   socklen_t addr_len;
   int fd, res;
@@ -378,11 +384,18 @@ zcipc_socket_connect (const char *path, int *out_fd)
     return res;
   if ((fd = new_socket (0)) < 0)
     return zcipc_neg_errno ();
+  /* connect() on a SEQPACKET socket waits within the send timeout. */
+  if (timeout_ms >= 0) {
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
   do {
     res = connect (fd, (struct sockaddr *) &addr, addr_len);
   } while (res < 0 && errno == EINTR);
   if (res < 0) {
     res = zcipc_neg_errno ();
+    if (res == -EAGAIN || res == -EINPROGRESS)
+      res = -ETIMEDOUT;
     close (fd);
     return res;
   }

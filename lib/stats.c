@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,41 +29,8 @@ now_ms (void)
 int
 zcipc_stats_open (const char *path, int timeout_ms, int *fd_out)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX };
-  socklen_t addr_len;
-  size_t len;
-  int fd, res;
-
   *fd_out = -1;
-  if ((res = zcipc_socket_check_path (path)) < 0)
-    return res;
-  len = strlen (path);
-  memcpy (addr.sun_path, path, len);
-  addr_len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + len);
-  if (path[0] == '@')
-    addr.sun_path[0] = '\0';    /* the abstract namespace */
-  else
-    addr_len++;                 /* its NUL */
-  if ((fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
-    return zcipc_neg_errno ();
-  /* A producer that stopped accepting (its backlog full) would block the
-   * connect for ever: the send timeout bounds it. */
-  if (timeout_ms >= 0) {
-    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  }
-  do {
-    res = connect (fd, (struct sockaddr *) &addr, addr_len);
-  } while (res < 0 && errno == EINTR);
-  if (res < 0) {
-    res = zcipc_neg_errno ();
-    if (res == -EAGAIN || res == -EINPROGRESS)
-      res = -ETIMEDOUT;
-    close (fd);
-    return res;
-  }
-  *fd_out = fd;
-  return 0;
+  return zcipc_socket_connect_timeout (path, timeout_ms, fd_out);
 }
 
 static void

@@ -62,6 +62,12 @@ void zcipc_socket_remove_owned (struct zcipc_socket_owner *owner);
  * On success *out_fd is a blocking, CLOEXEC socket owned by the caller. */
 int zcipc_socket_connect (const char *path, int *out_fd);
 
+/* The same, bounded: a producer that stopped accepting (its backlog full)
+ * would block connect() for ever; past `timeout_ms` (< 0: no bound) it
+ * fails with -ETIMEDOUT. The bound stays on the socket as its send timeout. */
+int zcipc_socket_connect_timeout (const char *path, int timeout_ms,
+    int *out_fd);
+
 /* After zcipc_socket_connect() found nobody there: whether a producer can
  * still appear at `path`. 0 when it can (no socket yet, or a stale one that
  * nobody accepts on; always for abstract names); -EISDIR when a directory
