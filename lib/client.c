@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zcipc/clock.h"
 #include "zcipc/channel.h"
 #include "zcipc/client.h"
 #include "zcipc/region.h"
@@ -102,22 +103,6 @@ static void flush_releases_locked (struct zcipc_client *c);
 static void send_quota_locked (struct zcipc_client *c);
 static bool channel_release_locked (struct zcipc_client *c, uint64_t seq);
 static unsigned int held_now_locked (struct zcipc_client *c);
-
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void set_reason (struct zcipc_client *c, const char *format, ...)
     __attribute__((format (printf, 2, 3)));
@@ -257,7 +242,7 @@ remaining (int64_t deadline, int timeout_ms)
   int64_t left;
   if (timeout_ms < 0)
     return -1;
-  left = deadline - now_ms ();
+  left = deadline - zcipc_now_ms ();
   return left < 0 ? 0 : (int) left;
 }
 
@@ -580,7 +565,7 @@ explain_not_waitable (struct zcipc_client *c, int res)
 int
 zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
 {
-  int64_t deadline = now_ms () + (timeout_ms < 0 ? 0 : timeout_ms);
+  int64_t deadline = zcipc_now_ms () + (timeout_ms < 0 ? 0 : timeout_ms);
   int retry_ms = CONNECT_RETRY_FIRST_MS;
   int fd = -1, res, blocked;
 
@@ -608,7 +593,7 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
     if (res == 0) {
       /* The handshake has its own 5 s, counted from now: a producer that
        * appeared after a long wait must not find the deadline gone. */
-      res = handshake (c, fd, now_ms () + 5000, 5000);
+      res = handshake (c, fd, zcipc_now_ms () + 5000, 5000);
       if (res == 0)
         return 0;
       close (fd);
@@ -634,7 +619,7 @@ zcipc_client_connect (struct zcipc_client *c, int timeout_ms)
       if (!c->wait_any_path)
         return blocked;
     }
-    if (timeout_ms >= 0 && now_ms () >= deadline) {
+    if (timeout_ms >= 0 && zcipc_now_ms () >= deadline) {
       if (blocked < 0)
         return -ETIMEDOUT;      /* explained above */
       if (c->path[0] == '@')
@@ -896,7 +881,7 @@ take_frame_locked (struct zcipc_client *c, const struct zcipc_message *msg,
 static void
 note_frame_arrival (struct zcipc_client *c)
 {
-  int64_t now = now_ns ();
+  int64_t now = zcipc_now_ns ();
 
   if (c->last_frame_ns) {
     int64_t gap = now - c->last_frame_ns;
@@ -923,7 +908,7 @@ spin_receive (struct zcipc_client *c, int fd, unsigned int spin_us,
     int64_t deadline_ms, int timeout_ms, size_t *len, int *fds,
     unsigned int *n_fds)
 {
-  int64_t end = now_ns () + (int64_t) spin_us * 1000;
+  int64_t end = zcipc_now_ns () + (int64_t) spin_us * 1000;
 
   if (timeout_ms >= 0 && end > deadline_ms * 1000000)
     end = deadline_ms * 1000000;
@@ -938,7 +923,7 @@ spin_receive (struct zcipc_client *c, int fd, unsigned int spin_us,
      * hyper-thread sibling) that we are spinning. */
     if (zcipc_channel_is_open (&c->channel))
       spin_pause ();
-  } while (now_ns () < end);
+  } while (zcipc_now_ns () < end);
   return -EAGAIN;
 }
 
@@ -946,7 +931,7 @@ int
 zcipc_client_next (struct zcipc_client *c, struct zcipc_client_event *ev,
     int timeout_ms)
 {
-  int64_t deadline = now_ms () + (timeout_ms < 0 ? 0 : timeout_ms);
+  int64_t deadline = zcipc_now_ms () + (timeout_ms < 0 ? 0 : timeout_ms);
   unsigned int spin_us = atomic_load (&c->spin_us);
   /* Spin only for a stream whose frames come within the spin time: for a
    * slower one it would only burn the CPU before sleeping anyway. */

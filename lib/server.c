@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zcipc/clock.h"
 #include "zcipc/channel.h"
 #include "zcipc/server.h"
 #include "zcipc/socket.h"
@@ -151,14 +152,6 @@ struct zcipc_server
   unsigned int accept_failures;
 };
 
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void
 server_log (struct zcipc_server *s, enum zcipc_log_level level,
     const char *format, ...) __attribute__((format (printf, 3, 4)));
@@ -244,7 +237,7 @@ drop_consumer_locked (struct zcipc_server *s, struct consumer *c,
   }
   c->cut_off = kind == DROP_CUT_OFF && c->n_held > 0;
   if (c->cut_off && !c->departed_ns)
-    c->departed_ns = now_ns ();
+    c->departed_ns = zcipc_now_ns ();
   if (c->cut_off) {
     /* It reads what is queued, then the end of the stream; we read its
      * releases, from now on by socket. The thread takes what is in its
@@ -359,7 +352,7 @@ make_room_for_handshake_locked (struct zcipc_server *s)
 static void
 back_off_accept (struct zcipc_server *s, int error)
 {
-  int64_t now = now_ns ();
+  int64_t now = zcipc_now_ns ();
 
   s->accept_paused_until = now + ZCIPC_SERVER_ACCEPT_BACKOFF_NS;
   s->accept_failures++;
@@ -420,7 +413,7 @@ accept_pending (struct zcipc_server *s)
     }
     s->consumers = grown;
     c->fd = fd;
-    c->accepted_ns = now_ns ();
+    c->accepted_ns = zcipc_now_ns ();
     c->info.id = ++s->next_consumer_id;
     c->info.pid = cred.pid;
     c->info.uid = cred.uid;
@@ -437,7 +430,7 @@ accept_pending (struct zcipc_server *s)
 static int64_t
 cut_off_until_locked (struct zcipc_server *s, uid_t uid)
 {
-  int64_t now = now_ns ();
+  int64_t now = zcipc_now_ns ();
 
   for (unsigned int i = 0; i < MAX_CUT_OFF_UIDS; i++)
     if (s->cut_off_uids[i].uid == uid && s->cut_off_uids[i].until_ns > now)
@@ -462,7 +455,7 @@ remember_cut_off_locked (struct zcipc_server *s, uid_t uid)
       slot = e;
   }
   slot->uid = uid;
-  slot->until_ns = now_ns () + ZCIPC_SERVER_REJOIN_SKIP_NS;
+  slot->until_ns = zcipc_now_ns () + ZCIPC_SERVER_REJOIN_SKIP_NS;
 }
 
 /* Lock held. Sends WELCOME, the channel if asked for, and the sticky
@@ -517,7 +510,7 @@ welcome_locked (struct zcipc_server *s, struct consumer *c, uint32_t max_held,
         "for (as slow-consumer=skip) for %lld ms", c->info.id,
         (int) c->info.pid, (unsigned) c->info.uid,
         (long long) (ZCIPC_SERVER_REJOIN_SKIP_NS / 1000000000),
-        (long long) ((c->skip_until_ns - now_ns ()) / 1000000));
+        (long long) ((c->skip_until_ns - zcipc_now_ns ()) / 1000000));
   s->stats.consumers_joined++;
   pthread_cond_broadcast (&s->cond);
   return 0;
@@ -760,7 +753,7 @@ send_stats_reply_locked (struct zcipc_server *s, struct consumer *monitor)
   };
   m.pid = (int32_t) getpid ();
   m.uid = (uint32_t) geteuid ();
-  m.monotonic_ns = now_ns ();
+  m.monotonic_ns = zcipc_now_ns ();
   m.frames_sent = s->stats.frames_sent;
   m.frames_unsent = s->stats.frames_unsent;
   m.flags = s->caps_truncated ? ZCIPC_STATS_FLAG_CAPS_TRUNCATED : 0;
@@ -914,7 +907,7 @@ read_consumer_locked (struct zcipc_server *s, struct consumer *c,
       if (c->n_held == 0)
         drop_consumer_locked (s, c, DROP_GONE, "left");
       else
-        c->departed_ns = now_ns ();
+        c->departed_ns = zcipc_now_ns ();
     } else {
       snprintf (why, sizeof why, "sent %s, which consumers may not send",
           zcipc_wire_type_name (msg.type));
@@ -1070,7 +1063,7 @@ retire_pinned_locked (struct zcipc_server *s, struct consumer *c,
 static int64_t
 expire_locked (struct zcipc_server *s, struct release_list *released)
 {
-  int64_t now = now_ns (), next = 0;
+  int64_t now = zcipc_now_ns (), next = 0;
   uint64_t pinned = 0;
 
   for (unsigned int i = 0; i < s->n_consumers; i++) {
@@ -1156,7 +1149,7 @@ server_thread (void *user)
         abort ();
     }
     next_due = expire_locked (s, &released);
-    if (s->accept_paused_until && s->accept_paused_until <= now_ns ())
+    if (s->accept_paused_until && s->accept_paused_until <= zcipc_now_ns ())
       s->accept_paused_until = 0;
     if (s->accept_paused_until && (next_due == 0 ||
             s->accept_paused_until < next_due))
@@ -1166,14 +1159,14 @@ server_thread (void *user)
       s->accept_paused_until ? 0 : POLLIN, 0
     };
     timeout_ms = -1;
-    lazy = s->lazy && s->lazy_until > now_ns ();
+    lazy = s->lazy && s->lazy_until > zcipc_now_ns ();
     if (lazy)
-      timeout_ms = (int) ((s->lazy_until - now_ns ()) / 1000000 + 1);
+      timeout_ms = (int) ((s->lazy_until - zcipc_now_ns ()) / 1000000 + 1);
     else if (!s->channel_releases_by_socket)
       /* The window ended (no frame for a while): we read releases now. */
       set_channel_releases_locked (s, true, &released);
     if (next_due) {
-      int64_t ms = (next_due - now_ns ()) / 1000000 + 1;
+      int64_t ms = (next_due - zcipc_now_ns ()) / 1000000 + 1;
       if (ms < 1)
         ms = 1;
       if (timeout_ms < 0 || ms < timeout_ms)
@@ -1546,7 +1539,7 @@ set_channel_releases_locked (struct zcipc_server *s, bool by_socket,
 static bool
 end_lazy_window_locked (struct zcipc_server *s, struct release_list *released)
 {
-  bool was_waiting = s->lazy && s->lazy_until > now_ns ();
+  bool was_waiting = s->lazy && s->lazy_until > zcipc_now_ns ();
 
   s->lazy_until = 0;
   if (!s->channel_releases_by_socket)
@@ -1652,7 +1645,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
   if (s->lazy)
     drain_consumers_locked (s, &released, true);
   m.seq = ++s->next_seq;
-  m.send_time = (uint64_t) now_ns ();
+  m.send_time = (uint64_t) zcipc_now_ns ();
   for (unsigned int i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
     uint32_t j;
@@ -1704,7 +1697,7 @@ zcipc_server_send_frame (struct zcipc_server *s,
     /* After the send, so as not to delay it. Frames are what keep the
      * thread asleep: it wakes for releases only when none came for a while
      * (the stream paused or ended). */
-    int64_t now = now_ns ();
+    int64_t now = zcipc_now_ns ();
     drain_consumers_locked (s, &released, false);
     /* Entering the window: the thread still polls for releases; have it
      * stop (once, not per frame). */
@@ -1754,7 +1747,7 @@ zcipc_server_skip_unwatched_frame (struct zcipc_server *s)
      * they did not see (a gap in seqs) as they would have been. */
     s->next_seq++;
     s->stats.frames_unsent++;
-    s->last_frame_ns = now_ns ();
+    s->last_frame_ns = zcipc_now_ns ();
   }
   pthread_mutex_unlock (&s->lock);
   return skip;
@@ -1764,7 +1757,7 @@ int
 zcipc_server_wait_consumers (struct zcipc_server *s, unsigned int n,
     int64_t timeout_ns)
 {
-  int64_t deadline = timeout_ns >= 0 ? now_ns () + timeout_ns : 0;
+  int64_t deadline = timeout_ns >= 0 ? zcipc_now_ns () + timeout_ns : 0;
   int res = 0;
 
   pthread_mutex_lock (&s->lock);
@@ -1801,7 +1794,7 @@ oldest_full_hold_locked (struct zcipc_server *s)
     struct consumer *c = s->consumers[i];
     if (!c->ready || c->dropping || c->leaving || c->n_held < c->info.quota)
       continue;
-    if (c->skip_until_ns && c->skip_until_ns > now_ns ())
+    if (c->skip_until_ns && c->skip_until_ns > zcipc_now_ns ())
       continue;                 /* on probation: not waited for */
     if (oldest < 0 || c->full_since_ns < oldest)
       oldest = c->full_since_ns;
@@ -1841,7 +1834,7 @@ zcipc_server_wait_room (struct zcipc_server *s, int64_t timeout_ns)
       res = -ECANCELED;
       break;
     }
-    now = now_ns ();
+    now = zcipc_now_ns ();
     if (timeout_ns >= 0 && now - oldest >= timeout_ns) {
       char why[160];
       /* Drop every consumer whose oldest hold is past the timeout. */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zcipc/clock.h"
 #include "zcipc/socket.h"
 #include "zcipc/stats.h"
 #include "zcipc/result.h"
@@ -17,14 +18,6 @@
 #define MAX_REPLY_SIZE (sizeof (struct zcipc_wire_stats_reply) + \
     ZCIPC_WIRE_STATS_MAX_CONSUMERS * sizeof (struct zcipc_wire_stats_consumer) + \
     ZCIPC_WIRE_STATS_CAPS_MAX)
-
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 zcipc_stats_open (const char *path, int timeout_ms, int *fd_out)
@@ -77,7 +70,7 @@ zcipc_stats_request (int fd, int timeout_ms, struct zcipc_stats_stream *out)
 {
   struct zcipc_wire_stats_request req;
   struct iovec iov = { &req, zcipc_wire_init_stats_request (&req) };
-  int64_t deadline = timeout_ms >= 0 ? now_ms () + timeout_ms : 0;
+  int64_t deadline = timeout_ms >= 0 ? zcipc_now_ms () + timeout_ms : 0;
   uint8_t *buf;
   int res;
 
@@ -94,7 +87,7 @@ zcipc_stats_request (int fd, int timeout_ms, struct zcipc_stats_stream *out)
     int wait = -1;
 
     if (timeout_ms >= 0) {
-      int64_t left = deadline - now_ms ();
+      int64_t left = deadline - zcipc_now_ms ();
       wait = left > 0 ? (int) left : 0;
     }
     res = poll (&pfd, 1, wait);

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zcipc/clock.h"
 #include "zcipc/stats.h"
 #include "zcipc/streamdir.h"
 
@@ -75,14 +76,6 @@ usage (FILE * out)
       "          (none: every stream in this user's stream directory)\n"
       "  --once  print one table and exit\n"
       "  --json  print JSON instead of a table\n" "  --help  show this help\n");
-}
-
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -613,9 +606,9 @@ main (int argc, char **argv)
     fflush (stdout);
     if (once)
       break;
-    next = now_ms () + 1000;
-    while (!interrupted && now_ms () < next)
-      sleep_ms ((int) (next - now_ms ()));
+    next = zcipc_now_ms () + 1000;
+    while (!interrupted && zcipc_now_ms () < next)
+      sleep_ms ((int) (next - zcipc_now_ms ()));
     if (interrupted)
       break;
     if (by_dir)
