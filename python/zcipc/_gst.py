@@ -10,9 +10,10 @@ from typing import Any
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstAllocators", "1.0")
 gi.require_version("GstApp", "1.0")
 gi.require_version("GstVideo", "1.0")
-from gi.repository import GLib, Gst, GstApp, GstVideo  # noqa: E402
+from gi.repository import GLib, Gst, GstAllocators, GstApp, GstVideo  # noqa: E402
 
 from .errors import (  # noqa: E402
     ConnectionFailed,
@@ -25,6 +26,7 @@ from .errors import (  # noqa: E402
 
 __all__ = [
     "Gst",
+    "GstAllocators",
     "GstApp",
     "GstVideo",
     "init",

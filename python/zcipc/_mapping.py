@@ -14,11 +14,13 @@ _writes.py) are dropped (MADV_DONTNEED) before the frame goes back to the
 producer, so the slot shows the shared bytes again when it comes back with a
 later frame.
 
-The region's fd is found by the inode of zcipcsrc's mapping, among the fds
-of this process, and reopened read-only. A cached view stays valid while
-zcipcsrc's fd of that region is still open on the same inode (zcipcsrc
-closes it when it unmaps the region, so an address reused for a new region
-is noticed).
+The region's fd and the frame's place in it come from zcipcsrc's public
+memory contract (docs/elements.md, "Memory zcipcsrc pushes"): every memory
+of a frame read in place is a GstFdMemory, whose fd is the region's and
+whose byte 0 lies at file offset ``memory.offset``. Views are keyed by the
+file (device, inode): while a view exists its mapping keeps that file, so
+the key cannot name another one. A view is forgotten once zcipcsrc's fd it
+was made from no longer refers to its file (zcipcsrc closed the region).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import threading
 
 from . import _writes
+from ._gst import Gst, GstAllocators
 
 __all__ = ["RegionView", "RegionCache"]
 
@@ -47,24 +50,15 @@ def _address_of(m: mmap.mmap) -> int:
 class RegionView:
     """One private copy-on-write mapping of one shared region."""
 
-    __slots__ = ("shared_start", "shared_end", "inode", "device", "fd",
-                 "address", "tracked", "_mmap", "__weakref__")
+    __slots__ = ("inode", "device", "fd", "address", "tracked", "_mmap",
+                 "__weakref__")
 
-    def __init__(self, shared_start: int, shared_end: int, inode: int,
-                 device: int, fd: int, pgoff: int) -> None:
-        self.shared_start = shared_start
-        self.shared_end = shared_end
-        self.inode = inode
-        self.device = device
+    def __init__(self, fd: int, st: os.stat_result) -> None:
+        self.inode = st.st_ino
+        self.device = st.st_dev
         self.fd = fd  # zcipcsrc's fd of the region: our validity token
-        own = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            self._mmap = mmap.mmap(own, shared_end - shared_start,
-                                   flags=mmap.MAP_PRIVATE,
-                                   prot=mmap.PROT_READ | mmap.PROT_WRITE,
-                                   offset=pgoff)
-        finally:
-            os.close(own)
+        self._mmap = mmap.mmap(fd, st.st_size, flags=mmap.MAP_PRIVATE,
+                               prot=mmap.PROT_READ | mmap.PROT_WRITE)
         self.address = _address_of(self._mmap)
         self.tracked = _writes.track(self.address, len(self._mmap))
         try:
@@ -74,15 +68,16 @@ class RegionView:
         except (OSError, ValueError):
             pass
 
+    @property
+    def size(self) -> int:
+        return len(self._mmap)
+
     def still_valid(self) -> bool:
         try:
             st = os.fstat(self.fd)
         except OSError:
             return False
         return st.st_ino == self.inode and st.st_dev == self.device
-
-    def translate(self, pointer: int) -> int:
-        return self.address + (pointer - self.shared_start)
 
     def revert(self, address: int, size: int) -> bool:
         """Drops this process's private copies of the pages of
@@ -105,71 +100,43 @@ class RegionView:
         return bool(ranges)
 
 
-def _parse_maps_line(line: str) -> tuple[int, int, str, int, int, int, str] | None:
-    parts = line.split(maxsplit=5)
-    if len(parts) < 5:
-        return None
-    start, end = (int(x, 16) for x in parts[0].split("-"))
-    major, minor = (int(x, 16) for x in parts[3].split(":"))
-    name = parts[5].strip() if len(parts) == 6 else ""
-    return start, end, parts[1], int(parts[2], 16), os.makedev(major, minor), \
-        int(parts[4]), name
-
-
 class RegionCache:
-    """Finds (or makes) the private view of the region a pointer lies in.
+    """Finds (or makes) the private view of the region a memory lies in.
     Thread-safe; one per consumer."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._views: list[RegionView] = []
-        self.failures = 0
+        self._views: dict[tuple[int, int], RegionView] = {}
 
     def close(self) -> None:
         """Forgets the views; those that frames still use stay mapped until
         the frames go."""
         with self._lock:
-            self._views = []
+            self._views = {}
 
-    def lookup(self, pointer: int, size: int) -> RegionView | None:
-        """The view holding [pointer, pointer+size), or None when the memory
-        is not a shared mapping of an fd this process holds."""
-        with self._lock:
-            for view in self._views:
-                if view.shared_start <= pointer and \
-                        pointer + size <= view.shared_end:
-                    if view.still_valid():
-                        return view
-                    break
-            self._views = [v for v in self._views if v.still_valid()]
-            try:
-                view = self._map(pointer, size)
-            except OSError:
-                view = None
-            if view is None:
-                self.failures += 1
-                return None
-            self._views.append(view)
-            return view
-
-    @staticmethod
-    def _map(pointer: int, size: int) -> RegionView | None:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                entry = _parse_maps_line(line)
-                if entry and entry[0] <= pointer and pointer + size <= entry[1]:
-                    break
-            else:
-                return None
-        start, end, perms, pgoff, device, inode, name = entry
-        if perms[3] != "s" or inode == 0:
+    def lookup(self, memory: Gst.Memory, size: int) -> tuple[RegionView, int] | None:
+        """The view of the region `memory` lies in, and the address of the
+        memory's first byte in that view; None when the memory is not an
+        fd memory whose [offset, offset+size) lies in its file."""
+        if not GstAllocators.is_fd_memory(memory):
             return None
-        for fd_name in os.listdir("/proc/self/fd"):
-            fd = int(fd_name)
-            try:
-                st = os.fstat(fd)
-            except OSError:
-                continue
-            if st.st_ino == inode and st.st_dev == device:
-                return RegionView(start, end, inode, device, fd, pgoff)
-        return None
+        fd = GstAllocators.fd_memory_get_fd(memory)
+        offset = memory.offset
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            return None
+        if offset + size > st.st_size:
+            return None
+        with self._lock:
+            view = self._views.get((st.st_dev, st.st_ino))
+            if view is None:
+                self._views = {key: v for key, v in self._views.items()
+                               if v.still_valid()}
+                try:
+                    view = RegionView(fd, st)
+                except (OSError, ValueError):
+                    return None
+                self._views[(st.st_dev, st.st_ino)] = view
+            return view, view.address + offset
+

@@ -77,9 +77,10 @@ class _Hold:
             .__array_interface__["data"][0] if info.size else 0
         # A buffer of several memories was merged into a temporary one by
         # map(): not shared memory, nothing to look up.
-        self.view: RegionView | None = cache.lookup(self.pointer, self.size) \
+        found = cache.lookup(buffer.peek_memory(0), self.size) \
             if info.size and single else None
-        self.address = self.view.translate(self.pointer) if self.view else self.pointer
+        self.view: RegionView | None = found[0] if found else None
+        self.address = found[1] if found else self.pointer
         self.writable_given = False
 
     def __del__(self) -> None:

@@ -15,7 +15,7 @@ import torch
 import patterns
 import pyhelpers
 import zcipc
-from zcipc._gst import Gst, GstVideo, init
+from zcipc._gst import Gst, GstAllocators, GstVideo, init
 
 RGBA_640 = "video/x-raw,format=RGBA,width=640,height=480,framerate=30/1"
 LOSSLESS_GST = "min-consumers=1 slow-consumer=wait sync=false"
@@ -58,6 +58,46 @@ def test_numpy_data_pointer_lies_in_shared_mapping_and_torch_shares_it(launcher,
         # The descriptor came through the shared channel, not the socket.
         assert consumer.stats["channel"] is True
         del frame, array, tensor
+    prod.wait(10)
+
+
+def test_views_come_from_zcipcsrc_fd_memory_not_from_proc(launcher, sock_dir,
+                                                          monkeypatch):
+    """The package finds a frame's region through zcipcsrc's public memory
+    contract (GstFdMemory: fd and offset), never by reading this process's
+    mappings or fds from /proc: with those unreadable, torch still shares
+    the frame's bytes."""
+    import builtins
+    import os
+
+    def refuse(path):
+        path = os.fsdecode(path) if isinstance(path, (str, bytes)) else ""
+        if path.startswith("/proc/") and not path.endswith("/pagemap"):
+            raise PermissionError(f"test refuses {path}")
+
+    real_open, real_os_open, real_listdir = builtins.open, os.open, os.listdir
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: (refuse(f), real_open(f, *a, **k))[1])
+    monkeypatch.setattr(os, "open", lambda f, *a, **k: (refuse(f), real_os_open(f, *a, **k))[1])
+    monkeypatch.setattr(os, "listdir", lambda f=".": (refuse(f), real_listdir(f))[1])
+    sock = sock_dir / "s"
+    prod = pyhelpers.start_producer(launcher, sock, RGBA_640, 2, props=pyhelpers.LOSSLESS)
+    with zcipc.Consumer(str(sock), timeout=10) as consumer:
+        frame = consumer.pull(timeout=10)
+        memory = frame.buffer.peek_memory(0)
+        assert GstAllocators.is_fd_memory(memory)
+        fd = GstAllocators.fd_memory_get_fd(memory)
+        # The fd's bytes at the memory's offset are the frame's bytes.
+        ok, info = frame.buffer.map(Gst.MapFlags.READ)
+        assert ok
+        assert os.pread(fd, 4096, memory.offset) == bytes(info.data[:4096])
+        frame.buffer.unmap(info)
+        tensor = frame.torch()
+        array = frame.numpy()
+        assert tensor.data_ptr() == array.ctypes.data
+        assert (array == patterns.pattern(0, array.shape)).all()
+        assert consumer.stats["torch-copies"] == 0
+        del frame, array, tensor, memory
+    monkeypatch.undo()
     prod.wait(10)
 
 
