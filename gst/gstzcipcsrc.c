@@ -65,14 +65,13 @@
  * it waits as long as it takes).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE             /* F_DUPFD_CLOEXEC under -std=c11 */
+#define _GNU_SOURCE             /* clock_gettime under -std=c11 */
 #endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,7 +81,7 @@
 
 #include "gstzcipcsrc.h"
 #include "gstzcipcaddress.h"
-#include "gstzcipcframepool.h"
+#include "gstzcipcconsumerpool.h"
 #include "gstzcipcserial.h"
 #include "zcipc/client.h"
 #include "zcipc/socket.h"
@@ -208,18 +207,12 @@ struct _GstZcipcSrc
   gboolean segment_pending;     /* new segment not yet pushed */
   GstSegment out_segment;
 
-  /* Streaming thread (and stop()): region id -> GstMemory*, the read-only
-   * GstDmaBufMemory over a DMABuf region of this connection; frames are
-   * shares of it. Dropped when the producer removes the region. */
-  GHashTable *dmabufs;
-  GstAllocator *dmabuf_allocator;
-
-  /* The buffers of frames in plain mappings, reused per slot; flushed when
-   * the connection goes. */
-  GstZcipcFramePool *frame_pool;
+  /* Makes the buffers of frames in shared memory (reused per slot), and
+   * keeps the memory of each region of this connection; flushed when the
+   * connection goes. */
+  GstZcipcConsumerPool *consumer_pool;
 
   /* Atomic counters */
-  guint dmabuf_regions;
   guint64 frames_received;
   guint64 frames_dropped;
   guint64 metas_unknown;
@@ -440,10 +433,7 @@ gst_zcipc_src_init (GstZcipcSrc * self)
   self->spin_time = DEFAULT_SPIN_TIME;
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
-  self->dmabufs = g_hash_table_new_full (NULL, NULL, NULL,
-      (GDestroyNotify) gst_memory_unref);
-  self->dmabuf_allocator = gst_dmabuf_allocator_new ();
-  self->frame_pool = gst_zcipc_frame_pool_new ();
+  self->consumer_pool = gst_zcipc_consumer_pool_new ();
   self->meta_ctx = gst_zcipc_meta_context_new ();
   self->reconnect_backoff_ms = RECONNECT_BACKOFF_FIRST_MS;
   self->downstream_latency = GST_CLOCK_TIME_NONE;
@@ -460,11 +450,9 @@ gst_zcipc_src_finalize (GObject * object)
   g_free (self->path);
   g_free (self->path_stream_name);
   gst_clear_caps (&self->caps);
-  g_hash_table_unref (self->dmabufs);
-  gst_object_unref (self->dmabuf_allocator);
   /* Buffers still out keep it until they come back. */
-  gst_zcipc_frame_pool_flush (self->frame_pool);
-  gst_object_unref (self->frame_pool);
+  gst_zcipc_consumer_pool_flush (self->consumer_pool);
+  gst_object_unref (self->consumer_pool);
   gst_zcipc_meta_context_free (self->meta_ctx);
   if (self->copy_pool) {
     gst_buffer_pool_set_active (self->copy_pool, FALSE);
@@ -504,10 +492,10 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       "quota", G_TYPE_UINT, quota,
       "consumer-id", G_TYPE_UINT, id, "regions", G_TYPE_UINT, regions,
       "dmabuf-regions", G_TYPE_UINT,
-      (guint) g_atomic_int_get (&self->dmabuf_regions),
+      gst_zcipc_consumer_pool_n_dmabuf_regions (self->consumer_pool),
       "sleeps", G_TYPE_UINT64, sleeps, "channel", G_TYPE_BOOLEAN, channel,
       "buffers-reused", G_TYPE_UINT64,
-      gst_zcipc_frame_pool_reused (self->frame_pool),
+      gst_zcipc_consumer_pool_reused (self->consumer_pool),
       "quota-asked", G_TYPE_UINT, asked,
       "frames-copied", G_TYPE_UINT64,
       (guint64) g_atomic_pointer_get (&self->frames_copied),
@@ -824,11 +812,9 @@ drop_connection (GstZcipcSrc * self)
     zcipc_client_disconnect (client);
     zcipc_client_unref (client);
   }
-  /* DMABuf frames still held keep their region's memory (a share holds
-   * its parent): it is unmapped and closed with the last of them. */
-  g_hash_table_remove_all (self->dmabufs);
-  g_atomic_int_set (&self->dmabuf_regions, 0);
-  gst_zcipc_frame_pool_flush (self->frame_pool);
+  /* Frames still held keep their region's memory (a share holds its
+   * parent): a DMABuf one is unmapped and closed with the last of them. */
+  gst_zcipc_consumer_pool_flush (self->consumer_pool);
   /* Custom meta names count per connection. */
   gst_zcipc_meta_context_free (self->meta_ctx);
   self->meta_ctx = gst_zcipc_meta_context_new ();
@@ -1333,111 +1319,9 @@ handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
   }
 }
 
-typedef struct
-{
-  struct zcipc_client *client;
-  guint64 seq;
-  gint refs;
-} HeldFrame;
-
-static void
-held_frame_unref (gpointer data)
-{
-  HeldFrame *frame = data;
-
-  if (!g_atomic_int_dec_and_test (&frame->refs))
-    return;
-  /* Gives the frame back, and drops the client reference the frame held:
-   * the last frame of a closed connection frees its mappings here. */
-  zcipc_client_release (frame->client, frame->seq);
-  g_free (frame);
-}
-
-static GQuark
-held_frame_quark (void)
-{
-  static GQuark quark = 0;
-
-  if (!quark)
-    quark = g_quark_from_static_string ("GstZcipcSrcHeldFrame");
-  return quark;
-}
-
-/* The one read-only DMABuf memory over a DMABuf region, made at its first
- * frame with a duplicate of the region's fd. KEEP_MAPPED: the first CPU map
- * downstream mmaps it, and it stays mapped until the memory goes (the
- * region removed or the connection gone, and its last frame released), so
- * there is no per-frame mmap. NULL when the fd cannot be wrapped. */
-static GstMemory *
-dmabuf_parent (GstZcipcSrc * self, const struct zcipc_client_mem *m)
-{
-  GstMemory *parent = g_hash_table_lookup (self->dmabufs,
-      GUINT_TO_POINTER (m->region_id));
-  int fd;
-
-  if (parent)
-    return parent;
-  if ((fd = fcntl (m->region_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
-    GST_WARNING_OBJECT (self, "could not duplicate the fd of DMABuf region "
-        "%u: %s; its frames are pushed as plain memory", m->region_id,
-        g_strerror (errno));
-    return NULL;
-  }
-  /* Owns fd from here on (closed when the memory is freed). */
-  parent = gst_dmabuf_allocator_alloc_with_flags (self->dmabuf_allocator, fd,
-      (gsize) m->region_size, GST_FD_MEMORY_FLAG_KEEP_MAPPED);
-  if (!parent) {
-    close (fd);
-    return NULL;
-  }
-  /* Shares inherit it: a writer downstream copies, never maps writable. */
-  GST_MINI_OBJECT_FLAG_SET (parent, GST_MEMORY_FLAG_READONLY);
-  g_hash_table_insert (self->dmabufs, GUINT_TO_POINTER (m->region_id), parent);
-  g_atomic_int_inc (&self->dmabuf_regions);
-  GST_DEBUG_OBJECT (self, "DMABuf region %u: %" G_GUINT64_FORMAT " bytes, "
-      "fd %d", m->region_id, m->region_size, fd);
-  return parent;
-}
-
-/* A frame with memory in a DMABuf region: a new buffer holding it, with a
- * share of the region's DMABuf memory (or plain wrapped memory where the
- * fd could not be wrapped) per memory. */
-static GstBuffer *
-wrap_dmabuf_frame (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev)
-{
-  HeldFrame *frame = g_new (HeldFrame, 1);
-  GstBuffer *buffer = gst_buffer_new ();
-
-  frame->client = client;
-  frame->seq = ev->frame.info.seq;
-  frame->refs = (gint) ev->frame.n_mems;
-  for (guint i = 0; i < ev->frame.n_mems; i++) {
-    const struct zcipc_client_mem *m = &ev->frame.mems[i];
-    GstMemory *parent = NULL, *mem;
-
-    if (m->region_flags & ZCIPC_REGION_FLAG_DMABUF)
-      parent = dmabuf_parent (self, m);
-    /* DMABuf stays DMABuf: a share of the region's memory at the frame's
-     * offset; freeing it gives the frame back. */
-    if (parent && (mem = gst_memory_share (parent, (gssize) m->offset,
-                (gssize) m->size))) {
-      gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem),
-          held_frame_quark (), frame, held_frame_unref);
-    } else {
-      /* Read-only: the mapping is PROT_READ, and a writer downstream must
-       * copy (gst_buffer_make_writable) rather than crash. */
-      mem = gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
-          (gpointer) m->data, m->size, 0, m->size, frame, held_frame_unref);
-    }
-    gst_buffer_append_memory (buffer, mem);
-  }
-  return buffer;
-}
-
 /* Gives a buffer the frame's timestamps, flags and metas. `keep_metas`: a
- * buffer of the frame pool, which may keep them for the slot's next frame;
- * `metas_ready`: it kept this frame's already. */
+ * buffer of the consumer pool, which may keep them for the slot's next
+ * frame; `metas_ready`: it kept this frame's already. */
 static gboolean
 stamp_frame (GstZcipcSrc * self, GstBuffer * buffer,
     const struct zcipc_client_event *ev, gboolean keep_metas,
@@ -1462,7 +1346,7 @@ stamp_frame (GstZcipcSrc * self, GstBuffer * buffer,
   } else if (keep_metas && !n_unknown && !n_skipped) {
     /* Not with unknown or skipped metas: kept, they would no longer be
      * counted. */
-    gst_zcipc_frame_pool_keep_metas (self->frame_pool, buffer,
+    gst_zcipc_consumer_pool_keep_metas (self->consumer_pool, buffer,
         ev->frame.meta, ev->frame.meta_size);
   }
   if (n_unknown)
@@ -1480,17 +1364,16 @@ static GstBuffer *
 wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
     const struct zcipc_client_event *ev, gchar ** error)
 {
-  GstBuffer *buffer;
-  gboolean dmabuf = FALSE, metas_ready = FALSE;
+  gboolean metas_ready = FALSE;
+  GstBuffer *buffer = gst_zcipc_consumer_pool_wrap (self->consumer_pool,
+      client, ev, &metas_ready);
 
-  for (guint i = 0; i < ev->frame.n_mems; i++)
-    dmabuf |= (ev->frame.mems[i].region_flags & ZCIPC_REGION_FLAG_DMABUF) != 0;
-  if (dmabuf)
-    buffer = wrap_dmabuf_frame (self, client, ev);
-  else
-    buffer = gst_zcipc_frame_pool_wrap (self->frame_pool, client, ev,
-        &metas_ready);
-  if (!stamp_frame (self, buffer, ev, !dmabuf, metas_ready, error))
+  if (!buffer) {
+    /* The frame is still ours: it goes back with the connection. */
+    *error = g_strdup ("the consumer pool could not wrap it");
+    return NULL;
+  }
+  if (!stamp_frame (self, buffer, ev, TRUE, metas_ready, error))
     gst_clear_buffer (&buffer);
   return buffer;
 }
@@ -1744,8 +1627,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     }
 
     if (ev.type == ZCIPC_CLIENT_REGION_REMOVED) {
-      if (g_hash_table_remove (self->dmabufs, GUINT_TO_POINTER (ev.region.id)))
-        g_atomic_int_add (&self->dmabuf_regions, -1);
+      gst_zcipc_consumer_pool_forget_region (self->consumer_pool, ev.region.id);
       continue;
     }
     if (ev.type == ZCIPC_CLIENT_EVENT) {
