@@ -82,11 +82,13 @@
 #include "gstzcipcsrc.h"
 #include "gstzcipcaddress.h"
 #include "gstzcipcconsumerpool.h"
+#include "gstzcipcframecopier.h"
+#include "gstzcipcschedule.h"
 #include "gstzcipcserial.h"
 #include "zcipc/client.h"
 #include "zcipc/socket.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_zcipc_src_debug);
+GST_DEBUG_CATEGORY (gst_zcipc_src_debug);
 GST_DEBUG_CATEGORY_EXTERN (GST_CAT_PERFORMANCE);
 #define GST_CAT_DEFAULT gst_zcipc_src_debug
 
@@ -103,13 +105,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define DEFAULT_RETIMESTAMP FALSE
 #define DEFAULT_SPIN_TIME 0
 
-/* A copy episode ends after this long without a copy; the next copy warns
- * again. */
-#define COPY_EPISODE_END_US G_USEC_PER_SEC
-/* Smaller copies come from the heap; larger ones (raw video) from a pool of
- * the frame's size, so that copying under pressure does not map and fault
- * in fresh pages for every frame. */
-#define COPY_POOL_MIN_SIZE (64 * 1024)
 /* What a producer may make us map, in frames of the stream's caps beyond
  * the quota asked: a zcipcsink's pool with default settings grows to
  * pool-size 8 + consumer-quota 8 x max-consumers 32 = 264 frames, any of
@@ -172,11 +167,8 @@ struct _GstZcipcSrc
   GstClockTime frame_duration;  /* from the caps' framerate, or buffers */
   guint quota_asked;
 
-  /* Streaming thread: frames copied because downstream kept all granted */
-  gboolean copying;             /* in an episode (warned once) */
-  gint64 last_copy_us;
-  GstBufferPool *copy_pool;     /* buffers of copy_pool_size bytes */
-  gsize copy_pool_size;
+  /* Frames copied because downstream kept all granted */
+  GstZcipcFrameCopier copier;
 
   /* OBJECT LOCK: swapped by the streaming thread, interrupted by unlock() */
   struct zcipc_client *client;
@@ -191,19 +183,7 @@ struct _GstZcipcSrc
   gboolean connected;
   gboolean ever_connected;
   guint64 last_seq;
-  GstZcipcTiming timing;
-  gboolean have_timing;
-  /* A producer that does not pace its frames (sync=false): our clock time
-   * at which its running time 0 is taken to render, set from the first
-   * frame of a connection, which plays at once. */
-  gboolean anchor_pending;
-  gboolean anchored;
-  gint64 anchor_render_time;
-  GstSegment producer_segment;
-  gboolean have_segment;
-  GstClockTime segment_base_time;       /* our base time the segment used */
-  gboolean segment_translated;  /* mapped through CLOCK_MONOTONIC, with: */
-  gint64 segment_clock_offset;  /* our clock minus CLOCK_MONOTONIC then */
+  GstZcipcSchedule schedule;    /* where the producer's frames play */
   gboolean segment_pending;     /* new segment not yet pushed */
   GstSegment out_segment;
 
@@ -218,8 +198,6 @@ struct _GstZcipcSrc
   guint64 metas_unknown;
   guint64 metas_skipped;
   guint64 reconnects;
-  guint64 frames_copied;
-  guint64 bytes_copied;
 
   /* Streaming thread: when we last sent the producer our REPORT. */
   gint64 last_report_us;
@@ -454,10 +432,7 @@ gst_zcipc_src_finalize (GObject * object)
   gst_zcipc_consumer_pool_flush (self->consumer_pool);
   gst_object_unref (self->consumer_pool);
   gst_zcipc_meta_context_free (self->meta_ctx);
-  if (self->copy_pool) {
-    gst_buffer_pool_set_active (self->copy_pool, FALSE);
-    gst_object_unref (self->copy_pool);
-  }
+  gst_zcipc_frame_copier_clear (&self->copier);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -498,9 +473,9 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       gst_zcipc_consumer_pool_reused (self->consumer_pool),
       "quota-asked", G_TYPE_UINT, asked,
       "frames-copied", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->frames_copied),
+      (guint64) g_atomic_pointer_get (&self->copier.frames_copied),
       "bytes-copied", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->bytes_copied),
+      (guint64) g_atomic_pointer_get (&self->copier.bytes_copied),
       "metas-skipped", G_TYPE_UINT64,
       (guint64) g_atomic_pointer_get (&self->metas_skipped), NULL);
 }
@@ -786,11 +761,10 @@ gst_zcipc_src_start (GstBaseSrc * bsrc)
   self->frame_duration = GST_CLOCK_TIME_NONE;
   self->quota_asked = 0;
   GST_OBJECT_UNLOCK (self);
-  self->copying = FALSE;
+  self->copier.copying = FALSE;
   self->connected = FALSE;
   self->ever_connected = FALSE;
-  self->have_timing = FALSE;
-  self->have_segment = FALSE;
+  gst_zcipc_schedule_reset (&self->schedule);
   self->segment_pending = FALSE;
   return TRUE;
 }
@@ -819,8 +793,7 @@ drop_connection (GstZcipcSrc * self)
   gst_zcipc_meta_context_free (self->meta_ctx);
   self->meta_ctx = gst_zcipc_meta_context_new ();
   self->connected = FALSE;
-  self->anchored = FALSE;
-  self->anchor_pending = FALSE;
+  gst_zcipc_schedule_new_connection (&self->schedule);
 }
 
 static gboolean
@@ -1062,126 +1035,20 @@ connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
   return GST_FLOW_ERROR;
 }
 
-/* When our clock reaches the time the producer renders running time 0 of
- * its segment at: the CLOCK_MONOTONIC time it said, on our clock. FALSE when
- * that is unknown: no clock, or a producer too old to say it in
- * CLOCK_MONOTONIC on another clock than ours. */
-static gboolean
-producer_render_time (GstZcipcSrc * self, GstClock * clock,
-    gint64 * render_time)
-{
-  gboolean ours_monotonic = gst_zcipc_clock_is_monotonic (clock);
-
-  self->segment_translated = FALSE;
-  self->segment_clock_offset = 0;
-  if (self->timing.unpaced) {
-    /* Its schedule is no time at which frames are rendered: a consumer
-     * that joined after it started (or while it waited for consumers)
-     * would find every frame in the past. The first frame plays now. */
-    self->anchor_pending = !self->anchored;
-    *render_time = self->anchor_render_time;
-    return self->anchored;
-  }
-  if (self->timing.have_render_monotonic) {
-    /* Exact when both are on CLOCK_MONOTONIC: the offset is 0. */
-    self->segment_clock_offset = ours_monotonic ? 0 :
-        gst_zcipc_clock_monotonic_offset (clock);
-    self->segment_translated = !ours_monotonic;
-    *render_time = self->timing.render_monotonic + self->segment_clock_offset;
-    return TRUE;
-  }
-  if (self->timing.monotonic && ours_monotonic) {
-    *render_time = (gint64) self->timing.render_offset;
-    return TRUE;
-  }
-  return FALSE;
-}
-
-/* Recomputes the segment we push: the producer's, shifted so that running
- * time + our base time is the clock time the producer renders at. */
+/* Pushes the segment the schedule makes (retimestamp: basesrc's own
+ * 0-based one). */
 static void
 update_segment (GstZcipcSrc * self)
 {
   GstSegment seg;
-  GstClock *clock;
-  GstClockTime base_time;
-  gint64 render_time;
 
-  if (!self->have_segment || self->retimestamp_active)
-    return;                     /* retimestamp: basesrc's own 0-based segment */
-  seg = self->producer_segment;
-  base_time = gst_element_get_base_time (GST_ELEMENT_CAST (self));
-  clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
-  self->segment_translated = FALSE;
-
-  if (seg.format == GST_FORMAT_TIME && self->have_timing && clock &&
-      GST_CLOCK_TIME_IS_VALID (base_time) &&
-      producer_render_time (self, clock, &render_time)) {
-    gint64 shift = render_time - (gint64) base_time;
-    if (!gst_segment_offset_running_time (&seg, GST_FORMAT_TIME, shift))
-      GST_WARNING_OBJECT (self, "could not shift the segment by %"
-          GST_STIME_FORMAT, GST_STIME_ARGS (shift));
-    GST_DEBUG_OBJECT (self, "segment shifted by %" GST_STIME_FORMAT
-        " (our clock is CLOCK_MONOTONIC %+" G_GINT64_FORMAT " ns)",
-        GST_STIME_ARGS (shift), self->segment_clock_offset);
-  } else if (seg.format == GST_FORMAT_TIME) {
-    GST_DEBUG_OBJECT (self, "the producer's running times pass unchanged: "
-        "no clock, or no mapping from the producer");
-  }
-  gst_clear_object (&clock);
-  self->segment_base_time = base_time;
+  if (self->retimestamp_active ||
+      !gst_zcipc_schedule_make_segment (&self->schedule,
+          GST_ELEMENT_CAST (self), &seg))
+    return;
   self->out_segment = seg;
   self->segment_pending = TRUE;
   gst_base_src_new_segment (GST_BASE_SRC (self), &seg);
-}
-
-/* A producer that does not pace its frames: this first frame of the
- * connection is taken to render now, and the ones after it at their
- * distance in running time from it. */
-static void
-anchor_unpaced_stream (GstZcipcSrc * self, const struct zcipc_wire_frame *info)
-{
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
-  GstClockTime ts = GST_CLOCK_TIME_IS_VALID (info->pts) ? info->pts :
-      info->dts, running;
-
-  if (!clock)
-    return;
-  running = gst_segment_to_running_time (&self->producer_segment,
-      GST_FORMAT_TIME, ts);
-  if (GST_CLOCK_TIME_IS_VALID (running)) {
-    self->anchor_render_time = (gint64) gst_clock_get_time (clock) -
-        (gint64) running;
-    self->anchored = TRUE;
-    self->anchor_pending = FALSE;
-    GST_DEBUG_OBJECT (self, "unpaced producer: running time %"
-        GST_TIME_FORMAT " plays now", GST_TIME_ARGS (running));
-    update_segment (self);
-  }
-  gst_object_unref (clock);
-}
-
-/* Whether the segment we push no longer maps the producer's render times
- * onto our clock: our base time changed (paused and resumed), or our clock
- * drifted against CLOCK_MONOTONIC (an audio or network clock) past the
- * tolerance. */
-static gboolean
-segment_out_of_date (GstZcipcSrc * self)
-{
-  GstClock *clock;
-  gint64 drift;
-
-  if (!self->have_segment)
-    return FALSE;
-  if (self->segment_base_time !=
-      gst_element_get_base_time (GST_ELEMENT_CAST (self)))
-    return TRUE;
-  if (!self->segment_translated ||
-      !(clock = gst_element_get_clock (GST_ELEMENT_CAST (self))))
-    return FALSE;
-  drift = gst_zcipc_clock_monotonic_offset (clock) - self->segment_clock_offset;
-  gst_object_unref (clock);
-  return ABS (drift) >= GST_ZCIPC_TIMING_TOLERANCE;
 }
 
 /* Serialized events after the segment must not overtake it. */
@@ -1250,11 +1117,11 @@ handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
 
   if (ev->event.kind == GST_ZCIPC_EVENT_TIMING) {
     if (!gst_zcipc_timing_deserialize (ev->event.payload, ev->event.size,
-            &self->timing)) {
+            &self->schedule.timing)) {
       GST_WARNING_OBJECT (self, "malformed timing from the producer");
       return GST_FLOW_OK;
     }
-    self->have_timing = TRUE;
+    self->schedule.have_timing = TRUE;
     update_segment (self);
     return GST_FLOW_OK;
   }
@@ -1303,8 +1170,8 @@ handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
       const GstSegment *seg;
 
       gst_event_parse_segment (event, &seg);
-      self->producer_segment = *seg;
-      self->have_segment = TRUE;
+      self->schedule.producer_segment = *seg;
+      self->schedule.have_segment = TRUE;
       gst_event_unref (event);
       update_segment (self);
       return GST_FLOW_OK;
@@ -1392,148 +1259,39 @@ wrap_memoryless_frame (GstZcipcSrc * self, const struct zcipc_client_event *ev,
   return buffer;
 }
 
-/* A private buffer of `size` bytes for a copy of a frame of one memory. */
-static GstBuffer *
-new_copy_buffer (GstZcipcSrc * self, gsize size)
-{
-  GstBuffer *buffer = NULL;
-
-  if (size < COPY_POOL_MIN_SIZE)
-    return gst_buffer_new_allocate (NULL, size, NULL);
-  if (!self->copy_pool || self->copy_pool_size != size) {
-    GstBufferPool *pool = gst_buffer_pool_new ();
-    GstStructure *config = gst_buffer_pool_get_config (pool);
-
-    gst_buffer_pool_config_set_params (config, NULL, (guint) size, 0, 0);
-    if (!gst_buffer_pool_set_config (pool, config) ||
-        !gst_buffer_pool_set_active (pool, TRUE)) {
-      gst_object_unref (pool);
-      return gst_buffer_new_allocate (NULL, size, NULL);
-    }
-    /* Buffers still out keep the old pool until they come back. */
-    if (self->copy_pool) {
-      gst_buffer_pool_set_active (self->copy_pool, FALSE);
-      gst_object_unref (self->copy_pool);
-    }
-    self->copy_pool = pool;
-    self->copy_pool_size = size;
-  }
-  if (gst_buffer_pool_acquire_buffer (self->copy_pool, &buffer, NULL) !=
-      GST_FLOW_OK)
-    return gst_buffer_new_allocate (NULL, size, NULL);
-  return buffer;
-}
-
 /* Downstream keeps every frame it was granted but the one in flight: this
  * one is copied into private memory and its slot given back at once, so
- * the producer can send the next and the stream goes on. Memory by memory,
- * so the copy has the frame's layout (what its video meta counts). NULL if
- * no memory could be had. */
+ * the producer can send the next and the stream goes on. NULL if no memory
+ * could be had (the frame is still held) or its metas broke a rule. */
 static GstBuffer *
 copy_frame (GstZcipcSrc * self, struct zcipc_client *client,
     const struct zcipc_client_event *ev, gsize * size, gchar ** error)
 {
-  GstBuffer *buffer;
-  gsize total = 0;
+  GstBuffer *buffer = gst_zcipc_frame_copier_copy (&self->copier, ev, size);
 
-  for (guint i = 0; i < ev->frame.n_mems; i++)
-    total += ev->frame.mems[i].size;
-  buffer = ev->frame.n_mems == 1 ? new_copy_buffer (self, total) :
-      gst_buffer_new ();
   if (!buffer)
     return NULL;
-  for (guint i = 0; i < ev->frame.n_mems; i++) {
-    const struct zcipc_client_mem *m = &ev->frame.mems[i];
-    GstMemory *mem = ev->frame.n_mems == 1 ?
-        gst_buffer_peek_memory (buffer, 0) :
-        gst_allocator_alloc (NULL, m->size, NULL);
-    GstMapInfo map;
-
-    if (!mem || !gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-      if (mem && ev->frame.n_mems != 1)
-        gst_memory_unref (mem);
-      gst_buffer_unref (buffer);
-      return NULL;
-    }
-    memcpy (map.data, m->data, m->size);
-    gst_memory_unmap (mem, &map);
-    if (ev->frame.n_mems != 1)
-      gst_buffer_append_memory (buffer, mem);
-  }
   zcipc_client_release (client, ev->frame.info.seq);
   if (!stamp_frame (self, buffer, ev, FALSE, FALSE, error))
     gst_clear_buffer (&buffer);
-  *size = total;
   return buffer;
 }
 
-/* Counts a copy, and says once per episode that downstream keeps more
- * than the producer lends, and what to raise. */
+/* Counts a copy, and says once per episode what to raise. */
 static void
 note_copy (GstZcipcSrc * self, struct zcipc_client *client,
     const struct zcipc_client_event *ev, gsize size, guint held)
 {
-  guint quota = zcipc_client_quota (client), asked, max_held;
+  GstZcipcCopyContext context = {
+    .path = self->path,.quota = zcipc_client_quota (client),.held = held,
+  };
 
-  g_atomic_pointer_add (&self->frames_copied, 1);
-  g_atomic_pointer_add (&self->bytes_copied, size);
-  GST_CAT_LOG_OBJECT (GST_CAT_PERFORMANCE, self, "copied frame %"
-      G_GUINT64_FORMAT " (%" G_GSIZE_FORMAT " bytes): downstream keeps %u "
-      "of the %u frames granted", ev->frame.info.seq, size, held - 1, quota);
-  self->last_copy_us = g_get_monotonic_time ();
-  if (self->copying)
-    return;
-  self->copying = TRUE;
   GST_OBJECT_LOCK (self);
-  asked = self->quota_asked;
-  max_held = self->max_held;
+  context.asked = self->quota_asked;
+  context.max_held = self->max_held;
   GST_OBJECT_UNLOCK (self);
-  if (quota < asked) {
-    GST_ELEMENT_WARNING (self, RESOURCE, BUSY,
-        ("Downstream of zcipcsrc keeps %u frames, all the producer on '%s' "
-            "lends it (its consumer-quota; %u were asked for): further "
-            "frames are copied while it does (stats: frames-copied). Raise "
-            "zcipcsink's consumer-quota to %u to keep them zero-copy",
-            quota - 1, self->path, asked, asked),
-        ("frame %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT " bytes copied; "
-            "%u frames held", ev->frame.info.seq, size, held - 1));
-  } else {
-    GST_ELEMENT_WARNING (self, RESOURCE, BUSY,
-        ("Downstream of zcipcsrc keeps %u frames, more than it says it "
-            "keeps (max-held %u, plus what its allocation query and latency "
-            "report): further frames are copied while it does (stats: "
-            "frames-copied). Raise zcipcsrc's max-held (and zcipcsink's "
-            "consumer-quota if that caps it) to keep them zero-copy",
-            quota - 1, max_held),
-        ("frame %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT " bytes copied; "
-            "%u frames granted", ev->frame.info.seq, size, quota));
-  }
-}
-
-/* The running time now becomes the PTS; the producer's PTS is kept. */
-static void
-retimestamp (GstZcipcSrc * self, GstBuffer * buffer)
-{
-  static GstCaps *reference = NULL;
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
-  GstClockTime now = GST_CLOCK_TIME_NONE;
-
-  if (g_once_init_enter (&reference)) {
-    GstCaps *caps = gst_caps_new_empty_simple ("timestamp/x-zcipc-pts");
-    GST_MINI_OBJECT_FLAG_SET (caps, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
-    g_once_init_leave (&reference, caps);
-  }
-  if (GST_BUFFER_PTS_IS_VALID (buffer))
-    gst_buffer_add_reference_timestamp_meta (buffer, reference,
-        GST_BUFFER_PTS (buffer), GST_BUFFER_DURATION (buffer));
-  if (clock) {
-    GstClockTime base = gst_element_get_base_time (GST_ELEMENT_CAST (self));
-    now = gst_clock_get_time (clock);
-    now = now > base ? now - base : 0;
-    gst_object_unref (clock);
-  }
-  GST_BUFFER_PTS (buffer) = now;
-  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+  gst_zcipc_frame_copier_note (&self->copier, GST_ELEMENT_CAST (self), ev,
+      size, &context);
 }
 
 /* Once a second, tells the producer what only we know, for its stats
@@ -1556,7 +1314,8 @@ report_to_producer (GstZcipcSrc * self, struct zcipc_client *client,
   lag_ns = (gint64) ts.tv_sec * GST_SECOND + ts.tv_nsec -
       (gint64) info->send_time;
   zcipc_client_send_report (client,
-      (guint64) g_atomic_pointer_get (&self->frames_copied), MAX (lag_ns, 0));
+      (guint64) g_atomic_pointer_get (&self->copier.frames_copied), MAX (lag_ns,
+          0));
 }
 
 static GstFlowReturn
@@ -1639,9 +1398,10 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
 
     /* A frame. Keep the segment in step with our base time, which changes
      * when our pipeline is paused and resumed, and with our clock. */
-    if (self->anchor_pending)
-      anchor_unpaced_stream (self, &ev.frame.info);
-    if (segment_out_of_date (self))
+    if (gst_zcipc_schedule_anchor (&self->schedule, GST_ELEMENT_CAST (self),
+            &ev.frame.info) ||
+        gst_zcipc_schedule_out_of_date (&self->schedule,
+            GST_ELEMENT_CAST (self)))
       update_segment (self);
     self->segment_pending = FALSE;      /* basesrc pushes it before this buffer */
 
@@ -1673,9 +1433,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
         note_copy (self, client, &ev, size, held);
     } else {
       *buffer = wrap_frame (self, client, &ev, &error);
-      if (self->copying &&
-          g_get_monotonic_time () - self->last_copy_us > COPY_EPISODE_END_US) {
-        self->copying = FALSE;
+      if (gst_zcipc_frame_copier_episode_ended (&self->copier)) {
         GST_INFO_OBJECT (self, "downstream keeps fewer frames again: no more "
             "copies");
       }
@@ -1692,7 +1450,7 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
       return ret;
     }
     if (self->retimestamp_active)
-      retimestamp (self, *buffer);
+      gst_zcipc_schedule_retimestamp (GST_ELEMENT_CAST (self), *buffer);
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " %" GST_PTR_FORMAT,
         ev.frame.info.seq, *buffer);
     report_to_producer (self, client, &ev.frame.info);
