@@ -81,6 +81,7 @@
 
 #include "gstzcipcsrc.h"
 #include "gstzcipcaddress.h"
+#include "gstzcipcconnection.h"
 #include "gstzcipcconsumerpool.h"
 #include "gstzcipcframecopier.h"
 #include "gstzcipcschedule.h"
@@ -115,11 +116,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define POPULATE_SLACK_FRAMES 16
 #define MAP_FLOOR (256 * 1024 * 1024)
 #define POPULATE_FLOOR (64 * 1024 * 1024)
-/* Reconnecting after a lost connection waits this long first, doubling
- * per connection that ends sooner than RECONNECT_BACKOFF_MAX_MS, up to it:
- * a producer that accepts and cuts us off at once sees us once per 2 s. */
-#define RECONNECT_BACKOFF_FIRST_MS 20
-#define RECONNECT_BACKOFF_MAX_MS 2000
 
 enum
 {
@@ -170,18 +166,14 @@ struct _GstZcipcSrc
   /* Frames copied because downstream kept all granted */
   GstZcipcFrameCopier copier;
 
-  /* OBJECT LOCK: swapped by the streaming thread, interrupted by unlock() */
-  struct zcipc_client *client;
-  guint64 sleeps_before;        /* sleeps of earlier connections' clients */
-  gboolean flushing;
-  GstCaps *caps;                /* the producer's current caps */
+  /* OBJECT LOCK: the producer's current caps */
+  GstCaps *caps;
+
+  /* The connection to the producer (its own lock) */
+  GstZcipcConnection conn;
 
   /* Streaming thread only */
   GstZcipcMetaContext *meta_ctx;        /* this connection's metas */
-  guint reconnect_backoff_ms;   /* before the next reconnect's first try */
-  gint64 connected_at_us;       /* when this connection came up */
-  gboolean connected;
-  gboolean ever_connected;
   guint64 last_seq;
   GstZcipcSchedule schedule;    /* where the producer's frames play */
   gboolean segment_pending;     /* new segment not yet pushed */
@@ -413,7 +405,7 @@ gst_zcipc_src_init (GstZcipcSrc * self)
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
   self->consumer_pool = gst_zcipc_consumer_pool_new ();
   self->meta_ctx = gst_zcipc_meta_context_new ();
-  self->reconnect_backoff_ms = RECONNECT_BACKOFF_FIRST_MS;
+  gst_zcipc_connection_init (&self->conn);
   self->downstream_latency = GST_CLOCK_TIME_NONE;
   self->frame_duration = GST_CLOCK_TIME_NONE;
 }
@@ -433,27 +425,20 @@ gst_zcipc_src_finalize (GObject * object)
   gst_object_unref (self->consumer_pool);
   gst_zcipc_meta_context_free (self->meta_ctx);
   gst_zcipc_frame_copier_clear (&self->copier);
+  gst_zcipc_connection_clear (&self->conn);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
 static GstStructure *
 gst_zcipc_src_create_stats (GstZcipcSrc * self)
 {
-  guint quota = 0, id = 0, regions = 0, asked;
-  gboolean channel = FALSE;
-  guint64 sleeps;
+  GstZcipcConnectionStats now;
+  guint asked;
 
   GST_OBJECT_LOCK (self);
   asked = self->quota_asked;
-  sleeps = self->sleeps_before;
-  if (self->client) {
-    sleeps += zcipc_client_sleeps (self->client);
-    quota = zcipc_client_quota (self->client);
-    id = zcipc_client_consumer_id (self->client);
-    regions = zcipc_client_n_regions (self->client);
-    channel = zcipc_client_has_channel (self->client);
-  }
   GST_OBJECT_UNLOCK (self);
+  gst_zcipc_connection_get_stats (&self->conn, &now);
 
   return gst_structure_new ("application/x-zcipcsrc-stats",
       "frames-received", G_TYPE_UINT64,
@@ -464,11 +449,13 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       (guint64) g_atomic_pointer_get (&self->reconnects),
       "metas-unknown", G_TYPE_UINT64,
       (guint64) g_atomic_pointer_get (&self->metas_unknown),
-      "quota", G_TYPE_UINT, quota,
-      "consumer-id", G_TYPE_UINT, id, "regions", G_TYPE_UINT, regions,
+      "quota", G_TYPE_UINT, now.quota,
+      "consumer-id", G_TYPE_UINT, now.consumer_id,
+      "regions", G_TYPE_UINT, now.regions,
       "dmabuf-regions", G_TYPE_UINT,
       gst_zcipc_consumer_pool_n_dmabuf_regions (self->consumer_pool),
-      "sleeps", G_TYPE_UINT64, sleeps, "channel", G_TYPE_BOOLEAN, channel,
+      "sleeps", G_TYPE_UINT64, now.sleeps,
+      "channel", G_TYPE_BOOLEAN, now.channel,
       "buffers-reused", G_TYPE_UINT64,
       gst_zcipc_consumer_pool_reused (self->consumer_pool),
       "quota-asked", G_TYPE_UINT, asked,
@@ -510,8 +497,7 @@ gst_zcipc_src_set_property (GObject * object, guint prop_id,
       break;
     case PROP_SPIN_TIME:
       self->spin_time = g_value_get_uint (value);
-      if (self->client)
-        zcipc_client_set_spin (self->client, self->spin_time);
+      gst_zcipc_connection_set_spin (&self->conn, self->spin_time);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -637,15 +623,15 @@ update_quota_request (GstZcipcSrc * self)
   struct zcipc_client *client = NULL;
   guint wanted;
 
+  gboolean more;
+
   GST_OBJECT_LOCK (self);
   wanted = wanted_quota_locked (self);
-  if (wanted > self->quota_asked) {
+  more = wanted > self->quota_asked;
+  if (more)
     self->quota_asked = wanted;
-    if (self->client)
-      client = zcipc_client_ref (self->client);
-  }
   GST_OBJECT_UNLOCK (self);
-  if (!client)
+  if (!more || !(client = gst_zcipc_connection_ref_client (&self->conn)))
     return;
   GST_INFO_OBJECT (self, "downstream keeps more: asking the producer for "
       "%u frames", wanted);
@@ -762,8 +748,7 @@ gst_zcipc_src_start (GstBaseSrc * bsrc)
   self->quota_asked = 0;
   GST_OBJECT_UNLOCK (self);
   self->copier.copying = FALSE;
-  self->connected = FALSE;
-  self->ever_connected = FALSE;
+  gst_zcipc_connection_reset (&self->conn);
   gst_zcipc_schedule_reset (&self->schedule);
   self->segment_pending = FALSE;
   return TRUE;
@@ -772,27 +757,13 @@ gst_zcipc_src_start (GstBaseSrc * bsrc)
 static void
 drop_connection (GstZcipcSrc * self)
 {
-  struct zcipc_client *client;
-
-  GST_OBJECT_LOCK (self);
-  client = self->client;
-  self->client = NULL;
-  if (client)
-    self->sleeps_before += zcipc_client_sleeps (client);
-  GST_OBJECT_UNLOCK (self);
-  if (client) {
-    /* Frames still held downstream keep the client (and their regions)
-     * alive; the socket closes now. */
-    zcipc_client_disconnect (client);
-    zcipc_client_unref (client);
-  }
+  gst_zcipc_connection_close (&self->conn);
   /* Frames still held keep their region's memory (a share holds its
    * parent): a DMABuf one is unmapped and closed with the last of them. */
   gst_zcipc_consumer_pool_flush (self->consumer_pool);
   /* Custom meta names count per connection. */
   gst_zcipc_meta_context_free (self->meta_ctx);
   self->meta_ctx = gst_zcipc_meta_context_new ();
-  self->connected = FALSE;
   gst_zcipc_schedule_new_connection (&self->schedule);
 }
 
@@ -815,11 +786,7 @@ gst_zcipc_src_unlock (GstBaseSrc * bsrc)
 {
   GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
 
-  GST_OBJECT_LOCK (self);
-  self->flushing = TRUE;
-  if (self->client)
-    zcipc_client_set_interrupted (self->client, TRUE);
-  GST_OBJECT_UNLOCK (self);
+  gst_zcipc_connection_set_flushing (&self->conn, TRUE);
   return TRUE;
 }
 
@@ -828,11 +795,7 @@ gst_zcipc_src_unlock_stop (GstBaseSrc * bsrc)
 {
   GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
 
-  GST_OBJECT_LOCK (self);
-  self->flushing = FALSE;
-  if (self->client)
-    zcipc_client_set_interrupted (self->client, FALSE);
-  GST_OBJECT_UNLOCK (self);
+  gst_zcipc_connection_set_flushing (&self->conn, FALSE);
   return TRUE;
 }
 
@@ -886,153 +849,26 @@ gst_zcipc_src_query (GstBaseSrc * bsrc, GstQuery * query)
 
 /* ------------------------------------------------------------- streaming */
 
-/* Waiting is told at INFO level: soon after the first miss, then every
- * few seconds (not per retry). */
-#define WAIT_FIRST_REPORT_MS 1000
-#define WAIT_REPORT_MS 5000
-
-/* Connects, waiting for a producer up to `timeout_ms` (0: forever) in
- * slices, so that a long wait is reported while it lasts. */
-static int
-wait_for_producer (GstZcipcSrc * self, struct zcipc_client *client,
-    const gchar * path, guint timeout_ms)
-{
-  gint64 start = g_get_monotonic_time ();
-  guint slice_ms = WAIT_FIRST_REPORT_MS;
-  int res;
-
-  for (;;) {
-    guint64 waited_ms = (g_get_monotonic_time () - start) / 1000;
-    guint this_ms = slice_ms;
-
-    if (timeout_ms > 0) {
-      if (waited_ms >= timeout_ms)
-        return -ETIMEDOUT;
-      this_ms = MIN (this_ms, timeout_ms - waited_ms);
-    }
-    res = zcipc_client_connect (client, (int) MIN (this_ms, (guint) G_MAXINT));
-    if (res != -ETIMEDOUT)
-      return res;
-    waited_ms = (g_get_monotonic_time () - start) / 1000;
-    if (timeout_ms > 0 && waited_ms >= timeout_ms)
-      return res;
-    GST_INFO_OBJECT (self, "still waiting for a producer on '%s' (%"
-        G_GUINT64_FORMAT " s so far%s): %s%s", path, (waited_ms + 500) / 1000,
-        timeout_ms ? ", timeout set" : "", zcipc_client_reason (client),
-        path[0] == '@' ? " (abstract sockets are per network namespace)" : "");
-    slice_ms = WAIT_REPORT_MS;
-  }
-}
-
+/* Connects to the producer, asking for the quota downstream needs. */
 static GstFlowReturn
-connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
+connect_to_producer (GstZcipcSrc * self)
 {
-  struct zcipc_client *client;
-  gchar *path, *reason;
-  guint max_held, timeout;
-  int res;
+  GstZcipcConnectTarget target = {
+    .path = self->path,.stream_name = self->path_stream_name,
+    .dir_missing = self->path_dir_missing,
+  };
+  GstFlowReturn ret;
 
-  path = g_strdup (self->path);
   GST_OBJECT_LOCK (self);
-  max_held = wanted_quota_locked (self);
-  self->quota_asked = MAX (self->quota_asked, max_held);
-  max_held = self->quota_asked;
-  timeout = self->timeout;
+  self->quota_asked = MAX (self->quota_asked, wanted_quota_locked (self));
+  target.max_held = self->quota_asked;
+  target.timeout_ms = self->timeout;
   GST_OBJECT_UNLOCK (self);
-
-  res = zcipc_client_new (path, max_held, &client);
-  if (res < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not set up a connection to '%s'", path),
-        ("zcipc_client_new: %s", g_strerror (-res)));
-    g_free (path);
-    return GST_FLOW_ERROR;
-  }
-  /* To drop our DMABuf memory of a region when the producer removes it. */
-  zcipc_client_report_region_removals (client, true);
-  /* ZCIPC_CHANNEL=0 keeps this consumer on the socket path (no shared
-   * channel): the benchmark's switch for comparing the two, which lib/
-   * takes through its API rather than from the environment. */
-  if (g_strcmp0 (g_getenv ("ZCIPC_CHANNEL"), "0") == 0)
-    zcipc_client_set_channel (client, false);
-  /* A producer that went away may take its directory with it (systemd's
-   * RuntimeDirectory) and bring it back: reconnect waits for that too. At
-   * start, a path no producer can use is a mistake to say at once, but a
-   * stream directory not made yet is where the producer will be. */
-  zcipc_client_set_wait_any_path (client, after_loss || self->path_dir_missing);
-  if (after_loss) {
-    zcipc_client_set_retry_delay (client, self->reconnect_backoff_ms);
-    self->reconnect_backoff_ms = MIN (self->reconnect_backoff_ms * 2,
-        RECONNECT_BACKOFF_MAX_MS);
-  }
-  GST_OBJECT_LOCK (self);
-  zcipc_client_set_spin (client, self->spin_time);
-  self->client = client;
-  if (self->flushing)
-    zcipc_client_set_interrupted (client, TRUE);
-  GST_OBJECT_UNLOCK (self);
-
-  GST_INFO_OBJECT (self, "connecting to '%s'", path);
-  res = wait_for_producer (self, client, path, after_loss ? 0 : timeout);
-  /* The directory may have been made after start() checked it (or while
-   * the producer was away): by someone else, it may hold their socket. */
-  if (res == 0 && self->path_stream_name &&
-      !gst_zcipc_address_check_dir (GST_ELEMENT_CAST (self),
-          self->path_stream_name)) {
-    drop_connection (self);
-    g_free (path);
-    return GST_FLOW_ERROR;
-  }
-  if (res == 0) {
-    GST_INFO_OBJECT (self, "connected to '%s' as consumer %u, quota %u",
-        path, zcipc_client_consumer_id (client), zcipc_client_quota (client));
-    self->connected = TRUE;
-    self->ever_connected = TRUE;
-    self->connected_at_us = g_get_monotonic_time ();
+  ret = gst_zcipc_connection_connect (&self->conn, GST_ELEMENT_CAST (self),
+      &target);
+  if (ret == GST_FLOW_OK)
     self->last_seq = 0;
-    g_free (path);
-    gst_element_post_message (GST_ELEMENT_CAST (self),
-        gst_message_new_element (GST_OBJECT_CAST (self),
-            gst_structure_new ("zcipc-connected", "socket-path",
-                G_TYPE_STRING, self->path, "stream-name", G_TYPE_STRING,
-                self->path_stream_name, "consumer-id", G_TYPE_UINT,
-                zcipc_client_consumer_id (client), "quota", G_TYPE_UINT,
-                zcipc_client_quota (client), NULL)));
-    return GST_FLOW_OK;
-  }
-
-  reason = g_strdup (zcipc_client_reason (client));
-  drop_connection (self);       /* frees the client */
-  if (res == -ECANCELED) {
-    g_free (reason);
-    g_free (path);
-    return GST_FLOW_FLUSHING;
-  }
-  if (res == -ETIMEDOUT && !after_loss) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("No zcipcsink is publishing on '%s' (waited %u ms). Start the "
-            "producer, check the path, or set timeout=0 to wait forever%s",
-            path, timeout, path[0] == '@' ? ". Abstract sockets (@name) are "
-            "per network namespace: a producer in another container or "
-            "`ip netns` is not visible here" : ""),
-        ("zcipc_client_connect: %s: %s", g_strerror (-res), reason));
-  } else if (res == -ENOTDIR && !after_loss) {
-    /* Nothing can appear there, but it is still "no producer on that
-     * path", the mistake of a wrong path. */
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("No zcipcsink is publishing on '%s': %s", path, reason),
-        ("zcipc_client_connect: %s", g_strerror (-res)));
-  } else {
-    /* Something else is in the way, no permission, refused (allow-list,
-     * too many consumers, protocol version), or a producer that broke the
-     * handshake: the reason says which. */
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not receive from '%s': %s", path, reason),
-        ("zcipc_client_connect: %s", g_strerror (-res)));
-  }
-  g_free (reason);
-  g_free (path);
-  return GST_FLOW_ERROR;
+  return ret;
 }
 
 /* Pushes the segment the schedule makes (retimestamp: basesrc's own
@@ -1079,7 +915,7 @@ limit_mappings (GstZcipcSrc * self, GstCaps * caps)
   GST_OBJECT_UNLOCK (self);
   map = MAX (MAP_FLOOR, frame * (frames + MAP_SLACK_FRAMES));
   populate = MAX (POPULATE_FLOOR, frame * (frames + POPULATE_SLACK_FRAMES));
-  zcipc_client_set_map_limits (self->client, map, populate);
+  zcipc_client_set_map_limits (self->conn.client, map, populate);
   GST_DEBUG_OBJECT (self, "frames of %" G_GUINT64_FORMAT " bytes: mapping at "
       "most %" G_GUINT64_FORMAT " bytes, populating %" G_GUINT64_FORMAT, frame,
       map, populate);
@@ -1332,57 +1168,26 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     guint held;
     int res;
 
-    if (!self->connected) {
-      ret = connect_to_producer (self, self->ever_connected);
+    if (!self->conn.connected) {
+      ret = connect_to_producer (self);
       if (ret != GST_FLOW_OK)
         return ret;
     }
-    client = self->client;
+    client = self->conn.client;
     res = zcipc_client_next (client, &ev, -1);
     if (res == -ECANCELED)
       return GST_FLOW_FLUSHING;
-    if (res == -EPIPE || res == -ECONNABORTED) {
-      /* Gone, or cut off by the producer (which says why). */
-      gchar *what = res == -EPIPE ? g_strdup ("went away") :
-          g_strdup (zcipc_client_reason (client));
+    if (res < 0) {
       GST_OBJECT_LOCK (self);
       reconnect = self->reconnect;
       GST_OBJECT_UNLOCK (self);
-      /* A connection that lasted starts the backoff afresh; each one cut
-       * short waits twice as long as the last (connect_to_producer). */
-      if (g_get_monotonic_time () - self->connected_at_us >
-          RECONNECT_BACKOFF_MAX_MS * 1000)
-        self->reconnect_backoff_ms = RECONNECT_BACKOFF_FIRST_MS;
+      reconnect = gst_zcipc_connection_read_failed (&self->conn,
+          GST_ELEMENT_CAST (self), self->path, res, reconnect);
       drop_connection (self);
-      if (!reconnect) {
-        GST_ELEMENT_ERROR (self, RESOURCE, READ,
-            ("The producer on '%s': %s", self->path, what),
-            ("zcipc_client_next: %s; reconnect=false", g_strerror (-res)));
-        g_free (what);
+      if (!reconnect)
         return GST_FLOW_ERROR;
-      }
-      GST_ELEMENT_WARNING (self, RESOURCE, READ,
-          ("The producer on '%s': %s; waiting to connect again",
-              self->path, what), ("zcipc_client_next: %s", g_strerror (-res)));
-      g_free (what);
       g_atomic_pointer_add (&self->reconnects, 1);
       continue;
-    }
-    if (res == -EMFILE || res == -ENFILE) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Receiving from '%s': %s", self->path,
-              zcipc_client_reason (client)),
-          ("zcipc_client_next: %s", g_strerror (-res)));
-      drop_connection (self);
-      return GST_FLOW_ERROR;
-    }
-    if (res < 0) {
-      GST_ELEMENT_ERROR (self, STREAM, DECODE,
-          ("The producer on '%s' broke the protocol: %s", self->path,
-              zcipc_client_reason (client)),
-          ("zcipc_client_next: %s", g_strerror (-res)));
-      drop_connection (self);
-      return GST_FLOW_ERROR;
     }
 
     if (ev.type == ZCIPC_CLIENT_REGION_REMOVED) {
