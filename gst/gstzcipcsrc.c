@@ -84,6 +84,7 @@
 #include "gstzcipcconnection.h"
 #include "gstzcipcconsumerpool.h"
 #include "gstzcipcframecopier.h"
+#include "gstzcipcquota.h"
 #include "gstzcipcschedule.h"
 #include "gstzcipcserial.h"
 #include "zcipc/client.h"
@@ -105,17 +106,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define DEFAULT_RECONNECT TRUE
 #define DEFAULT_RETIMESTAMP FALSE
 #define DEFAULT_SPIN_TIME 0
-
-/* What a producer may make us map, in frames of the stream's caps beyond
- * the quota asked: a zcipcsink's pool with default settings grows to
- * pool-size 8 + consumer-quota 8 x max-consumers 32 = 264 frames, any of
- * which may come to us. Populated up front: 16 frames beyond the quota.
- * Never less than the floors (metas, non-raw caps, a first region before
- * the caps: ZCIPC_WIRE_MAX_META_SIZE is 64 MiB). */
-#define MAP_SLACK_FRAMES 264
-#define POPULATE_SLACK_FRAMES 16
-#define MAP_FLOOR (256 * 1024 * 1024)
-#define POPULATE_FLOOR (64 * 1024 * 1024)
 
 enum
 {
@@ -141,7 +131,6 @@ struct _GstZcipcSrc
   gchar *socket_path;
   gchar *stream_name;
   guint timeout;
-  guint max_held;
   gboolean reconnect;
   gboolean retimestamp;
   guint spin_time;
@@ -157,11 +146,8 @@ struct _GstZcipcSrc
    * to make it, as for a socket not there yet. */
   gboolean path_dir_missing;
 
-  /* OBJECT LOCK: what downstream says it keeps, for the quota we ask */
-  guint downstream_min_buffers; /* the ALLOCATION query's pool minimums */
-  GstClockTime downstream_latency;      /* the last LATENCY event */
-  GstClockTime frame_duration;  /* from the caps' framerate, or buffers */
-  guint quota_asked;
+  /* The quota we ask, max-held included (its own lock) */
+  GstZcipcQuota quota;
 
   /* Frames copied because downstream kept all granted */
   GstZcipcFrameCopier copier;
@@ -397,7 +383,7 @@ gst_zcipc_src_init (GstZcipcSrc * self)
   self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
   self->stream_name = g_strdup (DEFAULT_STREAM_NAME);
   self->timeout = DEFAULT_TIMEOUT;
-  self->max_held = DEFAULT_MAX_HELD;
+  gst_zcipc_quota_init (&self->quota, DEFAULT_MAX_HELD);
   self->reconnect = DEFAULT_RECONNECT;
   self->retimestamp = DEFAULT_RETIMESTAMP;
   self->spin_time = DEFAULT_SPIN_TIME;
@@ -406,8 +392,6 @@ gst_zcipc_src_init (GstZcipcSrc * self)
   self->consumer_pool = gst_zcipc_consumer_pool_new ();
   self->meta_ctx = gst_zcipc_meta_context_new ();
   gst_zcipc_connection_init (&self->conn);
-  self->downstream_latency = GST_CLOCK_TIME_NONE;
-  self->frame_duration = GST_CLOCK_TIME_NONE;
 }
 
 static void
@@ -426,6 +410,7 @@ gst_zcipc_src_finalize (GObject * object)
   gst_zcipc_meta_context_free (self->meta_ctx);
   gst_zcipc_frame_copier_clear (&self->copier);
   gst_zcipc_connection_clear (&self->conn);
+  gst_zcipc_quota_clear (&self->quota);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -433,11 +418,8 @@ static GstStructure *
 gst_zcipc_src_create_stats (GstZcipcSrc * self)
 {
   GstZcipcConnectionStats now;
-  guint asked;
+  guint asked = gst_zcipc_quota_get_asked (&self->quota);
 
-  GST_OBJECT_LOCK (self);
-  asked = self->quota_asked;
-  GST_OBJECT_UNLOCK (self);
   gst_zcipc_connection_get_stats (&self->conn, &now);
 
   return gst_structure_new ("application/x-zcipcsrc-stats",
@@ -487,7 +469,7 @@ gst_zcipc_src_set_property (GObject * object, guint prop_id,
       self->timeout = g_value_get_uint (value);
       break;
     case PROP_MAX_HELD:
-      self->max_held = g_value_get_uint (value);
+      gst_zcipc_quota_set_max_held (&self->quota, g_value_get_uint (value));
       break;
     case PROP_RECONNECT:
       self->reconnect = g_value_get_boolean (value);
@@ -528,7 +510,7 @@ gst_zcipc_src_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_uint (value, self->timeout);
       break;
     case PROP_MAX_HELD:
-      g_value_set_uint (value, self->max_held);
+      g_value_set_uint (value, gst_zcipc_quota_get_max_held (&self->quota));
       break;
     case PROP_RECONNECT:
       g_value_set_boolean (value, self->reconnect);
@@ -597,98 +579,20 @@ gst_zcipc_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
 
 /* ---------------------------------------------------------------- quota */
 
-/* OBJECT LOCK held. The frames to ask the producer for: max-held, what
- * downstream says it keeps, and one for the frame on its way to us (the
- * producer sends only while we hold less than our quota). */
-static guint
-wanted_quota_locked (GstZcipcSrc * self)
-{
-  guint64 frames = (guint64) self->max_held + self->downstream_min_buffers + 1;
-
-  /* Frames sitting downstream for its latency; durations are rounded
-   * (33333333 ns at 30 fps), so a latency of exactly N frames is N. */
-  if (GST_CLOCK_TIME_IS_VALID (self->downstream_latency) &&
-      GST_CLOCK_TIME_IS_VALID (self->frame_duration) &&
-      self->downstream_latency > self->frame_duration / 100)
-    frames += gst_util_uint64_scale_ceil (self->downstream_latency -
-        self->frame_duration / 100, 1, self->frame_duration);
-  return (guint) MIN (frames, ZCIPC_WIRE_MAX_QUOTA);
-}
-
 /* Asks the producer for more when downstream turns out to keep more. Any
  * thread. */
 static void
 update_quota_request (GstZcipcSrc * self)
 {
-  struct zcipc_client *client = NULL;
-  guint wanted;
+  struct zcipc_client *client;
+  guint wanted = gst_zcipc_quota_grow (&self->quota);
 
-  gboolean more;
-
-  GST_OBJECT_LOCK (self);
-  wanted = wanted_quota_locked (self);
-  more = wanted > self->quota_asked;
-  if (more)
-    self->quota_asked = wanted;
-  GST_OBJECT_UNLOCK (self);
-  if (!more || !(client = gst_zcipc_connection_ref_client (&self->conn)))
+  if (!wanted || !(client = gst_zcipc_connection_ref_client (&self->conn)))
     return;
   GST_INFO_OBJECT (self, "downstream keeps more: asking the producer for "
       "%u frames", wanted);
   zcipc_client_request_quota (client, wanted);
   zcipc_client_unref (client);
-}
-
-/* Learns from new caps how long a frame lasts and how many buffers
- * downstream's pools keep (their minimums). */
-static void
-learn_downstream (GstZcipcSrc * self, GstCaps * caps)
-{
-  GstStructure *s = gst_caps_get_structure (caps, 0);
-  GstQuery *query = gst_query_new_allocation (caps, FALSE);
-  GstClockTime duration = GST_CLOCK_TIME_NONE;
-  guint min_buffers = 0;
-  gint num = 0, den = 0;
-
-  if (gst_structure_get_fraction (s, "framerate", &num, &den) && num > 0 &&
-      den > 0)
-    duration = gst_util_uint64_scale_int (GST_SECOND, den, num);
-  if (gst_pad_peer_query (GST_BASE_SRC_PAD (self), query)) {
-    for (guint i = 0; i < gst_query_get_n_allocation_pools (query); i++) {
-      guint min = 0;
-      gst_query_parse_nth_allocation_pool (query, i, NULL, NULL, &min, NULL);
-      min_buffers = MAX (min_buffers, min);
-    }
-  }
-  gst_query_unref (query);
-  GST_DEBUG_OBJECT (self, "downstream pools keep %u buffers; a frame lasts %"
-      GST_TIME_FORMAT, min_buffers, GST_TIME_ARGS (duration));
-
-  GST_OBJECT_LOCK (self);
-  self->downstream_min_buffers = min_buffers;
-  if (GST_CLOCK_TIME_IS_VALID (duration))
-    self->frame_duration = duration;
-  GST_OBJECT_UNLOCK (self);
-  update_quota_request (self);
-}
-
-/* Streams without a framerate (audio, some encoded video): a frame lasts
- * what its buffers say. Only the first known duration counts. */
-static void
-learn_frame_duration (GstZcipcSrc * self, GstClockTime duration)
-{
-  gboolean learnt = FALSE;
-
-  if (!GST_CLOCK_TIME_IS_VALID (duration) || duration == 0)
-    return;
-  GST_OBJECT_LOCK (self);
-  if (!GST_CLOCK_TIME_IS_VALID (self->frame_duration)) {
-    self->frame_duration = duration;
-    learnt = TRUE;
-  }
-  GST_OBJECT_UNLOCK (self);
-  if (learnt)
-    update_quota_request (self);
 }
 
 static gboolean
@@ -699,14 +603,10 @@ gst_zcipc_src_event (GstBaseSrc * bsrc, GstEvent * event)
   if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
     GstClockTime latency;
 
-    /* The pipeline's latency: frames that sit downstream (an encoder's
-     * lookahead, a sink's render delay) before they are let go. */
     gst_event_parse_latency (event, &latency);
     GST_DEBUG_OBJECT (self, "downstream latency %" GST_TIME_FORMAT,
         GST_TIME_ARGS (latency));
-    GST_OBJECT_LOCK (self);
-    self->downstream_latency = latency;
-    GST_OBJECT_UNLOCK (self);
+    gst_zcipc_quota_learn_latency (&self->quota, latency);
     update_quota_request (self);
   }
   return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
@@ -742,11 +642,8 @@ gst_zcipc_src_start (GstBaseSrc * bsrc)
 
   GST_OBJECT_LOCK (self);
   self->retimestamp_active = self->retimestamp;
-  self->downstream_min_buffers = 0;
-  self->downstream_latency = GST_CLOCK_TIME_NONE;
-  self->frame_duration = GST_CLOCK_TIME_NONE;
-  self->quota_asked = 0;
   GST_OBJECT_UNLOCK (self);
+  gst_zcipc_quota_reset (&self->quota);
   self->copier.copying = FALSE;
   gst_zcipc_connection_reset (&self->conn);
   gst_zcipc_schedule_reset (&self->schedule);
@@ -859,9 +756,8 @@ connect_to_producer (GstZcipcSrc * self)
   };
   GstFlowReturn ret;
 
+  target.max_held = gst_zcipc_quota_for_connect (&self->quota);
   GST_OBJECT_LOCK (self);
-  self->quota_asked = MAX (self->quota_asked, wanted_quota_locked (self));
-  target.max_held = self->quota_asked;
   target.timeout_ms = self->timeout;
   GST_OBJECT_UNLOCK (self);
   ret = gst_zcipc_connection_connect (&self->conn, GST_ELEMENT_CAST (self),
@@ -898,27 +794,6 @@ push_serialized_event (GstZcipcSrc * self, GstEvent * event)
     self->segment_pending = FALSE;
   }
   gst_pad_push_event (pad, event);
-}
-
-/* Bounds what the producer may make us map by what frames of `caps` need
- * (see MAP_SLACK_FRAMES). */
-static void
-limit_mappings (GstZcipcSrc * self, GstCaps * caps)
-{
-  guint64 frame = 0, frames, map, populate;
-  GstVideoInfo info;
-
-  if (gst_video_info_from_caps (&info, caps))
-    frame = GST_VIDEO_INFO_SIZE (&info);
-  GST_OBJECT_LOCK (self);
-  frames = MAX (self->quota_asked, 1);
-  GST_OBJECT_UNLOCK (self);
-  map = MAX (MAP_FLOOR, frame * (frames + MAP_SLACK_FRAMES));
-  populate = MAX (POPULATE_FLOOR, frame * (frames + POPULATE_SLACK_FRAMES));
-  zcipc_client_set_map_limits (self->conn.client, map, populate);
-  GST_DEBUG_OBJECT (self, "frames of %" G_GUINT64_FORMAT " bytes: mapping at "
-      "most %" G_GUINT64_FORMAT " bytes, populating %" G_GUINT64_FORMAT, frame,
-      map, populate);
 }
 
 /* The producer broke a rule: it loses this connection (and we stop, as for
@@ -996,9 +871,11 @@ handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
         gst_event_unref (event);
         return GST_FLOW_NOT_NEGOTIATED;
       }
-      learn_downstream (self, caps);
+      gst_zcipc_quota_learn_caps (&self->quota, GST_BASE_SRC_PAD (self), caps);
+      update_quota_request (self);
       gst_zcipc_meta_context_set_caps (self->meta_ctx, caps);
-      limit_mappings (self, caps);
+      gst_zcipc_quota_limit_mappings (&self->quota, GST_ELEMENT_CAST (self),
+          self->conn.client, caps);
       gst_event_unref (event);
       return GST_FLOW_OK;
     }
@@ -1122,10 +999,8 @@ note_copy (GstZcipcSrc * self, struct zcipc_client *client,
     .path = self->path,.quota = zcipc_client_quota (client),.held = held,
   };
 
-  GST_OBJECT_LOCK (self);
-  context.asked = self->quota_asked;
-  context.max_held = self->max_held;
-  GST_OBJECT_UNLOCK (self);
+  context.asked = gst_zcipc_quota_get_asked (&self->quota);
+  context.max_held = gst_zcipc_quota_get_max_held (&self->quota);
   gst_zcipc_frame_copier_note (&self->copier, GST_ELEMENT_CAST (self), ev,
       size, &context);
 }
@@ -1216,7 +1091,9 @@ gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
     self->last_seq = ev.frame.info.seq;
     g_atomic_pointer_add (&self->frames_received, 1);
 
-    learn_frame_duration (self, ev.frame.info.duration);
+    if (gst_zcipc_quota_learn_frame_duration (&self->quota,
+            ev.frame.info.duration))
+      update_quota_request (self);
 
     /* The frame in flight takes the last slot we were lent: downstream
      * keeps all the others. */
