@@ -64,34 +64,17 @@
  * ]| gives up with an error if no producer appears within 5 s (by default
  * it waits as long as it takes).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE             /* clock_gettime under -std=c11 */
-#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include <errno.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <gst/allocators/allocators.h>
-#include <gst/video/video.h>
-
 #include "gstzcipcsrc.h"
 #include "gstzcipcaddress.h"
-#include "gstzcipcconnection.h"
-#include "gstzcipcconsumerpool.h"
-#include "gstzcipcframecopier.h"
-#include "gstzcipcquota.h"
-#include "gstzcipcschedule.h"
-#include "gstzcipcserial.h"
+#include "gstzcipcsrcprivate.h"
+#include "gstzcipcsrcreceive.h"
 #include "zcipc/client.h"
-#include "zcipc/socket.h"
 
 GST_DEBUG_CATEGORY (gst_zcipc_src_debug);
-GST_DEBUG_CATEGORY_EXTERN (GST_CAT_PERFORMANCE);
 #define GST_CAT_DEFAULT gst_zcipc_src_debug
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -123,63 +106,6 @@ enum
 
 static GParamSpec *properties[N_PROPERTIES];
 
-struct _GstZcipcSrc
-{
-  GstPushSrc parent;
-
-  /* OBJECT LOCK: properties */
-  gchar *socket_path;
-  gchar *stream_name;
-  guint timeout;
-  gboolean reconnect;
-  gboolean retimestamp;
-  guint spin_time;
-
-  /* Streaming thread: retimestamp as of start() */
-  gboolean retimestamp_active;
-  /* Set by start(), freed by stop(); read by the streaming thread: the
-   * socket to connect to, and the stream-name it came from (NULL for a
-   * socket-path), whose directory is checked after each connect. */
-  gchar *path;
-  gchar *path_stream_name;
-  /* The stream directory did not exist at start(): wait for the producer
-   * to make it, as for a socket not there yet. */
-  gboolean path_dir_missing;
-
-  /* The quota we ask, max-held included (its own lock) */
-  GstZcipcQuota quota;
-
-  /* Frames copied because downstream kept all granted */
-  GstZcipcFrameCopier copier;
-
-  /* OBJECT LOCK: the producer's current caps */
-  GstCaps *caps;
-
-  /* The connection to the producer (its own lock) */
-  GstZcipcConnection conn;
-
-  /* Streaming thread only */
-  GstZcipcMetaContext *meta_ctx;        /* this connection's metas */
-  guint64 last_seq;
-  GstZcipcSchedule schedule;    /* where the producer's frames play */
-  gboolean segment_pending;     /* new segment not yet pushed */
-  GstSegment out_segment;
-
-  /* Makes the buffers of frames in shared memory (reused per slot), and
-   * keeps the memory of each region of this connection; flushed when the
-   * connection goes. */
-  GstZcipcConsumerPool *consumer_pool;
-
-  /* Atomic counters */
-  guint64 frames_received;
-  guint64 frames_dropped;
-  guint64 metas_unknown;
-  guint64 metas_skipped;
-  guint64 reconnects;
-
-  /* Streaming thread: when we last sent the producer our REPORT. */
-  gint64 last_report_us;
-};
 
 #define gst_zcipc_src_parent_class parent_class
 static void gst_zcipc_src_uri_handler_init (gpointer g_iface,
@@ -581,8 +507,8 @@ gst_zcipc_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
 
 /* Asks the producer for more when downstream turns out to keep more. Any
  * thread. */
-static void
-update_quota_request (GstZcipcSrc * self)
+void
+gst_zcipc_src_update_quota_request (GstZcipcSrc * self)
 {
   struct zcipc_client *client;
   guint wanted = gst_zcipc_quota_grow (&self->quota);
@@ -607,7 +533,7 @@ gst_zcipc_src_event (GstBaseSrc * bsrc, GstEvent * event)
     GST_DEBUG_OBJECT (self, "downstream latency %" GST_TIME_FORMAT,
         GST_TIME_ARGS (latency));
     gst_zcipc_quota_learn_latency (&self->quota, latency);
-    update_quota_request (self);
+    gst_zcipc_src_update_quota_request (self);
   }
   return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
 }
@@ -651,8 +577,8 @@ gst_zcipc_src_start (GstBaseSrc * bsrc)
   return TRUE;
 }
 
-static void
-drop_connection (GstZcipcSrc * self)
+void
+gst_zcipc_src_drop_connection (GstZcipcSrc * self)
 {
   gst_zcipc_connection_close (&self->conn);
   /* Frames still held keep their region's memory (a share holds its
@@ -669,7 +595,7 @@ gst_zcipc_src_stop (GstBaseSrc * bsrc)
 {
   GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
 
-  drop_connection (self);
+  gst_zcipc_src_drop_connection (self);
   GST_OBJECT_LOCK (self);
   gst_clear_caps (&self->caps);
   GST_OBJECT_UNLOCK (self);
@@ -744,398 +670,8 @@ gst_zcipc_src_query (GstBaseSrc * bsrc, GstQuery * query)
   return GST_BASE_SRC_CLASS (parent_class)->query (bsrc, query);
 }
 
-/* ------------------------------------------------------------- streaming */
-
-/* Connects to the producer, asking for the quota downstream needs. */
-static GstFlowReturn
-connect_to_producer (GstZcipcSrc * self)
-{
-  GstZcipcConnectTarget target = {
-    .path = self->path,.stream_name = self->path_stream_name,
-    .dir_missing = self->path_dir_missing,
-  };
-  GstFlowReturn ret;
-
-  target.max_held = gst_zcipc_quota_for_connect (&self->quota);
-  GST_OBJECT_LOCK (self);
-  target.timeout_ms = self->timeout;
-  GST_OBJECT_UNLOCK (self);
-  ret = gst_zcipc_connection_connect (&self->conn, GST_ELEMENT_CAST (self),
-      &target);
-  if (ret == GST_FLOW_OK)
-    self->last_seq = 0;
-  return ret;
-}
-
-/* Pushes the segment the schedule makes (retimestamp: basesrc's own
- * 0-based one). */
-static void
-update_segment (GstZcipcSrc * self)
-{
-  GstSegment seg;
-
-  if (self->retimestamp_active ||
-      !gst_zcipc_schedule_make_segment (&self->schedule,
-          GST_ELEMENT_CAST (self), &seg))
-    return;
-  self->out_segment = seg;
-  self->segment_pending = TRUE;
-  gst_base_src_new_segment (GST_BASE_SRC (self), &seg);
-}
-
-/* Serialized events after the segment must not overtake it. */
-static void
-push_serialized_event (GstZcipcSrc * self, GstEvent * event)
-{
-  GstPad *pad = GST_BASE_SRC_PAD (self);
-
-  if (self->segment_pending && GST_EVENT_TYPE (event) != GST_EVENT_STREAM_START) {
-    gst_pad_push_event (pad, gst_event_new_segment (&self->out_segment));
-    self->segment_pending = FALSE;
-  }
-  gst_pad_push_event (pad, event);
-}
-
-/* The producer broke a rule: it loses this connection (and we stop, as for
- * any other protocol error). */
-static GstFlowReturn
-protocol_error (GstZcipcSrc * self, const gchar * reason)
-{
-  GST_ELEMENT_ERROR (self, STREAM, DECODE,
-      ("The producer on '%s' broke the protocol: %s", self->path,
-          reason), ("refused what the producer sent"));
-  drop_connection (self);
-  return GST_FLOW_ERROR;
-}
-
-static GstFlowReturn
-handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
-{
-  GstEvent *event;
-
-  /* Every event payload is a string for GStreamer's parsers. */
-  if (!gst_zcipc_string_is_bounded ((const gchar *) ev->event.payload,
-          ev->event.size)) {
-    gchar *reason = g_strdup_printf ("an event (kind %u) of %u bytes, longer "
-        "than %d or nested deeper than %d levels", ev->event.kind,
-        ev->event.size, GST_ZCIPC_MAX_STRING_SIZE,
-        GST_ZCIPC_MAX_STRING_DEPTH);
-    GstFlowReturn ret = protocol_error (self, reason);
-
-    g_free (reason);
-    return ret;
-  }
-
-  if (ev->event.kind == GST_ZCIPC_EVENT_TIMING) {
-    if (!gst_zcipc_timing_deserialize (ev->event.payload, ev->event.size,
-            &self->schedule.timing)) {
-      GST_WARNING_OBJECT (self, "malformed timing from the producer");
-      return GST_FLOW_OK;
-    }
-    self->schedule.have_timing = TRUE;
-    update_segment (self);
-    return GST_FLOW_OK;
-  }
-
-  event = gst_zcipc_event_deserialize (ev->event.kind, ev->event.payload,
-      ev->event.size);
-  if (!event) {
-    GST_WARNING_OBJECT (self, "skipping malformed or unknown event kind %u "
-        "from the producer", ev->event.kind);
-    return GST_FLOW_OK;
-  }
-  GST_DEBUG_OBJECT (self, "producer event %" GST_PTR_FORMAT, event);
-
-  switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_CAPS:{
-      GstCaps *caps;
-
-      gst_event_parse_caps (event, &caps);
-      GST_OBJECT_LOCK (self);
-      gst_caps_replace (&self->caps, caps);
-      GST_OBJECT_UNLOCK (self);
-      /* Pushing a sticky caps event succeeds whatever downstream thinks of
-       * it: ask first, so a refusal names both caps. */
-      if (!gst_pad_peer_query_accept_caps (GST_BASE_SRC_PAD (self), caps) ||
-          !gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
-        GstCaps *peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (self),
-            NULL);
-        gchar *ours = gst_caps_to_string (caps);
-        gchar *theirs = gst_caps_to_string (peer);
-        GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-            ("Downstream does not accept the producer's caps %s (it accepts "
-                "%s)", ours, theirs), ("gst_base_src_set_caps failed"));
-        g_free (ours);
-        g_free (theirs);
-        gst_caps_unref (peer);
-        gst_event_unref (event);
-        return GST_FLOW_NOT_NEGOTIATED;
-      }
-      gst_zcipc_quota_learn_caps (&self->quota, GST_BASE_SRC_PAD (self), caps);
-      update_quota_request (self);
-      gst_zcipc_meta_context_set_caps (self->meta_ctx, caps);
-      gst_zcipc_quota_limit_mappings (&self->quota, GST_ELEMENT_CAST (self),
-          self->conn.client, caps);
-      gst_event_unref (event);
-      return GST_FLOW_OK;
-    }
-    case GST_EVENT_SEGMENT:{
-      const GstSegment *seg;
-
-      gst_event_parse_segment (event, &seg);
-      self->schedule.producer_segment = *seg;
-      self->schedule.have_segment = TRUE;
-      gst_event_unref (event);
-      update_segment (self);
-      return GST_FLOW_OK;
-    }
-    case GST_EVENT_EOS:
-      gst_event_unref (event);
-      GST_INFO_OBJECT (self, "end of stream from the producer");
-      return GST_FLOW_EOS;
-    default:
-      push_serialized_event (self, event);
-      return GST_FLOW_OK;
-  }
-}
-
-/* Gives a buffer the frame's timestamps, flags and metas. `keep_metas`: a
- * buffer of the consumer pool, which may keep them for the slot's next
- * frame; `metas_ready`: it kept this frame's already. */
-static gboolean
-stamp_frame (GstZcipcSrc * self, GstBuffer * buffer,
-    const struct zcipc_client_event *ev, gboolean keep_metas,
-    gboolean metas_ready, gchar ** error)
-{
-  const struct zcipc_wire_frame *info = &ev->frame.info;
-  guint n_unknown = 0, n_skipped = 0;
-  gboolean ok = TRUE;
-
-  GST_BUFFER_PTS (buffer) = info->pts;
-  GST_BUFFER_DTS (buffer) = info->dts;
-  GST_BUFFER_DURATION (buffer) = info->duration;
-  GST_BUFFER_OFFSET (buffer) = info->offset;
-  GST_BUFFER_OFFSET_END (buffer) = info->offset_end;
-  /* Also clears TAG_MEMORY, which adding memories to a buffer set. */
-  GST_MINI_OBJECT_FLAGS (buffer) = info->flags & ~GST_BUFFER_FLAG_TAG_MEMORY;
-  if (metas_ready || !ev->frame.meta_size) {
-    /* nothing to add */
-  } else if (!gst_zcipc_metas_deserialize (buffer, ev->frame.meta,
-          ev->frame.meta_size, self->meta_ctx, &n_unknown, &n_skipped, error)) {
-    ok = FALSE;
-  } else if (keep_metas && !n_unknown && !n_skipped) {
-    /* Not with unknown or skipped metas: kept, they would no longer be
-     * counted. */
-    gst_zcipc_consumer_pool_keep_metas (self->consumer_pool, buffer,
-        ev->frame.meta, ev->frame.meta_size);
-  }
-  if (n_unknown)
-    g_atomic_pointer_add (&self->metas_unknown, n_unknown);
-  if (n_skipped) {
-    g_atomic_pointer_add (&self->metas_skipped, n_skipped);
-    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": skipped %u custom "
-        "metas past the bounds on names", info->seq, n_skipped);
-  }
-  return ok;
-}
-
-/* A buffer whose memory is the frame's, in the shared mapping. */
-static GstBuffer *
-wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev, gchar ** error)
-{
-  gboolean metas_ready = FALSE;
-  GstBuffer *buffer = gst_zcipc_consumer_pool_wrap (self->consumer_pool,
-      client, ev, &metas_ready);
-
-  if (!buffer) {
-    /* The frame is still ours: it goes back with the connection. */
-    *error = g_strdup ("the consumer pool could not wrap it");
-    return NULL;
-  }
-  if (!stamp_frame (self, buffer, ev, TRUE, metas_ready, error))
-    gst_clear_buffer (&buffer);
-  return buffer;
-}
-
-/* A frame without memory (a zero-size buffer, a gap): a buffer with its
- * timestamps, flags and metas. The client gave the frame back already:
- * nothing of it lies in shared memory. */
-static GstBuffer *
-wrap_memoryless_frame (GstZcipcSrc * self, const struct zcipc_client_event *ev,
-    gchar ** error)
-{
-  GstBuffer *buffer = gst_buffer_new ();
-
-  if (!stamp_frame (self, buffer, ev, FALSE, FALSE, error))
-    gst_clear_buffer (&buffer);
-  return buffer;
-}
-
-/* Downstream keeps every frame it was granted but the one in flight: this
- * one is copied into private memory and its slot given back at once, so
- * the producer can send the next and the stream goes on. NULL if no memory
- * could be had (the frame is still held) or its metas broke a rule. */
-static GstBuffer *
-copy_frame (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev, gsize * size, gchar ** error)
-{
-  GstBuffer *buffer = gst_zcipc_frame_copier_copy (&self->copier, ev, size);
-
-  if (!buffer)
-    return NULL;
-  zcipc_client_release (client, ev->frame.info.seq);
-  if (!stamp_frame (self, buffer, ev, FALSE, FALSE, error))
-    gst_clear_buffer (&buffer);
-  return buffer;
-}
-
-/* Counts a copy, and says once per episode what to raise. */
-static void
-note_copy (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev, gsize size, guint held)
-{
-  GstZcipcCopyContext context = {
-    .path = self->path,.quota = zcipc_client_quota (client),.held = held,
-  };
-
-  context.asked = gst_zcipc_quota_get_asked (&self->quota);
-  context.max_held = gst_zcipc_quota_get_max_held (&self->quota);
-  gst_zcipc_frame_copier_note (&self->copier, GST_ELEMENT_CAST (self), ev,
-      size, &context);
-}
-
-/* Once a second, tells the producer what only we know, for its stats
- * (zcipc-top): frames copied, and how long after the producer sent it the
- * frame we are about to push goes downstream. */
-static void
-report_to_producer (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_wire_frame *info)
-{
-  gint64 now_us = g_get_monotonic_time ();
-  struct timespec ts;
-  gint64 lag_ns;
-
-  if (self->last_report_us && now_us - self->last_report_us < G_USEC_PER_SEC)
-    return;
-  self->last_report_us = now_us;
-  /* send_time is the producer's CLOCK_MONOTONIC, which every process
-   * shares. */
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  lag_ns = (gint64) ts.tv_sec * GST_SECOND + ts.tv_nsec -
-      (gint64) info->send_time;
-  zcipc_client_send_report (client,
-      (guint64) g_atomic_pointer_get (&self->copier.frames_copied), MAX (lag_ns,
-          0));
-}
-
 static GstFlowReturn
 gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
 {
-  GstZcipcSrc *self = GST_ZCIPC_SRC (psrc);
-
-  for (;;) {
-    struct zcipc_client_event ev;
-    struct zcipc_client *client;
-    gchar *error = NULL;
-    GstFlowReturn ret;
-    gboolean reconnect;
-    guint held;
-    int res;
-
-    if (!self->conn.connected) {
-      ret = connect_to_producer (self);
-      if (ret != GST_FLOW_OK)
-        return ret;
-    }
-    client = self->conn.client;
-    res = zcipc_client_next (client, &ev, -1);
-    if (res == -ECANCELED)
-      return GST_FLOW_FLUSHING;
-    if (res < 0) {
-      GST_OBJECT_LOCK (self);
-      reconnect = self->reconnect;
-      GST_OBJECT_UNLOCK (self);
-      reconnect = gst_zcipc_connection_read_failed (&self->conn,
-          GST_ELEMENT_CAST (self), self->path, res, reconnect);
-      drop_connection (self);
-      if (!reconnect)
-        return GST_FLOW_ERROR;
-      g_atomic_pointer_add (&self->reconnects, 1);
-      continue;
-    }
-
-    if (ev.type == ZCIPC_CLIENT_REGION_REMOVED) {
-      gst_zcipc_consumer_pool_forget_region (self->consumer_pool, ev.region.id);
-      continue;
-    }
-    if (ev.type == ZCIPC_CLIENT_EVENT) {
-      ret = handle_event (self, &ev);
-      if (ret != GST_FLOW_OK)
-        return ret;
-      continue;
-    }
-
-    /* A frame. Keep the segment in step with our base time, which changes
-     * when our pipeline is paused and resumed, and with our clock. */
-    if (gst_zcipc_schedule_anchor (&self->schedule, GST_ELEMENT_CAST (self),
-            &ev.frame.info) ||
-        gst_zcipc_schedule_out_of_date (&self->schedule,
-            GST_ELEMENT_CAST (self)))
-      update_segment (self);
-    self->segment_pending = FALSE;      /* basesrc pushes it before this buffer */
-
-    if (self->last_seq && ev.frame.info.seq > self->last_seq + 1)
-      g_atomic_pointer_add (&self->frames_dropped,
-          ev.frame.info.seq - self->last_seq - 1);
-    self->last_seq = ev.frame.info.seq;
-    g_atomic_pointer_add (&self->frames_received, 1);
-
-    if (gst_zcipc_quota_learn_frame_duration (&self->quota,
-            ev.frame.info.duration))
-      update_quota_request (self);
-
-    /* The frame in flight takes the last slot we were lent: downstream
-     * keeps all the others. */
-    held = zcipc_client_held (client);
-    if (ev.frame.n_mems == 0) {
-      *buffer = wrap_memoryless_frame (self, &ev, &error);
-    } else if (held >= zcipc_client_quota (client)) {
-      gsize size = 0;
-
-      if (!(*buffer = copy_frame (self, client, &ev, &size, &error)) && !error) {
-        zcipc_client_release (client, ev.frame.info.seq);
-        GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-            ("Could not allocate memory to copy a frame that downstream "
-                "has no room for"), ("frame %" G_GUINT64_FORMAT,
-                ev.frame.info.seq));
-        return GST_FLOW_ERROR;
-      }
-      if (*buffer)
-        note_copy (self, client, &ev, size, held);
-    } else {
-      *buffer = wrap_frame (self, client, &ev, &error);
-      if (gst_zcipc_frame_copier_episode_ended (&self->copier)) {
-        GST_INFO_OBJECT (self, "downstream keeps fewer frames again: no more "
-            "copies");
-      }
-    }
-    if (!*buffer) {
-      /* Its metas broke a rule (a layout past the frame's memory): the
-       * frame went back with its buffer, the connection goes too. */
-      gchar *reason = g_strdup_printf ("frame %" G_GUINT64_FORMAT ": %s",
-          ev.frame.info.seq, error);
-
-      ret = protocol_error (self, reason);
-      g_free (reason);
-      g_free (error);
-      return ret;
-    }
-    if (self->retimestamp_active)
-      gst_zcipc_schedule_retimestamp (GST_ELEMENT_CAST (self), *buffer);
-    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " %" GST_PTR_FORMAT,
-        ev.frame.info.seq, *buffer);
-    report_to_producer (self, client, &ev.frame.info);
-    return GST_FLOW_OK;
-  }
+  return gst_zcipc_src_receive (GST_ZCIPC_SRC (psrc), buffer);
 }
