@@ -12,7 +12,10 @@
  * and the shared memory regions (each mapped once, read-only), and pushes
  * one buffer per frame whose memory points straight into that mapping. When
  * the last reference to such a buffer goes, the frame is given back to the
- * producer.
+ * producer. Each memory of such a buffer is fd memory (gst_is_fd_memory()):
+ * the region's fd (gst_fd_memory_get_fd()), with the frame at the memory's
+ * offset in it, so an element that imports fd memory can use it
+ * (docs/elements.md, "Memory zcipcsrc pushes").
  *
  * The producer lends each consumer a bounded number of frames (its quota).
  * zcipcsrc asks for #GstZcipcSrc:max-held plus what downstream says it
