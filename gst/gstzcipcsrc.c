@@ -12,7 +12,10 @@
  * and the shared memory regions (each mapped once, read-only), and pushes
  * one buffer per frame whose memory points straight into that mapping. When
  * the last reference to such a buffer goes, the frame is given back to the
- * producer.
+ * producer. Each memory of such a buffer is fd memory (gst_is_fd_memory()):
+ * the region's fd (gst_fd_memory_get_fd()), with the frame at the memory's
+ * offset in it, so an element that imports fd memory can use it
+ * (docs/elements.md, "Memory zcipcsrc pushes").
  *
  * The producer lends each consumer a bounded number of frames (its quota).
  * zcipcsrc asks for #GstZcipcSrc:max-held plus what downstream says it
@@ -64,31 +67,17 @@
  * ]| gives up with an error if no producer appears within 5 s (by default
  * it waits as long as it takes).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE             /* F_DUPFD_CLOEXEC under -std=c11 */
-#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <gst/allocators/allocators.h>
-#include <gst/video/video.h>
-
 #include "gstzcipcsrc.h"
 #include "gstzcipcaddress.h"
-#include "gstzcipcframepool.h"
-#include "gstzcipcserial.h"
+#include "gstzcipcsrcprivate.h"
+#include "gstzcipcsrcreceive.h"
 #include "zcipc/client.h"
-#include "zcipc/socket.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_zcipc_src_debug);
-GST_DEBUG_CATEGORY_EXTERN (GST_CAT_PERFORMANCE);
+GST_DEBUG_CATEGORY (gst_zcipc_src_debug);
 #define GST_CAT_DEFAULT gst_zcipc_src_debug
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -103,29 +92,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define DEFAULT_RECONNECT TRUE
 #define DEFAULT_RETIMESTAMP FALSE
 #define DEFAULT_SPIN_TIME 0
-
-/* A copy episode ends after this long without a copy; the next copy warns
- * again. */
-#define COPY_EPISODE_END_US G_USEC_PER_SEC
-/* Smaller copies come from the heap; larger ones (raw video) from a pool of
- * the frame's size, so that copying under pressure does not map and fault
- * in fresh pages for every frame. */
-#define COPY_POOL_MIN_SIZE (64 * 1024)
-/* What a producer may make us map, in frames of the stream's caps beyond
- * the quota asked: a zcipcsink's pool with default settings grows to
- * pool-size 8 + consumer-quota 8 x max-consumers 32 = 264 frames, any of
- * which may come to us. Populated up front: 16 frames beyond the quota.
- * Never less than the floors (metas, non-raw caps, a first region before
- * the caps: ZCIPC_WIRE_MAX_META_SIZE is 64 MiB). */
-#define MAP_SLACK_FRAMES 264
-#define POPULATE_SLACK_FRAMES 16
-#define MAP_FLOOR (256 * 1024 * 1024)
-#define POPULATE_FLOOR (64 * 1024 * 1024)
-/* Reconnecting after a lost connection waits this long first, doubling
- * per connection that ends sooner than RECONNECT_BACKOFF_MAX_MS, up to it:
- * a producer that accepts and cuts us off at once sees us once per 2 s. */
-#define RECONNECT_BACKOFF_FIRST_MS 20
-#define RECONNECT_BACKOFF_MAX_MS 2000
 
 enum
 {
@@ -143,94 +109,6 @@ enum
 
 static GParamSpec *properties[N_PROPERTIES];
 
-struct _GstZcipcSrc
-{
-  GstPushSrc parent;
-
-  /* OBJECT LOCK: properties */
-  gchar *socket_path;
-  gchar *stream_name;
-  guint timeout;
-  guint max_held;
-  gboolean reconnect;
-  gboolean retimestamp;
-  guint spin_time;
-
-  /* Streaming thread: retimestamp as of start() */
-  gboolean retimestamp_active;
-  /* Set by start(), freed by stop(); read by the streaming thread: the
-   * socket to connect to, and the stream-name it came from (NULL for a
-   * socket-path), whose directory is checked after each connect. */
-  gchar *path;
-  gchar *path_stream_name;
-  /* The stream directory did not exist at start(): wait for the producer
-   * to make it, as for a socket not there yet. */
-  gboolean path_dir_missing;
-
-  /* OBJECT LOCK: what downstream says it keeps, for the quota we ask */
-  guint downstream_min_buffers; /* the ALLOCATION query's pool minimums */
-  GstClockTime downstream_latency;      /* the last LATENCY event */
-  GstClockTime frame_duration;  /* from the caps' framerate, or buffers */
-  guint quota_asked;
-
-  /* Streaming thread: frames copied because downstream kept all granted */
-  gboolean copying;             /* in an episode (warned once) */
-  gint64 last_copy_us;
-  GstBufferPool *copy_pool;     /* buffers of copy_pool_size bytes */
-  gsize copy_pool_size;
-
-  /* OBJECT LOCK: swapped by the streaming thread, interrupted by unlock() */
-  struct zcipc_client *client;
-  guint64 sleeps_before;        /* sleeps of earlier connections' clients */
-  gboolean flushing;
-  GstCaps *caps;                /* the producer's current caps */
-
-  /* Streaming thread only */
-  GstZcipcMetaContext *meta_ctx;        /* this connection's metas */
-  guint reconnect_backoff_ms;   /* before the next reconnect's first try */
-  gint64 connected_at_us;       /* when this connection came up */
-  gboolean connected;
-  gboolean ever_connected;
-  guint64 last_seq;
-  GstZcipcTiming timing;
-  gboolean have_timing;
-  /* A producer that does not pace its frames (sync=false): our clock time
-   * at which its running time 0 is taken to render, set from the first
-   * frame of a connection, which plays at once. */
-  gboolean anchor_pending;
-  gboolean anchored;
-  gint64 anchor_render_time;
-  GstSegment producer_segment;
-  gboolean have_segment;
-  GstClockTime segment_base_time;       /* our base time the segment used */
-  gboolean segment_translated;  /* mapped through CLOCK_MONOTONIC, with: */
-  gint64 segment_clock_offset;  /* our clock minus CLOCK_MONOTONIC then */
-  gboolean segment_pending;     /* new segment not yet pushed */
-  GstSegment out_segment;
-
-  /* Streaming thread (and stop()): region id -> GstMemory*, the read-only
-   * GstDmaBufMemory over a DMABuf region of this connection; frames are
-   * shares of it. Dropped when the producer removes the region. */
-  GHashTable *dmabufs;
-  GstAllocator *dmabuf_allocator;
-
-  /* The buffers of frames in plain mappings, reused per slot; flushed when
-   * the connection goes. */
-  GstZcipcFramePool *frame_pool;
-
-  /* Atomic counters */
-  guint dmabuf_regions;
-  guint64 frames_received;
-  guint64 frames_dropped;
-  guint64 metas_unknown;
-  guint64 metas_skipped;
-  guint64 reconnects;
-  guint64 frames_copied;
-  guint64 bytes_copied;
-
-  /* Streaming thread: when we last sent the producer our REPORT. */
-  gint64 last_report_us;
-};
 
 #define gst_zcipc_src_parent_class parent_class
 static void gst_zcipc_src_uri_handler_init (gpointer g_iface,
@@ -434,20 +312,15 @@ gst_zcipc_src_init (GstZcipcSrc * self)
   self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
   self->stream_name = g_strdup (DEFAULT_STREAM_NAME);
   self->timeout = DEFAULT_TIMEOUT;
-  self->max_held = DEFAULT_MAX_HELD;
+  gst_zcipc_quota_init (&self->quota, DEFAULT_MAX_HELD);
   self->reconnect = DEFAULT_RECONNECT;
   self->retimestamp = DEFAULT_RETIMESTAMP;
   self->spin_time = DEFAULT_SPIN_TIME;
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
-  self->dmabufs = g_hash_table_new_full (NULL, NULL, NULL,
-      (GDestroyNotify) gst_memory_unref);
-  self->dmabuf_allocator = gst_dmabuf_allocator_new ();
-  self->frame_pool = gst_zcipc_frame_pool_new ();
+  self->consumer_pool = gst_zcipc_consumer_pool_new ();
   self->meta_ctx = gst_zcipc_meta_context_new ();
-  self->reconnect_backoff_ms = RECONNECT_BACKOFF_FIRST_MS;
-  self->downstream_latency = GST_CLOCK_TIME_NONE;
-  self->frame_duration = GST_CLOCK_TIME_NONE;
+  gst_zcipc_connection_init (&self->conn);
 }
 
 static void
@@ -460,37 +333,23 @@ gst_zcipc_src_finalize (GObject * object)
   g_free (self->path);
   g_free (self->path_stream_name);
   gst_clear_caps (&self->caps);
-  g_hash_table_unref (self->dmabufs);
-  gst_object_unref (self->dmabuf_allocator);
   /* Buffers still out keep it until they come back. */
-  gst_zcipc_frame_pool_flush (self->frame_pool);
-  gst_object_unref (self->frame_pool);
+  gst_zcipc_consumer_pool_flush (self->consumer_pool);
+  gst_object_unref (self->consumer_pool);
   gst_zcipc_meta_context_free (self->meta_ctx);
-  if (self->copy_pool) {
-    gst_buffer_pool_set_active (self->copy_pool, FALSE);
-    gst_object_unref (self->copy_pool);
-  }
+  gst_zcipc_frame_copier_clear (&self->copier);
+  gst_zcipc_connection_clear (&self->conn);
+  gst_zcipc_quota_clear (&self->quota);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
 static GstStructure *
 gst_zcipc_src_create_stats (GstZcipcSrc * self)
 {
-  guint quota = 0, id = 0, regions = 0, asked;
-  gboolean channel = FALSE;
-  guint64 sleeps;
+  GstZcipcConnectionStats now;
+  guint asked = gst_zcipc_quota_get_asked (&self->quota);
 
-  GST_OBJECT_LOCK (self);
-  asked = self->quota_asked;
-  sleeps = self->sleeps_before;
-  if (self->client) {
-    sleeps += zcipc_client_sleeps (self->client);
-    quota = zcipc_client_quota (self->client);
-    id = zcipc_client_consumer_id (self->client);
-    regions = zcipc_client_n_regions (self->client);
-    channel = zcipc_client_has_channel (self->client);
-  }
-  GST_OBJECT_UNLOCK (self);
+  gst_zcipc_connection_get_stats (&self->conn, &now);
 
   return gst_structure_new ("application/x-zcipcsrc-stats",
       "frames-received", G_TYPE_UINT64,
@@ -501,18 +360,20 @@ gst_zcipc_src_create_stats (GstZcipcSrc * self)
       (guint64) g_atomic_pointer_get (&self->reconnects),
       "metas-unknown", G_TYPE_UINT64,
       (guint64) g_atomic_pointer_get (&self->metas_unknown),
-      "quota", G_TYPE_UINT, quota,
-      "consumer-id", G_TYPE_UINT, id, "regions", G_TYPE_UINT, regions,
+      "quota", G_TYPE_UINT, now.quota,
+      "consumer-id", G_TYPE_UINT, now.consumer_id,
+      "regions", G_TYPE_UINT, now.regions,
       "dmabuf-regions", G_TYPE_UINT,
-      (guint) g_atomic_int_get (&self->dmabuf_regions),
-      "sleeps", G_TYPE_UINT64, sleeps, "channel", G_TYPE_BOOLEAN, channel,
+      gst_zcipc_consumer_pool_n_dmabuf_regions (self->consumer_pool),
+      "sleeps", G_TYPE_UINT64, now.sleeps,
+      "channel", G_TYPE_BOOLEAN, now.channel,
       "buffers-reused", G_TYPE_UINT64,
-      gst_zcipc_frame_pool_reused (self->frame_pool),
+      gst_zcipc_consumer_pool_reused (self->consumer_pool),
       "quota-asked", G_TYPE_UINT, asked,
       "frames-copied", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->frames_copied),
+      (guint64) g_atomic_pointer_get (&self->copier.frames_copied),
       "bytes-copied", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->bytes_copied),
+      (guint64) g_atomic_pointer_get (&self->copier.bytes_copied),
       "metas-skipped", G_TYPE_UINT64,
       (guint64) g_atomic_pointer_get (&self->metas_skipped), NULL);
 }
@@ -537,7 +398,7 @@ gst_zcipc_src_set_property (GObject * object, guint prop_id,
       self->timeout = g_value_get_uint (value);
       break;
     case PROP_MAX_HELD:
-      self->max_held = g_value_get_uint (value);
+      gst_zcipc_quota_set_max_held (&self->quota, g_value_get_uint (value));
       break;
     case PROP_RECONNECT:
       self->reconnect = g_value_get_boolean (value);
@@ -547,8 +408,7 @@ gst_zcipc_src_set_property (GObject * object, guint prop_id,
       break;
     case PROP_SPIN_TIME:
       self->spin_time = g_value_get_uint (value);
-      if (self->client)
-        zcipc_client_set_spin (self->client, self->spin_time);
+      gst_zcipc_connection_set_spin (&self->conn, self->spin_time);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -579,7 +439,7 @@ gst_zcipc_src_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_uint (value, self->timeout);
       break;
     case PROP_MAX_HELD:
-      g_value_set_uint (value, self->max_held);
+      g_value_set_uint (value, gst_zcipc_quota_get_max_held (&self->quota));
       break;
     case PROP_RECONNECT:
       g_value_set_boolean (value, self->reconnect);
@@ -648,98 +508,20 @@ gst_zcipc_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
 
 /* ---------------------------------------------------------------- quota */
 
-/* OBJECT LOCK held. The frames to ask the producer for: max-held, what
- * downstream says it keeps, and one for the frame on its way to us (the
- * producer sends only while we hold less than our quota). */
-static guint
-wanted_quota_locked (GstZcipcSrc * self)
-{
-  guint64 frames = (guint64) self->max_held + self->downstream_min_buffers + 1;
-
-  /* Frames sitting downstream for its latency; durations are rounded
-   * (33333333 ns at 30 fps), so a latency of exactly N frames is N. */
-  if (GST_CLOCK_TIME_IS_VALID (self->downstream_latency) &&
-      GST_CLOCK_TIME_IS_VALID (self->frame_duration) &&
-      self->downstream_latency > self->frame_duration / 100)
-    frames += gst_util_uint64_scale_ceil (self->downstream_latency -
-        self->frame_duration / 100, 1, self->frame_duration);
-  return (guint) MIN (frames, ZCIPC_WIRE_MAX_QUOTA);
-}
-
 /* Asks the producer for more when downstream turns out to keep more. Any
  * thread. */
-static void
-update_quota_request (GstZcipcSrc * self)
+void
+gst_zcipc_src_update_quota_request (GstZcipcSrc * self)
 {
-  struct zcipc_client *client = NULL;
-  guint wanted;
+  struct zcipc_client *client;
+  guint wanted = gst_zcipc_quota_grow (&self->quota);
 
-  GST_OBJECT_LOCK (self);
-  wanted = wanted_quota_locked (self);
-  if (wanted > self->quota_asked) {
-    self->quota_asked = wanted;
-    if (self->client)
-      client = zcipc_client_ref (self->client);
-  }
-  GST_OBJECT_UNLOCK (self);
-  if (!client)
+  if (!wanted || !(client = gst_zcipc_connection_ref_client (&self->conn)))
     return;
   GST_INFO_OBJECT (self, "downstream keeps more: asking the producer for "
       "%u frames", wanted);
   zcipc_client_request_quota (client, wanted);
   zcipc_client_unref (client);
-}
-
-/* Learns from new caps how long a frame lasts and how many buffers
- * downstream's pools keep (their minimums). */
-static void
-learn_downstream (GstZcipcSrc * self, GstCaps * caps)
-{
-  GstStructure *s = gst_caps_get_structure (caps, 0);
-  GstQuery *query = gst_query_new_allocation (caps, FALSE);
-  GstClockTime duration = GST_CLOCK_TIME_NONE;
-  guint min_buffers = 0;
-  gint num = 0, den = 0;
-
-  if (gst_structure_get_fraction (s, "framerate", &num, &den) && num > 0 &&
-      den > 0)
-    duration = gst_util_uint64_scale_int (GST_SECOND, den, num);
-  if (gst_pad_peer_query (GST_BASE_SRC_PAD (self), query)) {
-    for (guint i = 0; i < gst_query_get_n_allocation_pools (query); i++) {
-      guint min = 0;
-      gst_query_parse_nth_allocation_pool (query, i, NULL, NULL, &min, NULL);
-      min_buffers = MAX (min_buffers, min);
-    }
-  }
-  gst_query_unref (query);
-  GST_DEBUG_OBJECT (self, "downstream pools keep %u buffers; a frame lasts %"
-      GST_TIME_FORMAT, min_buffers, GST_TIME_ARGS (duration));
-
-  GST_OBJECT_LOCK (self);
-  self->downstream_min_buffers = min_buffers;
-  if (GST_CLOCK_TIME_IS_VALID (duration))
-    self->frame_duration = duration;
-  GST_OBJECT_UNLOCK (self);
-  update_quota_request (self);
-}
-
-/* Streams without a framerate (audio, some encoded video): a frame lasts
- * what its buffers say. Only the first known duration counts. */
-static void
-learn_frame_duration (GstZcipcSrc * self, GstClockTime duration)
-{
-  gboolean learnt = FALSE;
-
-  if (!GST_CLOCK_TIME_IS_VALID (duration) || duration == 0)
-    return;
-  GST_OBJECT_LOCK (self);
-  if (!GST_CLOCK_TIME_IS_VALID (self->frame_duration)) {
-    self->frame_duration = duration;
-    learnt = TRUE;
-  }
-  GST_OBJECT_UNLOCK (self);
-  if (learnt)
-    update_quota_request (self);
 }
 
 static gboolean
@@ -750,15 +532,11 @@ gst_zcipc_src_event (GstBaseSrc * bsrc, GstEvent * event)
   if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
     GstClockTime latency;
 
-    /* The pipeline's latency: frames that sit downstream (an encoder's
-     * lookahead, a sink's render delay) before they are let go. */
     gst_event_parse_latency (event, &latency);
     GST_DEBUG_OBJECT (self, "downstream latency %" GST_TIME_FORMAT,
         GST_TIME_ARGS (latency));
-    GST_OBJECT_LOCK (self);
-    self->downstream_latency = latency;
-    GST_OBJECT_UNLOCK (self);
-    update_quota_request (self);
+    gst_zcipc_quota_learn_latency (&self->quota, latency);
+    gst_zcipc_src_update_quota_request (self);
   }
   return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
 }
@@ -793,48 +571,26 @@ gst_zcipc_src_start (GstBaseSrc * bsrc)
 
   GST_OBJECT_LOCK (self);
   self->retimestamp_active = self->retimestamp;
-  self->downstream_min_buffers = 0;
-  self->downstream_latency = GST_CLOCK_TIME_NONE;
-  self->frame_duration = GST_CLOCK_TIME_NONE;
-  self->quota_asked = 0;
   GST_OBJECT_UNLOCK (self);
-  self->copying = FALSE;
-  self->connected = FALSE;
-  self->ever_connected = FALSE;
-  self->have_timing = FALSE;
-  self->have_segment = FALSE;
+  gst_zcipc_quota_reset (&self->quota);
+  self->copier.copying = FALSE;
+  gst_zcipc_connection_reset (&self->conn);
+  gst_zcipc_schedule_reset (&self->schedule);
   self->segment_pending = FALSE;
   return TRUE;
 }
 
-static void
-drop_connection (GstZcipcSrc * self)
+void
+gst_zcipc_src_drop_connection (GstZcipcSrc * self)
 {
-  struct zcipc_client *client;
-
-  GST_OBJECT_LOCK (self);
-  client = self->client;
-  self->client = NULL;
-  if (client)
-    self->sleeps_before += zcipc_client_sleeps (client);
-  GST_OBJECT_UNLOCK (self);
-  if (client) {
-    /* Frames still held downstream keep the client (and their regions)
-     * alive; the socket closes now. */
-    zcipc_client_disconnect (client);
-    zcipc_client_unref (client);
-  }
-  /* DMABuf frames still held keep their region's memory (a share holds
-   * its parent): it is unmapped and closed with the last of them. */
-  g_hash_table_remove_all (self->dmabufs);
-  g_atomic_int_set (&self->dmabuf_regions, 0);
-  gst_zcipc_frame_pool_flush (self->frame_pool);
+  gst_zcipc_connection_close (&self->conn);
+  /* Frames still held keep their region's memory (a share holds its
+   * parent): a DMABuf one is unmapped and closed with the last of them. */
+  gst_zcipc_consumer_pool_flush (self->consumer_pool);
   /* Custom meta names count per connection. */
   gst_zcipc_meta_context_free (self->meta_ctx);
   self->meta_ctx = gst_zcipc_meta_context_new ();
-  self->connected = FALSE;
-  self->anchored = FALSE;
-  self->anchor_pending = FALSE;
+  gst_zcipc_schedule_new_connection (&self->schedule);
 }
 
 static gboolean
@@ -842,7 +598,7 @@ gst_zcipc_src_stop (GstBaseSrc * bsrc)
 {
   GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
 
-  drop_connection (self);
+  gst_zcipc_src_drop_connection (self);
   GST_OBJECT_LOCK (self);
   gst_clear_caps (&self->caps);
   GST_OBJECT_UNLOCK (self);
@@ -856,11 +612,7 @@ gst_zcipc_src_unlock (GstBaseSrc * bsrc)
 {
   GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
 
-  GST_OBJECT_LOCK (self);
-  self->flushing = TRUE;
-  if (self->client)
-    zcipc_client_set_interrupted (self->client, TRUE);
-  GST_OBJECT_UNLOCK (self);
+  gst_zcipc_connection_set_flushing (&self->conn, TRUE);
   return TRUE;
 }
 
@@ -869,11 +621,7 @@ gst_zcipc_src_unlock_stop (GstBaseSrc * bsrc)
 {
   GstZcipcSrc *self = GST_ZCIPC_SRC (bsrc);
 
-  GST_OBJECT_LOCK (self);
-  self->flushing = FALSE;
-  if (self->client)
-    zcipc_client_set_interrupted (self->client, FALSE);
-  GST_OBJECT_UNLOCK (self);
+  gst_zcipc_connection_set_flushing (&self->conn, FALSE);
   return TRUE;
 }
 
@@ -925,895 +673,8 @@ gst_zcipc_src_query (GstBaseSrc * bsrc, GstQuery * query)
   return GST_BASE_SRC_CLASS (parent_class)->query (bsrc, query);
 }
 
-/* ------------------------------------------------------------- streaming */
-
-/* Waiting is told at INFO level: soon after the first miss, then every
- * few seconds (not per retry). */
-#define WAIT_FIRST_REPORT_MS 1000
-#define WAIT_REPORT_MS 5000
-
-/* Connects, waiting for a producer up to `timeout_ms` (0: forever) in
- * slices, so that a long wait is reported while it lasts. */
-static int
-wait_for_producer (GstZcipcSrc * self, struct zcipc_client *client,
-    const gchar * path, guint timeout_ms)
-{
-  gint64 start = g_get_monotonic_time ();
-  guint slice_ms = WAIT_FIRST_REPORT_MS;
-  int res;
-
-  for (;;) {
-    guint64 waited_ms = (g_get_monotonic_time () - start) / 1000;
-    guint this_ms = slice_ms;
-
-    if (timeout_ms > 0) {
-      if (waited_ms >= timeout_ms)
-        return -ETIMEDOUT;
-      this_ms = MIN (this_ms, timeout_ms - waited_ms);
-    }
-    res = zcipc_client_connect (client, (int) MIN (this_ms, (guint) G_MAXINT));
-    if (res != -ETIMEDOUT)
-      return res;
-    waited_ms = (g_get_monotonic_time () - start) / 1000;
-    if (timeout_ms > 0 && waited_ms >= timeout_ms)
-      return res;
-    GST_INFO_OBJECT (self, "still waiting for a producer on '%s' (%"
-        G_GUINT64_FORMAT " s so far%s): %s%s", path, (waited_ms + 500) / 1000,
-        timeout_ms ? ", timeout set" : "", zcipc_client_reason (client),
-        path[0] == '@' ? " (abstract sockets are per network namespace)" : "");
-    slice_ms = WAIT_REPORT_MS;
-  }
-}
-
-static GstFlowReturn
-connect_to_producer (GstZcipcSrc * self, gboolean after_loss)
-{
-  struct zcipc_client *client;
-  gchar *path, *reason;
-  guint max_held, timeout;
-  int res;
-
-  path = g_strdup (self->path);
-  GST_OBJECT_LOCK (self);
-  max_held = wanted_quota_locked (self);
-  self->quota_asked = MAX (self->quota_asked, max_held);
-  max_held = self->quota_asked;
-  timeout = self->timeout;
-  GST_OBJECT_UNLOCK (self);
-
-  res = zcipc_client_new (path, max_held, &client);
-  if (res < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not set up a connection to '%s'", path),
-        ("zcipc_client_new: %s", g_strerror (-res)));
-    g_free (path);
-    return GST_FLOW_ERROR;
-  }
-  /* To drop our DMABuf memory of a region when the producer removes it. */
-  zcipc_client_report_region_removals (client, true);
-  /* ZCIPC_CHANNEL=0 keeps this consumer on the socket path (no shared
-   * channel): the benchmark's switch for comparing the two, which lib/
-   * takes through its API rather than from the environment. */
-  if (g_strcmp0 (g_getenv ("ZCIPC_CHANNEL"), "0") == 0)
-    zcipc_client_set_channel (client, false);
-  /* A producer that went away may take its directory with it (systemd's
-   * RuntimeDirectory) and bring it back: reconnect waits for that too. At
-   * start, a path no producer can use is a mistake to say at once, but a
-   * stream directory not made yet is where the producer will be. */
-  zcipc_client_set_wait_any_path (client, after_loss || self->path_dir_missing);
-  if (after_loss) {
-    zcipc_client_set_retry_delay (client, self->reconnect_backoff_ms);
-    self->reconnect_backoff_ms = MIN (self->reconnect_backoff_ms * 2,
-        RECONNECT_BACKOFF_MAX_MS);
-  }
-  GST_OBJECT_LOCK (self);
-  zcipc_client_set_spin (client, self->spin_time);
-  self->client = client;
-  if (self->flushing)
-    zcipc_client_set_interrupted (client, TRUE);
-  GST_OBJECT_UNLOCK (self);
-
-  GST_INFO_OBJECT (self, "connecting to '%s'", path);
-  res = wait_for_producer (self, client, path, after_loss ? 0 : timeout);
-  /* The directory may have been made after start() checked it (or while
-   * the producer was away): by someone else, it may hold their socket. */
-  if (res == 0 && self->path_stream_name &&
-      !gst_zcipc_address_check_dir (GST_ELEMENT_CAST (self),
-          self->path_stream_name)) {
-    drop_connection (self);
-    g_free (path);
-    return GST_FLOW_ERROR;
-  }
-  if (res == 0) {
-    GST_INFO_OBJECT (self, "connected to '%s' as consumer %u, quota %u",
-        path, zcipc_client_consumer_id (client), zcipc_client_quota (client));
-    self->connected = TRUE;
-    self->ever_connected = TRUE;
-    self->connected_at_us = g_get_monotonic_time ();
-    self->last_seq = 0;
-    g_free (path);
-    gst_element_post_message (GST_ELEMENT_CAST (self),
-        gst_message_new_element (GST_OBJECT_CAST (self),
-            gst_structure_new ("zcipc-connected", "socket-path",
-                G_TYPE_STRING, self->path, "stream-name", G_TYPE_STRING,
-                self->path_stream_name, "consumer-id", G_TYPE_UINT,
-                zcipc_client_consumer_id (client), "quota", G_TYPE_UINT,
-                zcipc_client_quota (client), NULL)));
-    return GST_FLOW_OK;
-  }
-
-  reason = g_strdup (zcipc_client_reason (client));
-  drop_connection (self);       /* frees the client */
-  if (res == -ECANCELED) {
-    g_free (reason);
-    g_free (path);
-    return GST_FLOW_FLUSHING;
-  }
-  if (res == -ETIMEDOUT && !after_loss) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("No zcipcsink is publishing on '%s' (waited %u ms). Start the "
-            "producer, check the path, or set timeout=0 to wait forever%s",
-            path, timeout, path[0] == '@' ? ". Abstract sockets (@name) are "
-            "per network namespace: a producer in another container or "
-            "`ip netns` is not visible here" : ""),
-        ("zcipc_client_connect: %s: %s", g_strerror (-res), reason));
-  } else if (res == -ENOTDIR && !after_loss) {
-    /* Nothing can appear there, but it is still "no producer on that
-     * path", the mistake of a wrong path. */
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("No zcipcsink is publishing on '%s': %s", path, reason),
-        ("zcipc_client_connect: %s", g_strerror (-res)));
-  } else {
-    /* Something else is in the way, no permission, refused (allow-list,
-     * too many consumers, protocol version), or a producer that broke the
-     * handshake: the reason says which. */
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not receive from '%s': %s", path, reason),
-        ("zcipc_client_connect: %s", g_strerror (-res)));
-  }
-  g_free (reason);
-  g_free (path);
-  return GST_FLOW_ERROR;
-}
-
-/* When our clock reaches the time the producer renders running time 0 of
- * its segment at: the CLOCK_MONOTONIC time it said, on our clock. FALSE when
- * that is unknown: no clock, or a producer too old to say it in
- * CLOCK_MONOTONIC on another clock than ours. */
-static gboolean
-producer_render_time (GstZcipcSrc * self, GstClock * clock,
-    gint64 * render_time)
-{
-  gboolean ours_monotonic = gst_zcipc_clock_is_monotonic (clock);
-
-  self->segment_translated = FALSE;
-  self->segment_clock_offset = 0;
-  if (self->timing.unpaced) {
-    /* Its schedule is no time at which frames are rendered: a consumer
-     * that joined after it started (or while it waited for consumers)
-     * would find every frame in the past. The first frame plays now. */
-    self->anchor_pending = !self->anchored;
-    *render_time = self->anchor_render_time;
-    return self->anchored;
-  }
-  if (self->timing.have_render_monotonic) {
-    /* Exact when both are on CLOCK_MONOTONIC: the offset is 0. */
-    self->segment_clock_offset = ours_monotonic ? 0 :
-        gst_zcipc_clock_monotonic_offset (clock);
-    self->segment_translated = !ours_monotonic;
-    *render_time = self->timing.render_monotonic + self->segment_clock_offset;
-    return TRUE;
-  }
-  if (self->timing.monotonic && ours_monotonic) {
-    *render_time = (gint64) self->timing.render_offset;
-    return TRUE;
-  }
-  return FALSE;
-}
-
-/* Recomputes the segment we push: the producer's, shifted so that running
- * time + our base time is the clock time the producer renders at. */
-static void
-update_segment (GstZcipcSrc * self)
-{
-  GstSegment seg;
-  GstClock *clock;
-  GstClockTime base_time;
-  gint64 render_time;
-
-  if (!self->have_segment || self->retimestamp_active)
-    return;                     /* retimestamp: basesrc's own 0-based segment */
-  seg = self->producer_segment;
-  base_time = gst_element_get_base_time (GST_ELEMENT_CAST (self));
-  clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
-  self->segment_translated = FALSE;
-
-  if (seg.format == GST_FORMAT_TIME && self->have_timing && clock &&
-      GST_CLOCK_TIME_IS_VALID (base_time) &&
-      producer_render_time (self, clock, &render_time)) {
-    gint64 shift = render_time - (gint64) base_time;
-    if (!gst_segment_offset_running_time (&seg, GST_FORMAT_TIME, shift))
-      GST_WARNING_OBJECT (self, "could not shift the segment by %"
-          GST_STIME_FORMAT, GST_STIME_ARGS (shift));
-    GST_DEBUG_OBJECT (self, "segment shifted by %" GST_STIME_FORMAT
-        " (our clock is CLOCK_MONOTONIC %+" G_GINT64_FORMAT " ns)",
-        GST_STIME_ARGS (shift), self->segment_clock_offset);
-  } else if (seg.format == GST_FORMAT_TIME) {
-    GST_DEBUG_OBJECT (self, "the producer's running times pass unchanged: "
-        "no clock, or no mapping from the producer");
-  }
-  gst_clear_object (&clock);
-  self->segment_base_time = base_time;
-  self->out_segment = seg;
-  self->segment_pending = TRUE;
-  gst_base_src_new_segment (GST_BASE_SRC (self), &seg);
-}
-
-/* A producer that does not pace its frames: this first frame of the
- * connection is taken to render now, and the ones after it at their
- * distance in running time from it. */
-static void
-anchor_unpaced_stream (GstZcipcSrc * self, const struct zcipc_wire_frame *info)
-{
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
-  GstClockTime ts = GST_CLOCK_TIME_IS_VALID (info->pts) ? info->pts :
-      info->dts, running;
-
-  if (!clock)
-    return;
-  running = gst_segment_to_running_time (&self->producer_segment,
-      GST_FORMAT_TIME, ts);
-  if (GST_CLOCK_TIME_IS_VALID (running)) {
-    self->anchor_render_time = (gint64) gst_clock_get_time (clock) -
-        (gint64) running;
-    self->anchored = TRUE;
-    self->anchor_pending = FALSE;
-    GST_DEBUG_OBJECT (self, "unpaced producer: running time %"
-        GST_TIME_FORMAT " plays now", GST_TIME_ARGS (running));
-    update_segment (self);
-  }
-  gst_object_unref (clock);
-}
-
-/* Whether the segment we push no longer maps the producer's render times
- * onto our clock: our base time changed (paused and resumed), or our clock
- * drifted against CLOCK_MONOTONIC (an audio or network clock) past the
- * tolerance. */
-static gboolean
-segment_out_of_date (GstZcipcSrc * self)
-{
-  GstClock *clock;
-  gint64 drift;
-
-  if (!self->have_segment)
-    return FALSE;
-  if (self->segment_base_time !=
-      gst_element_get_base_time (GST_ELEMENT_CAST (self)))
-    return TRUE;
-  if (!self->segment_translated ||
-      !(clock = gst_element_get_clock (GST_ELEMENT_CAST (self))))
-    return FALSE;
-  drift = gst_zcipc_clock_monotonic_offset (clock) - self->segment_clock_offset;
-  gst_object_unref (clock);
-  return ABS (drift) >= GST_ZCIPC_TIMING_TOLERANCE;
-}
-
-/* Serialized events after the segment must not overtake it. */
-static void
-push_serialized_event (GstZcipcSrc * self, GstEvent * event)
-{
-  GstPad *pad = GST_BASE_SRC_PAD (self);
-
-  if (self->segment_pending && GST_EVENT_TYPE (event) != GST_EVENT_STREAM_START) {
-    gst_pad_push_event (pad, gst_event_new_segment (&self->out_segment));
-    self->segment_pending = FALSE;
-  }
-  gst_pad_push_event (pad, event);
-}
-
-/* Bounds what the producer may make us map by what frames of `caps` need
- * (see MAP_SLACK_FRAMES). */
-static void
-limit_mappings (GstZcipcSrc * self, GstCaps * caps)
-{
-  guint64 frame = 0, frames, map, populate;
-  GstVideoInfo info;
-
-  if (gst_video_info_from_caps (&info, caps))
-    frame = GST_VIDEO_INFO_SIZE (&info);
-  GST_OBJECT_LOCK (self);
-  frames = MAX (self->quota_asked, 1);
-  GST_OBJECT_UNLOCK (self);
-  map = MAX (MAP_FLOOR, frame * (frames + MAP_SLACK_FRAMES));
-  populate = MAX (POPULATE_FLOOR, frame * (frames + POPULATE_SLACK_FRAMES));
-  zcipc_client_set_map_limits (self->client, map, populate);
-  GST_DEBUG_OBJECT (self, "frames of %" G_GUINT64_FORMAT " bytes: mapping at "
-      "most %" G_GUINT64_FORMAT " bytes, populating %" G_GUINT64_FORMAT, frame,
-      map, populate);
-}
-
-/* The producer broke a rule: it loses this connection (and we stop, as for
- * any other protocol error). */
-static GstFlowReturn
-protocol_error (GstZcipcSrc * self, const gchar * reason)
-{
-  GST_ELEMENT_ERROR (self, STREAM, DECODE,
-      ("The producer on '%s' broke the protocol: %s", self->path,
-          reason), ("refused what the producer sent"));
-  drop_connection (self);
-  return GST_FLOW_ERROR;
-}
-
-static GstFlowReturn
-handle_event (GstZcipcSrc * self, const struct zcipc_client_event *ev)
-{
-  GstEvent *event;
-
-  /* Every event payload is a string for GStreamer's parsers. */
-  if (!gst_zcipc_string_is_bounded ((const gchar *) ev->event.payload,
-          ev->event.size)) {
-    gchar *reason = g_strdup_printf ("an event (kind %u) of %u bytes, longer "
-        "than %d or nested deeper than %d levels", ev->event.kind,
-        ev->event.size, GST_ZCIPC_MAX_STRING_SIZE,
-        GST_ZCIPC_MAX_STRING_DEPTH);
-    GstFlowReturn ret = protocol_error (self, reason);
-
-    g_free (reason);
-    return ret;
-  }
-
-  if (ev->event.kind == GST_ZCIPC_EVENT_TIMING) {
-    if (!gst_zcipc_timing_deserialize (ev->event.payload, ev->event.size,
-            &self->timing)) {
-      GST_WARNING_OBJECT (self, "malformed timing from the producer");
-      return GST_FLOW_OK;
-    }
-    self->have_timing = TRUE;
-    update_segment (self);
-    return GST_FLOW_OK;
-  }
-
-  event = gst_zcipc_event_deserialize (ev->event.kind, ev->event.payload,
-      ev->event.size);
-  if (!event) {
-    GST_WARNING_OBJECT (self, "skipping malformed or unknown event kind %u "
-        "from the producer", ev->event.kind);
-    return GST_FLOW_OK;
-  }
-  GST_DEBUG_OBJECT (self, "producer event %" GST_PTR_FORMAT, event);
-
-  switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_CAPS:{
-      GstCaps *caps;
-
-      gst_event_parse_caps (event, &caps);
-      GST_OBJECT_LOCK (self);
-      gst_caps_replace (&self->caps, caps);
-      GST_OBJECT_UNLOCK (self);
-      /* Pushing a sticky caps event succeeds whatever downstream thinks of
-       * it: ask first, so a refusal names both caps. */
-      if (!gst_pad_peer_query_accept_caps (GST_BASE_SRC_PAD (self), caps) ||
-          !gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
-        GstCaps *peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (self),
-            NULL);
-        gchar *ours = gst_caps_to_string (caps);
-        gchar *theirs = gst_caps_to_string (peer);
-        GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-            ("Downstream does not accept the producer's caps %s (it accepts "
-                "%s)", ours, theirs), ("gst_base_src_set_caps failed"));
-        g_free (ours);
-        g_free (theirs);
-        gst_caps_unref (peer);
-        gst_event_unref (event);
-        return GST_FLOW_NOT_NEGOTIATED;
-      }
-      learn_downstream (self, caps);
-      gst_zcipc_meta_context_set_caps (self->meta_ctx, caps);
-      limit_mappings (self, caps);
-      gst_event_unref (event);
-      return GST_FLOW_OK;
-    }
-    case GST_EVENT_SEGMENT:{
-      const GstSegment *seg;
-
-      gst_event_parse_segment (event, &seg);
-      self->producer_segment = *seg;
-      self->have_segment = TRUE;
-      gst_event_unref (event);
-      update_segment (self);
-      return GST_FLOW_OK;
-    }
-    case GST_EVENT_EOS:
-      gst_event_unref (event);
-      GST_INFO_OBJECT (self, "end of stream from the producer");
-      return GST_FLOW_EOS;
-    default:
-      push_serialized_event (self, event);
-      return GST_FLOW_OK;
-  }
-}
-
-typedef struct
-{
-  struct zcipc_client *client;
-  guint64 seq;
-  gint refs;
-} HeldFrame;
-
-static void
-held_frame_unref (gpointer data)
-{
-  HeldFrame *frame = data;
-
-  if (!g_atomic_int_dec_and_test (&frame->refs))
-    return;
-  /* Gives the frame back, and drops the client reference the frame held:
-   * the last frame of a closed connection frees its mappings here. */
-  zcipc_client_release (frame->client, frame->seq);
-  g_free (frame);
-}
-
-static GQuark
-held_frame_quark (void)
-{
-  static GQuark quark = 0;
-
-  if (!quark)
-    quark = g_quark_from_static_string ("GstZcipcSrcHeldFrame");
-  return quark;
-}
-
-/* The one read-only DMABuf memory over a DMABuf region, made at its first
- * frame with a duplicate of the region's fd. KEEP_MAPPED: the first CPU map
- * downstream mmaps it, and it stays mapped until the memory goes (the
- * region removed or the connection gone, and its last frame released), so
- * there is no per-frame mmap. NULL when the fd cannot be wrapped. */
-static GstMemory *
-dmabuf_parent (GstZcipcSrc * self, const struct zcipc_client_mem *m)
-{
-  GstMemory *parent = g_hash_table_lookup (self->dmabufs,
-      GUINT_TO_POINTER (m->region_id));
-  int fd;
-
-  if (parent)
-    return parent;
-  if ((fd = fcntl (m->region_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
-    GST_WARNING_OBJECT (self, "could not duplicate the fd of DMABuf region "
-        "%u: %s; its frames are pushed as plain memory", m->region_id,
-        g_strerror (errno));
-    return NULL;
-  }
-  /* Owns fd from here on (closed when the memory is freed). */
-  parent = gst_dmabuf_allocator_alloc_with_flags (self->dmabuf_allocator, fd,
-      (gsize) m->region_size, GST_FD_MEMORY_FLAG_KEEP_MAPPED);
-  if (!parent) {
-    close (fd);
-    return NULL;
-  }
-  /* Shares inherit it: a writer downstream copies, never maps writable. */
-  GST_MINI_OBJECT_FLAG_SET (parent, GST_MEMORY_FLAG_READONLY);
-  g_hash_table_insert (self->dmabufs, GUINT_TO_POINTER (m->region_id), parent);
-  g_atomic_int_inc (&self->dmabuf_regions);
-  GST_DEBUG_OBJECT (self, "DMABuf region %u: %" G_GUINT64_FORMAT " bytes, "
-      "fd %d", m->region_id, m->region_size, fd);
-  return parent;
-}
-
-/* A frame with memory in a DMABuf region: a new buffer holding it, with a
- * share of the region's DMABuf memory (or plain wrapped memory where the
- * fd could not be wrapped) per memory. */
-static GstBuffer *
-wrap_dmabuf_frame (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev)
-{
-  HeldFrame *frame = g_new (HeldFrame, 1);
-  GstBuffer *buffer = gst_buffer_new ();
-
-  frame->client = client;
-  frame->seq = ev->frame.info.seq;
-  frame->refs = (gint) ev->frame.n_mems;
-  for (guint i = 0; i < ev->frame.n_mems; i++) {
-    const struct zcipc_client_mem *m = &ev->frame.mems[i];
-    GstMemory *parent = NULL, *mem;
-
-    if (m->region_flags & ZCIPC_REGION_FLAG_DMABUF)
-      parent = dmabuf_parent (self, m);
-    /* DMABuf stays DMABuf: a share of the region's memory at the frame's
-     * offset; freeing it gives the frame back. */
-    if (parent && (mem = gst_memory_share (parent, (gssize) m->offset,
-                (gssize) m->size))) {
-      gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem),
-          held_frame_quark (), frame, held_frame_unref);
-    } else {
-      /* Read-only: the mapping is PROT_READ, and a writer downstream must
-       * copy (gst_buffer_make_writable) rather than crash. */
-      mem = gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
-          (gpointer) m->data, m->size, 0, m->size, frame, held_frame_unref);
-    }
-    gst_buffer_append_memory (buffer, mem);
-  }
-  return buffer;
-}
-
-/* Gives a buffer the frame's timestamps, flags and metas. `keep_metas`: a
- * buffer of the frame pool, which may keep them for the slot's next frame;
- * `metas_ready`: it kept this frame's already. */
-static gboolean
-stamp_frame (GstZcipcSrc * self, GstBuffer * buffer,
-    const struct zcipc_client_event *ev, gboolean keep_metas,
-    gboolean metas_ready, gchar ** error)
-{
-  const struct zcipc_wire_frame *info = &ev->frame.info;
-  guint n_unknown = 0, n_skipped = 0;
-  gboolean ok = TRUE;
-
-  GST_BUFFER_PTS (buffer) = info->pts;
-  GST_BUFFER_DTS (buffer) = info->dts;
-  GST_BUFFER_DURATION (buffer) = info->duration;
-  GST_BUFFER_OFFSET (buffer) = info->offset;
-  GST_BUFFER_OFFSET_END (buffer) = info->offset_end;
-  /* Also clears TAG_MEMORY, which adding memories to a buffer set. */
-  GST_MINI_OBJECT_FLAGS (buffer) = info->flags & ~GST_BUFFER_FLAG_TAG_MEMORY;
-  if (metas_ready || !ev->frame.meta_size) {
-    /* nothing to add */
-  } else if (!gst_zcipc_metas_deserialize (buffer, ev->frame.meta,
-          ev->frame.meta_size, self->meta_ctx, &n_unknown, &n_skipped, error)) {
-    ok = FALSE;
-  } else if (keep_metas && !n_unknown && !n_skipped) {
-    /* Not with unknown or skipped metas: kept, they would no longer be
-     * counted. */
-    gst_zcipc_frame_pool_keep_metas (self->frame_pool, buffer,
-        ev->frame.meta, ev->frame.meta_size);
-  }
-  if (n_unknown)
-    g_atomic_pointer_add (&self->metas_unknown, n_unknown);
-  if (n_skipped) {
-    g_atomic_pointer_add (&self->metas_skipped, n_skipped);
-    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": skipped %u custom "
-        "metas past the bounds on names", info->seq, n_skipped);
-  }
-  return ok;
-}
-
-/* A buffer whose memory is the frame's, in the shared mapping. */
-static GstBuffer *
-wrap_frame (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev, gchar ** error)
-{
-  GstBuffer *buffer;
-  gboolean dmabuf = FALSE, metas_ready = FALSE;
-
-  for (guint i = 0; i < ev->frame.n_mems; i++)
-    dmabuf |= (ev->frame.mems[i].region_flags & ZCIPC_REGION_FLAG_DMABUF) != 0;
-  if (dmabuf)
-    buffer = wrap_dmabuf_frame (self, client, ev);
-  else
-    buffer = gst_zcipc_frame_pool_wrap (self->frame_pool, client, ev,
-        &metas_ready);
-  if (!stamp_frame (self, buffer, ev, !dmabuf, metas_ready, error))
-    gst_clear_buffer (&buffer);
-  return buffer;
-}
-
-/* A frame without memory (a zero-size buffer, a gap): a buffer with its
- * timestamps, flags and metas. The client gave the frame back already:
- * nothing of it lies in shared memory. */
-static GstBuffer *
-wrap_memoryless_frame (GstZcipcSrc * self, const struct zcipc_client_event *ev,
-    gchar ** error)
-{
-  GstBuffer *buffer = gst_buffer_new ();
-
-  if (!stamp_frame (self, buffer, ev, FALSE, FALSE, error))
-    gst_clear_buffer (&buffer);
-  return buffer;
-}
-
-/* A private buffer of `size` bytes for a copy of a frame of one memory. */
-static GstBuffer *
-new_copy_buffer (GstZcipcSrc * self, gsize size)
-{
-  GstBuffer *buffer = NULL;
-
-  if (size < COPY_POOL_MIN_SIZE)
-    return gst_buffer_new_allocate (NULL, size, NULL);
-  if (!self->copy_pool || self->copy_pool_size != size) {
-    GstBufferPool *pool = gst_buffer_pool_new ();
-    GstStructure *config = gst_buffer_pool_get_config (pool);
-
-    gst_buffer_pool_config_set_params (config, NULL, (guint) size, 0, 0);
-    if (!gst_buffer_pool_set_config (pool, config) ||
-        !gst_buffer_pool_set_active (pool, TRUE)) {
-      gst_object_unref (pool);
-      return gst_buffer_new_allocate (NULL, size, NULL);
-    }
-    /* Buffers still out keep the old pool until they come back. */
-    if (self->copy_pool) {
-      gst_buffer_pool_set_active (self->copy_pool, FALSE);
-      gst_object_unref (self->copy_pool);
-    }
-    self->copy_pool = pool;
-    self->copy_pool_size = size;
-  }
-  if (gst_buffer_pool_acquire_buffer (self->copy_pool, &buffer, NULL) !=
-      GST_FLOW_OK)
-    return gst_buffer_new_allocate (NULL, size, NULL);
-  return buffer;
-}
-
-/* Downstream keeps every frame it was granted but the one in flight: this
- * one is copied into private memory and its slot given back at once, so
- * the producer can send the next and the stream goes on. Memory by memory,
- * so the copy has the frame's layout (what its video meta counts). NULL if
- * no memory could be had. */
-static GstBuffer *
-copy_frame (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev, gsize * size, gchar ** error)
-{
-  GstBuffer *buffer;
-  gsize total = 0;
-
-  for (guint i = 0; i < ev->frame.n_mems; i++)
-    total += ev->frame.mems[i].size;
-  buffer = ev->frame.n_mems == 1 ? new_copy_buffer (self, total) :
-      gst_buffer_new ();
-  if (!buffer)
-    return NULL;
-  for (guint i = 0; i < ev->frame.n_mems; i++) {
-    const struct zcipc_client_mem *m = &ev->frame.mems[i];
-    GstMemory *mem = ev->frame.n_mems == 1 ?
-        gst_buffer_peek_memory (buffer, 0) :
-        gst_allocator_alloc (NULL, m->size, NULL);
-    GstMapInfo map;
-
-    if (!mem || !gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-      if (mem && ev->frame.n_mems != 1)
-        gst_memory_unref (mem);
-      gst_buffer_unref (buffer);
-      return NULL;
-    }
-    memcpy (map.data, m->data, m->size);
-    gst_memory_unmap (mem, &map);
-    if (ev->frame.n_mems != 1)
-      gst_buffer_append_memory (buffer, mem);
-  }
-  zcipc_client_release (client, ev->frame.info.seq);
-  if (!stamp_frame (self, buffer, ev, FALSE, FALSE, error))
-    gst_clear_buffer (&buffer);
-  *size = total;
-  return buffer;
-}
-
-/* Counts a copy, and says once per episode that downstream keeps more
- * than the producer lends, and what to raise. */
-static void
-note_copy (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_client_event *ev, gsize size, guint held)
-{
-  guint quota = zcipc_client_quota (client), asked, max_held;
-
-  g_atomic_pointer_add (&self->frames_copied, 1);
-  g_atomic_pointer_add (&self->bytes_copied, size);
-  GST_CAT_LOG_OBJECT (GST_CAT_PERFORMANCE, self, "copied frame %"
-      G_GUINT64_FORMAT " (%" G_GSIZE_FORMAT " bytes): downstream keeps %u "
-      "of the %u frames granted", ev->frame.info.seq, size, held - 1, quota);
-  self->last_copy_us = g_get_monotonic_time ();
-  if (self->copying)
-    return;
-  self->copying = TRUE;
-  GST_OBJECT_LOCK (self);
-  asked = self->quota_asked;
-  max_held = self->max_held;
-  GST_OBJECT_UNLOCK (self);
-  if (quota < asked) {
-    GST_ELEMENT_WARNING (self, RESOURCE, BUSY,
-        ("Downstream of zcipcsrc keeps %u frames, all the producer on '%s' "
-            "lends it (its consumer-quota; %u were asked for): further "
-            "frames are copied while it does (stats: frames-copied). Raise "
-            "zcipcsink's consumer-quota to %u to keep them zero-copy",
-            quota - 1, self->path, asked, asked),
-        ("frame %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT " bytes copied; "
-            "%u frames held", ev->frame.info.seq, size, held - 1));
-  } else {
-    GST_ELEMENT_WARNING (self, RESOURCE, BUSY,
-        ("Downstream of zcipcsrc keeps %u frames, more than it says it "
-            "keeps (max-held %u, plus what its allocation query and latency "
-            "report): further frames are copied while it does (stats: "
-            "frames-copied). Raise zcipcsrc's max-held (and zcipcsink's "
-            "consumer-quota if that caps it) to keep them zero-copy",
-            quota - 1, max_held),
-        ("frame %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT " bytes copied; "
-            "%u frames granted", ev->frame.info.seq, size, quota));
-  }
-}
-
-/* The running time now becomes the PTS; the producer's PTS is kept. */
-static void
-retimestamp (GstZcipcSrc * self, GstBuffer * buffer)
-{
-  static GstCaps *reference = NULL;
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
-  GstClockTime now = GST_CLOCK_TIME_NONE;
-
-  if (g_once_init_enter (&reference)) {
-    GstCaps *caps = gst_caps_new_empty_simple ("timestamp/x-zcipc-pts");
-    GST_MINI_OBJECT_FLAG_SET (caps, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
-    g_once_init_leave (&reference, caps);
-  }
-  if (GST_BUFFER_PTS_IS_VALID (buffer))
-    gst_buffer_add_reference_timestamp_meta (buffer, reference,
-        GST_BUFFER_PTS (buffer), GST_BUFFER_DURATION (buffer));
-  if (clock) {
-    GstClockTime base = gst_element_get_base_time (GST_ELEMENT_CAST (self));
-    now = gst_clock_get_time (clock);
-    now = now > base ? now - base : 0;
-    gst_object_unref (clock);
-  }
-  GST_BUFFER_PTS (buffer) = now;
-  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
-}
-
-/* Once a second, tells the producer what only we know, for its stats
- * (zcipc-top): frames copied, and how long after the producer sent it the
- * frame we are about to push goes downstream. */
-static void
-report_to_producer (GstZcipcSrc * self, struct zcipc_client *client,
-    const struct zcipc_wire_frame *info)
-{
-  gint64 now_us = g_get_monotonic_time ();
-  struct timespec ts;
-  gint64 lag_ns;
-
-  if (self->last_report_us && now_us - self->last_report_us < G_USEC_PER_SEC)
-    return;
-  self->last_report_us = now_us;
-  /* send_time is the producer's CLOCK_MONOTONIC, which every process
-   * shares. */
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  lag_ns = (gint64) ts.tv_sec * GST_SECOND + ts.tv_nsec -
-      (gint64) info->send_time;
-  zcipc_client_send_report (client,
-      (guint64) g_atomic_pointer_get (&self->frames_copied), MAX (lag_ns, 0));
-}
-
 static GstFlowReturn
 gst_zcipc_src_create (GstPushSrc * psrc, GstBuffer ** buffer)
 {
-  GstZcipcSrc *self = GST_ZCIPC_SRC (psrc);
-
-  for (;;) {
-    struct zcipc_client_event ev;
-    struct zcipc_client *client;
-    gchar *error = NULL;
-    GstFlowReturn ret;
-    gboolean reconnect;
-    guint held;
-    int res;
-
-    if (!self->connected) {
-      ret = connect_to_producer (self, self->ever_connected);
-      if (ret != GST_FLOW_OK)
-        return ret;
-    }
-    client = self->client;
-    res = zcipc_client_next (client, &ev, -1);
-    if (res == -ECANCELED)
-      return GST_FLOW_FLUSHING;
-    if (res == -EPIPE || res == -ECONNABORTED) {
-      /* Gone, or cut off by the producer (which says why). */
-      gchar *what = res == -EPIPE ? g_strdup ("went away") :
-          g_strdup (zcipc_client_reason (client));
-      GST_OBJECT_LOCK (self);
-      reconnect = self->reconnect;
-      GST_OBJECT_UNLOCK (self);
-      /* A connection that lasted starts the backoff afresh; each one cut
-       * short waits twice as long as the last (connect_to_producer). */
-      if (g_get_monotonic_time () - self->connected_at_us >
-          RECONNECT_BACKOFF_MAX_MS * 1000)
-        self->reconnect_backoff_ms = RECONNECT_BACKOFF_FIRST_MS;
-      drop_connection (self);
-      if (!reconnect) {
-        GST_ELEMENT_ERROR (self, RESOURCE, READ,
-            ("The producer on '%s': %s", self->path, what),
-            ("zcipc_client_next: %s; reconnect=false", g_strerror (-res)));
-        g_free (what);
-        return GST_FLOW_ERROR;
-      }
-      GST_ELEMENT_WARNING (self, RESOURCE, READ,
-          ("The producer on '%s': %s; waiting to connect again",
-              self->path, what), ("zcipc_client_next: %s", g_strerror (-res)));
-      g_free (what);
-      g_atomic_pointer_add (&self->reconnects, 1);
-      continue;
-    }
-    if (res == -EMFILE || res == -ENFILE) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Receiving from '%s': %s", self->path,
-              zcipc_client_reason (client)),
-          ("zcipc_client_next: %s", g_strerror (-res)));
-      drop_connection (self);
-      return GST_FLOW_ERROR;
-    }
-    if (res < 0) {
-      GST_ELEMENT_ERROR (self, STREAM, DECODE,
-          ("The producer on '%s' broke the protocol: %s", self->path,
-              zcipc_client_reason (client)),
-          ("zcipc_client_next: %s", g_strerror (-res)));
-      drop_connection (self);
-      return GST_FLOW_ERROR;
-    }
-
-    if (ev.type == ZCIPC_CLIENT_REGION_REMOVED) {
-      if (g_hash_table_remove (self->dmabufs, GUINT_TO_POINTER (ev.region.id)))
-        g_atomic_int_add (&self->dmabuf_regions, -1);
-      continue;
-    }
-    if (ev.type == ZCIPC_CLIENT_EVENT) {
-      ret = handle_event (self, &ev);
-      if (ret != GST_FLOW_OK)
-        return ret;
-      continue;
-    }
-
-    /* A frame. Keep the segment in step with our base time, which changes
-     * when our pipeline is paused and resumed, and with our clock. */
-    if (self->anchor_pending)
-      anchor_unpaced_stream (self, &ev.frame.info);
-    if (segment_out_of_date (self))
-      update_segment (self);
-    self->segment_pending = FALSE;      /* basesrc pushes it before this buffer */
-
-    if (self->last_seq && ev.frame.info.seq > self->last_seq + 1)
-      g_atomic_pointer_add (&self->frames_dropped,
-          ev.frame.info.seq - self->last_seq - 1);
-    self->last_seq = ev.frame.info.seq;
-    g_atomic_pointer_add (&self->frames_received, 1);
-
-    learn_frame_duration (self, ev.frame.info.duration);
-
-    /* The frame in flight takes the last slot we were lent: downstream
-     * keeps all the others. */
-    held = zcipc_client_held (client);
-    if (ev.frame.n_mems == 0) {
-      *buffer = wrap_memoryless_frame (self, &ev, &error);
-    } else if (held >= zcipc_client_quota (client)) {
-      gsize size = 0;
-
-      if (!(*buffer = copy_frame (self, client, &ev, &size, &error)) && !error) {
-        zcipc_client_release (client, ev.frame.info.seq);
-        GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-            ("Could not allocate memory to copy a frame that downstream "
-                "has no room for"), ("frame %" G_GUINT64_FORMAT,
-                ev.frame.info.seq));
-        return GST_FLOW_ERROR;
-      }
-      if (*buffer)
-        note_copy (self, client, &ev, size, held);
-    } else {
-      *buffer = wrap_frame (self, client, &ev, &error);
-      if (self->copying &&
-          g_get_monotonic_time () - self->last_copy_us > COPY_EPISODE_END_US) {
-        self->copying = FALSE;
-        GST_INFO_OBJECT (self, "downstream keeps fewer frames again: no more "
-            "copies");
-      }
-    }
-    if (!*buffer) {
-      /* Its metas broke a rule (a layout past the frame's memory): the
-       * frame went back with its buffer, the connection goes too. */
-      gchar *reason = g_strdup_printf ("frame %" G_GUINT64_FORMAT ": %s",
-          ev.frame.info.seq, error);
-
-      ret = protocol_error (self, reason);
-      g_free (reason);
-      g_free (error);
-      return ret;
-    }
-    if (self->retimestamp_active)
-      retimestamp (self, *buffer);
-    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " %" GST_PTR_FORMAT,
-        ev.frame.info.seq, *buffer);
-    report_to_producer (self, client, &ev.frame.info);
-    return GST_FLOW_OK;
-  }
+  return gst_zcipc_src_receive (GST_ZCIPC_SRC (psrc), buffer);
 }

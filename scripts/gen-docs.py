@@ -4,7 +4,8 @@
 """Generates the element reference from the GStreamer registry, so the docs
 cannot drift from the code:
 
-  docs/elements.md   gst-inspect-1.0's "Element Properties" of each element
+  docs/elements.md   gst-inspect-1.0's "Element Properties" of each element,
+                     then docs/element-notes/ELEMENT.md where there is one
   README.md          a table of each element's own properties, between the
                      markers <!-- BEGIN PROPERTIES --> / <!-- END PROPERTIES -->
 
@@ -102,6 +103,10 @@ def elements_md(env: dict) -> str:
               'test_docs.py checks it against the registry" -->')
     for element in ELEMENTS:
         parts += [f"## {element}", "", marker, "```", inspect(element, env).rstrip(), "```", ""]
+        # Hand-written notes on the element's API beyond its properties.
+        notes = ROOT / "docs/element-notes" / f"{element}.md"
+        if notes.exists():
+            parts += [notes.read_text().rstrip(), ""]
     return "\n".join(parts)
 
 

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Copyright (C) 2026 The zcipc authors */
 #define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <gst/allocators/allocators.h>
 
 #include "helpers.h"
 
@@ -208,6 +213,106 @@ GST_START_TEST (test_every_buffer_is_read_only_memory_in_the_consumers_mapping)
     gst_buffer_unref (buffer);
   }
   g_hash_table_unref (mapped_at);
+
+  gst_harness_teardown (h);
+  zg_producer_free (p);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
+/* From /proc/self/maps: the inode and file offset of the mapping holding
+ * `addr` (its offset in the file is `pgoff` plus the distance from the
+ * mapping's start), or whether one mapping with `perms` maps `inode`. */
+static gboolean
+read_maps (gconstpointer addr, const gchar * perms, guint64 inode,
+    guint64 * inode_out, guintptr * file_offset)
+{
+  FILE *f = fopen ("/proc/self/maps", "r");
+  gchar line[512];
+  gboolean found = FALSE;
+
+  fail_unless (f != NULL);
+  while (!found && fgets (line, sizeof line, f)) {
+    uintptr_t start, end;
+    uint64_t pgoff, ino;
+    char p[5];
+
+    if (sscanf (line, "%" SCNxPTR "-%" SCNxPTR " %4s %" SCNx64 " %*s %"
+            SCNu64, &start, &end, p, &pgoff, &ino) != 5)
+      continue;
+    if (addr && (guintptr) addr >= start && (guintptr) addr < end) {
+      *inode_out = ino;
+      *file_offset = pgoff + ((guintptr) addr - start);
+      found = TRUE;
+    } else if (!addr && ino == inode && strcmp (p, perms) == 0) {
+      found = TRUE;
+    }
+  }
+  fclose (f);
+  return found;
+}
+
+/* The memory zcipcsrc pushes is fd memory (see docs/elements.md, "Memory
+ * zcipcsrc pushes"): its fd is the memfd of the producer's region, and the
+ * memory's offset is where its bytes lie in that file, so a reader of the
+ * fd at that offset (pread, or another process's mmap) reads what the
+ * mapped memory holds. Still zero-copy: the map points into the consumer's
+ * read-only mapping of that same file. */
+GST_START_TEST (test_every_memory_is_fd_memory_of_the_region_at_its_offset)
+{
+  ZgProducer *p = start_producer ("pattern=ball");
+  GstHarness *h = zg_consumer_new_bounded (socket_path, "max-held=4", NULL,
+      TRUE);
+
+  for (guint i = 0; i < N_FRAMES; i++) {
+    GstBuffer *buffer = gst_harness_pull (h);
+
+    fail_unless (buffer != NULL);
+    fail_unless (gst_buffer_n_memory (buffer) >= 1);
+    for (guint j = 0; j < gst_buffer_n_memory (buffer); j++) {
+      GstMemory *mem = gst_buffer_peek_memory (buffer, j);
+      gchar *link, *target;
+      guint64 inode = 0;
+      guintptr file_offset = 0;
+      struct stat st;
+      GstMapInfo map;
+      guint8 *read_back;
+
+      fail_unless (gst_is_fd_memory (mem), "frame %u memory %u: %s is no fd "
+          "memory", i, j, mem->allocator->mem_type);
+      link = g_strdup_printf ("/proc/self/fd/%d", gst_fd_memory_get_fd (mem));
+      fail_unless (fstat (gst_fd_memory_get_fd (mem), &st) == 0);
+      target = g_file_read_link (link, NULL);
+      fail_unless (target && g_str_has_prefix (target, "/" ZG_REGION_MAP_NAME),
+          "fd %s is %s, not a zcipc region's memfd", link, target);
+      fail_unless ((guint64) st.st_size >= mem->offset + mem->size);
+      fail_unless (mem->maxsize <= (gsize) st.st_size);
+
+      fail_unless (gst_memory_map (mem, &map, GST_MAP_READ));
+      /* Zero copy: the consumer's mapping of that very file, at the
+       * memory's offset, which the producer maps too (rw-s). */
+      zg_assert_in_region_map (map.data, map.size, "r--s");
+      fail_unless (read_maps (map.data, NULL, 0, &inode, &file_offset));
+      fail_unless_equals_uint64 (inode, (guint64) st.st_ino);
+      fail_unless_equals_uint64 ((guint64) file_offset, mem->offset);
+      fail_unless (read_maps (NULL, "rw-s", st.st_ino, &inode, &file_offset),
+          "no producer mapping of inode %" G_GUINT64_FORMAT,
+          (guint64) st.st_ino);
+
+      read_back = g_malloc (map.size);
+      fail_unless_equals_int64 (pread (gst_fd_memory_get_fd (mem), read_back,
+              map.size, (off_t) mem->offset), (gint64) map.size);
+      fail_unless (memcmp (read_back, map.data, map.size) == 0,
+          "frame %u memory %u: the fd at offset %" G_GSIZE_FORMAT " holds "
+          "other bytes than the memory", i, j, mem->offset);
+      g_free (read_back);
+      gst_memory_unmap (mem, &map);
+      g_free (target);
+      g_free (link);
+    }
+    gst_buffer_unref (buffer);
+  }
 
   gst_harness_teardown (h);
   zg_producer_free (p);
@@ -452,6 +557,46 @@ GST_START_TEST (test_a_frame_whose_memory_is_still_shared_is_kept)
   fail_unless_equals_string (after, sum);
 
   gst_buffer_unref (copy);
+  g_free (after);
+  g_free (sum);
+  gst_harness_teardown (h);
+  zg_producer_free (p);
+  zg_assert_resources_back (&before);
+}
+
+GST_END_TEST;
+
+/* A part of a buffer (gst_buffer_copy_region: a share of its memory,
+ * whose parent is the region's memory, not the frame's) keeps the frame
+ * the consumer's too, after the buffer itself went back. */
+GST_START_TEST (test_a_frame_whose_memory_part_is_still_shared_is_kept)
+{
+  ZgProducer *p = start_producer ("pattern=ball");
+  GstHarness *h = zg_consumer_new_bounded (socket_path, "max-held=4", NULL,
+      TRUE);
+  GstBuffer *buffer = gst_harness_pull (h);
+  gsize size = gst_buffer_get_size (buffer);
+  GstBuffer *part;
+  gchar *sum, *after;
+
+  fail_unless (buffer != NULL);
+  part = gst_buffer_copy_region (buffer, GST_BUFFER_COPY_MEMORY, 1, size - 1);
+  fail_unless (gst_buffer_n_memory (part) == 1);
+  fail_if (gst_buffer_peek_memory (part, 0) ==
+      gst_buffer_peek_memory (buffer, 0), "the part is the buffer's memory");
+  sum = zg_buffer_checksum (part);
+  gst_buffer_unref (buffer);
+
+  for (guint i = 0; i < 3 * (4 + 4); i++) {
+    GstBuffer *next = gst_harness_pull (h);
+
+    fail_unless (next != NULL);
+    gst_buffer_unref (next);
+  }
+  after = zg_buffer_checksum (part);
+  fail_unless_equals_string (after, sum);
+
+  gst_buffer_unref (part);
   g_free (after);
   g_free (sum);
   gst_harness_teardown (h);
@@ -826,6 +971,8 @@ zcipcsrc_suite (void)
       test_buffers_keep_the_producers_timestamps_caps_and_strides);
   tcase_add_test (tc,
       test_every_buffer_is_read_only_memory_in_the_consumers_mapping);
+  tcase_add_test (tc,
+      test_every_memory_is_fd_memory_of_the_region_at_its_offset);
   tcase_add_test (tc, test_writing_needs_a_copy);
   tcase_add_test (tc,
       test_buffer_held_past_null_stays_valid_then_frees_everything);
@@ -833,6 +980,7 @@ zcipcsrc_suite (void)
       test_held_buffer_keeps_its_bytes_after_the_consumer_stops);
   tcase_add_test (tc, test_a_slots_next_frame_comes_in_the_same_buffer);
   tcase_add_test (tc, test_a_frame_whose_memory_is_still_shared_is_kept);
+  tcase_add_test (tc, test_a_frame_whose_memory_part_is_still_shared_is_kept);
   tcase_add_test (tc, test_a_reused_buffer_carries_only_its_own_frames_metas);
   tcase_add_test (tc, test_eos_from_the_producer_becomes_eos_on_the_consumer);
   tcase_add_test (tc, test_latency_query_answers_live);

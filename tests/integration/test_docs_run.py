@@ -241,7 +241,8 @@ def _argv(group: Group, block: Block, cmd: Command, name: str) -> list[str]:
         source.write_text(cmd.text)
         binary = group.tmp / name
         flags = subprocess.run(["pkg-config", "--cflags", "--libs", "gstreamer-1.0",
-                                "gstreamer-app-1.0", "gstreamer-video-1.0"],
+                                "gstreamer-app-1.0", "gstreamer-video-1.0",
+                                "gstreamer-allocators-1.0"],
                                capture_output=True, text=True, check=True).stdout.split()
         res = subprocess.run(["cc", "-o", str(binary), str(source)] + flags,
                              capture_output=True, text=True)

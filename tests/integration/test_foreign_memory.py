@@ -48,15 +48,15 @@ def assert_bytes_match(produced: dict, received: dict, replace_at: int = 0):
         assert [m["sha1"] for m in frame["memories"]] == gen["sha1"][slot], frame
 
 
-@pytest.mark.parametrize("kind,consumer_kind", [("fd", "wrapped"), ("dmabuf", "dmabuf")])
+@pytest.mark.parametrize("kind,consumer_kind", [("fd", "fd"), ("dmabuf", "dmabuf")])
 def test_memfd_backed_memory_at_an_offset_crosses_by_fd_once_and_arrives_intact(
         launcher, sock_dir, kind, consumer_kind):
     """One memory per buffer, the first at offset 4096 of an unsealed memfd
     the producer made: the sink seals it and sends its fd once; the
     consumer's memory lies in its one mapping of that memfd, read-only.
-    A GstFdMemory arrives as plain read-only memory over zcipcsrc's mapping
-    (like the sink's own regions); a GstDmaBufMemory arrives as
-    GstDmaBufMemory."""
+    A GstFdMemory arrives as read-only fd memory over zcipcsrc's mapping
+    (like the sink's own regions: zcipcsrc pushes fd memory); a
+    GstDmaBufMemory arrives as GstDmaBufMemory."""
     produced, received = run_foreign(launcher, sock_dir / "s", "--kind", kind)
     gen = produced["generations"][0]
     inode = gen["inodes"][0]
@@ -99,7 +99,7 @@ def test_buffers_of_three_memories_from_two_memfds_cross_each_fd_once(launcher, 
     assert produced["stats"]["frames-by-fd"] == produced["frames"]
     for frame in received["frames"]:
         assert [m["inode"] for m in frame["memories"]] == [a, b, a]
-        assert {m["kind"] for m in frame["memories"]} == {"dmabuf" if kind == "dmabuf" else "wrapped"}
+        assert {m["kind"] for m in frame["memories"]} == {"dmabuf" if kind == "dmabuf" else "fd"}
     assert received["stats"]["regions"] == 2
     per_region = 1 if kind == "fd" else 2
     assert received["mappings_per_inode"] == {str(a): per_region, str(b): per_region}
