@@ -584,10 +584,3 @@ zcipc_socket_recv (int fd, void *buf, size_t cap, size_t *out_len,
   *out_len = (size_t) res;
   return 0;
 }
-
-void
-zcipc_socket_unlink (const char *path)
-{
-  if (path && !is_abstract (path))
-    unlink (path);
-}

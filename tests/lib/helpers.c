@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zcipc/clock.h"
+
 #include "helpers.h"
 
 /* --- resources ----------------------------------------------------------- */
@@ -97,9 +99,15 @@ zt_ensure_stdin (void)
 int64_t
 zt_now_ms (void)
 {
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return zcipc_now_ms ();
+}
+
+const char *
+zt_strerror (int res)
+{
+  if (res >= 0)
+    return "Success";
+  return strerror (-res);
 }
 
 void
@@ -125,6 +133,13 @@ zt_tmpdir_file (const struct zt_tmpdir *dir, const char *name, char *buf,
   int n = snprintf (buf, size, "%s/%s", dir->path, name);
   ck_assert (n > 0 && (size_t) n < size);
   return buf;
+}
+
+void
+zt_socket_unlink (const char *path)
+{
+  if (path && path[0] != '@')
+    unlink (path);
 }
 
 void
@@ -184,6 +199,19 @@ zt_same_file (int a, int b)
   ck_assert_int_eq (fstat (a, &sa), 0);
   ck_assert_int_eq (fstat (b, &sb), 0);
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+bool
+zt_region_future_write_supported (void)
+{
+  struct zcipc_region r;
+  bool supported;
+
+  if (zcipc_region_create (&r, "zt-probe", 1, 0) < 0)
+    return false;
+  supported = (r.seals & ZT_SEAL_FUTURE_WRITE) != 0;
+  zcipc_region_clear (&r);
+  return supported;
 }
 
 /* --- raw datagrams -------------------------------------------------------- */
@@ -446,7 +474,7 @@ zt_producer_start_full (struct zt_producer *p,
   if (!c.socket_mode)
     c.socket_mode = 0600;
   res = zcipc_server_new (&c, &counting_callbacks, p, &p->server);
-  ck_assert_msg (res == 0, "zcipc_server_new: %s", zcipc_strerror (res));
+  ck_assert_msg (res == 0, "zcipc_server_new: %s", zt_strerror (res));
 }
 
 void
@@ -475,7 +503,7 @@ zt_producer_add_region (struct zt_producer *p, uint32_t id, size_t size)
 
   ck_assert_uint_lt (i, ZT_MAX_REGIONS);
   res = zcipc_region_create (r, "zt-region", size, 0);
-  ck_assert_msg (res == 0, "zcipc_region_create: %s", zcipc_strerror (res));
+  ck_assert_msg (res == 0, "zcipc_region_create: %s", zt_strerror (res));
   for (size_t o = 0; o < r->size; o++)
     ((uint8_t *) r->data)[o] = zt_pattern (id, o);
   p->region_ids[i] = id;
@@ -589,7 +617,7 @@ zt_client_connect (const char *path, uint32_t max_held)
   ck_assert_int_eq (zcipc_client_new (path, max_held, &c), 0);
   res = zcipc_client_connect (c, 5000);
   ck_assert_msg (res == 0, "zcipc_client_connect: %s (%s)",
-      zcipc_strerror (res), zcipc_client_reason (c));
+      zt_strerror (res), zcipc_client_reason (c));
   return c;
 }
 
@@ -600,7 +628,7 @@ zt_client_next_frame (struct zcipc_client *c, struct zcipc_client_event *ev,
   int res = zcipc_client_next (c, ev, timeout_ms);
 
   ck_assert_msg (res == 0, "zcipc_client_next: %s (%s)",
-      zcipc_strerror (res), zcipc_client_reason (c));
+      zt_strerror (res), zcipc_client_reason (c));
   ck_assert_int_eq (ev->type, ZCIPC_CLIENT_FRAME);
 }
 

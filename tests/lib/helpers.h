@@ -71,6 +71,10 @@ void zt_sleep_ms (int ms);
   ck_assert_msg (ZT_WAIT_UNTIL (cond, timeout_ms), \
       "still false after %d ms: %s", (int) (timeout_ms), #cond)
 
+/* Describes a result of libzcipc (0 or a negative errno) for a failure
+ * message; never NULL. */
+const char *zt_strerror (int res);
+
 /* --- temporary directories ----------------------------------------------- */
 
 struct zt_tmpdir
@@ -83,6 +87,8 @@ void zt_tmpdir_make (struct zt_tmpdir *dir);
 /* Writes "<dir>/<name>" into `buf` (`size` bytes) and returns it. */
 const char *zt_tmpdir_file (const struct zt_tmpdir *dir, const char *name,
     char *buf, size_t size);
+/* Removes the socket file of `path` unless it is abstract ('@') or NULL. */
+void zt_socket_unlink (const char *path);
 /* Removes every entry, then the directory. */
 void zt_tmpdir_remove (struct zt_tmpdir *dir);
 /* Number of entries (besides . and ..). */
@@ -95,6 +101,9 @@ int zt_tmpdir_n_entries (const struct zt_tmpdir *dir);
 int zt_memfd (size_t size, unsigned int seals);
 /* Whether two fds refer to the same inode. */
 bool zt_same_file (int a, int b);
+/* Whether the running kernel supports F_SEAL_FUTURE_WRITE (Linux 5.1), as
+ * a fresh zcipc region's seals tell. */
+bool zt_region_future_write_supported (void);
 
 /* --- raw datagrams -------------------------------------------------------- */
 

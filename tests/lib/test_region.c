@@ -385,7 +385,7 @@ START_TEST (test_future_write_seal_support_is_reported)
 {
   struct zcipc_region r;
   struct utsname uts;
-  bool supported = zcipc_region_future_write_supported ();
+  bool supported = zt_region_future_write_supported ();
   int fd = memfd_create ("zt-probe", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   bool direct;
 

@@ -420,7 +420,7 @@ expect_event (struct zcipc_client *c, uint32_t kind, const char *payload)
   struct zcipc_client_event ev;
   int res = zcipc_client_next (c, &ev, 5000);
 
-  ck_assert_msg (res == 0, "next: %s", zcipc_strerror (res));
+  ck_assert_msg (res == 0, "next: %s", zt_strerror (res));
   ck_assert_int_eq (ev.type, ZCIPC_CLIENT_EVENT);
   ck_assert_uint_eq (ev.event.kind, kind);
   ck_assert_uint_eq (ev.event.size, strlen (payload));
@@ -1998,7 +1998,7 @@ fake_connect (uint32_t max_held, uint32_t quota, int *pfd)
 
   ck_assert_int_eq (zcipc_client_new (fake_path, max_held, &c), 0);
   res = zt_fake_producer_connect (fake_listen_fd, c, quota, pfd);
-  ck_assert_msg (res == 0, "connect: %s (%s)", zcipc_strerror (res),
+  ck_assert_msg (res == 0, "connect: %s (%s)", zt_strerror (res),
       zcipc_client_reason (c));
   return c;
 }
@@ -2035,7 +2035,7 @@ expect_refusal (struct zcipc_client *c, const char *reason)
   struct zcipc_client_event ev;
   int res = zcipc_client_next (c, &ev, 5000);
 
-  ck_assert_msg (res == -EPROTO, "next: %s, reason: %s", zcipc_strerror (res),
+  ck_assert_msg (res == -EPROTO, "next: %s, reason: %s", zt_strerror (res),
       zcipc_client_reason (c));
   ck_assert_msg (strstr (zcipc_client_reason (c), reason),
       "reason '%s' lacks '%s'", zcipc_client_reason (c), reason);
@@ -2106,7 +2106,7 @@ check_memfd_lying_about_its_kind (uint32_t flags)
     volatile uint8_t byte = ev.frame.mems[0].data[0];
     (void) byte;
   }
-  ck_assert_msg (res == -EPROTO, "next: %s", zcipc_strerror (res));
+  ck_assert_msg (res == -EPROTO, "next: %s", zt_strerror (res));
   ck_assert_uint_eq (zcipc_client_n_regions (c), 0);
   fake_finish (c, pfd);
 }
@@ -2275,7 +2275,7 @@ START_TEST (test_client_reports_running_out_of_fds_as_its_own)
       close (fill[--n]);
     ck_assert_int_eq (setrlimit (RLIMIT_NOFILE, &old), 0);
   }
-  ck_assert_msg (res == -EMFILE, "next: %s (%s)", zcipc_strerror (res),
+  ck_assert_msg (res == -EMFILE, "next: %s (%s)", zt_strerror (res),
       zcipc_client_reason (c));
   ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c),
           "this process ran out of file descriptors"));
