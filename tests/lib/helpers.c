@@ -17,68 +17,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "zcipc/clock.h"
-
 #include "helpers.h"
 
 /* --- resources ----------------------------------------------------------- */
 
 int
-zt_count_fds (void)
-{
-  DIR *dir = opendir ("/proc/self/fd");
-  struct dirent *e;
-  int n = 0;
-
-  ck_assert_ptr_nonnull (dir);
-  while ((e = readdir (dir)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    if (atoi (e->d_name) == dirfd (dir))
-      continue;
-    n++;
-  }
-  closedir (dir);
-  return n;
-}
-
-int
 zt_count_maps (void)
 {
-  FILE *f = fopen ("/proc/self/maps", "re");
-  char line[4096];
-  int n = 0;
-
-  ck_assert_ptr_nonnull (f);
-  while (fgets (line, sizeof line, f)) {
-    int name = 0;
-
-    /* address perms offset dev inode [name] */
-    if (sscanf (line, "%*s %*s %*s %*s %*s %n", &name) >= 0 && name > 0 &&
-        line[name] != '\0' && line[name] != '\n')
-      n++;
-  }
-  fclose (f);
-  return n;
+  return zt_count_maps_named ("");
 }
 
 bool
 zt_is_mapped (const void *addr)
 {
-  FILE *f = fopen ("/proc/self/maps", "re");
-  uintptr_t a = (uintptr_t) addr;
-  char line[512];
-  bool found = false;
-
-  ck_assert_ptr_nonnull (f);
-  while (!found && fgets (line, sizeof line, f)) {
-    uintptr_t start, end;
-    if (sscanf (line, "%" SCNxPTR "-%" SCNxPTR, &start, &end) == 2 &&
-        a >= start && a < end)
-      found = true;
-  }
-  fclose (f);
-  return found;
+  return zt_find_mapping (addr, 1, NULL);
 }
 
 bool
@@ -248,18 +200,6 @@ zt_send_raw (int fd, const void *data, size_t len, const int *fds,
     res = sendmsg (fd, &msg, MSG_NOSIGNAL);
   } while (res < 0 && errno == EINTR);
   return res < 0 ? -errno : 0;
-}
-
-int
-zt_poll_in (int fd, int timeout_ms)
-{
-  struct pollfd pfd = { fd, POLLIN, 0 };
-  int res;
-
-  do {
-    res = poll (&pfd, 1, timeout_ms);
-  } while (res < 0 && errno == EINTR);
-  return res < 0 ? -errno : res;
 }
 
 int
@@ -632,20 +572,6 @@ zt_client_next_frame (struct zcipc_client *c, struct zcipc_client_event *ev,
   ck_assert_int_eq (ev->type, ZCIPC_CLIENT_FRAME);
 }
 
-struct connect_job
-{
-  struct zcipc_client *client;
-  int res;
-};
-
-static void *
-connect_thread (void *data)
-{
-  struct connect_job *job = data;
-  job->res = zcipc_client_connect (job->client, 5000);
-  return NULL;
-}
-
 int
 zt_fake_producer_connect (int listen_fd, struct zcipc_client *client,
     uint32_t quota, int *producer_fd)
@@ -658,16 +584,15 @@ int
 zt_fake_producer_connect_full (int listen_fd, struct zcipc_client *client,
     uint32_t quota, int *producer_fd, uint32_t * hello_flags)
 {
-  struct connect_job job = { client, 0 };
+  struct zt_connect_job job;
   struct zcipc_peer_cred cred;
   struct zcipc_wire_welcome welcome;
   static union zt_msg_buf buf;
   struct zcipc_message msg;
-  pthread_t thread;
   int fd = -1, res;
   size_t n;
 
-  ck_assert_int_eq (pthread_create (&thread, NULL, connect_thread, &job), 0);
+  ck_assert_int_eq (zt_connect_start (&job, client), 0);
   ck_assert_int_eq (zt_poll_in (listen_fd, 5000), 1);
   ck_assert_int_eq (zcipc_socket_accept (listen_fd, &fd, &cred), 0);
   res = zt_recv_type (fd, ZCIPC_WIRE_HELLO, 5000, &buf, &msg);
@@ -676,35 +601,33 @@ zt_fake_producer_connect_full (int listen_fd, struct zcipc_client *client,
     *hello_flags = msg.hello.flags;
   n = zcipc_wire_init_welcome (&welcome, quota, 7);
   ck_assert_int_eq (zt_send_raw (fd, &welcome, n, NULL, 0), 0);
-  pthread_join (thread, NULL);
-  if (job.res < 0) {
+  res = zt_connect_finish (&job);
+  if (res < 0) {
     close (fd);
     fd = -1;
   }
   *producer_fd = fd;
-  return job.res;
+  return res;
 }
 
 int
 zt_fake_producer_refuse (int listen_fd, struct zcipc_client *client,
     int error, const char *reason)
 {
-  struct connect_job job = { client, 0 };
+  struct zt_connect_job job;
   struct zcipc_peer_cred cred;
   struct zcipc_wire_reject reject;
-  pthread_t thread;
   size_t n = zcipc_wire_init_reject (&reject, error, reason);
   int fd = -1;
 
-  ck_assert_int_eq (pthread_create (&thread, NULL, connect_thread, &job), 0);
+  ck_assert_int_eq (zt_connect_start (&job, client), 0);
   ck_assert_int_eq (zt_poll_in (listen_fd, 5000), 1);
   ck_assert_int_eq (zcipc_socket_accept (listen_fd, &fd, &cred), 0);
   /* HELLO is queued: leave it unread. */
   ck_assert_int_eq (zt_poll_in (fd, 5000), 1);
   ck_assert_int_eq (zt_send_raw (fd, &reject, n, NULL, 0), 0);
   close (fd);
-  pthread_join (thread, NULL);
-  return job.res;
+  return zt_connect_finish (&job);
 }
 
 int

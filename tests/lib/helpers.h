@@ -16,11 +16,15 @@
 #include <stdint.h>
 
 #include "zcipc/client.h"
+#include "zcipc/clock.h"
 #include "zcipc/region.h"
 #include "zcipc/result.h"
 #include "zcipc/server.h"
 #include "zcipc/socket.h"
 #include "zcipc/wire.h"
+
+#include "peer.h"
+#include "proc.h"
 
 /* Seal bits as in <linux/fcntl.h>, for libcs that lack some of them. */
 #define ZT_SEAL_SEAL 0x0001u
@@ -38,9 +42,8 @@ union zt_msg_buf
 
 /* --- resources ----------------------------------------------------------- */
 
-/* Open fds of this process (entries of /proc/self/fd, minus the one used to
- * read it). */
-int zt_count_fds (void);
+/* zt_count_fds(), zt_for_each_mapping() and the rest are tests/common's
+ * proc.h; zt_poll_in() and the connect job its peer.h. */
 /* Lines of /proc/self/maps that name what they map (a memfd, a file, the
  * heap). libzcipc only maps fds; anonymous lines come and go with the
  * allocator (glibc arenas, sanitizer runtimes) and are not counted. */
@@ -107,9 +110,6 @@ bool zt_region_future_write_supported (void);
 
 /* --- raw datagrams -------------------------------------------------------- */
 
-/* Waits up to `timeout_ms` for `fd` to be readable (EINTR retried);
- * returns 1, 0 on timeout, or -errno. */
-int zt_poll_in (int fd, int timeout_ms);
 /* sendmsg of one datagram with up to 253 fds (more than zcipc_socket_send
  * allows, to play a hostile peer). Returns 0 or -errno. */
 int zt_send_raw (int fd, const void *data, size_t len, const int *fds,

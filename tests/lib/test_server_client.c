@@ -26,14 +26,6 @@
 
 static struct zt_producer prod;
 
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Checks a frame's one mem: inside its region's mapping, with the bytes the
  * producer wrote there. */
 static void
@@ -514,10 +506,10 @@ START_TEST (test_frames_arrive_inside_the_region_with_exact_timestamps)
   info.flags = 0x2040;
   info.seq = 12345;             /* the server picks seqs */
   info.send_time = 1;           /* and the send time */
-  t0 = now_ns ();
+  t0 = zcipc_now_ns ();
   ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 2, meta,
           sizeof meta, &frame, &n_sent), 0);
-  t1 = now_ns ();
+  t1 = zcipc_now_ns ();
   ck_assert_uint_eq (n_sent, 1);
   ck_assert_int_eq (atomic_load (&frame.refs), 1);
 
@@ -2676,7 +2668,7 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
       st->n_consumers == 2 && (st->consumers[0].flags |
           st->consumers[1].flags) & ZCIPC_STATS_CONSUMER_REPORTED, 5000);
 
-  before = now_ns ();
+  before = zcipc_now_ns ();
   ck_assert_int_eq (zcipc_stats_query (prod.path, 5000, st), 0);
   ck_assert_uint_eq (st->version, ZCIPC_STATS_VERSION);
   ck_assert_int_eq (st->pid, getpid ());
@@ -2690,7 +2682,7 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
   ck_assert_int_ge (st->monotonic_ns, before);
   ck_assert_int_gt (st->last_frame_ns, 0);
   ck_assert_int_le (st->last_frame_ns, st->monotonic_ns);
-  ck_assert_int_le (st->monotonic_ns, now_ns ());
+  ck_assert_int_le (st->monotonic_ns, zcipc_now_ns ());
   for (unsigned int i = 0; i < st->n_consumers; i++) {
     if (st->consumers[i].consumer_id == zcipc_client_consumer_id (a))
       ca = &st->consumers[i];
