@@ -14,27 +14,18 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 
+#include "proc.h"
+
 G_BEGIN_DECLS
 /* Name every zcipc region carries in /proc/self/maps ("memfd:zcipc-…"). */
 #define ZG_REGION_MAP_NAME "memfd:zcipc"
 /* ---------------------------------------------------------- resources */
-/* Open fds of this process. */
-    gint zg_count_fds (void);
+/* Counting fds (zt_count_fds) and finding mappings (zt_find_mapping) is
+ * tests/common's proc.h, which lib tests share. */
 
 /* Mappings of zcipc regions; `perms` ("rw-s", "r--s") selects one kind,
  * NULL counts all. */
 gint zg_count_region_maps (const gchar * perms);
-
-typedef struct
-{
-  guintptr start;
-  guintptr end;
-  gchar perms[5];
-  gchar name[256];
-} ZgMapping;
-
-/* The mapping that holds all of [addr, addr + size), if one does. */
-gboolean zg_find_mapping (gconstpointer addr, gsize size, ZgMapping * out);
 
 /* Whether any byte of [addr, addr + size) lies in a zcipc region mapping. */
 gboolean zg_overlaps_region_map (gconstpointer addr, gsize size);

@@ -179,7 +179,7 @@ GST_START_TEST (test_every_buffer_is_read_only_memory_in_the_consumers_mapping)
   for (guint i = 0; i < N_FRAMES; i++) {
     GstBuffer *buffer = gst_harness_pull (h);
     GstMapInfo map;
-    ZgMapping m;
+    struct zt_mapping m;
     gpointer start;
 
     fail_unless (buffer != NULL);
@@ -199,7 +199,7 @@ GST_START_TEST (test_every_buffer_is_read_only_memory_in_the_consumers_mapping)
 
     /* Consumers map a region once, not once per frame: every frame in a
      * region finds it at the same place. */
-    fail_unless (zg_find_mapping (map.data, map.size, &m));
+    fail_unless (zt_find_mapping (map.data, map.size, &m));
     if (g_hash_table_lookup_extended (mapped_at, m.name, NULL, &start))
       fail_unless ((guintptr) start == m.start, "%s was mapped again", m.name);
     else
