@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "zcipc/channel.h"
+#include "zcipc/clock.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
 
@@ -75,14 +76,6 @@ struct run
   atomic_bool peer_done;
   atomic_bool interrupted;
 };
-
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* The peer's mapping: what it may scribble on. */
 static uint8_t *
@@ -182,7 +175,7 @@ honest_consumer (struct run *run, size_t cap, int64_t deadline)
     size_t len = (size_t) -1;
     int res;
 
-    CHECK (now_ns () < deadline);
+    CHECK (zcipc_now_ns () < deadline);
     if (peer_done)
       CHECK (++after_peer <= ZCIPC_CHANNEL_RING_SIZE / 8 + 2);
     (void) zcipc_channel_pending (&run->consumer);
@@ -227,7 +220,7 @@ honest_producer (struct run *run, const uint8_t * payload, size_t payload_size,
     unsigned int n = 1234;
     int res;
 
-    CHECK (now_ns () < deadline);
+    CHECK (zcipc_now_ns () < deadline);
     if (peer_done && ++after_peer > 64)
       break;
     turn++;
@@ -279,7 +272,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   CHECK (fd >= 0);
   CHECK (zcipc_channel_import (&run->consumer, fd) == 0);
 
-  deadline = now_ns () + DEADLINE_NS;
+  deadline = zcipc_now_ns () + DEADLINE_NS;
   CHECK (pthread_create (&peer, NULL, peer_thread, run) == 0);
   if (run->producer_honest)
     honest_producer (run, run->ops, run->n_ops < ZCIPC_CHANNEL_MAX_RECORD ?
