@@ -37,18 +37,11 @@
 #include "zcipc/socket.h"
 #include "zcipc/wire.h"
 
+#include "fuzz.h"
 #include "peer.h"
 #include "proc.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
-
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "invariant broken: %s\n", #cond); \
-      abort (); \
-    } \
-  } while (0)
 
 static char path[64];
 static int listen_fd = -1;

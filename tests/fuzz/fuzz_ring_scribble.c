@@ -45,24 +45,9 @@
 #include "zcipc/channel.h"
 #include "zcipc/clock.h"
 
+#include "fuzz.h"
+
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
-
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "invariant broken: %s (line %d)\n", #cond, \
-          __LINE__); \
-      abort (); \
-    } \
-  } while (0)
-
-/* lib/channel.c's layout (it _Static_asserts these offsets). */
-#define HEADER_SIZE 256
-#define RELEASE_RING_OFFSET HEADER_SIZE
-#define RING_OFFSET (HEADER_SIZE + ZCIPC_CHANNEL_RELEASES * 8)
-#define LAYOUT_SIZE (RING_OFFSET + ZCIPC_CHANNEL_RING_SIZE)
-#define RING_HEAD_OFFSET 64
-#define RING_TAIL_OFFSET 128
 
 /* Per input: the honest side must be done this long after it started. */
 #define DEADLINE_NS (2 * 1000000000LL)
@@ -255,7 +240,6 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   pthread_t peer;
   int64_t deadline;
   size_t cap;
-  int fd;
 
   if (size < 2)
     return 0;
@@ -266,11 +250,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   run->ops = data + 2;
   run->n_ops = size - 2;
 
-  CHECK (zcipc_channel_create (&run->producer, data[0] & 2) == 0);
-  CHECK (run->producer.size >= LAYOUT_SIZE);
-  fd = dup (run->producer.fd);
-  CHECK (fd >= 0);
-  CHECK (zcipc_channel_import (&run->consumer, fd) == 0);
+  fuzz_channel_pair (&run->producer, &run->consumer, data[0] & 2);
 
   deadline = zcipc_now_ns () + DEADLINE_NS;
   CHECK (pthread_create (&peer, NULL, peer_thread, run) == 0);
