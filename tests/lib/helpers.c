@@ -572,6 +572,24 @@ zt_client_next_frame (struct zcipc_client *c, struct zcipc_client_event *ev,
   ck_assert_int_eq (ev->type, ZCIPC_CLIENT_FRAME);
 }
 
+void
+zt_fake_producer_listen (struct zt_fake_producer *fake)
+{
+  zt_tmpdir_make (&fake->dir);
+  zt_tmpdir_file (&fake->dir, "fake.sock", fake->path, sizeof fake->path);
+  ck_assert_int_eq (zcipc_socket_listen (fake->path, 0600, &fake->listen_fd),
+      0);
+  fake->baseline_fds = zt_count_fds ();
+}
+
+void
+zt_fake_producer_close (struct zt_fake_producer *fake)
+{
+  close (fake->listen_fd);
+  fake->listen_fd = -1;
+  zt_tmpdir_remove (&fake->dir);
+}
+
 int
 zt_fake_producer_connect (int listen_fd, struct zcipc_client *client,
     uint32_t quota, int *producer_fd)

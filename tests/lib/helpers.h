@@ -205,6 +205,21 @@ struct zcipc_client *zt_client_connect (const char *path, uint32_t max_held);
 void zt_client_next_frame (struct zcipc_client *c,
     struct zcipc_client_event *ev, int timeout_ms);
 
+/* A socket in a temporary directory of its own where the test plays the
+ * producer (zt_fake_producer_connect and the rest below). */
+struct zt_fake_producer
+{
+  struct zt_tmpdir dir;
+  char path[128];               /* "<dir>/fake.sock" */
+  int listen_fd;
+  int baseline_fds;             /* open fds once it listens */
+};
+
+/* Makes the directory and listens; asserts. */
+void zt_fake_producer_listen (struct zt_fake_producer *fake);
+/* Stops listening and removes the directory. */
+void zt_fake_producer_close (struct zt_fake_producer *fake);
+
 /* Connects `client` to a fake producer listening on `listen_fd`: the test
  * accepts it and answers HELLO with WELCOME granting `quota`. Returns the
  * client's connect result; *producer_fd is the producer's end (or -1). */

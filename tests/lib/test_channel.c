@@ -2074,27 +2074,19 @@ END_TEST;
 
 /* --- hostile producers --------------------------------------------------- */
 
-static struct zt_tmpdir fake_dir;
-static char fake_path[128];
-static int fake_listen_fd = -1;
-static int fake_baseline;
+static struct zt_fake_producer fake = {.listen_fd = -1 };
 
 static void
 fake_setup (void)
 {
   zt_ensure_stdin ();
-  zt_tmpdir_make (&fake_dir);
-  zt_tmpdir_file (&fake_dir, "fake.sock", fake_path, sizeof fake_path);
-  ck_assert_int_eq (zcipc_socket_listen (fake_path, 0600, &fake_listen_fd), 0);
-  fake_baseline = zt_count_fds ();
+  zt_fake_producer_listen (&fake);
 }
 
 static void
 fake_teardown (void)
 {
-  close (fake_listen_fd);
-  fake_listen_fd = -1;
-  zt_tmpdir_remove (&fake_dir);
+  zt_fake_producer_close (&fake);
 }
 
 /* A client (asking for a channel unless `use_channel` is false) connected
@@ -2106,10 +2098,10 @@ fake_connect (bool use_channel, int *pfd, uint32_t * flags)
   struct zcipc_client *c;
   int res;
 
-  ck_assert_int_eq (zcipc_client_new (fake_path, 4, &c), 0);
+  ck_assert_int_eq (zcipc_client_new (fake.path, 4, &c), 0);
   if (!use_channel)
     zcipc_client_set_channel (c, false);
-  res = zt_fake_producer_connect_full (fake_listen_fd, c, 4, pfd, flags);
+  res = zt_fake_producer_connect_full (fake.listen_fd, c, 4, pfd, flags);
   ck_assert_msg (res == 0, "connect: %s (%s)", zt_strerror (res),
       zcipc_client_reason (c));
   return c;
@@ -2190,7 +2182,7 @@ START_TEST (test_client_asks_for_a_channel_unless_told_not_to)
   ck_assert_uint_eq (flags, 0);
   zcipc_client_unref (c);
   close (pfd);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2266,7 +2258,7 @@ START_TEST (test_client_follows_socket_markers_in_its_channel)
       zcipc_client_reason (c));
   zcipc_client_unref (c);
   zcipc_channel_clear (&ch);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2296,7 +2288,7 @@ START_TEST (test_client_refuses_an_impossible_record_in_its_channel)
   zcipc_client_unref (c);
   close (pfd);
   zcipc_channel_clear (&ch);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2339,7 +2331,7 @@ START_TEST (test_client_refuses_an_unsealed_or_unasked_for_channel)
   zcipc_client_unref (c);
   close (pfd);
   zcipc_channel_clear (&ch);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
