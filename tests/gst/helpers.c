@@ -236,6 +236,21 @@ zg_tmpdir_remove (gchar * dir)
   g_free (dir);
 }
 
+gchar *
+zg_tmp_socket_new (gchar ** tmpdir)
+{
+  *tmpdir = zg_tmpdir_new ();
+  return g_build_filename (*tmpdir, "zcipc.sock", NULL);
+}
+
+void
+zg_tmp_socket_remove (gchar ** socket_path, gchar ** tmpdir)
+{
+  g_clear_pointer (socket_path, g_free);
+  zg_tmpdir_remove (*tmpdir);
+  *tmpdir = NULL;
+}
+
 /* ---------------------------------------------------------------- bus */
 
 GstMessage *

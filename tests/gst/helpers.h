@@ -68,6 +68,12 @@ gint zg_tmpdir_n_entries (const gchar * dir);
 /* Removes every entry, then the directory, and frees `dir`. */
 void zg_tmpdir_remove (gchar * dir);
 
+/* A new temporary directory (into *tmpdir) and the path "zcipc.sock" in
+ * it, for a test's producer: the setup of every element suite. */
+gchar *zg_tmp_socket_new (gchar ** tmpdir);
+/* Frees *socket_path and removes *tmpdir; both NULL afterwards. */
+void zg_tmp_socket_remove (gchar ** socket_path, gchar ** tmpdir);
+
 /* ---------------------------------------------------------------- bus */
 
 /* The first ERROR on `bus` within `timeout`, or NULL. Other messages are
