@@ -35,7 +35,8 @@ struct _GstZcipcMetaContext
 
 typedef struct
 {
-  /* The meta API (NULL for custom metas, which share one API each). */
+  /* The meta API; NULL for the custom codec, which gst_meta_info_is_custom()
+   * picks instead (each custom meta has an API of its own). */
   GType (*api) (void);
   guint32 kind;
   /* Appends the record payload; FALSE skips this meta. */
