@@ -255,13 +255,8 @@ listen_in_private_dir (const char *path, int tmp_dir, const char *tmp_name,
     int n = (int) (strrchr (path, '/') ? strrchr (path, '/') - path + 1 : 0);
     snprintf (bind_path, sizeof bind_path, "%.*s%s/s", n, path, tmp_name);
   }
-  if (strlen (bind_path) >= sizeof addr.sun_path)
-    return -ENAMETOOLONG;
-  memset (&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  strcpy (addr.sun_path, bind_path);
-  addr_len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) +
-      strlen (bind_path) + 1);
+  if ((res = make_address (bind_path, &addr, &addr_len)) < 0)
+    return res;
   if ((*fd = new_socket (SOCK_NONBLOCK)) < 0)
     return zcipc_neg_errno ();
   if (bind (*fd, (struct sockaddr *) &addr, addr_len) < 0 ||
