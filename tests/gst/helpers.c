@@ -443,6 +443,17 @@ zg_producer_new (const gchar * socket_path, const gchar * src_props,
   return p;
 }
 
+ZgProducer *
+zg_producer_start (const gchar * socket_path, const gchar * src_props,
+    const gchar * caps, const gchar * sink_props)
+{
+  ZgProducer *p = zg_producer_new (socket_path, src_props, caps, sink_props);
+
+  fail_unless (gst_element_set_state (p->pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  return p;
+}
+
 ZgFrame
 zg_producer_get_frame (ZgProducer * p, guint i)
 {

@@ -134,6 +134,9 @@ zg_assert_error (GstMessage * msg, GstElement * src, GQuark domain, ...)
  * <sink_props>", in NULL. */
      ZgProducer *zg_producer_new (const gchar * socket_path,
     const gchar * src_props, const gchar * caps, const gchar * sink_props);
+/* The same, set to PLAYING (asserts it started). */
+     ZgProducer *zg_producer_start (const gchar * socket_path,
+    const gchar * src_props, const gchar * caps, const gchar * sink_props);
 /* A copy of frame `i` once it arrived (waits up to 5 s; asserts). */
      ZgFrame zg_producer_get_frame (ZgProducer * p, guint i);
      void zg_frame_clear (ZgFrame * f);

@@ -39,12 +39,8 @@ teardown (void)
 static ZgProducer *
 start_producer (const gchar * src_props)
 {
-  ZgProducer *p = zg_producer_new (socket_path, src_props, CAPS,
+  return zg_producer_start (socket_path, src_props, CAPS,
       ZG_LOSSLESS_SINK_PROPS);
-
-  fail_unless (gst_element_set_state (p->pipeline, GST_STATE_PLAYING) !=
-      GST_STATE_CHANGE_FAILURE);
-  return p;
 }
 
 /* The first ERROR on `bus` within 5 s, asserting it came from `src` in

@@ -41,11 +41,9 @@ start_producer (const gchar * sink_props)
 {
   gchar *props = g_strdup_printf ("%s %s", ZG_LOSSLESS_SINK_PROPS,
       sink_props ? sink_props : "");
-  ZgProducer *p = zg_producer_new (socket_path, "pattern=ball", CAPS, props);
+  ZgProducer *p = zg_producer_start (socket_path, "pattern=ball", CAPS, props);
 
   g_free (props);
-  fail_unless (gst_element_set_state (p->pipeline, GST_STATE_PLAYING) !=
-      GST_STATE_CHANGE_FAILURE);
   return p;
 }
 
