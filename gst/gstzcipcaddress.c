@@ -220,45 +220,33 @@ describe_dir_problem (const gchar * dir, int res, gboolean create,
       dir, where, g_strerror (-res));
 }
 
-gchar *
-gst_zcipc_address_resolve (GstElement * element, const gchar * stream_name,
-    const gchar * socket_path, gboolean create, gboolean * dir_missing)
+/* An explicit socket-path, as long as a Unix socket path can be. */
+static gchar *
+resolve_socket_path (GstElement * element, const gchar * socket_path,
+    gboolean create)
+{
+  int res = zcipc_socket_check_path (socket_path);
+
+  if (res == -ENAMETOOLONG) {
+    post_error (element, create, GST_RESOURCE_ERROR_SETTINGS,
+        g_strdup_printf ("Socket path '%s' is too long: a Unix socket "
+            "path holds at most 107 bytes", socket_path),
+        g_strdup_printf ("zcipc_socket_check_path: %s", g_strerror (-res)));
+    return NULL;
+  }
+  return g_strdup (socket_path);
+}
+
+/* A stream-name's socket in the stream directory (made when `create`).
+ * A consumer whose directory is not there yet gets the path it will have
+ * and *dir_missing. */
+static gchar *
+resolve_stream_name (GstElement * element, const gchar * stream_name,
+    gboolean create, gboolean * dir_missing)
 {
   const gchar *runtime_dir = g_getenv ("XDG_RUNTIME_DIR");
-  const gchar *kind = element_kind (element);
-  gboolean named = stream_name && *stream_name;
-  gboolean pathed = socket_path && *socket_path;
   gchar buf[PATH_MAX];
   int res;
-
-  if (dir_missing)
-    *dir_missing = FALSE;
-  if (named && pathed) {
-    post_error (element, create, GST_RESOURCE_ERROR_SETTINGS,
-        g_strdup_printf ("Both stream-name ('%s') and socket-path ('%s') are "
-            "set on %s: set only one of them (stream-name for a stream in "
-            "your stream directory, socket-path for an explicit path)",
-            stream_name, socket_path, kind), NULL);
-    return NULL;
-  }
-  if (!named && !pathed) {
-    post_error (element, create, GST_RESOURCE_ERROR_NOT_FOUND,
-        g_strdup_printf ("No stream set: set %s's stream-name (e.g. "
-            "stream-name=cam0), or socket-path for an explicit path", kind),
-        g_strdup ("stream-name and socket-path are empty"));
-    return NULL;
-  }
-  if (pathed) {
-    res = zcipc_socket_check_path (socket_path);
-    if (res == -ENAMETOOLONG) {
-      post_error (element, create, GST_RESOURCE_ERROR_SETTINGS,
-          g_strdup_printf ("Socket path '%s' is too long: a Unix socket "
-              "path holds at most 107 bytes", socket_path),
-          g_strdup_printf ("zcipc_socket_check_path: %s", g_strerror (-res)));
-      return NULL;
-    }
-    return g_strdup (socket_path);
-  }
 
   if (zcipc_stream_name_check (stream_name) < 0) {
     post_error (element, create, GST_RESOURCE_ERROR_SETTINGS,
@@ -303,6 +291,36 @@ gst_zcipc_address_resolve (GstElement * element, const gchar * stream_name,
   }
   GST_DEBUG_OBJECT (element, "stream '%s' is at '%s'", stream_name, buf);
   return g_strdup (buf);
+}
+
+gchar *
+gst_zcipc_address_resolve (GstElement * element, const gchar * stream_name,
+    const gchar * socket_path, gboolean create, gboolean * dir_missing)
+{
+  const gchar *kind = element_kind (element);
+  gboolean named = stream_name && *stream_name;
+  gboolean pathed = socket_path && *socket_path;
+
+  if (dir_missing)
+    *dir_missing = FALSE;
+  if (named && pathed) {
+    post_error (element, create, GST_RESOURCE_ERROR_SETTINGS,
+        g_strdup_printf ("Both stream-name ('%s') and socket-path ('%s') are "
+            "set on %s: set only one of them (stream-name for a stream in "
+            "your stream directory, socket-path for an explicit path)",
+            stream_name, socket_path, kind), NULL);
+    return NULL;
+  }
+  if (!named && !pathed) {
+    post_error (element, create, GST_RESOURCE_ERROR_NOT_FOUND,
+        g_strdup_printf ("No stream set: set %s's stream-name (e.g. "
+            "stream-name=cam0), or socket-path for an explicit path", kind),
+        g_strdup ("stream-name and socket-path are empty"));
+    return NULL;
+  }
+  if (pathed)
+    return resolve_socket_path (element, socket_path, create);
+  return resolve_stream_name (element, stream_name, create, dir_missing);
 }
 
 gboolean

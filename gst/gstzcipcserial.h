@@ -6,9 +6,16 @@
 /* What crosses the wire besides pixels: events and buffer metas, turned into
  * bytes by the producer and back into GStreamer objects by the consumer.
  * GStreamer 1.22 has no meta serialization API, so zcipc brings its own: a
- * registry with one encoder/decoder pair per meta API. */
+ * registry with one encoder/decoder pair per meta API.
+ *
+ * Events, the timing record and string bounds are gstzcipcserial.c's;
+ * metas gstzcipcmeta.c's (one codec per gstzcipcmeta*.c). The clock
+ * readings the timing record carries are gstzcipcclock.h's, included here
+ * for the elements that send and apply it. */
 
 #include <gst/gst.h>
+
+#include "gstzcipcclock.h"
 
 G_BEGIN_DECLS
 
@@ -59,15 +66,6 @@ GstEvent *gst_zcipc_event_deserialize (guint32 kind, const guint8 * payload,
 GBytes *gst_zcipc_timing_serialize (const GstZcipcTiming * timing);
 gboolean gst_zcipc_timing_deserialize (const guint8 * payload, gsize size,
     GstZcipcTiming * timing);
-
-/* Whether `clock` tells CLOCK_MONOTONIC itself (the system clock of that
- * type, uncalibrated): then times map across processes exactly. */
-gboolean gst_zcipc_clock_is_monotonic (GstClock * clock);
-
-/* `clock`'s time minus CLOCK_MONOTONIC now, in ns, sampled: both read
- * together, the closest of a few tries. (0 for a monotonic clock: callers
- * check gst_zcipc_clock_is_monotonic() first and need not sample.) */
-gint64 gst_zcipc_clock_monotonic_offset (GstClock * clock);
 
 /* Appends every meta of `buffer` that has a registered encoder to `out`.
  * Metas without one stay behind (counted in *n_skipped when not NULL), and

@@ -232,16 +232,3 @@ zcipc_region_clear (struct zcipc_region *region)
     close (region->fd);
   region_reset (region);
 }
-
-bool
-zcipc_region_future_write_supported (void)
-{
-  struct zcipc_region r;
-  bool supported;
-
-  if (zcipc_region_create (&r, "zcipc-probe", 1, 0) < 0)
-    return false;
-  supported = (r.seals & F_SEAL_FUTURE_WRITE) != 0;
-  zcipc_region_clear (&r);
-  return supported;
-}

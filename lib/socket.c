@@ -235,6 +235,62 @@ listen_abstract (const char *path, int *out_fd)
   return 0;
 }
 
+/* A listening socket "s" in the private directory `tmp_dir` (named
+ * `tmp_name` next to `path`), with `mode` set before anyone can reach it;
+ * *st is its inode. On success *fd is the caller's; on failure any socket
+ * made here is closed (its name is the caller's to remove). */
+static int
+listen_in_private_dir (const char *path, int tmp_dir, const char *tmp_name,
+    uint32_t mode, int *fd, struct stat *st)
+{
+  struct sockaddr_un addr;
+  socklen_t addr_len;
+  char bind_path[sizeof addr.sun_path + 32];
+  int res;
+
+  /* Through /proc: the private directory's fd, not its path again. Its
+   * full path where /proc is not mounted. */
+  snprintf (bind_path, sizeof bind_path, "/proc/self/fd/%d/s", tmp_dir);
+  if (access ("/proc/self/fd", F_OK) < 0) {
+    int n = (int) (strrchr (path, '/') ? strrchr (path, '/') - path + 1 : 0);
+    snprintf (bind_path, sizeof bind_path, "%.*s%s/s", n, path, tmp_name);
+  }
+  if ((res = make_address (bind_path, &addr, &addr_len)) < 0)
+    return res;
+  if ((*fd = new_socket (SOCK_NONBLOCK)) < 0)
+    return zcipc_neg_errno ();
+  if (bind (*fd, (struct sockaddr *) &addr, addr_len) < 0 ||
+      fchmodat (tmp_dir, "s", mode & 07777, 0) < 0 ||
+      fstatat (tmp_dir, "s", st, AT_SYMLINK_NOFOLLOW) < 0 ||
+      listen (*fd, 64) < 0)
+    res = zcipc_neg_errno ();
+  else
+    res = S_ISSOCK (st->st_mode) ? 0 : -EIO;
+  if (res < 0) {
+    close (*fd);
+    *fd = -1;
+  }
+  return res;
+}
+
+/* Moves "s" from `tmp_dir` to `name` in `dir` (`path`), replacing a stale
+ * socket there, retrying while others change it under us. */
+static int
+place_socket (const char *path, int tmp_dir, int dir, const char *name)
+{
+  int res;
+
+  for (int attempt = 0;; attempt++) {
+    res = place_noreplace (tmp_dir, "s", dir, name);
+    if (res == -EEXIST)
+      res = replace_stale (path, dir, name, tmp_dir);
+    if (res != -EAGAIN)
+      return res;
+    if (attempt == 8)
+      return -EADDRINUSE;       /* others keep changing it under us */
+  }
+}
+
 /* Creating the socket file, so that no one sees a half-made one and no
  * path someone else can swap is ever followed:
  * - bind() in a private 0700 directory made next to the path (the same
@@ -251,10 +307,8 @@ int
 zcipc_socket_listen_owned (const char *path, uint32_t mode, int *out_fd,
     struct zcipc_socket_owner *owner)
 {
-  struct sockaddr_un addr;
-  socklen_t addr_len;
-  char tmp_name[32], bind_path[sizeof addr.sun_path + 32];
-  struct stat st;
+  char tmp_name[32];
+  struct stat st = { 0 };
   const char *name = NULL;
   int dir = -1, tmp_dir = -1, fd = -1, res;
 
@@ -271,50 +325,10 @@ zcipc_socket_listen_owned (const char *path, uint32_t mode, int *out_fd,
   }
   if ((res = make_private_dir (dir, tmp_name, sizeof tmp_name, &tmp_dir)) < 0)
     goto out;
-
-  /* Through /proc: the private directory's fd, not its path again. Its
-   * full path where /proc is not mounted. */
-  snprintf (bind_path, sizeof bind_path, "/proc/self/fd/%d/s", tmp_dir);
-  if (access ("/proc/self/fd", F_OK) < 0) {
-    int n = (int) (strrchr (path, '/') ? strrchr (path, '/') - path + 1 : 0);
-    snprintf (bind_path, sizeof bind_path, "%.*s%s/s", n, path, tmp_name);
-  }
-  if (strlen (bind_path) >= sizeof addr.sun_path) {
-    res = -ENAMETOOLONG;
+  if ((res = listen_in_private_dir (path, tmp_dir, tmp_name, mode, &fd,
+              &st)) < 0)
     goto out;
-  }
-  memset (&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  strcpy (addr.sun_path, bind_path);
-  addr_len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) +
-      strlen (bind_path) + 1);
-  if ((fd = new_socket (SOCK_NONBLOCK)) < 0) {
-    res = zcipc_neg_errno ();
-    goto out;
-  }
-  if (bind (fd, (struct sockaddr *) &addr, addr_len) < 0 ||
-      fchmodat (tmp_dir, "s", mode & 07777, 0) < 0 ||
-      fstatat (tmp_dir, "s", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-      listen (fd, 64) < 0) {
-    res = zcipc_neg_errno ();
-    goto out;
-  }
-  if (!S_ISSOCK (st.st_mode)) {
-    res = -EIO;
-    goto out;
-  }
-  for (int attempt = 0;; attempt++) {
-    res = place_noreplace (tmp_dir, "s", dir, name);
-    if (res == -EEXIST)
-      res = replace_stale (path, dir, name, tmp_dir);
-    if (res != -EAGAIN)
-      break;
-    if (attempt == 8) {
-      res = -EADDRINUSE;        /* others keep changing it under us */
-      break;
-    }
-  }
-  if (res < 0)
+  if ((res = place_socket (path, tmp_dir, dir, name)) < 0)
     goto out;
   owner->dir_fd = dir;
   dir = -1;
@@ -564,11 +578,4 @@ zcipc_socket_recv (int fd, void *buf, size_t cap, size_t *out_len,
   *out_n_fds = n_got;
   *out_len = (size_t) res;
   return 0;
-}
-
-void
-zcipc_socket_unlink (const char *path)
-{
-  if (path && !is_abstract (path))
-    unlink (path);
 }

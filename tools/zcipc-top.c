@@ -528,81 +528,97 @@ sample_all (struct targets *t)
     sample (&t->items[i]);
 }
 
-int
-main (int argc, char **argv)
+/* Adds the stream named `name` in the stream directory; 0, or the exit
+ * status after saying why it cannot be. */
+static int
+add_stream_name (struct targets *t, const char *name)
 {
-  struct targets t = { 0 };
-  bool once = false, json = false, by_dir;
-  bool tty = isatty (STDOUT_FILENO);
-  struct sigaction sa;
-  int answered = 0;
+  char path[4096 + 2 + ZCIPC_STREAM_NAME_MAX];
+  int res = zcipc_stream_path (getenv ("XDG_RUNTIME_DIR"), getuid (), name,
+      false, path, sizeof path);
 
+  if (res == -EINVAL) {
+    fprintf (stderr, "zcipc-top: '%s' is not a valid stream name (1 to "
+        "%d of A-Z a-z 0-9 . _ -, not starting with '.'); give a socket "
+        "path with a '/' instead\n", name, ZCIPC_STREAM_NAME_MAX);
+    return 2;
+  }
+  if (res < 0 && res != -ENOENT) {
+    fprintf (stderr, "zcipc-top: the stream directory '%s' is not "
+        "usable: %s\n", path, strerror (-res));
+    return 2;
+  }
+  if (res == -ENOENT)           /* no directory yet: no such stream */
+    snprintf (path + strlen (path), sizeof path - strlen (path), "/%s", name);
+  if (!targets_find (t, path))
+    targets_add (t, name, path);
+  return 0;
+}
+
+/* Reads the options and the streams asked for into *t; -1 to go on, or
+ * the status to exit with (0 after --help). */
+static int
+parse_args (int argc, char **argv, struct targets *t, bool *once, bool *json)
+{
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    int status;
 
     if (strcmp (a, "--once") == 0) {
-      once = true;
+      *once = true;
     } else if (strcmp (a, "--json") == 0) {
-      json = true;
+      *json = true;
     } else if (strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0) {
       usage (stdout);
-      targets_clear (&t);
       return 0;
     } else if (a[0] == '-' && a[1] != '\0') {
       fprintf (stderr, "zcipc-top: unknown option '%s'\n", a);
       usage (stderr);
-      targets_clear (&t);
       return 2;
     } else if (strchr (a, '/')) {
-      if (!targets_find (&t, a))
-        targets_add (&t, NULL, a);
-    } else {
-      char path[4096 + 2 + ZCIPC_STREAM_NAME_MAX];
-      int res = zcipc_stream_path (getenv ("XDG_RUNTIME_DIR"), getuid (), a,
-          false, path, sizeof path);
-
-      if (res == -EINVAL) {
-        fprintf (stderr, "zcipc-top: '%s' is not a valid stream name (1 to "
-            "%d of A-Z a-z 0-9 . _ -, not starting with '.'); give a socket "
-            "path with a '/' instead\n", a, ZCIPC_STREAM_NAME_MAX);
-        targets_clear (&t);
-        return 2;
-      }
-      if (res < 0 && res != -ENOENT) {
-        fprintf (stderr, "zcipc-top: the stream directory '%s' is not "
-            "usable: %s\n", path, strerror (-res));
-        targets_clear (&t);
-        return 2;
-      }
-      if (res == -ENOENT)       /* no directory yet: no such stream */
-        snprintf (path + strlen (path), sizeof path - strlen (path), "/%s", a);
-      if (!targets_find (&t, path))
-        targets_add (&t, a, path);
+      if (!targets_find (t, a))
+        targets_add (t, NULL, a);
+    } else if ((status = add_stream_name (t, a)) != 0) {
+      return status;
     }
   }
-  by_dir = t.n == 0;
+  return -1;
+}
+
+static void
+install_signal_handlers (void)
+{
+  struct sigaction sa;
 
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
+}
+
+/* Samples and prints once a second (once with `once`) until interrupted;
+ * `by_dir`: the targets are whatever the stream directory holds. */
+static void
+watch (struct targets *t, bool once, bool json, bool by_dir)
+{
+  bool tty = isatty (STDOUT_FILENO);
 
   if (by_dir)
-    list_stream_dir (&t);
+    list_stream_dir (t);
   /* Two samples for the first screen's fps. */
-  sample_all (&t);
+  sample_all (t);
   sleep_ms (SAMPLE_GAP_MS);
   for (;;) {
     int64_t next;
 
-    sample_all (&t);
+    sample_all (t);
     if (interrupted)
       break;
     if (json)
-      print_json (&t);
+      print_json (t);
     else
-      print_text (&t, tty && !once);
+      print_text (t, tty && !once);
     fflush (stdout);
     if (once)
       break;
@@ -612,8 +628,24 @@ main (int argc, char **argv)
     if (interrupted)
       break;
     if (by_dir)
-      list_stream_dir (&t);
+      list_stream_dir (t);
   }
+}
+
+int
+main (int argc, char **argv)
+{
+  struct targets t = { 0 };
+  bool once = false, json = false, by_dir;
+  int status, answered = 0;
+
+  if ((status = parse_args (argc, argv, &t, &once, &json)) >= 0) {
+    targets_clear (&t);
+    return status;
+  }
+  by_dir = t.n == 0;
+  install_signal_handlers ();
+  watch (&t, once, json, by_dir);
   for (size_t i = 0; i < t.n; i++)
     if (!t.items[i].error)
       answered++;

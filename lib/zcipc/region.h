@@ -59,9 +59,6 @@ int zcipc_region_import (struct zcipc_region *region, int fd, size_t size,
 /* Unmaps and closes; safe on a zeroed or already cleared region. */
 void zcipc_region_clear (struct zcipc_region *region);
 
-/* Whether the running kernel supports F_SEAL_FUTURE_WRITE (Linux 5.1). */
-bool zcipc_region_future_write_supported (void);
-
 #ifdef __cplusplus
 }
 #endif

@@ -12,9 +12,6 @@
 extern "C" {
 #endif
 
-/* Describes a negative result code; never returns NULL. */
-const char *zcipc_strerror (int res);
-
 /* -errno of the call that just failed, never 0: a failure must not read as
  * success, even after a call that left errno unset. */
 static inline int

@@ -96,9 +96,6 @@ int zcipc_socket_send (int fd, const struct iovec *iov, int iov_count,
 int zcipc_socket_recv (int fd, void *buf, size_t cap, size_t *out_len,
     int *fds, unsigned max_fds, unsigned *out_n_fds, int dontwait);
 
-/* Removes the socket file of a non-abstract path we created. */
-void zcipc_socket_unlink (const char *path);
-
 #ifdef __cplusplus
 }
 #endif

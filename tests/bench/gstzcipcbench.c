@@ -49,6 +49,8 @@
 #include <gst/base/gstpushsrc.h>
 #include <gst/video/video.h>
 
+#include "zcipc/clock.h"
+
 #define PACKAGE "zcipc"
 
 GST_DEBUG_CATEGORY_STATIC (zcipc_bench_debug);
@@ -68,16 +70,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 
 /* ------------------------------------------------- shared: measurements */
 
-static guint64
-monotonic_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) +
-      (guint64) ts.tv_nsec;
-}
-
 typedef struct
 {
   guint64 ns;
@@ -88,7 +80,7 @@ static void
 bench_sample_take (BenchSample * s)
 {
   getrusage (RUSAGE_SELF, &s->ru);
-  s->ns = monotonic_ns ();
+  s->ns = (guint64) zcipc_now_ns ();
 }
 
 static gint64
@@ -320,7 +312,7 @@ gst_zcipc_stamp_transform_ip (GstBaseTransform * trans, GstBuffer * buffer)
   }
   if (map.size >= STAMP_SIZE) {
     memcpy (map.data + 8, &self->index, 8);
-    now = monotonic_ns ();
+    now = (guint64) zcipc_now_ns ();
     memcpy (map.data, &now, 8);
   } else if (!self->warned_small) {
     GST_WARNING_OBJECT (self, "frame of %" G_GSIZE_FORMAT " bytes is too "
@@ -566,7 +558,7 @@ static GstFlowReturn
 gst_zcipc_latency_transform_ip (GstBaseTransform * trans, GstBuffer * buffer)
 {
   GstZcipcLatency *self = GST_ZCIPC_LATENCY (trans);
-  guint64 now = monotonic_ns ();
+  guint64 now = (guint64) zcipc_now_ns ();
   guint64 stamp, index, last_index;
   GstMapInfo map;
   gboolean touch;

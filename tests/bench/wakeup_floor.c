@@ -33,20 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wakeup.h"
+
 struct ping
 {
   uint64_t index;
   uint64_t stamp_ns;
 };
-
-static uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 static ssize_t
 recv_full (int fd, void *buf, size_t size)
@@ -70,16 +63,6 @@ send_full (int fd, const void *buf, size_t size)
   return n;
 }
 
-static int64_t
-cpu_us (void)
-{
-  struct rusage ru;
-
-  getrusage (RUSAGE_SELF, &ru);
-  return (int64_t) ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-      (int64_t) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-}
-
 /* The consumer side: writes the latencies (ns) to @out_fd as raw int64s,
  * then the CPU time (µs) it spent on the pings; all at the end, so that a
  * full pipe cannot stall the pings. */
@@ -87,7 +70,7 @@ static int
 run_child (int fd, int out_fd, unsigned count)
 {
   int64_t *lat = calloc (count + 1, sizeof *lat);
-  int64_t cpu0 = cpu_us ();
+  int64_t cpu0 = wakeup_cpu_us ();
   size_t size = (count + 1) * sizeof *lat;
 
   if (!lat)
@@ -97,7 +80,7 @@ run_child (int fd, int out_fd, unsigned count)
     struct ping p;
     int64_t latency;
     ssize_t n = recv_full (fd, &p, sizeof p);
-    uint64_t now = now_ns ();
+    uint64_t now = (uint64_t) zcipc_now_ns ();
 
     if (n != (ssize_t) sizeof p)
       return 1;
@@ -106,7 +89,7 @@ run_child (int fd, int out_fd, unsigned count)
     if (send_full (fd, &p.index, sizeof p.index) != (ssize_t) sizeof p.index)
       return 1;
   }
-  lat[count] = cpu_us () - cpu0;
+  lat[count] = wakeup_cpu_us () - cpu0;
   for (size_t done = 0; done < size;) {
     ssize_t n = write (out_fd, (char *) lat + done, size - done);
     if (n < 0 && errno == EINTR)
@@ -158,8 +141,8 @@ main (int argc, char **argv)
   close (out[1]);
 
   clock_gettime (CLOCK_MONOTONIC, &next);
-  parent_cpu = cpu_us ();
-  t_start = now_ns ();
+  parent_cpu = wakeup_cpu_us ();
+  t_start = (uint64_t) zcipc_now_ns ();
   for (unsigned i = 0; i < count; i++) {
     struct ping p = {.index = i };
     uint64_t ack;
@@ -171,7 +154,7 @@ main (int argc, char **argv)
     }
     while (period_ns && clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME,
             &next, NULL) == EINTR);
-    p.stamp_ns = now_ns ();
+    p.stamp_ns = (uint64_t) zcipc_now_ns ();
     if (send_full (sv[0], &p, sizeof p) != (ssize_t) sizeof p ||
         recv_full (sv[0], &ack, sizeof ack) != (ssize_t) sizeof ack ||
         ack != i) {
@@ -179,8 +162,8 @@ main (int argc, char **argv)
       return 1;
     }
   }
-  t_end = now_ns ();
-  parent_cpu = cpu_us () - parent_cpu;
+  t_end = (uint64_t) zcipc_now_ns ();
+  parent_cpu = wakeup_cpu_us () - parent_cpu;
 
   lat = calloc (count + 1, sizeof *lat);
   if (!lat)

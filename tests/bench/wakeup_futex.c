@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wakeup.h"
+
 struct shared
 {
   _Atomic uint32_t seq;
@@ -38,25 +40,6 @@ struct shared
   int64_t child_cpu_us;
   int64_t latency_ns[];
 };
-
-static uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static int64_t
-cpu_us (void)
-{
-  struct rusage ru;
-
-  getrusage (RUSAGE_SELF, &ru);
-  return (int64_t) ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-      (int64_t) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-}
 
 static long
 futex (_Atomic uint32_t * word, int op, uint32_t value)
@@ -120,19 +103,20 @@ main (int argc, char **argv)
     return 1;
   }
   if (pid == 0) {
-    int64_t cpu0 = cpu_us ();
+    int64_t cpu0 = wakeup_cpu_us ();
     uint32_t seen = 0;
 
     for (unsigned i = 0; i < count; i++) {
       seen = wait_next (sh, seen, spin);
-      sh->latency_ns[i] = (int64_t) (now_ns () - atomic_load (&sh->stamp_ns));
+      sh->latency_ns[i] =
+          (int64_t) ((uint64_t) zcipc_now_ns () - atomic_load (&sh->stamp_ns));
     }
-    sh->child_cpu_us = cpu_us () - cpu0;
+    sh->child_cpu_us = wakeup_cpu_us () - cpu0;
     _exit (0);
   }
 
   clock_gettime (CLOCK_MONOTONIC, &next);
-  parent_cpu = cpu_us ();
+  parent_cpu = wakeup_cpu_us ();
   for (unsigned i = 0; i < count; i++) {
     next.tv_nsec += (long) (1000000000u / hz);
     while (next.tv_nsec >= 1000000000L) {
@@ -140,12 +124,12 @@ main (int argc, char **argv)
       next.tv_sec++;
     }
     while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL));
-    atomic_store (&sh->stamp_ns, now_ns ());
+    atomic_store (&sh->stamp_ns, (uint64_t) zcipc_now_ns ());
     atomic_fetch_add (&sh->seq, 1);
     if (atomic_load (&sh->sleeping))
       futex (&sh->seq, FUTEX_WAKE, 1);
   }
-  parent_cpu = cpu_us () - parent_cpu;
+  parent_cpu = wakeup_cpu_us () - parent_cpu;
   if (waitpid (pid, &status, 0) < 0 || !WIFEXITED (status) ||
       WEXITSTATUS (status) != 0) {
     fprintf (stderr, "child failed\n");

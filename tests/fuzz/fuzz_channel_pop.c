@@ -24,21 +24,9 @@
 #include "zcipc/channel.h"
 #include "zcipc/wire.h"
 
+#include "fuzz.h"
+
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
-
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "invariant broken: %s\n", #cond); \
-      abort (); \
-    } \
-  } while (0)
-
-/* Where the published indices live (lib/channel.c's layout, which
- * _Static_asserts these offsets). */
-#define RING_HEAD_OFFSET 64
-#define RELEASE_HEAD_OFFSET 136
-#define RING_OFFSET (256 + ZCIPC_CHANNEL_RELEASES * 8)
 
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
@@ -49,7 +37,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   uint64_t seqs[ZCIPC_WIRE_MAX_RELEASES];
   unsigned int n = 0;
   size_t ring_bytes;
-  int fd, res;
+  int res;
 
   if (size < 16)
     return 0;
@@ -58,10 +46,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   data += 16;
   size -= 16;
 
-  CHECK (zcipc_channel_create (&producer, false) == 0);
-  fd = dup (producer.fd);
-  CHECK (fd >= 0);
-  CHECK (zcipc_channel_import (&consumer, fd) == 0);
+  fuzz_channel_pair (&producer, &consumer, false);
 
   /* The hostile producer's writes. */
   ring_bytes = size < ZCIPC_CHANNEL_RING_SIZE ? size : ZCIPC_CHANNEL_RING_SIZE;

@@ -20,7 +20,6 @@
  * outside its region, or when a closed producer leaves next() waiting. */
 
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -38,55 +37,22 @@
 #include "zcipc/socket.h"
 #include "zcipc/wire.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+#include "fuzz.h"
+#include "peer.h"
+#include "proc.h"
 
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "invariant broken: %s\n", #cond); \
-      abort (); \
-    } \
-  } while (0)
+int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
 
 static char path[64];
 static int listen_fd = -1;
 static struct zcipc_region sealed;
 static int unsealed_fd = -1;
 
-static int
-count_fds (void)
-{
-  DIR *dir = opendir ("/proc/self/fd");
-  struct dirent *e;
-  int n = 0;
-
-  CHECK (dir != NULL);
-  while ((e = readdir (dir)) != NULL)
-    if (e->d_name[0] != '.' && atoi (e->d_name) != dirfd (dir))
-      n++;
-  closedir (dir);
-  return n;
-}
-
 static void
-list_fds (void)
+print_fd (int fd, const char *target, void *data)
 {
-  DIR *dir = opendir ("/proc/self/fd");
-  struct dirent *e;
-
-  while (dir && (e = readdir (dir)) != NULL) {
-    char link[64], target[256];
-    ssize_t n;
-
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf (link, sizeof link, "/proc/self/fd/%s", e->d_name);
-    n = readlink (link, target, sizeof target - 1);
-    target[n < 0 ? 0 : n] = '\0';
-    fprintf (stderr, "  fd %s -> %s\n", e->d_name, target);
-  }
-  if (dir)
-    closedir (dir);
+  (void) data;
+  fprintf (stderr, "  fd %d -> %s\n", fd, target);
 }
 
 static struct stat sealed_st, unsealed_st;
@@ -120,33 +86,6 @@ setup (void)
   CHECK (fstat (unsealed_fd, &unsealed_st) == 0);
 }
 
-/* libFuzzer's -timeout alarm interrupts poll(): wait again. */
-static int
-poll_one (int fd, int timeout_ms)
-{
-  struct pollfd pfd = { fd, POLLIN, 0 };
-  int res;
-
-  do {
-    res = poll (&pfd, 1, timeout_ms);
-  } while (res < 0 && errno == EINTR);
-  return res;
-}
-
-struct connect_job
-{
-  struct zcipc_client *client;
-  int res;
-};
-
-static void *
-connect_thread (void *data)
-{
-  struct connect_job *job = data;
-  job->res = zcipc_client_connect (job->client, 5000);
-  return NULL;
-}
-
 /* The producer's side of the handshake, then the input's datagrams. */
 static void
 produce (uint32_t quota, const uint8_t * data, size_t size)
@@ -160,9 +99,9 @@ produce (uint32_t quota, const uint8_t * data, size_t size)
   size_t len = 0;
   int fd;
 
-  CHECK (poll_one (listen_fd, 5000) == 1);
+  CHECK (zt_poll_in (listen_fd, 5000) == 1);
   CHECK (zcipc_socket_accept (listen_fd, &fd, &cred) == 0);
-  CHECK (poll_one (fd, 5000) == 1);
+  CHECK (zt_poll_in (fd, 5000) == 1);
   CHECK (zcipc_socket_recv (fd, hello, sizeof hello, &len, fds,
           ZCIPC_SOCKET_MAX_FDS, &n_fds, 1) == 0);
   CHECK (n_fds == 0 && len == sizeof (struct zcipc_wire_hello));
@@ -258,10 +197,9 @@ consume (struct zcipc_client *c)
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
-  struct connect_job job;
+  struct zt_connect_job job;
   struct zcipc_client *c;
-  pthread_t thread;
-  int fds_before, fds;
+  int fds_before, fds, res;
 
   if (size < 2)
     return 0;
@@ -270,25 +208,24 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   check_own_fds ();
   /* Counted per input: between inputs libFuzzer itself may open fds (the
    * pipes to llvm-symbolizer when it prints NEW_FUNC). */
-  fds_before = count_fds ();
+  fds_before = zt_count_fds ();
 
   CHECK (zcipc_client_new (path, 1u + data[0] % ZCIPC_WIRE_MAX_QUOTA, &c) == 0);
-  job = (struct connect_job) { c, 0 };
-  CHECK (pthread_create (&thread, NULL, connect_thread, &job) == 0);
+  CHECK (zt_connect_start (&job, c) == 0);
   produce (data[1] % (ZCIPC_WIRE_MAX_QUOTA + 1u), data + 2, size - 2);
-  pthread_join (thread, NULL);
+  res = zt_connect_finish (&job);
   if (getenv ("ZCIPC_FUZZ_VERBOSE"))
-    fprintf (stderr, "connect: %d %s\n", job.res, job.res < 0 ?
+    fprintf (stderr, "connect: %d %s\n", res, res < 0 ?
         zcipc_client_reason (c) : "");
-  if (job.res == 0)
+  if (res == 0)
     consume (c);
   zcipc_client_unref (c);
 
   check_own_fds ();
-  fds = count_fds ();
+  fds = zt_count_fds ();
   if (fds != fds_before) {
     fprintf (stderr, "fd leak: %d open, %d before\n", fds, fds_before);
-    list_fds ();
+    zt_for_each_fd (print_fd, NULL);
     abort ();
   }
   return 0;

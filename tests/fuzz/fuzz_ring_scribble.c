@@ -43,25 +43,11 @@
 #include <unistd.h>
 
 #include "zcipc/channel.h"
+#include "zcipc/clock.h"
+
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
-
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "invariant broken: %s (line %d)\n", #cond, \
-          __LINE__); \
-      abort (); \
-    } \
-  } while (0)
-
-/* lib/channel.c's layout (it _Static_asserts these offsets). */
-#define HEADER_SIZE 256
-#define RELEASE_RING_OFFSET HEADER_SIZE
-#define RING_OFFSET (HEADER_SIZE + ZCIPC_CHANNEL_RELEASES * 8)
-#define LAYOUT_SIZE (RING_OFFSET + ZCIPC_CHANNEL_RING_SIZE)
-#define RING_HEAD_OFFSET 64
-#define RING_TAIL_OFFSET 128
 
 /* Per input: the honest side must be done this long after it started. */
 #define DEADLINE_NS (2 * 1000000000LL)
@@ -75,14 +61,6 @@ struct run
   atomic_bool peer_done;
   atomic_bool interrupted;
 };
-
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* The peer's mapping: what it may scribble on. */
 static uint8_t *
@@ -182,7 +160,7 @@ honest_consumer (struct run *run, size_t cap, int64_t deadline)
     size_t len = (size_t) -1;
     int res;
 
-    CHECK (now_ns () < deadline);
+    CHECK (zcipc_now_ns () < deadline);
     if (peer_done)
       CHECK (++after_peer <= ZCIPC_CHANNEL_RING_SIZE / 8 + 2);
     (void) zcipc_channel_pending (&run->consumer);
@@ -227,7 +205,7 @@ honest_producer (struct run *run, const uint8_t * payload, size_t payload_size,
     unsigned int n = 1234;
     int res;
 
-    CHECK (now_ns () < deadline);
+    CHECK (zcipc_now_ns () < deadline);
     if (peer_done && ++after_peer > 64)
       break;
     turn++;
@@ -262,7 +240,6 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   pthread_t peer;
   int64_t deadline;
   size_t cap;
-  int fd;
 
   if (size < 2)
     return 0;
@@ -273,13 +250,9 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   run->ops = data + 2;
   run->n_ops = size - 2;
 
-  CHECK (zcipc_channel_create (&run->producer, data[0] & 2) == 0);
-  CHECK (run->producer.size >= LAYOUT_SIZE);
-  fd = dup (run->producer.fd);
-  CHECK (fd >= 0);
-  CHECK (zcipc_channel_import (&run->consumer, fd) == 0);
+  fuzz_channel_pair (&run->producer, &run->consumer, data[0] & 2);
 
-  deadline = now_ns () + DEADLINE_NS;
+  deadline = zcipc_now_ns () + DEADLINE_NS;
   CHECK (pthread_create (&peer, NULL, peer_thread, run) == 0);
   if (run->producer_honest)
     honest_producer (run, run->ops, run->n_ops < ZCIPC_CHANNEL_MAX_RECORD ?

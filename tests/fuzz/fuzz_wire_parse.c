@@ -20,15 +20,9 @@
 
 #include "zcipc/wire.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+#include "fuzz.h"
 
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "invariant broken: %s\n", #cond); \
-      abort (); \
-    } \
-  } while (0)
+int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
 
 /* Reads every byte of [p, p + n) so that ASan sees an out-of-bounds
  * pointer the parser handed out. */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Copyright (C) 2026 The zcipc authors */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -22,83 +21,25 @@ compare_strings (gconstpointer a, gconstpointer b)
   return g_strcmp0 (*(const gchar * const *) a, *(const gchar * const *) b);
 }
 
-/* "fd -> target" of every open fd, sorted (the listing's own fd too). */
+static void
+describe_fd (int fd, const char *target, void *data)
+{
+  g_ptr_array_add (data, g_strdup_printf ("%d -> %s", fd, target));
+}
+
+/* "fd -> target" of every open fd, sorted. */
 static gchar *
 describe_fds (void)
 {
-  GDir *dir = g_dir_open ("/proc/self/fd", 0, NULL);
   GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
-  const gchar *name;
   gchar *ret;
 
-  if (!dir)
-    return g_strdup ("?");
-  while ((name = g_dir_read_name (dir))) {
-    gchar *link = g_strconcat ("/proc/self/fd/", name, NULL);
-    gchar *target = g_file_read_link (link, NULL);
-
-    g_ptr_array_add (lines, g_strdup_printf ("%s -> %s", name,
-            target ? target : "?"));
-    g_free (target);
-    g_free (link);
-  }
-  g_dir_close (dir);
+  zt_for_each_fd (describe_fd, lines);
   g_ptr_array_sort (lines, compare_strings);
   g_ptr_array_add (lines, NULL);
   ret = g_strjoinv ("; ", (gchar **) lines->pdata);
   g_ptr_array_unref (lines);
   return ret;
-}
-
-gint
-zg_count_fds (void)
-{
-  DIR *dir = opendir ("/proc/self/fd");
-  struct dirent *e;
-  gint n = 0;
-
-  fail_unless (dir != NULL);
-  while ((e = readdir (dir)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    if (atoi (e->d_name) == dirfd (dir))
-      continue;
-    n++;
-  }
-  closedir (dir);
-  return n;
-}
-
-/* Calls `func` for each line of /proc/self/maps until it returns TRUE. */
-static gboolean
-for_each_mapping (gboolean (*func) (const ZgMapping * m, gpointer data),
-    gpointer data)
-{
-  FILE *f = fopen ("/proc/self/maps", "re");
-  gchar line[1024];
-  gboolean stop = FALSE;
-
-  fail_unless (f != NULL);
-  while (!stop && fgets (line, sizeof line, f)) {
-    ZgMapping m = { 0, };
-    unsigned long start, end;
-    char perms[5];
-    int name_at = 0;
-
-    if (sscanf (line, "%lx-%lx %4s %*s %*s %*s %n", &start, &end, perms,
-            &name_at) < 3)
-      continue;
-    m.start = start;
-    m.end = end;
-    memcpy (m.perms, perms, 5);
-    if (name_at > 0) {
-      g_strlcpy (m.name, line + name_at, sizeof m.name);
-      g_strchomp (m.name);
-    }
-    stop = func (&m, data);
-  }
-  fclose (f);
-  return stop;
 }
 
 typedef struct
@@ -107,15 +48,15 @@ typedef struct
   gint n;
 } CountData;
 
-static gboolean
-count_region_map (const ZgMapping * m, gpointer data)
+static bool
+count_region_map (const struct zt_mapping *m, void *data)
 {
   CountData *d = data;
 
   if (strstr (m->name, ZG_REGION_MAP_NAME) &&
       (!d->perms || strcmp (m->perms, d->perms) == 0))
     d->n++;
-  return FALSE;
+  return false;
 }
 
 gint
@@ -123,35 +64,8 @@ zg_count_region_maps (const gchar * perms)
 {
   CountData d = { perms, 0 };
 
-  for_each_mapping (count_region_map, &d);
+  zt_for_each_mapping (count_region_map, &d);
   return d.n;
-}
-
-typedef struct
-{
-  guintptr start;
-  guintptr end;
-  ZgMapping *out;
-} FindData;
-
-static gboolean
-find_mapping (const ZgMapping * m, gpointer data)
-{
-  FindData *d = data;
-
-  if (d->start >= m->start && d->end <= m->end) {
-    *d->out = *m;
-    return TRUE;
-  }
-  return FALSE;
-}
-
-gboolean
-zg_find_mapping (gconstpointer addr, gsize size, ZgMapping * out)
-{
-  FindData d = { (guintptr) addr, (guintptr) addr + MAX (size, 1), out };
-
-  return for_each_mapping (find_mapping, &d);
 }
 
 typedef struct
@@ -160,8 +74,8 @@ typedef struct
   guintptr end;
 } OverlapData;
 
-static gboolean
-overlaps_region_map (const ZgMapping * m, gpointer data)
+static bool
+overlaps_region_map (const struct zt_mapping *m, void *data)
 {
   OverlapData *d = data;
 
@@ -174,15 +88,15 @@ zg_overlaps_region_map (gconstpointer addr, gsize size)
 {
   OverlapData d = { (guintptr) addr, (guintptr) addr + MAX (size, 1) };
 
-  return for_each_mapping (overlaps_region_map, &d);
+  return zt_for_each_mapping (overlaps_region_map, &d);
 }
 
 guintptr
 zg_assert_in_region_map (gconstpointer addr, gsize size, const gchar * perms)
 {
-  ZgMapping m;
+  struct zt_mapping m;
 
-  fail_unless (zg_find_mapping (addr, size, &m),
+  fail_unless (zt_find_mapping (addr, size, &m),
       "[%p, +%" G_GSIZE_FORMAT ") is not inside one mapping", addr, size);
   fail_unless (strstr (m.name, ZG_REGION_MAP_NAME) != NULL,
       "%p lies in '%s', not in a zcipc region", addr, m.name);
@@ -193,7 +107,7 @@ zg_assert_in_region_map (gconstpointer addr, gsize size, const gchar * perms)
 void
 zg_resources_snapshot (ZgResources * r)
 {
-  r->fds = zg_count_fds ();
+  r->fds = zt_count_fds ();
   r->region_maps = zg_count_region_maps (NULL);
   g_free (r->fd_list);
   r->fd_list = describe_fds ();
@@ -222,7 +136,7 @@ zg_assert_resources_back (const ZgResources * before)
 void
 zg_warm_up (void)
 {
-  gint fds = zg_count_fds ();
+  gint fds = zt_count_fds ();
   gint64 deadline;
   GstElement *pipeline = gst_parse_launch ("videotestsrc num-buffers=2 ! "
       "video/x-raw,format=I420,width=64,height=48 ! fakesink", NULL);
@@ -247,7 +161,7 @@ zg_warm_up (void)
   /* The pipeline's bus (its GstPoll's socket pair) can outlive the last
    * unref for a moment, while a streaming thread lets go of its refs. */
   deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
-  while (zg_count_fds () > fds && g_get_monotonic_time () < deadline)
+  while (zt_count_fds () > fds && g_get_monotonic_time () < deadline)
     g_usleep (1000);
 }
 
@@ -320,6 +234,21 @@ zg_tmpdir_remove (gchar * dir)
   g_dir_close (d);
   fail_unless_equals_int (g_rmdir (dir), 0);
   g_free (dir);
+}
+
+gchar *
+zg_tmp_socket_new (gchar ** tmpdir)
+{
+  *tmpdir = zg_tmpdir_new ();
+  return g_build_filename (*tmpdir, "zcipc.sock", NULL);
+}
+
+void
+zg_tmp_socket_remove (gchar ** socket_path, gchar ** tmpdir)
+{
+  g_clear_pointer (socket_path, g_free);
+  zg_tmpdir_remove (*tmpdir);
+  *tmpdir = NULL;
 }
 
 /* ---------------------------------------------------------------- bus */
@@ -511,6 +440,17 @@ zg_producer_new (const gchar * socket_path, const gchar * src_props,
   pad = gst_element_get_static_pad (p->sink, "sink");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, record_buffer, p, NULL);
   gst_object_unref (pad);
+  return p;
+}
+
+ZgProducer *
+zg_producer_start (const gchar * socket_path, const gchar * src_props,
+    const gchar * caps, const gchar * sink_props)
+{
+  ZgProducer *p = zg_producer_new (socket_path, src_props, caps, sink_props);
+
+  fail_unless (gst_element_set_state (p->pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
   return p;
 }
 

@@ -14,27 +14,18 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 
+#include "proc.h"
+
 G_BEGIN_DECLS
 /* Name every zcipc region carries in /proc/self/maps ("memfd:zcipc-…"). */
 #define ZG_REGION_MAP_NAME "memfd:zcipc"
 /* ---------------------------------------------------------- resources */
-/* Open fds of this process. */
-    gint zg_count_fds (void);
+/* Counting fds (zt_count_fds) and finding mappings (zt_find_mapping) is
+ * tests/common's proc.h, which lib tests share. */
 
 /* Mappings of zcipc regions; `perms` ("rw-s", "r--s") selects one kind,
  * NULL counts all. */
 gint zg_count_region_maps (const gchar * perms);
-
-typedef struct
-{
-  guintptr start;
-  guintptr end;
-  gchar perms[5];
-  gchar name[256];
-} ZgMapping;
-
-/* The mapping that holds all of [addr, addr + size), if one does. */
-gboolean zg_find_mapping (gconstpointer addr, gsize size, ZgMapping * out);
 
 /* Whether any byte of [addr, addr + size) lies in a zcipc region mapping. */
 gboolean zg_overlaps_region_map (gconstpointer addr, gsize size);
@@ -76,6 +67,12 @@ gchar *zg_tmpdir_new (void);
 gint zg_tmpdir_n_entries (const gchar * dir);
 /* Removes every entry, then the directory, and frees `dir`. */
 void zg_tmpdir_remove (gchar * dir);
+
+/* A new temporary directory (into *tmpdir) and the path "zcipc.sock" in
+ * it, for a test's producer: the setup of every element suite. */
+gchar *zg_tmp_socket_new (gchar ** tmpdir);
+/* Frees *socket_path and removes *tmpdir; both NULL afterwards. */
+void zg_tmp_socket_remove (gchar ** socket_path, gchar ** tmpdir);
 
 /* ---------------------------------------------------------------- bus */
 
@@ -136,6 +133,9 @@ zg_assert_error (GstMessage * msg, GstElement * src, GQuark domain, ...)
 /* "videotestsrc <src_props> ! <caps> ! zcipcsink socket-path=<path>
  * <sink_props>", in NULL. */
      ZgProducer *zg_producer_new (const gchar * socket_path,
+    const gchar * src_props, const gchar * caps, const gchar * sink_props);
+/* The same, set to PLAYING (asserts it started). */
+     ZgProducer *zg_producer_start (const gchar * socket_path,
     const gchar * src_props, const gchar * caps, const gchar * sink_props);
 /* A copy of frame `i` once it arrived (waits up to 5 s; asserts). */
      ZgFrame zg_producer_get_frame (ZgProducer * p, guint i);

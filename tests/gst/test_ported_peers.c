@@ -39,8 +39,7 @@ pipeline_stop_and_unref (gpointer pipeline)
 static void
 setup (void)
 {
-  tmpdir = zg_tmpdir_new ();
-  socket_path = g_build_filename (tmpdir, "zcipc.sock", NULL);
+  socket_path = zg_tmp_socket_new (&tmpdir);
   pipelines = g_ptr_array_new_with_free_func (pipeline_stop_and_unref);
   zg_warm_up ();
   zg_resources_snapshot (&before);
@@ -50,9 +49,7 @@ static void
 teardown (void)
 {
   g_clear_pointer (&pipelines, g_ptr_array_unref);
-  g_clear_pointer (&socket_path, g_free);
-  zg_tmpdir_remove (tmpdir);
-  tmpdir = NULL;
+  zg_tmp_socket_remove (&socket_path, &tmpdir);
   g_clear_pointer (&before.fd_list, g_free);
 }
 

@@ -8,7 +8,8 @@
 #include "gstzcipcserial.h"
 
 /* What a consumer accepts from a producer's serialized metas and strings
- * (gst/gstzcipcserial.c, compiled into this test: the plugin hides it). */
+ * (gst/gstzcipcserial.c, gstzcipcmeta*.c and gstzcipcclock.c, compiled into
+ * this test: the plugin hides them). */
 
 /* The metas of a buffer of `size` bytes carrying one video meta. */
 static GByteArray *

@@ -32,17 +32,14 @@ static ZgResources before;
 static void
 setup (void)
 {
-  tmpdir = zg_tmpdir_new ();
-  socket_path = g_build_filename (tmpdir, "zcipc.sock", NULL);
+  socket_path = zg_tmp_socket_new (&tmpdir);
   zg_resources_snapshot (&before);
 }
 
 static void
 teardown (void)
 {
-  g_clear_pointer (&socket_path, g_free);
-  zg_tmpdir_remove (tmpdir);
-  tmpdir = NULL;
+  zg_tmp_socket_remove (&socket_path, &tmpdir);
 }
 
 static gboolean

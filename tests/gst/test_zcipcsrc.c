@@ -30,8 +30,7 @@ static ZgResources before;
 static void
 setup (void)
 {
-  tmpdir = zg_tmpdir_new ();
-  socket_path = g_build_filename (tmpdir, "zcipc.sock", NULL);
+  socket_path = zg_tmp_socket_new (&tmpdir);
   zg_warm_up ();
   zg_resources_snapshot (&before);
 }
@@ -39,20 +38,14 @@ setup (void)
 static void
 teardown (void)
 {
-  g_clear_pointer (&socket_path, g_free);
-  zg_tmpdir_remove (tmpdir);
-  tmpdir = NULL;
+  zg_tmp_socket_remove (&socket_path, &tmpdir);
 }
 
 static ZgProducer *
 start_producer (const gchar * src_props)
 {
-  ZgProducer *p = zg_producer_new (socket_path, src_props, CAPS,
+  return zg_producer_start (socket_path, src_props, CAPS,
       ZG_LOSSLESS_SINK_PROPS);
-
-  fail_unless (gst_element_set_state (p->pipeline, GST_STATE_PLAYING) !=
-      GST_STATE_CHANGE_FAILURE);
-  return p;
 }
 
 /* The first ERROR on `bus` within 5 s, asserting it came from `src` in
@@ -184,7 +177,7 @@ GST_START_TEST (test_every_buffer_is_read_only_memory_in_the_consumers_mapping)
   for (guint i = 0; i < N_FRAMES; i++) {
     GstBuffer *buffer = gst_harness_pull (h);
     GstMapInfo map;
-    ZgMapping m;
+    struct zt_mapping m;
     gpointer start;
 
     fail_unless (buffer != NULL);
@@ -204,7 +197,7 @@ GST_START_TEST (test_every_buffer_is_read_only_memory_in_the_consumers_mapping)
 
     /* Consumers map a region once, not once per frame: every frame in a
      * region finds it at the same place. */
-    fail_unless (zg_find_mapping (map.data, map.size, &m));
+    fail_unless (zt_find_mapping (map.data, map.size, &m));
     if (g_hash_table_lookup_extended (mapped_at, m.name, NULL, &start))
       fail_unless ((guintptr) start == m.start, "%s was mapped again", m.name);
     else

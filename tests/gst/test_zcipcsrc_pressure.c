@@ -26,17 +26,14 @@ static gchar *socket_path;
 static void
 setup (void)
 {
-  tmpdir = zg_tmpdir_new ();
-  socket_path = g_build_filename (tmpdir, "zcipc.sock", NULL);
+  socket_path = zg_tmp_socket_new (&tmpdir);
   zg_warm_up ();
 }
 
 static void
 teardown (void)
 {
-  g_clear_pointer (&socket_path, g_free);
-  zg_tmpdir_remove (tmpdir);
-  tmpdir = NULL;
+  zg_tmp_socket_remove (&socket_path, &tmpdir);
 }
 
 static ZgProducer *
@@ -44,11 +41,9 @@ start_producer (const gchar * sink_props)
 {
   gchar *props = g_strdup_printf ("%s %s", ZG_LOSSLESS_SINK_PROPS,
       sink_props ? sink_props : "");
-  ZgProducer *p = zg_producer_new (socket_path, "pattern=ball", CAPS, props);
+  ZgProducer *p = zg_producer_start (socket_path, "pattern=ball", CAPS, props);
 
   g_free (props);
-  fail_unless (gst_element_set_state (p->pipeline, GST_STATE_PLAYING) !=
-      GST_STATE_CHANGE_FAILURE);
   return p;
 }
 

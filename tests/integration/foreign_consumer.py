@@ -23,16 +23,17 @@ gi.require_version("GstAllocators", "1.0")
 from gi.repository import Gst, GstAllocators  # noqa: E402
 import numpy as np  # noqa: E402
 
+from zcipctest import maps_lines  # noqa: E402
+
 
 def mappings() -> list[tuple[int, int, str, int, str]]:
     """(start, end, perms, inode, name) of every file-backed mapping."""
     out = []
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split(maxsplit=5)
-            if len(parts) >= 5 and parts[4] != "0":
-                start, end = (int(x, 16) for x in parts[0].split("-"))
-                out.append((start, end, parts[1], int(parts[4]), parts[5].strip() if len(parts) > 5 else ""))
+    for line in maps_lines():
+        parts = line.split(maxsplit=5)
+        if len(parts) >= 5 and parts[4] != "0":
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            out.append((start, end, parts[1], int(parts[4]), parts[5].strip() if len(parts) > 5 else ""))
     return out
 
 

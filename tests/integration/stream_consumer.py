@@ -31,15 +31,14 @@ from gi.repository import Gst  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream_producer import describe_event, to_monotonic, use_clock  # noqa: E402
-from zcipctest import zcipc_mappings  # noqa: E402
+from zcipctest import maps_lines, zcipc_mappings  # noqa: E402
 
 
 def mapped_memfds(channel: bool = False) -> int:
     """zcipc memfds mapped in this process (distinct files, not lines): the
     frame regions, or (`channel`) the shared-memory channels beside them."""
-    with open("/proc/self/maps") as f:
-        inodes = {tuple(line.split()[3:5]) for line in f if "memfd:zcipc-" in line
-                  and ("memfd:zcipc-channel" in line) == channel}
+    inodes = {tuple(line.split()[3:5]) for line in maps_lines() if "memfd:zcipc-" in line
+              and ("memfd:zcipc-channel" in line) == channel}
     assert len(inodes) <= len(zcipc_mappings())
     return len(inodes)
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 import zcipctest
-from zcipctest import SOURCE_DIR, wait_for_path
+from zcipctest import SOURCE_DIR, context_switches, wait_for_path
 
 PRODUCER = "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=48"
 
@@ -142,21 +142,6 @@ def _output(proc) -> str:
     return proc.stderr() + proc.stdout()
 
 
-def _voluntary_switches(pid: int) -> int:
-    """Context switches the process's threads made by sleeping: one per
-    wake-up of a wait."""
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
-                for line in f:
-                    if line.startswith("voluntary_ctxt_switches:"):
-                        total += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total
-
-
 def test_consumer_started_first_waits_by_default_and_says_so(launcher, sock_dir):
     """With no timeout set, a consumer waits for a late producer longer than
     the old 10 s default, tells so at INFO level every few seconds (not per
@@ -166,9 +151,9 @@ def test_consumer_started_first_waits_by_default_and_says_so(launcher, sock_dir)
     c = launcher.launch(f"zcipcsrc socket-path={sock} ! checksumsink sync=false",
                         extra_env={"GST_DEBUG": "zcipcsrc:4"})
     time.sleep(1.0)
-    switches = _voluntary_switches(c.pid)
+    switches = context_switches(c.pid, voluntary_only=True)
     time.sleep(10.0)
-    switches = _voluntary_switches(c.pid) - switches
+    switches = context_switches(c.pid, voluntary_only=True) - switches
     assert c.popen.poll() is None, c.describe()
     waiting = [l for l in c.stderr().splitlines() if "still waiting for a producer on" in l]
     # at 1 s, 6 s, 11 s: reported, but not per retry

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from zcipctest import BUILD_DIR, wait_for_path
+from zcipctest import BUILD_DIR, context_switches, cpu_seconds, wait_for_path
 
 PY = "/usr/bin/python3"
 LIVE_VIDEO = ("videotestsrc is-live=true pattern=solid-color foreground-color=0xff20c040 ! "
@@ -358,23 +358,6 @@ def test_gst_device_monitor_in_python_creates_a_zcipcsrc_that_plays_the_stream(
         # RGBA bytes of foreground-color=0xff20c040 (ARGB), 64x48x4 bytes.
         assert f[2:] == ["64", "20c040ff", str(64 * 48 * 4)], res.stdout
     assert "probed ['cam0']" in lines, res.stdout
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # utime and stime: fields 14 and 15 of stat(5), counted from 1 with pid and comm.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def context_switches(pid: int) -> int:
-    """Times the threads of a process went to sleep or were preempted: a
-    sleeping process makes none, a polling loop one per tick."""
-    total = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/status") as f:
-            total += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
-    return total
 
 
 def test_an_idle_monitor_watching_a_live_stream_uses_almost_no_cpu_and_never_wakes(

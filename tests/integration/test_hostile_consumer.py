@@ -21,7 +21,7 @@ import threading
 import time
 
 import wire
-from zcipctest import checksums, fd_count, wait_for_path
+from zcipctest import checksums, cpu_seconds, fd_count, wait_for_path
 
 CAPS = "video/x-raw,format=RGBA,width=160,height=120,framerate=30/1"
 # Not live, paced by the sink's clock (sync=true): frame i has pts i/30 s and
@@ -63,9 +63,7 @@ class Producer:
         return fd_count(self.pid)
 
     def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     def log_lines(self, text: str) -> int:
         return sum(text in line for line in self.proc.stderr().splitlines())

@@ -16,7 +16,7 @@ REGION_FLAG_MEMFD = 1
 REPORT, STATS_REQUEST, STATS_REPLY = range(14, 17)
 STATS_VERSION = 1
 REGION_FLAG_DMABUF = 2
-# Event kinds (gst/gstzcipcserial.h) and meta record kinds.
+# Event kinds (gst/gstzcipcserial.h) and meta record kinds (gst/gstzcipcmetacodec.h).
 EVENT_CAPS, EVENT_STREAM_START, EVENT_SEGMENT, EVENT_TAG, EVENT_EOS = range(1, 6)
 EVENT_CUSTOM = 7
 META_VIDEO, META_VIDEO_CROP, META_REFERENCE_TIMESTAMP, META_CUSTOM = range(1, 5)

@@ -178,6 +178,30 @@ def maps_lines(pid: int | str = "self") -> list[str]:
         return f.read().splitlines()
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    """CPU time the process has used, user and system."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime: fields 14 and 15 of stat(5), counted from 1 with pid and comm.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches(pid: int | str = "self", voluntary_only: bool = False) -> int:
+    """Times the threads of a process went to sleep (voluntary: one per
+    wake-up of a wait) or, unless `voluntary_only`, were preempted too. A
+    thread that ends while being read counts no more."""
+    prefix = "voluntary_ctxt_switches:" if voluntary_only else None
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                total += sum(int(line.split()[1]) for line in f
+                             if (line.startswith(prefix) if prefix else "ctxt_switches" in line))
+        except FileNotFoundError:
+            pass
+    return total
+
+
 def zcipc_mappings(pid: int | str = "self") -> list[tuple[int, int, str, str]]:
     """(start, end, perms, name) of every zcipc memfd mapping of a process."""
     out = []

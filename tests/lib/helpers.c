@@ -22,61 +22,15 @@
 /* --- resources ----------------------------------------------------------- */
 
 int
-zt_count_fds (void)
-{
-  DIR *dir = opendir ("/proc/self/fd");
-  struct dirent *e;
-  int n = 0;
-
-  ck_assert_ptr_nonnull (dir);
-  while ((e = readdir (dir)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    if (atoi (e->d_name) == dirfd (dir))
-      continue;
-    n++;
-  }
-  closedir (dir);
-  return n;
-}
-
-int
 zt_count_maps (void)
 {
-  FILE *f = fopen ("/proc/self/maps", "re");
-  char line[4096];
-  int n = 0;
-
-  ck_assert_ptr_nonnull (f);
-  while (fgets (line, sizeof line, f)) {
-    int name = 0;
-
-    /* address perms offset dev inode [name] */
-    if (sscanf (line, "%*s %*s %*s %*s %*s %n", &name) >= 0 && name > 0 &&
-        line[name] != '\0' && line[name] != '\n')
-      n++;
-  }
-  fclose (f);
-  return n;
+  return zt_count_maps_named ("");
 }
 
 bool
 zt_is_mapped (const void *addr)
 {
-  FILE *f = fopen ("/proc/self/maps", "re");
-  uintptr_t a = (uintptr_t) addr;
-  char line[512];
-  bool found = false;
-
-  ck_assert_ptr_nonnull (f);
-  while (!found && fgets (line, sizeof line, f)) {
-    uintptr_t start, end;
-    if (sscanf (line, "%" SCNxPTR "-%" SCNxPTR, &start, &end) == 2 &&
-        a >= start && a < end)
-      found = true;
-  }
-  fclose (f);
-  return found;
+  return zt_find_mapping (addr, 1, NULL);
 }
 
 bool
@@ -97,9 +51,15 @@ zt_ensure_stdin (void)
 int64_t
 zt_now_ms (void)
 {
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return zcipc_now_ms ();
+}
+
+const char *
+zt_strerror (int res)
+{
+  if (res >= 0)
+    return "Success";
+  return strerror (-res);
 }
 
 void
@@ -125,6 +85,13 @@ zt_tmpdir_file (const struct zt_tmpdir *dir, const char *name, char *buf,
   int n = snprintf (buf, size, "%s/%s", dir->path, name);
   ck_assert (n > 0 && (size_t) n < size);
   return buf;
+}
+
+void
+zt_socket_unlink (const char *path)
+{
+  if (path && path[0] != '@')
+    unlink (path);
 }
 
 void
@@ -186,6 +153,19 @@ zt_same_file (int a, int b)
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+bool
+zt_region_future_write_supported (void)
+{
+  struct zcipc_region r;
+  bool supported;
+
+  if (zcipc_region_create (&r, "zt-probe", 1, 0) < 0)
+    return false;
+  supported = (r.seals & ZT_SEAL_FUTURE_WRITE) != 0;
+  zcipc_region_clear (&r);
+  return supported;
+}
+
 /* --- raw datagrams -------------------------------------------------------- */
 
 int
@@ -220,18 +200,6 @@ zt_send_raw (int fd, const void *data, size_t len, const int *fds,
     res = sendmsg (fd, &msg, MSG_NOSIGNAL);
   } while (res < 0 && errno == EINTR);
   return res < 0 ? -errno : 0;
-}
-
-int
-zt_poll_in (int fd, int timeout_ms)
-{
-  struct pollfd pfd = { fd, POLLIN, 0 };
-  int res;
-
-  do {
-    res = poll (&pfd, 1, timeout_ms);
-  } while (res < 0 && errno == EINTR);
-  return res < 0 ? -errno : res;
 }
 
 int
@@ -446,7 +414,7 @@ zt_producer_start_full (struct zt_producer *p,
   if (!c.socket_mode)
     c.socket_mode = 0600;
   res = zcipc_server_new (&c, &counting_callbacks, p, &p->server);
-  ck_assert_msg (res == 0, "zcipc_server_new: %s", zcipc_strerror (res));
+  ck_assert_msg (res == 0, "zcipc_server_new: %s", zt_strerror (res));
 }
 
 void
@@ -475,7 +443,7 @@ zt_producer_add_region (struct zt_producer *p, uint32_t id, size_t size)
 
   ck_assert_uint_lt (i, ZT_MAX_REGIONS);
   res = zcipc_region_create (r, "zt-region", size, 0);
-  ck_assert_msg (res == 0, "zcipc_region_create: %s", zcipc_strerror (res));
+  ck_assert_msg (res == 0, "zcipc_region_create: %s", zt_strerror (res));
   for (size_t o = 0; o < r->size; o++)
     ((uint8_t *) r->data)[o] = zt_pattern (id, o);
   p->region_ids[i] = id;
@@ -589,7 +557,7 @@ zt_client_connect (const char *path, uint32_t max_held)
   ck_assert_int_eq (zcipc_client_new (path, max_held, &c), 0);
   res = zcipc_client_connect (c, 5000);
   ck_assert_msg (res == 0, "zcipc_client_connect: %s (%s)",
-      zcipc_strerror (res), zcipc_client_reason (c));
+      zt_strerror (res), zcipc_client_reason (c));
   return c;
 }
 
@@ -600,22 +568,26 @@ zt_client_next_frame (struct zcipc_client *c, struct zcipc_client_event *ev,
   int res = zcipc_client_next (c, ev, timeout_ms);
 
   ck_assert_msg (res == 0, "zcipc_client_next: %s (%s)",
-      zcipc_strerror (res), zcipc_client_reason (c));
+      zt_strerror (res), zcipc_client_reason (c));
   ck_assert_int_eq (ev->type, ZCIPC_CLIENT_FRAME);
 }
 
-struct connect_job
+void
+zt_fake_producer_listen (struct zt_fake_producer *fake)
 {
-  struct zcipc_client *client;
-  int res;
-};
+  zt_tmpdir_make (&fake->dir);
+  zt_tmpdir_file (&fake->dir, "fake.sock", fake->path, sizeof fake->path);
+  ck_assert_int_eq (zcipc_socket_listen (fake->path, 0600, &fake->listen_fd),
+      0);
+  fake->baseline_fds = zt_count_fds ();
+}
 
-static void *
-connect_thread (void *data)
+void
+zt_fake_producer_close (struct zt_fake_producer *fake)
 {
-  struct connect_job *job = data;
-  job->res = zcipc_client_connect (job->client, 5000);
-  return NULL;
+  close (fake->listen_fd);
+  fake->listen_fd = -1;
+  zt_tmpdir_remove (&fake->dir);
 }
 
 int
@@ -630,16 +602,15 @@ int
 zt_fake_producer_connect_full (int listen_fd, struct zcipc_client *client,
     uint32_t quota, int *producer_fd, uint32_t * hello_flags)
 {
-  struct connect_job job = { client, 0 };
+  struct zt_connect_job job;
   struct zcipc_peer_cred cred;
   struct zcipc_wire_welcome welcome;
   static union zt_msg_buf buf;
   struct zcipc_message msg;
-  pthread_t thread;
   int fd = -1, res;
   size_t n;
 
-  ck_assert_int_eq (pthread_create (&thread, NULL, connect_thread, &job), 0);
+  ck_assert_int_eq (zt_connect_start (&job, client), 0);
   ck_assert_int_eq (zt_poll_in (listen_fd, 5000), 1);
   ck_assert_int_eq (zcipc_socket_accept (listen_fd, &fd, &cred), 0);
   res = zt_recv_type (fd, ZCIPC_WIRE_HELLO, 5000, &buf, &msg);
@@ -648,35 +619,33 @@ zt_fake_producer_connect_full (int listen_fd, struct zcipc_client *client,
     *hello_flags = msg.hello.flags;
   n = zcipc_wire_init_welcome (&welcome, quota, 7);
   ck_assert_int_eq (zt_send_raw (fd, &welcome, n, NULL, 0), 0);
-  pthread_join (thread, NULL);
-  if (job.res < 0) {
+  res = zt_connect_finish (&job);
+  if (res < 0) {
     close (fd);
     fd = -1;
   }
   *producer_fd = fd;
-  return job.res;
+  return res;
 }
 
 int
 zt_fake_producer_refuse (int listen_fd, struct zcipc_client *client,
     int error, const char *reason)
 {
-  struct connect_job job = { client, 0 };
+  struct zt_connect_job job;
   struct zcipc_peer_cred cred;
   struct zcipc_wire_reject reject;
-  pthread_t thread;
   size_t n = zcipc_wire_init_reject (&reject, error, reason);
   int fd = -1;
 
-  ck_assert_int_eq (pthread_create (&thread, NULL, connect_thread, &job), 0);
+  ck_assert_int_eq (zt_connect_start (&job, client), 0);
   ck_assert_int_eq (zt_poll_in (listen_fd, 5000), 1);
   ck_assert_int_eq (zcipc_socket_accept (listen_fd, &fd, &cred), 0);
   /* HELLO is queued: leave it unread. */
   ck_assert_int_eq (zt_poll_in (fd, 5000), 1);
   ck_assert_int_eq (zt_send_raw (fd, &reject, n, NULL, 0), 0);
   close (fd);
-  pthread_join (thread, NULL);
-  return job.res;
+  return zt_connect_finish (&job);
 }
 
 int

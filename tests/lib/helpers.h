@@ -16,11 +16,15 @@
 #include <stdint.h>
 
 #include "zcipc/client.h"
+#include "zcipc/clock.h"
 #include "zcipc/region.h"
 #include "zcipc/result.h"
 #include "zcipc/server.h"
 #include "zcipc/socket.h"
 #include "zcipc/wire.h"
+
+#include "peer.h"
+#include "proc.h"
 
 /* Seal bits as in <linux/fcntl.h>, for libcs that lack some of them. */
 #define ZT_SEAL_SEAL 0x0001u
@@ -38,9 +42,8 @@ union zt_msg_buf
 
 /* --- resources ----------------------------------------------------------- */
 
-/* Open fds of this process (entries of /proc/self/fd, minus the one used to
- * read it). */
-int zt_count_fds (void);
+/* zt_count_fds(), zt_for_each_mapping() and the rest are tests/common's
+ * proc.h; zt_poll_in() and the connect job its peer.h. */
 /* Lines of /proc/self/maps that name what they map (a memfd, a file, the
  * heap). libzcipc only maps fds; anonymous lines come and go with the
  * allocator (glibc arenas, sanitizer runtimes) and are not counted. */
@@ -71,6 +74,10 @@ void zt_sleep_ms (int ms);
   ck_assert_msg (ZT_WAIT_UNTIL (cond, timeout_ms), \
       "still false after %d ms: %s", (int) (timeout_ms), #cond)
 
+/* Describes a result of libzcipc (0 or a negative errno) for a failure
+ * message; never NULL. */
+const char *zt_strerror (int res);
+
 /* --- temporary directories ----------------------------------------------- */
 
 struct zt_tmpdir
@@ -83,6 +90,8 @@ void zt_tmpdir_make (struct zt_tmpdir *dir);
 /* Writes "<dir>/<name>" into `buf` (`size` bytes) and returns it. */
 const char *zt_tmpdir_file (const struct zt_tmpdir *dir, const char *name,
     char *buf, size_t size);
+/* Removes the socket file of `path` unless it is abstract ('@') or NULL. */
+void zt_socket_unlink (const char *path);
 /* Removes every entry, then the directory. */
 void zt_tmpdir_remove (struct zt_tmpdir *dir);
 /* Number of entries (besides . and ..). */
@@ -95,12 +104,12 @@ int zt_tmpdir_n_entries (const struct zt_tmpdir *dir);
 int zt_memfd (size_t size, unsigned int seals);
 /* Whether two fds refer to the same inode. */
 bool zt_same_file (int a, int b);
+/* Whether the running kernel supports F_SEAL_FUTURE_WRITE (Linux 5.1), as
+ * a fresh zcipc region's seals tell. */
+bool zt_region_future_write_supported (void);
 
 /* --- raw datagrams -------------------------------------------------------- */
 
-/* Waits up to `timeout_ms` for `fd` to be readable (EINTR retried);
- * returns 1, 0 on timeout, or -errno. */
-int zt_poll_in (int fd, int timeout_ms);
 /* sendmsg of one datagram with up to 253 fds (more than zcipc_socket_send
  * allows, to play a hostile peer). Returns 0 or -errno. */
 int zt_send_raw (int fd, const void *data, size_t len, const int *fds,
@@ -195,6 +204,21 @@ struct zcipc_client *zt_client_connect (const char *path, uint32_t max_held);
 /* next() that must yield a frame. */
 void zt_client_next_frame (struct zcipc_client *c,
     struct zcipc_client_event *ev, int timeout_ms);
+
+/* A socket in a temporary directory of its own where the test plays the
+ * producer (zt_fake_producer_connect and the rest below). */
+struct zt_fake_producer
+{
+  struct zt_tmpdir dir;
+  char path[128];               /* "<dir>/fake.sock" */
+  int listen_fd;
+  int baseline_fds;             /* open fds once it listens */
+};
+
+/* Makes the directory and listens; asserts. */
+void zt_fake_producer_listen (struct zt_fake_producer *fake);
+/* Stops listening and removes the directory. */
+void zt_fake_producer_close (struct zt_fake_producer *fake);
 
 /* Connects `client` to a fake producer listening on `listen_fd`: the test
  * accepts it and answers HELLO with WELCOME granting `quota`. Returns the

@@ -78,20 +78,11 @@ consumer_sleeps (const struct zcipc_channel *ch)
   return atomic_load (sh_u32 (ch, SH_SLEEPING)) != 0;
 }
 
-/* Lines of /proc/self/maps that map a channel (server's and client's). */
+/* Mappings of a channel (server's and client's). */
 static int
 count_channel_maps (void)
 {
-  FILE *f = fopen ("/proc/self/maps", "re");
-  char line[4096];
-  int n = 0;
-
-  ck_assert_ptr_nonnull (f);
-  while (fgets (line, sizeof line, f))
-    if (strstr (line, "zcipc-channel"))
-      n++;
-  fclose (f);
-  return n;
+  return zt_count_maps_named ("zcipc-channel");
 }
 
 /* --- two ends of one channel --------------------------------------------- */
@@ -1178,7 +1169,7 @@ consume_thread (void *data)
     if (res < 0) {
       job->res = res;
       snprintf (job->why, sizeof job->why, "frame %u: %s (%s)", i,
-          zcipc_strerror (res), zcipc_client_reason (job->client));
+          zt_strerror (res), zcipc_client_reason (job->client));
       return NULL;
     }
     if (ev.type != ZCIPC_CLIENT_FRAME) {
@@ -1266,7 +1257,7 @@ START_TEST (test_client_without_a_channel_still_works_beside_one_with)
   ck_assert_int_eq (zcipc_client_new (prod.path, 4, &plain), 0);
   zcipc_client_set_channel (plain, false);
   res = zcipc_client_connect (plain, 5000);
-  ck_assert_msg (res == 0, "connect: %s", zcipc_strerror (res));
+  ck_assert_msg (res == 0, "connect: %s", zt_strerror (res));
   chan = zt_client_connect (prod.path, 4);
 
   for (uint64_t pts = 1; pts <= 10; pts++) {
@@ -1425,7 +1416,7 @@ START_TEST (test_orderly_free_wakes_a_consumer_sleeping_on_its_channel)
   t0 = zt_now_ms ();
   zt_producer_stop (&prod);
   pthread_join (thread, NULL);
-  ck_assert_msg (job.res == -EPIPE, "next: %s (%s)", zcipc_strerror (job.res),
+  ck_assert_msg (job.res == -EPIPE, "next: %s (%s)", zt_strerror (job.res),
       zcipc_client_reason (c));
   ck_assert_msg (job.done_ms - t0 < 1000, "the hang-up took %lld ms",
       (long long) (job.done_ms - t0));
@@ -1544,7 +1535,7 @@ START_TEST (test_killed_producer_process_is_seen_by_a_sleeping_consumer)
   ck_assert_int_eq (waitpid (child, &status, 0), child);
   ck_assert_msg (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL,
       "producer status 0x%x", status);
-  ck_assert_msg (res == -EPIPE, "next: %s (%s)", zcipc_strerror (res),
+  ck_assert_msg (res == -EPIPE, "next: %s (%s)", zt_strerror (res),
       zcipc_client_reason (c));
   ck_assert_msg (done - k.at_ms < 3000, "the crash was seen after %lld ms",
       (long long) (done - k.at_ms));
@@ -1573,7 +1564,7 @@ START_TEST (test_interrupt_ends_a_next_sleeping_on_the_channel)
   zcipc_client_set_interrupted (c, true);
   pthread_join (thread, NULL);
   ck_assert_msg (job.res == -ECANCELED, "next: %s (%s)",
-      zcipc_strerror (job.res), zcipc_client_reason (c));
+      zt_strerror (job.res), zcipc_client_reason (c));
   ck_assert_msg (job.done_ms - t0 < 2000, "the interrupt took %lld ms",
       (long long) (job.done_ms - t0));
 
@@ -1747,7 +1738,7 @@ START_TEST (test_consumer_dropped_while_sleeping_hears_why)
   ck_assert_int_eq (zcipc_server_wait_room (prod.server, 100 * 1000000ll), 0);
   pthread_join (thread, NULL);
   ck_assert_msg (job.res == -ECONNABORTED, "next: %s (%s)",
-      zcipc_strerror (job.res), zcipc_client_reason (c));
+      zt_strerror (job.res), zcipc_client_reason (c));
   ck_assert_msg (strstr (zcipc_client_reason (c), "wait timeout"),
       "reason: %s", zcipc_client_reason (c));
   ck_assert_msg (ZT_WAIT_UNTIL (zt_producer_left_with (&prod,
@@ -1780,7 +1771,7 @@ START_TEST (test_reconnect_gets_a_fresh_channel)
   ck_assert_int_eq (count_channel_maps (), 2);
 
   res = zcipc_client_connect (c, 5000);
-  ck_assert_msg (res == 0, "reconnect: %s", zcipc_strerror (res));
+  ck_assert_msg (res == 0, "reconnect: %s", zt_strerror (res));
   /* The producer took the old connection's hold back. */
   ZT_ASSERT_EVENTUALLY (atomic_load (&prod.releases) == 2, 5000);
   ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).consumers == 1, 5000);
@@ -2083,27 +2074,19 @@ END_TEST;
 
 /* --- hostile producers --------------------------------------------------- */
 
-static struct zt_tmpdir fake_dir;
-static char fake_path[128];
-static int fake_listen_fd = -1;
-static int fake_baseline;
+static struct zt_fake_producer fake = {.listen_fd = -1 };
 
 static void
 fake_setup (void)
 {
   zt_ensure_stdin ();
-  zt_tmpdir_make (&fake_dir);
-  zt_tmpdir_file (&fake_dir, "fake.sock", fake_path, sizeof fake_path);
-  ck_assert_int_eq (zcipc_socket_listen (fake_path, 0600, &fake_listen_fd), 0);
-  fake_baseline = zt_count_fds ();
+  zt_fake_producer_listen (&fake);
 }
 
 static void
 fake_teardown (void)
 {
-  close (fake_listen_fd);
-  fake_listen_fd = -1;
-  zt_tmpdir_remove (&fake_dir);
+  zt_fake_producer_close (&fake);
 }
 
 /* A client (asking for a channel unless `use_channel` is false) connected
@@ -2115,11 +2098,11 @@ fake_connect (bool use_channel, int *pfd, uint32_t * flags)
   struct zcipc_client *c;
   int res;
 
-  ck_assert_int_eq (zcipc_client_new (fake_path, 4, &c), 0);
+  ck_assert_int_eq (zcipc_client_new (fake.path, 4, &c), 0);
   if (!use_channel)
     zcipc_client_set_channel (c, false);
-  res = zt_fake_producer_connect_full (fake_listen_fd, c, 4, pfd, flags);
-  ck_assert_msg (res == 0, "connect: %s (%s)", zcipc_strerror (res),
+  res = zt_fake_producer_connect_full (fake.listen_fd, c, 4, pfd, flags);
+  ck_assert_msg (res == 0, "connect: %s (%s)", zt_strerror (res),
       zcipc_client_reason (c));
   return c;
 }
@@ -2199,7 +2182,7 @@ START_TEST (test_client_asks_for_a_channel_unless_told_not_to)
   ck_assert_uint_eq (flags, 0);
   zcipc_client_unref (c);
   close (pfd);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2247,7 +2230,7 @@ START_TEST (test_client_follows_socket_markers_in_its_channel)
   fake_push_marker (&ch);
   fake_push_frame (&ch, 2, 2, 128, 256);
   pthread_join (thread, NULL);
-  ck_assert_msg (job.res == 0, "next: %s (%s)", zcipc_strerror (job.res),
+  ck_assert_msg (job.res == 0, "next: %s (%s)", zt_strerror (job.res),
       zcipc_client_reason (c));
   expect_channel_frame (&job.ev, 2, 2, 128, 256);
 
@@ -2271,11 +2254,11 @@ START_TEST (test_client_follows_socket_markers_in_its_channel)
   start_sleeping_next (&job, &thread, c, 5000);
   close (pfd);
   pthread_join (thread, NULL);
-  ck_assert_msg (job.res == -EPIPE, "next: %s (%s)", zcipc_strerror (job.res),
+  ck_assert_msg (job.res == -EPIPE, "next: %s (%s)", zt_strerror (job.res),
       zcipc_client_reason (c));
   zcipc_client_unref (c);
   zcipc_channel_clear (&ch);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2299,13 +2282,13 @@ START_TEST (test_client_refuses_an_impossible_record_in_its_channel)
 
   atomic_store (sh_u64 (&ch, SH_RING_HEAD), ch.ring_pos + 12);
   res = zcipc_client_next (c, &ev, 5000);
-  ck_assert_msg (res == -EPROTO, "next: %s", zcipc_strerror (res));
+  ck_assert_msg (res == -EPROTO, "next: %s", zt_strerror (res));
   ck_assert_msg (strstr (zcipc_client_reason (c), "channel"),
       "reason: %s", zcipc_client_reason (c));
   zcipc_client_unref (c);
   close (pfd);
   zcipc_channel_clear (&ch);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2328,7 +2311,7 @@ START_TEST (test_client_refuses_an_unsealed_or_unasked_for_channel)
   fake_send_channel (pfd, fd, ch.size);
   close (fd);
   res = zcipc_client_next (c, &ev, 5000);
-  ck_assert_msg (res == -EPROTO, "next: %s", zcipc_strerror (res));
+  ck_assert_msg (res == -EPROTO, "next: %s", zt_strerror (res));
   ck_assert_msg (strstr (zcipc_client_reason (c), "unsealed"),
       "reason: %s", zcipc_client_reason (c));
   ck_assert (!zcipc_client_has_channel (c));
@@ -2340,7 +2323,7 @@ START_TEST (test_client_refuses_an_unsealed_or_unasked_for_channel)
   c = fake_connect (false, &pfd, &flags);
   fake_send_channel (pfd, ch.fd, ch.size);
   res = zcipc_client_next (c, &ev, 5000);
-  ck_assert_msg (res == -EPROTO, "next: %s", zcipc_strerror (res));
+  ck_assert_msg (res == -EPROTO, "next: %s", zt_strerror (res));
   ck_assert_msg (strstr (zcipc_client_reason (c), "did not ask"),
       "reason: %s", zcipc_client_reason (c));
   ck_assert (!zcipc_client_has_channel (c));
@@ -2348,7 +2331,7 @@ START_TEST (test_client_refuses_an_unsealed_or_unasked_for_channel)
   zcipc_client_unref (c);
   close (pfd);
   zcipc_channel_clear (&ch);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;

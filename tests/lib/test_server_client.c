@@ -26,14 +26,6 @@
 
 static struct zt_producer prod;
 
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Checks a frame's one mem: inside its region's mapping, with the bytes the
  * producer wrote there. */
 static void
@@ -420,7 +412,7 @@ expect_event (struct zcipc_client *c, uint32_t kind, const char *payload)
   struct zcipc_client_event ev;
   int res = zcipc_client_next (c, &ev, 5000);
 
-  ck_assert_msg (res == 0, "next: %s", zcipc_strerror (res));
+  ck_assert_msg (res == 0, "next: %s", zt_strerror (res));
   ck_assert_int_eq (ev.type, ZCIPC_CLIENT_EVENT);
   ck_assert_uint_eq (ev.event.kind, kind);
   ck_assert_uint_eq (ev.event.size, strlen (payload));
@@ -514,10 +506,10 @@ START_TEST (test_frames_arrive_inside_the_region_with_exact_timestamps)
   info.flags = 0x2040;
   info.seq = 12345;             /* the server picks seqs */
   info.send_time = 1;           /* and the send time */
-  t0 = now_ns ();
+  t0 = zcipc_now_ns ();
   ck_assert_int_eq (zcipc_server_send_frame (prod.server, &info, mems, 2, meta,
           sizeof meta, &frame, &n_sent), 0);
-  t1 = now_ns ();
+  t1 = zcipc_now_ns ();
   ck_assert_uint_eq (n_sent, 1);
   ck_assert_int_eq (atomic_load (&frame.refs), 1);
 
@@ -1998,7 +1990,7 @@ fake_connect (uint32_t max_held, uint32_t quota, int *pfd)
 
   ck_assert_int_eq (zcipc_client_new (fake_path, max_held, &c), 0);
   res = zt_fake_producer_connect (fake_listen_fd, c, quota, pfd);
-  ck_assert_msg (res == 0, "connect: %s (%s)", zcipc_strerror (res),
+  ck_assert_msg (res == 0, "connect: %s (%s)", zt_strerror (res),
       zcipc_client_reason (c));
   return c;
 }
@@ -2035,7 +2027,7 @@ expect_refusal (struct zcipc_client *c, const char *reason)
   struct zcipc_client_event ev;
   int res = zcipc_client_next (c, &ev, 5000);
 
-  ck_assert_msg (res == -EPROTO, "next: %s, reason: %s", zcipc_strerror (res),
+  ck_assert_msg (res == -EPROTO, "next: %s, reason: %s", zt_strerror (res),
       zcipc_client_reason (c));
   ck_assert_msg (strstr (zcipc_client_reason (c), reason),
       "reason '%s' lacks '%s'", zcipc_client_reason (c), reason);
@@ -2106,7 +2098,7 @@ check_memfd_lying_about_its_kind (uint32_t flags)
     volatile uint8_t byte = ev.frame.mems[0].data[0];
     (void) byte;
   }
-  ck_assert_msg (res == -EPROTO, "next: %s", zcipc_strerror (res));
+  ck_assert_msg (res == -EPROTO, "next: %s", zt_strerror (res));
   ck_assert_uint_eq (zcipc_client_n_regions (c), 0);
   fake_finish (c, pfd);
 }
@@ -2275,7 +2267,7 @@ START_TEST (test_client_reports_running_out_of_fds_as_its_own)
       close (fill[--n]);
     ck_assert_int_eq (setrlimit (RLIMIT_NOFILE, &old), 0);
   }
-  ck_assert_msg (res == -EMFILE, "next: %s (%s)", zcipc_strerror (res),
+  ck_assert_msg (res == -EMFILE, "next: %s (%s)", zt_strerror (res),
       zcipc_client_reason (c));
   ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c),
           "this process ran out of file descriptors"));
@@ -2676,7 +2668,7 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
       st->n_consumers == 2 && (st->consumers[0].flags |
           st->consumers[1].flags) & ZCIPC_STATS_CONSUMER_REPORTED, 5000);
 
-  before = now_ns ();
+  before = zcipc_now_ns ();
   ck_assert_int_eq (zcipc_stats_query (prod.path, 5000, st), 0);
   ck_assert_uint_eq (st->version, ZCIPC_STATS_VERSION);
   ck_assert_int_eq (st->pid, getpid ());
@@ -2690,7 +2682,7 @@ START_TEST (test_stats_reply_lists_two_consumers_with_their_counters)
   ck_assert_int_ge (st->monotonic_ns, before);
   ck_assert_int_gt (st->last_frame_ns, 0);
   ck_assert_int_le (st->last_frame_ns, st->monotonic_ns);
-  ck_assert_int_le (st->monotonic_ns, now_ns ());
+  ck_assert_int_le (st->monotonic_ns, zcipc_now_ns ());
   for (unsigned int i = 0; i < st->n_consumers; i++) {
     if (st->consumers[i].consumer_id == zcipc_client_consumer_id (a))
       ca = &st->consumers[i];

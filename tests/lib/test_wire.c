@@ -929,15 +929,6 @@ START_TEST (test_type_names_are_readable)
 
 END_TEST;
 
-START_TEST (test_strerror_describes_negative_errnos)
-{
-  ck_assert_str_eq (zcipc_strerror (0), "Success");
-  ck_assert_str_eq (zcipc_strerror (-EPROTO), strerror (EPROTO));
-  ck_assert_ptr_nonnull (zcipc_strerror (-100000));
-}
-
-END_TEST;
-
 START_TEST (test_quota_and_grant_round_trip)
 {
   struct zcipc_message msg;
@@ -1240,7 +1231,6 @@ wire_suite (void)
   tcase_add_test (tc, test_leave_round_trips);
   tcase_add_test (tc, test_quota_and_grant_round_trip);
   tcase_add_test (tc, test_type_names_are_readable);
-  tcase_add_test (tc, test_strerror_describes_negative_errnos);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("rejections");
