@@ -20,6 +20,7 @@
 #include "zcipc/clock.h"
 #include "zcipc/channel.h"
 #include "zcipc/client.h"
+#include "zcipc/client-testing.h"
 #include "zcipc/region.h"
 #include "zcipc/socket.h"
 #include "zcipc/result.h"
