@@ -185,21 +185,33 @@ resolve_mems_locked (struct zcipc_client *c, const struct zcipc_message *msg,
   return 0;
 }
 
+/* Gives frame `seq` back: through the channel, else queued for the
+ * socket (client_flush_releases_locked() sends the queue). false: the
+ * queue is full, which only a producer sending more than it granted
+ * brings about. */
+static bool
+queue_release_locked (struct zcipc_client *c, uint64_t seq)
+{
+  if (channel_release_locked (c, seq))
+    return true;
+  if (c->n_pending >= ZCIPC_WIRE_MAX_QUOTA)
+    return false;
+  c->pending[c->n_pending++] = seq;
+  return true;
+}
+
 /* A frame with no memory: nothing of it stays in shared memory (its metas
  * were copied out), so it goes back at once and holds no slot here or at
  * the producer. */
 static int
 give_back_at_once_locked (struct zcipc_client *c, uint64_t seq)
 {
-  if (!channel_release_locked (c, seq)) {
-    /* Releases the socket could not take yet stay queued: a producer
-     * that keeps sending regardless would overflow the queue. */
-    if (c->n_pending >= ZCIPC_WIRE_MAX_QUOTA) {
-      client_set_reason (c, "the producer sent more frames than the %u "
-          "granted", c->quota);
-      return -EPROTO;
-    }
-    c->pending[c->n_pending++] = seq;
+  /* Releases the socket could not take yet stay queued: a producer that
+   * keeps sending regardless would overflow the queue. */
+  if (!queue_release_locked (c, seq)) {
+    client_set_reason (c, "the producer sent more frames than the %u "
+        "granted", c->quota);
+    return -EPROTO;
   }
   client_flush_releases_locked (c);
   return 0;
@@ -248,9 +260,8 @@ zcipc_client_release (struct zcipc_client *c, uint64_t seq)
   /* At most quota frames are held, so the queue cannot overflow. A frame
    * from an earlier connection goes back to nobody: that producer
    * connection released it when it closed, and this one never sent it. */
-  if (c->fd >= 0 && c->held[i].connection == c->connection &&
-      !channel_release_locked (c, seq))
-    c->pending[c->n_pending++] = seq;
+  if (c->fd >= 0 && c->held[i].connection == c->connection)
+    queue_release_locked (c, seq);
   client_flush_releases_locked (c);
   for (uint32_t j = 0; j < c->held[i].n_regions; j++)
     client_region_unref_locked (c, c->held[i].regions[j]);
