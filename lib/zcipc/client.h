@@ -197,8 +197,6 @@ unsigned int zcipc_client_n_regions (struct zcipc_client *client);
 #define ZCIPC_CLIENT_DEFAULT_POPULATE_LIMIT (64ull << 20)
 void zcipc_client_set_map_limits (struct zcipc_client *client,
     uint64_t map_bytes, uint64_t populate_bytes);
-/* Bytes of regions mapped now. Any thread. */
-uint64_t zcipc_client_mapped_bytes (struct zcipc_client *client);
 
 /* The next zcipc_client_connect() first waits `delay_ms` (interruptibly),
  * once: for backing off between connections. 0 (the default): none. */

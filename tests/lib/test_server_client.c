@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "zcipc/client-testing.h"
 #include "zcipc/stats.h"
 
 /* A producer (zcipc_server, with its own thread) and its consumers in one
