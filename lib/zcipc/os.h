@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The zcipc authors */
+#ifndef ZCIPC_OS_H
+#define ZCIPC_OS_H
+
+/* The small system helpers more than one part of libzcipc needs, each
+ * written once (as Wayland's wayland-os.c). */
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* `size` rounded up to a whole number of pages. */
+size_t zcipc_page_round (size_t size);
+
+/* Closes `n` fds: what a message carried that nobody takes. */
+void zcipc_close_fds (const int *fds, unsigned int n);
+
+/* A new read-only, CLOEXEC open of what `fd` refers to, through
+ * /proc/self/fd: a peer given it cannot map the object writable, whatever
+ * `fd` allows. Returns the fd (the caller's), or -errno (-ENOENT without
+ * /proc). */
+int zcipc_reopen_read_only (int fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
