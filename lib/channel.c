@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "zcipc/channel.h"
+#include "zcipc/os.h"
 #include "zcipc/result.h"
 
 #define CHANNEL_MAGIC 0x4843435au       /* "ZCCH" in memory order */
@@ -74,8 +75,7 @@ align8 (size_t n)
 static size_t
 channel_size (void)
 {
-  size_t page = (size_t) sysconf (_SC_PAGESIZE);
-  return (sizeof (struct zcipc_channel_shared) + page - 1) / page * page;
+  return zcipc_page_round (sizeof (struct zcipc_channel_shared));
 }
 
 static long

@@ -16,13 +16,6 @@ zcipc_page_round (size_t size)
   return (size + page - 1) / page * page;
 }
 
-void
-zcipc_close_fds (const int *fds, unsigned int n)
-{
-  for (unsigned int i = 0; i < n; i++)
-    close (fds[i]);
-}
-
 int
 zcipc_reopen_read_only (int fd)
 {

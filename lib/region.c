@@ -11,19 +11,13 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "zcipc/os.h"
 #include "zcipc/region.h"
 #include "zcipc/result.h"
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
-
-static size_t
-page_round (size_t size)
-{
-  size_t page = (size_t) sysconf (_SC_PAGESIZE);
-  return (size + page - 1) / page * page;
-}
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -89,7 +83,7 @@ zcipc_region_create (struct zcipc_region *region, const char *name,
   region_reset (region);
   if (size == 0)
     return -EINVAL;
-  size = page_round (size);
+  size = zcipc_page_round (size);
   if ((fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
     return zcipc_neg_errno ();
   if (ftruncate (fd, (off_t) size) < 0) {

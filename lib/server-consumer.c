@@ -22,7 +22,7 @@
 
 #include "server-private.h"
 #include "zcipc/clock.h"
-#include "zcipc/os.h"
+#include "zcipc/fds.h"
 #include "zcipc/result.h"
 
 /* Lock held. Sends one message to a consumer: through its channel if it

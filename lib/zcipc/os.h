@@ -4,7 +4,8 @@
 #define ZCIPC_OS_H
 
 /* The small system helpers more than one part of libzcipc needs, each
- * written once (as Wayland's wayland-os.c). */
+ * written once (as Wayland's wayland-os.c). Closing a message's fds is
+ * zcipc/fds.h's. */
 
 #include <stddef.h>
 
@@ -14,9 +15,6 @@ extern "C" {
 
 /* `size` rounded up to a whole number of pages. */
 size_t zcipc_page_round (size_t size);
-
-/* Closes `n` fds: what a message carried that nobody takes. */
-void zcipc_close_fds (const int *fds, unsigned int n);
 
 /* A new read-only, CLOEXEC open of what `fd` refers to, through
  * /proc/self/fd: a peer given it cannot map the object writable, whatever
