@@ -507,12 +507,13 @@ zcipc_server_wait_consumers (struct zcipc_server *s, unsigned int n,
 
 /* Lock held. Whether the producer waits for a consumer's room: it streams,
  * holds its whole quota, and is not on probation after a cut-off of its
- * uid. */
+ * uid. `now` 0: the clock is read only for one on probation (this runs
+ * per frame). */
 static bool
 consumer_is_waited_for (const struct consumer *c, int64_t now)
 {
   return consumer_is_streaming (c) && c->n_held >= c->info.quota &&
-      !(c->skip_until_ns && c->skip_until_ns > now);
+      !(c->skip_until_ns && c->skip_until_ns > (now ? now : zcipc_now_ns ()));
 }
 
 /* Lock held: since when the longest-full consumer is at its quota, or -1
@@ -522,11 +523,11 @@ consumer_is_waited_for (const struct consumer *c, int64_t now)
 static int64_t
 oldest_full_hold_locked (struct zcipc_server *s)
 {
-  int64_t oldest = -1, now = zcipc_now_ns ();
+  int64_t oldest = -1;
 
   for (unsigned int i = 0; i < s->n_consumers; i++) {
     struct consumer *c = s->consumers[i];
-    if (!consumer_is_waited_for (c, now))
+    if (!consumer_is_waited_for (c, 0))
       continue;
     if (oldest < 0 || c->full_since_ns < oldest)
       oldest = c->full_since_ns;
