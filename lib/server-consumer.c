@@ -264,17 +264,21 @@ handle_quota_locked (struct zcipc_server *s, struct consumer *c,
 
 /* Lock held. LEAVE: its pipeline stopped but buffers live on, so their
  * slots are kept until it releases them. STREAMING -> LEAVING, or CLOSED
- * when it holds nothing. */
+ * when it holds nothing. Said again, or by a cut-off consumer, it changes
+ * nothing: the pin bound counts from when it departed first, or a
+ * consumer could pin its frames for good by repeating it. */
 static void
 handle_leave_locked (struct zcipc_server *s, struct consumer *c)
 {
-  if (consumer_is_streaming (c))
-    c->state = CONSUMER_LEAVING;
+  if (!consumer_is_streaming (c))
+    return;
   pthread_cond_broadcast (&s->cond);
-  if (c->n_held == 0)
+  if (c->n_held == 0) {
     drop_consumer_locked (s, c, DROP_GONE, "left");
-  else
-    c->departed_ns = zcipc_now_ns ();
+    return;
+  }
+  c->state = CONSUMER_LEAVING;
+  c->departed_ns = zcipc_now_ns ();
 }
 
 /* Lock held. Takes the releases a consumer put in its channel. */
