@@ -211,7 +211,9 @@ inline release (r, s)
   fi
 }
 
-/* read_consumer_locked(), ZCIPC_WIRE_LEAVE. */
+/* handle_leave_locked(), ZCIPC_WIRE_LEAVE. (A cut-off consumer holding
+ * nothing is reaped by reap_dropped() rather than by its LEAVE: the same
+ * step here.) */
 inline leave (r)
 {
 #ifdef BUGGY
