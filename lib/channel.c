@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "zcipc/channel.h"
+#include "zcipc/os.h"
 #include "zcipc/result.h"
 
 #define CHANNEL_MAGIC 0x4843435au       /* "ZCCH" in memory order */
@@ -74,8 +75,7 @@ align8 (size_t n)
 static size_t
 channel_size (void)
 {
-  size_t page = (size_t) sysconf (_SC_PAGESIZE);
-  return (sizeof (struct zcipc_channel_shared) + page - 1) / page * page;
+  return zcipc_page_round (sizeof (struct zcipc_channel_shared));
 }
 
 static long
@@ -98,19 +98,14 @@ zcipc_channel_create (struct zcipc_channel *ch, bool releases_by_socket)
 {
   size_t size = channel_size ();
   struct zcipc_channel_shared *sh;
+  void *data;
   int fd, res;
 
   channel_reset (ch);
-  if ((fd =
-          memfd_create ("zcipc-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
-    return zcipc_neg_errno ();
-  if (ftruncate (fd, (off_t) size) < 0)
-    goto fail;
-  sh = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-      fd, 0);
-  if (sh == MAP_FAILED)
-    goto fail;
-  madvise (sh, size, MADV_DONTFORK);
+  if ((res = zcipc_memfd_create_mapped ("zcipc-channel", size, MAP_POPULATE,
+              &fd, &data)) < 0)
+    return res;
+  sh = data;
   /* The consumer maps it writable too (it writes its indices and releases),
    * so no write seal; but neither side may resize it under the other. */
   if (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
@@ -128,11 +123,6 @@ zcipc_channel_create (struct zcipc_channel *ch, bool releases_by_socket)
   ch->size = size;
   ch->fd = fd;
   return 0;
-
-fail:
-  res = zcipc_neg_errno ();
-  close (fd);
-  return res;
 }
 
 int

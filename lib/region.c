@@ -11,19 +11,13 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "zcipc/os.h"
 #include "zcipc/region.h"
 #include "zcipc/result.h"
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
-
-static size_t
-page_round (size_t size)
-{
-  size_t page = (size_t) sysconf (_SC_PAGESIZE);
-  return (size + page - 1) / page * page;
-}
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -89,27 +83,16 @@ zcipc_region_create (struct zcipc_region *region, const char *name,
   region_reset (region);
   if (size == 0)
     return -EINVAL;
-  size = page_round (size);
-  if ((fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
-    return zcipc_neg_errno ();
-  if (ftruncate (fd, (off_t) size) < 0) {
-    res = zcipc_neg_errno ();
-    goto fail;
-  }
+  size = zcipc_page_round (size);
   /* The producer's writable mapping must exist before F_SEAL_FUTURE_WRITE:
    * after it, nobody (us included) can map the memfd writable again. */
-  data = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (data == MAP_FAILED) {
-    res = zcipc_neg_errno ();
-    goto fail;
-  }
+  if ((res = zcipc_memfd_create_mapped (name, size, 0, &fd, &data)) < 0)
+    return res;
   map_huge_and_populate (data, size, flags & ZCIPC_REGION_POPULATE, true);
-  /* A forked child (gst-launch's helpers, a Python subprocess) has no
-   * business with the stream's pages. */
-  madvise (data, size, MADV_DONTFORK);
   if ((res = add_seals (fd)) < 0) {
     munmap (data, size);
-    goto fail;
+    close (fd);
+    return res;
   }
   region->fd = fd;
   region->data = data;
@@ -117,10 +100,6 @@ zcipc_region_create (struct zcipc_region *region, const char *name,
   region->writable = true;
   region->seals = (unsigned int) fcntl (fd, F_GET_SEALS);
   return 0;
-
-fail:
-  close (fd);
-  return res;
 }
 
 /* The file system type the kernel reports for a DMABuf (linux/magic.h). */

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "zcipc/fds.h"
 #include "zcipc/socket.h"
 #include "zcipc/result.h"
 
@@ -508,13 +509,6 @@ zcipc_socket_send (int fd, const struct iovec *iov, int iov_count,
   return 0;
 }
 
-static void
-close_fds (int *fds, unsigned n)
-{
-  for (unsigned i = 0; i < n; i++)
-    close (fds[i]);
-}
-
 int
 zcipc_socket_recv (int fd, void *buf, size_t cap, size_t *out_len,
     int *fds, unsigned max_fds, unsigned *out_n_fds, int dontwait)
@@ -566,12 +560,12 @@ zcipc_socket_recv (int fd, void *buf, size_t cap, size_t *out_len,
 
     if (probe >= 0)
       close (probe);
-    close_fds (got, n_got);
+    zcipc_close_fds (got, n_got);
     return err == EMFILE || err == ENFILE ? -err : -EPROTO;
   }
   if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_got > max_fds || bad ||
       (res == 0 && n_got > 0)) {
-    close_fds (got, n_got);
+    zcipc_close_fds (got, n_got);
     return -EPROTO;
   }
   memcpy (fds, got, n_got * sizeof (int));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "zcipc/clock.h"
+#include "zcipc/fds.h"
 #include "zcipc/socket.h"
 #include "zcipc/stats.h"
 #include "zcipc/result.h"
@@ -112,8 +113,7 @@ zcipc_stats_request (int fd, int timeout_ms, struct zcipc_stats_stream *out)
     if (res < 0)
       break;
     /* A monitor is sent no fds. */
-    for (unsigned int i = 0; i < n_fds; i++)
-      close (fds[i]);
+    zcipc_close_fds (fds, n_fds);
     res = zcipc_wire_parse (buf, len, fds, n_fds, &msg);
     if (res == -ENOMSG)
       continue;                 /* a newer producer's: skippable */

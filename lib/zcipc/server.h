@@ -154,7 +154,6 @@ int zcipc_server_remove_region (struct zcipc_server *server,
 int zcipc_server_send_event (struct zcipc_server *server, uint32_t kind,
     const void *payload, uint32_t payload_size, bool sticky);
 void zcipc_server_forget_event (struct zcipc_server *server, uint32_t kind);
-void zcipc_server_forget_all_events (struct zcipc_server *server);
 
 /* Sends a frame to every consumer below its quota. `info`'s timestamps,
  * flags and frame_flags are the caller's; the server sets the header, seq
@@ -211,12 +210,12 @@ int zcipc_server_wait_room (struct zcipc_server *server, int64_t timeout_ns);
 /* While flushing, the waits above return -ECANCELED at once. */
 void zcipc_server_set_flushing (struct zcipc_server *server, bool flushing);
 
-/* Fills `stats`, and up to `max` per-consumer entries; returns how many. */
 /* Whether the last zcipc_server_send_frame() (of any thread: call it from
  * the one thread that sends frames) woke a consumer (see
  * zcipc_server_stats.wakeups): a producer may then yield its CPU to it. */
 bool zcipc_server_last_frame_woke (struct zcipc_server *server);
 
+/* Fills `stats`, and up to `max` per-consumer entries; returns how many. */
 unsigned int zcipc_server_get_stats (struct zcipc_server *server,
     struct zcipc_server_stats *stats, struct zcipc_consumer_stats *consumers,
     unsigned int max);

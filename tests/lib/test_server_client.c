@@ -463,7 +463,9 @@ START_TEST (test_late_joiner_gets_sticky_state_in_first_sent_order)
   zt_client_next_frame (early, &ev, 5000);
   ck_assert_int_eq (zcipc_client_release (early, ev.frame.info.seq), 0);
 
-  zcipc_server_forget_all_events (prod.server);
+  zcipc_server_forget_event (prod.server, 10);
+  zcipc_server_forget_event (prod.server, 20);
+  zcipc_server_forget_event (prod.server, 30);
   later = zt_client_connect (prod.path, 4);
   zt_producer_send (&prod, 1, 0, 16, 6, NULL);
   zt_client_next_frame (later, &ev, 5000);
@@ -3235,6 +3237,43 @@ START_TEST (test_frames_that_cannot_be_retired_stay_pinned)
 
 END_TEST;
 
+/* LEAVE said again does not restart the pin timeout: a consumer that keeps
+ * saying it while it holds its frames still has them retired once the
+ * timeout after its first LEAVE has passed. */
+START_TEST (test_repeating_leave_does_not_restart_the_pin_timeout)
+{
+  struct zcipc_server_config config = {
+    .quota = 4,.max_consumers = 8,.pin_timeout_ns = 300 * 1000000ll,
+  };
+  struct zcipc_wire_leave leave;
+  size_t n = zcipc_wire_init_leave (&leave);
+  int64_t t0;
+  int fd;
+
+  zt_producer_start_full (&prod, &config);
+  atomic_store (&prod.retire_ok, true);
+  zt_producer_add_region (&prod, 1, REGION_SIZE);
+  ck_assert_int_eq (zcipc_socket_connect (prod.path, &fd), 0);
+  ck_assert_int_eq (zt_raw_handshake (fd, 4), 4);
+  ZT_ASSERT_EVENTUALLY (zt_producer_stats (&prod).consumers == 1, 5000);
+  zt_producer_send (&prod, 1, 0, 100, 1, NULL);
+  zt_producer_send (&prod, 1, 0, 100, 2, NULL);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 2);
+  /* LEAVE every 50 ms, for three pin timeouts or until it is retired. */
+  t0 = zt_now_ms ();
+  while (zt_now_ms () - t0 < 900 && atomic_load (&prod.retired) < 2) {
+    (void) zt_send_raw (fd, &leave, n, NULL, 0);
+    zt_sleep_ms (50);
+  }
+  ck_assert_int_eq (atomic_load (&prod.retired), 2);
+  ck_assert_int_ge (zt_now_ms () - t0, 250);
+  ck_assert_uint_eq (zt_producer_stats (&prod).held, 0);
+  close (fd);
+  zt_producer_stop (&prod);
+}
+
+END_TEST;
+
 static Suite *
 server_client_suite (void)
 {
@@ -3334,6 +3373,7 @@ server_client_suite (void)
   tcase_add_test (tc,
       test_frames_pinned_by_a_cut_off_consumer_are_retired_past_the_byte_bound);
   tcase_add_test (tc, test_frames_that_cannot_be_retired_stay_pinned);
+  tcase_add_test (tc, test_repeating_leave_does_not_restart_the_pin_timeout);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("monitors");

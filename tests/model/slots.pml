@@ -2,7 +2,7 @@
 /* Copyright (C) 2026 The zcipc authors */
 
 /* A Promela model of the slot hand-over between a producer (zcipcsink and
- * lib/server.c) and its consumers, checked with spin (tests/model/check.sh,
+ * lib/server*.c) and its consumers, checked with spin (tests/model/check.sh,
  * meson suite `model`).
  *
  * What a "slot" is: a buffer of zcipcsink's pool (shared memory the
@@ -48,11 +48,12 @@
 #define MAXF 5                  /* frames the producer sends in all */
 #endif
 
-/* The producer's view of a connection (struct consumer's flags). */
+/* The producer's view of a connection (struct consumer's state, in
+ * lib/server-private.h). */
 #define NONE 0                  /* no connection, or removed */
-#define JOINED 1                /* ready, streaming */
-#define LEAVING 2               /* said LEAVE, still holds frames */
-#define CUTOFF 3                /* cut_off: dropped by policy, holds kept */
+#define JOINED 1                /* CONSUMER_STREAMING */
+#define LEAVING 2               /* CONSUMER_LEAVING: said LEAVE, holds frames */
+#define CUTOFF 3                /* CONSUMER_CUT_OFF: dropped by policy, holds kept */
 
 mtype = { REL, LEAVE };
 
@@ -170,7 +171,7 @@ inline send_frame ()
   od;
   inpool[s] = 0;
   refcnt[s] = 1;                /* the pipeline's reference */
-  /* Every consumer that is ready, not dropping, not leaving, and below its
+  /* Every streaming consumer (consumer_is_streaming()) below its
    * quota gets it: c->holds[j] = { seq, frame }, callbacks.hold. */
   k = 0;
   do
@@ -210,7 +211,9 @@ inline release (r, s)
   fi
 }
 
-/* read_consumer_locked(), ZCIPC_WIRE_LEAVE. */
+/* handle_leave_locked(), ZCIPC_WIRE_LEAVE. (A cut-off consumer holding
+ * nothing is reaped by reap_dropped() rather than by its LEAVE: the same
+ * step here.) */
 inline leave (r)
 {
 #ifdef BUGGY
