@@ -3,9 +3,6 @@
 /* Where zcipcsrc's frames play on its clock: the producer's segment,
  * shifted so that running time + zcipcsrc's base time is the clock time
  * the producer renders at (see the element's documentation). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE             /* clock_gettime under -std=c11 */
-#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

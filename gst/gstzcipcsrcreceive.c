@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Copyright (C) 2026 The zcipc authors */
 /* zcipcsrc's streaming thread (see gstzcipcsrcreceive.h). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE             /* clock_gettime under -std=c11 */
-#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <errno.h>
-#include <time.h>
+
+#include <zcipc/clock.h>
 
 #include "gstzcipcsrcreceive.h"
 
@@ -295,7 +293,6 @@ report_to_producer (GstZcipcSrc * self, struct zcipc_client *client,
     const struct zcipc_wire_frame *info)
 {
   gint64 now_us = g_get_monotonic_time ();
-  struct timespec ts;
   gint64 lag_ns;
 
   if (self->last_report_us && now_us - self->last_report_us < G_USEC_PER_SEC)
@@ -303,9 +300,7 @@ report_to_producer (GstZcipcSrc * self, struct zcipc_client *client,
   self->last_report_us = now_us;
   /* send_time is the producer's CLOCK_MONOTONIC, which every process
    * shares. */
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  lag_ns = (gint64) ts.tv_sec * GST_SECOND + ts.tv_nsec -
-      (gint64) info->send_time;
+  lag_ns = zcipc_now_ns () - (gint64) info->send_time;
   zcipc_client_send_report (client,
       (guint64) g_atomic_pointer_get (&self->copier.frames_copied), MAX (lag_ns,
           0));
