@@ -1963,25 +1963,18 @@ END_TEST;
 
 /* --- hostile producers ---------------------------------------------------- */
 
-static struct zt_tmpdir fake_dir;
-static char fake_path[128];
-static int fake_listen_fd = -1;
-static int fake_baseline;
+static struct zt_fake_producer fake = {.listen_fd = -1 };
 
 static void
 fake_setup (void)
 {
-  zt_tmpdir_make (&fake_dir);
-  zt_tmpdir_file (&fake_dir, "fake.sock", fake_path, sizeof fake_path);
-  ck_assert_int_eq (zcipc_socket_listen (fake_path, 0600, &fake_listen_fd), 0);
-  fake_baseline = zt_count_fds ();
+  zt_fake_producer_listen (&fake);
 }
 
 static void
 fake_teardown (void)
 {
-  close (fake_listen_fd);
-  zt_tmpdir_remove (&fake_dir);
+  zt_fake_producer_close (&fake);
 }
 
 /* A client connected to the fake producer; *pfd is the producer's end. */
@@ -1991,8 +1984,8 @@ fake_connect (uint32_t max_held, uint32_t quota, int *pfd)
   struct zcipc_client *c;
   int res;
 
-  ck_assert_int_eq (zcipc_client_new (fake_path, max_held, &c), 0);
-  res = zt_fake_producer_connect (fake_listen_fd, c, quota, pfd);
+  ck_assert_int_eq (zcipc_client_new (fake.path, max_held, &c), 0);
+  res = zt_fake_producer_connect (fake.listen_fd, c, quota, pfd);
   ck_assert_msg (res == 0, "connect: %s (%s)", zt_strerror (res),
       zcipc_client_reason (c));
   return c;
@@ -2041,8 +2034,8 @@ fake_finish (struct zcipc_client *c, int pfd)
 {
   zcipc_client_unref (c);
   close (pfd);
-  ck_assert_msg (zt_wait_fd_count (fake_baseline, 5000), "fds: %d, were %d",
-      zt_count_fds (), fake_baseline);
+  ck_assert_msg (zt_wait_fd_count (fake.baseline_fds, 5000), "fds: %d, were %d",
+      zt_count_fds (), fake.baseline_fds);
 }
 
 START_TEST (test_client_refuses_a_region_smaller_than_it_claims)
@@ -2220,21 +2213,21 @@ START_TEST (test_client_keeps_only_producer_refusals_of_a_reject)
   for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
     struct zcipc_client *c;
 
-    ck_assert_int_eq (zcipc_client_new (fake_path, 2, &c), 0);
-    ck_assert_int_eq (zt_fake_producer_refuse (fake_listen_fd, c, kept[i],
+    ck_assert_int_eq (zcipc_client_new (fake.path, 2, &c), 0);
+    ck_assert_int_eq (zt_fake_producer_refuse (fake.listen_fd, c, kept[i],
             "no"), kept[i]);
     zcipc_client_unref (c);
   }
   for (size_t i = 0; i < sizeof mapped / sizeof mapped[0]; i++) {
     struct zcipc_client *c;
 
-    ck_assert_int_eq (zcipc_client_new (fake_path, 2, &c), 0);
-    ck_assert_int_eq (zt_fake_producer_refuse (fake_listen_fd, c, mapped[i],
+    ck_assert_int_eq (zcipc_client_new (fake.path, 2, &c), 0);
+    ck_assert_int_eq (zt_fake_producer_refuse (fake.listen_fd, c, mapped[i],
             "chosen\x1b[31m"), -EPROTO);
     ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "chosen?[31m"));
     zcipc_client_unref (c);
   }
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2395,13 +2388,13 @@ START_TEST (test_client_refuses_a_quota_above_what_it_asked)
   struct zcipc_client *c;
   int pfd;
 
-  ck_assert_int_eq (zcipc_client_new (fake_path, 2, &c), 0);
-  ck_assert_int_eq (zt_fake_producer_connect (fake_listen_fd, c, 3, &pfd),
+  ck_assert_int_eq (zcipc_client_new (fake.path, 2, &c), 0);
+  ck_assert_int_eq (zt_fake_producer_connect (fake.listen_fd, c, 3, &pfd),
       -EPROTO);
   ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "2 asked"));
   ck_assert_int_eq (pfd, -1);
   zcipc_client_unref (c);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2479,7 +2472,7 @@ START_TEST (test_client_sees_a_hang_up_as_epipe)
   close (pfd);
   ck_assert_int_eq (zcipc_client_next (c, &ev, 5000), -EPIPE);
   zcipc_client_unref (c);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2509,7 +2502,7 @@ START_TEST (test_client_reads_what_was_queued_before_the_producer_hung_up)
   ck_assert_mem_eq (ev.event.payload, "eos", 3);
   ck_assert_int_eq (zcipc_client_next (c, &ev, 5000), -EPIPE);
   zcipc_client_unref (c);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
@@ -2519,12 +2512,12 @@ START_TEST (test_client_gets_the_reason_of_a_producer_that_refuses_it_unread)
   struct zcipc_client *c;
 
   /* The producer answers with a REJECT and closes with our HELLO unread. */
-  ck_assert_int_eq (zcipc_client_new (fake_path, 2, &c), 0);
-  ck_assert_int_eq (zt_fake_producer_refuse (fake_listen_fd, c, -EACCES,
+  ck_assert_int_eq (zcipc_client_new (fake.path, 2, &c), 0);
+  ck_assert_int_eq (zt_fake_producer_refuse (fake.listen_fd, c, -EACCES,
           "go away"), -EACCES);
   ck_assert_ptr_nonnull (strstr (zcipc_client_reason (c), "go away"));
   zcipc_client_unref (c);
-  ck_assert (zt_wait_fd_count (fake_baseline, 5000));
+  ck_assert (zt_wait_fd_count (fake.baseline_fds, 5000));
 }
 
 END_TEST;
