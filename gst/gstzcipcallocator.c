@@ -7,7 +7,7 @@
  *
  * Memory handed out by zcipcsink lives in #GstZcipcRegion objects: one memfd
  * each, mapped once, sealed after the producer's writable mapping. A
- * #GstZcipcBufferPool carves many slots out of one region; a plain
+ * #GstZcipcProducerPool carves many slots out of one region; a plain
  * gst_allocator_alloc() (upstream that builds its own pool from the
  * allocation parameters) gets a region of its own, recycled through a small
  * cache so that consumers map each region once and not once per frame.

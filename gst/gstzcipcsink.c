@@ -80,7 +80,7 @@
 #include "gstzcipcsink.h"
 #include "gstzcipcaddress.h"
 #include "gstzcipcallocator.h"
-#include "gstzcipcbufferpool.h"
+#include "gstzcipcproducerpool.h"
 #include "gstzcipcserial.h"
 #include "zcipc/server.h"
 #include "zcipc/socket.h"
@@ -1126,7 +1126,7 @@ buffer_can_retire (GstBuffer * buffer, gboolean retire)
   gpointer state = NULL;
   GstMeta *meta;
 
-  if (buffer->pool && !GST_IS_ZCIPC_BUFFER_POOL (buffer->pool))
+  if (buffer->pool && !GST_IS_ZCIPC_PRODUCER_POOL (buffer->pool))
     return FALSE;
   for (guint i = 0; i < gst_buffer_n_memory (buffer); i++) {
     GstZcipcRegion *region =
@@ -1658,9 +1658,9 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
     GstStructure *config;
     GWeakRef *weak = g_new0 (GWeakRef, 1);
 
-    pool = gst_zcipc_buffer_pool_new (self->allocator);
+    pool = gst_zcipc_producer_pool_new (self->allocator);
     g_weak_ref_init (weak, self);
-    gst_zcipc_buffer_pool_set_reclaim_func (GST_ZCIPC_BUFFER_POOL (pool),
+    gst_zcipc_producer_pool_set_reclaim_func (GST_ZCIPC_PRODUCER_POOL (pool),
         reclaim_released_buffers, weak, free_weak_ref);
     config = gst_buffer_pool_get_config (pool);
     gst_buffer_pool_config_set_params (config, caps, (guint) info.size, min,

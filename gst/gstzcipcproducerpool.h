@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Copyright (C) 2026 The zcipc authors */
-#ifndef __GST_ZCIPC_BUFFER_POOL_H__
-#define __GST_ZCIPC_BUFFER_POOL_H__
+#ifndef __GST_ZCIPC_PRODUCER_POOL_H__
+#define __GST_ZCIPC_PRODUCER_POOL_H__
 
 #include <gst/gst.h>
 
@@ -9,22 +9,22 @@
 
 G_BEGIN_DECLS
 
-#define GST_TYPE_ZCIPC_BUFFER_POOL (gst_zcipc_buffer_pool_get_type ())
-G_DECLARE_FINAL_TYPE (GstZcipcBufferPool, gst_zcipc_buffer_pool, GST,
-    ZCIPC_BUFFER_POOL, GstBufferPool)
+#define GST_TYPE_ZCIPC_PRODUCER_POOL (gst_zcipc_producer_pool_get_type ())
+G_DECLARE_FINAL_TYPE (GstZcipcProducerPool, gst_zcipc_producer_pool, GST,
+    ZCIPC_PRODUCER_POOL, GstBufferPool)
 
-GstBufferPool *gst_zcipc_buffer_pool_new (GstAllocator * allocator);
+GstBufferPool *gst_zcipc_producer_pool_new (GstAllocator * allocator);
 
 /**
  * GstZcipcReclaimFunc:
- * @user_data: as given to gst_zcipc_buffer_pool_set_reclaim_func()
+ * @user_data: as given to gst_zcipc_producer_pool_set_reclaim_func()
  *
  * Called (in the acquiring thread) when every buffer of the pool is out,
  * before the pool grows or waits: the owner gives back buffers it can.
  */
 typedef void (*GstZcipcReclaimFunc) (gpointer user_data);
 
-void gst_zcipc_buffer_pool_set_reclaim_func (GstZcipcBufferPool * pool,
+void gst_zcipc_producer_pool_set_reclaim_func (GstZcipcProducerPool * pool,
     GstZcipcReclaimFunc func, gpointer user_data, GDestroyNotify notify);
 
 G_END_DECLS
