@@ -107,6 +107,16 @@ gst_zcipc_region_is_retired (GstZcipcRegion * region)
   return g_atomic_int_get (&region->retired) != 0;
 }
 
+/* Whether the caller's reference is the last one: no memory, pool or
+ * allocator cache uses the region any more, so nothing can hand out or
+ * point into it again. (Another thread may take no new reference: only
+ * holders of one can.) */
+gboolean
+gst_zcipc_region_is_held_only_by_caller (GstZcipcRegion * region)
+{
+  return g_atomic_int_get (&region->refcount) == 1;
+}
+
 static GstZcipcMemory *
 memory_new (GstAllocator * allocator, GstMemory * parent,
     GstZcipcRegion * region, gsize slot_offset, gint slot, gsize maxsize,

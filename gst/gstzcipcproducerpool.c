@@ -576,3 +576,51 @@ gst_zcipc_producer_pool_set_reclaim_func (GstZcipcProducerPool * pool,
   if (old_notify)
     old_notify (old_data);
 }
+
+/* Whether every memory of `buffer` (and of the buffers it keeps alive
+ * through a parent buffer meta: a frame whose metas lie in a region) is
+ * ours and freed, not recycled, when the buffer goes: then retiring its
+ * regions keeps anyone from writing them again. A buffer of another pool
+ * would go back to that pool and be written again. */
+static gboolean
+buffer_can_retire (GstBuffer * buffer, gboolean retire)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  if (buffer->pool && !GST_IS_ZCIPC_PRODUCER_POOL (buffer->pool))
+    return FALSE;
+  for (guint i = 0; i < gst_buffer_n_memory (buffer); i++) {
+    GstZcipcRegion *region =
+        gst_zcipc_memory_get_region (gst_buffer_peek_memory (buffer, i), NULL);
+    if (!region)
+      return FALSE;
+    if (retire)
+      gst_zcipc_region_retire (region);
+  }
+  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
+              GST_PARENT_BUFFER_META_API_TYPE)))
+    if (!buffer_can_retire (((GstParentBufferMeta *) meta)->buffer, retire))
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * gst_zcipc_producer_pool_retire_buffer:
+ * @buffer: a frame a departed consumer pinned
+ *
+ * Retires the regions of @buffer, so that nothing is written to or handed
+ * out of them again, when all of its memory is ours (our pool's or our
+ * allocator's) and so goes away instead of being recycled; then the
+ * sender may drop @buffer while the pinner still reads it.
+ *
+ * Returns: whether @buffer's regions were retired (FALSE: nothing was).
+ */
+gboolean
+gst_zcipc_producer_pool_retire_buffer (GstBuffer * buffer)
+{
+  if (!buffer_can_retire (buffer, FALSE))
+    return FALSE;
+  buffer_can_retire (buffer, TRUE);
+  return TRUE;
+}
