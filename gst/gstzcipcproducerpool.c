@@ -577,6 +577,45 @@ gst_zcipc_producer_pool_set_reclaim_func (GstZcipcProducerPool * pool,
     old_notify (old_data);
 }
 
+/**
+ * gst_zcipc_producer_pool_new_configured:
+ * @allocator: the sink's allocator
+ * @caps: the caps upstream asked a pool for
+ * @size: the size of one frame
+ * @min: buffers to preallocate
+ * @max: most buffers
+ * @reclaim: (nullable): see gst_zcipc_producer_pool_set_reclaim_func()
+ * @user_data: for @reclaim
+ * @notify: (nullable): frees @user_data (also when this fails)
+ *
+ * The pool the sink proposes upstream for @caps, with video metas.
+ *
+ * Returns: (transfer full) (nullable): the pool, or %NULL when @caps
+ * cannot be configured.
+ */
+GstBufferPool *
+gst_zcipc_producer_pool_new_configured (GstAllocator * allocator,
+    GstCaps * caps, guint size, guint min, guint max,
+    GstZcipcReclaimFunc reclaim, gpointer user_data, GDestroyNotify notify)
+{
+  GstBufferPool *pool = gst_zcipc_producer_pool_new (allocator);
+  GstStructure *config;
+  GstAllocationParams params;
+
+  gst_allocation_params_init (&params);
+  gst_zcipc_producer_pool_set_reclaim_func (GST_ZCIPC_PRODUCER_POOL (pool),
+      reclaim, user_data, notify);
+  config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_params (config, caps, size, min, max);
+  gst_buffer_pool_config_set_allocator (config, allocator, &params);
+  gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+  if (!gst_buffer_pool_set_config (pool, config)) {
+    gst_object_unref (pool);
+    return NULL;
+  }
+  return pool;
+}
+
 /* Whether every memory of `buffer` (and of the buffers it keeps alive
  * through a parent buffer meta: a frame whose metas lie in a region) is
  * ours and freed, not recycled, when the buffer goes: then retiring its

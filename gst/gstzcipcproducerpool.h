@@ -27,6 +27,9 @@ typedef void (*GstZcipcReclaimFunc) (gpointer user_data);
 void gst_zcipc_producer_pool_set_reclaim_func (GstZcipcProducerPool * pool,
     GstZcipcReclaimFunc func, gpointer user_data, GDestroyNotify notify);
 
+GstBufferPool *gst_zcipc_producer_pool_new_configured (GstAllocator *
+    allocator, GstCaps * caps, guint size, guint min, guint max,
+    GstZcipcReclaimFunc reclaim, gpointer user_data, GDestroyNotify notify);
 gboolean gst_zcipc_producer_pool_retire_buffer (GstBuffer * buffer);
 
 G_END_DECLS

@@ -60,20 +60,19 @@
 #include "config.h"
 #endif
 
-#include <string.h>
-#include <sched.h>
-
 #include <gst/video/video.h>
 
 #include "gstzcipcsink.h"
 #include "gstzcipcaddress.h"
 #include "gstzcipcallocator.h"
 #include "gstzcipcfdcache.h"
+#include "gstzcipcframesender.h"
 #include "gstzcipcproducerpool.h"
 #include "gstzcipcregiontable.h"
 #include "gstzcipcserial.h"
-#include "gstzcipcsinkconfig.h"
+#include "gstzcipcsinkcaps.h"
 #include "gstzcipcsinkevents.h"
+#include "gstzcipcsinkserver.h"
 #include "gstzcipcsinkstats.h"
 #include "zcipc/server.h"
 
@@ -166,10 +165,8 @@ struct _GstZcipcSink
 
   /* Streaming thread only (and start/stop) */
   GstZcipcRegionTable *regions;
-  GByteArray *meta_scratch;
+  GstZcipcFrameSender *sender;
   GstZcipcTiming timing_sent;   /* render_offset NONE: none sent */
-  gboolean copy_logged;         /* first copy of the stream said at INFO */
-  gboolean meta_refusal_said;   /* first meta too big, posted as WARNING */
 
   /* Foreign fd memory; the cache has its own lock and outlives the sink on
    * memory that still carries its qdata. */
@@ -187,45 +184,6 @@ G_DEFINE_TYPE_WITH_CODE (GstZcipcSink, gst_zcipc_sink, GST_TYPE_BASE_SINK,
         gst_zcipc_sink_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE (zcipcsink, "zcipcsink", GST_RANK_NONE,
     GST_TYPE_ZCIPC_SINK);
-
-GType
-gst_zcipc_slow_consumer_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ZCIPC_SLOW_CONSUMER_SKIP,
-        "A consumer at its quota misses frames; nobody waits for it", "skip"},
-    {GST_ZCIPC_SLOW_CONSUMER_WAIT,
-          "Lossless: wait for the slowest consumer, drop it after wait-timeout",
-        "wait"},
-    {0, NULL, NULL}
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstZcipcSlowConsumer", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
-GType
-gst_zcipc_copy_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ZCIPC_COPY_MODE_ALLOW,
-        "Copy buffers that are not in shared memory (counted)", "allow"},
-    {GST_ZCIPC_COPY_MODE_FORBID,
-        "Fail on a buffer that is not in shared memory", "forbid"},
-    {0, NULL, NULL}
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstZcipcCopyMode", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
 
 static void gst_zcipc_sink_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec);
@@ -540,7 +498,8 @@ gst_zcipc_sink_init (GstZcipcSink * self)
   self->fd_cache = gst_zcipc_fd_cache_new ();
   self->regions = gst_zcipc_region_table_new (GST_ELEMENT_CAST (self),
       self->fd_cache, &self->counters);
-  self->meta_scratch = g_byte_array_new ();
+  self->sender = gst_zcipc_frame_sender_new (GST_ELEMENT_CAST (self),
+      self->allocator, self->regions, &self->counters);
   self->timing_sent.render_offset = GST_CLOCK_TIME_NONE;
 }
 
@@ -553,8 +512,8 @@ gst_zcipc_sink_finalize (GObject * object)
   g_free (self->stream_name);
   g_free (self->allowed_uids);
   g_free (self->allowed_gids);
+  gst_zcipc_frame_sender_free (self->sender);
   gst_zcipc_region_table_free (self->regions);
-  g_byte_array_unref (self->meta_scratch);
   gst_zcipc_fd_cache_unref (self->fd_cache);
   gst_clear_object (&self->pool);
   gst_clear_caps (&self->pool_caps);
@@ -744,129 +703,7 @@ gst_zcipc_sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
   iface->set_uri = gst_zcipc_sink_uri_set_uri;
 }
 
-/* ---------------------------------------------------- server callbacks */
-
-static void
-on_hold (void *data, void *frame)
-{
-  gst_buffer_ref (GST_BUFFER_CAST (frame));
-}
-
-static void
-on_release (void *data, void *frame)
-{
-  gst_buffer_unref (GST_BUFFER_CAST (frame));
-}
-
-/* A consumer that left or was cut off pinned `frame` past the server's
- * bounds: once its regions are never written or handed out again, the
- * server may drop our reference while the pinner still reads them. */
-static bool
-on_retire (void *data, void *frame)
-{
-  GstBuffer *buffer = GST_BUFFER_CAST (frame);
-
-  if (!gst_zcipc_producer_pool_retire_buffer (buffer)) {
-    GST_DEBUG_OBJECT (data, "frame %p is not all in our own memory: it "
-        "stays pinned", buffer);
-    return false;
-  }
-  return true;
-}
-
-static void
-post_consumer_message (GstZcipcSink * self, const gchar * name,
-    const struct zcipc_consumer_info *info, const gchar * reason)
-{
-  GstStructure *s = gst_structure_new (name,
-      "id", G_TYPE_UINT, info->id,
-      "pid", G_TYPE_INT, (gint) info->pid,
-      "uid", G_TYPE_UINT, (guint) info->uid,
-      "gid", G_TYPE_UINT, (guint) info->gid,
-      "quota", G_TYPE_UINT, info->quota, NULL);
-  if (reason)
-    gst_structure_set (s, "reason", G_TYPE_STRING, reason, NULL);
-  gst_element_post_message (GST_ELEMENT_CAST (self),
-      gst_message_new_element (GST_OBJECT_CAST (self), s));
-}
-
-static void
-on_consumer_joined (void *data, const struct zcipc_consumer_info *info)
-{
-  GstZcipcSink *self = data;
-
-  post_consumer_message (self, "zcipc-consumer-joined", info, NULL);
-  g_signal_emit (self, signals[SIGNAL_CONSUMER_JOINED], 0, info->id,
-      (gint) info->pid, (guint) info->uid);
-}
-
-static void
-on_consumer_left (void *data, const struct zcipc_consumer_info *info,
-    const char *reason)
-{
-  GstZcipcSink *self = data;
-
-  post_consumer_message (self, "zcipc-consumer-left", info, reason);
-  g_signal_emit (self, signals[SIGNAL_CONSUMER_LEFT], 0, info->id,
-      (gint) info->pid, (guint) info->uid, reason);
-}
-
-static void
-on_log (void *data, enum zcipc_log_level level, const char *message)
-{
-  static const GstDebugLevel levels[] = {
-    [ZCIPC_LOG_ERROR] = GST_LEVEL_ERROR,
-    [ZCIPC_LOG_WARNING] = GST_LEVEL_WARNING,
-    [ZCIPC_LOG_INFO] = GST_LEVEL_INFO,
-    [ZCIPC_LOG_DEBUG] = GST_LEVEL_DEBUG,
-  };
-  GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, levels[level], data, "%s", message);
-}
-
-static const struct zcipc_server_callbacks server_callbacks = {
-  .hold = on_hold,
-  .release = on_release,
-  .retire = on_retire,
-  .consumer_joined = on_consumer_joined,
-  .consumer_left = on_consumer_left,
-  .log = on_log,
-};
-
 /* ------------------------------------------------------------ lifecycle */
-
-/* Fills `config` (and the id arrays it points into) from the properties;
- * FALSE after posting an error. */
-static gboolean
-configure_server (GstZcipcSink * self, struct zcipc_server_config *config,
-    GArray * uids, GArray * gids)
-{
-  g_autofree gchar *uid_list = NULL;
-  g_autofree gchar *gid_list = NULL;
-  guint socket_mode;
-
-  GST_OBJECT_LOCK (self);
-  uid_list = g_strdup (self->allowed_uids);
-  gid_list = g_strdup (self->allowed_gids);
-  socket_mode = self->socket_mode;
-  config->quota = self->consumer_quota;
-  config->max_consumers = self->max_consumers;
-  GST_OBJECT_UNLOCK (self);
-
-  if (!gst_zcipc_sink_config_socket_mode (GST_ELEMENT_CAST (self),
-          socket_mode, &config->socket_mode))
-    return FALSE;
-  GST_DEBUG_OBJECT (self, "socket mode %04o", config->socket_mode);
-  if (!gst_zcipc_sink_config_allowed_ids (GST_ELEMENT_CAST (self), uid_list,
-          gid_list, uids, gids))
-    return FALSE;
-  G_STATIC_ASSERT (sizeof (uid_t) == sizeof (guint32));
-  G_STATIC_ASSERT (sizeof (gid_t) == sizeof (guint32));
-  config->allowed_uids = (const uid_t *) uids->data;
-  config->n_allowed_uids = uids->len;
-  config->allowed_gids = (const gid_t *) gids->data;
-  config->n_allowed_gids = gids->len;
-  return TRUE;
-}
 
 /* The socket path the properties name; NULL after posting an error. The
  * producer makes the stream directory of a name. */
@@ -888,25 +725,24 @@ static gboolean
 gst_zcipc_sink_start (GstBaseSink * bsink)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
-  struct zcipc_server_config config = { 0 };
-  struct zcipc_server *server = NULL;
-  /* Freed on every return: the checks below just return. */
-  g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
-  g_autoptr (GArray) gids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GstZcipcSinkServerSettings settings;
   g_autofree gchar *path = NULL;
-  int res;
+  g_autofree gchar *uid_list = NULL;
+  g_autofree gchar *gid_list = NULL;
+  struct zcipc_server *server;
 
   if (!(path = resolve_socket_path (self)))
     return FALSE;
-  if (!configure_server (self, &config, uids, gids))
+  GST_OBJECT_LOCK (self);
+  settings.socket_mode = self->socket_mode;
+  settings.quota = self->consumer_quota;
+  settings.max_consumers = self->max_consumers;
+  settings.allowed_uids = uid_list = g_strdup (self->allowed_uids);
+  settings.allowed_gids = gid_list = g_strdup (self->allowed_gids);
+  GST_OBJECT_UNLOCK (self);
+  server = gst_zcipc_sink_server_new (GST_ELEMENT_CAST (self), path, &settings);
+  if (!server)
     return FALSE;
-  config.path = path;
-  res = zcipc_server_new (&config, &server_callbacks, self, &server);
-  if (res < 0) {
-    gst_zcipc_sink_config_post_server_error (GST_ELEMENT_CAST (self), path,
-        res);
-    return FALSE;
-  }
   GST_INFO_OBJECT (self, "publishing on '%s'", path);
 
   g_mutex_lock (&self->server_lock);
@@ -915,6 +751,7 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   GST_OBJECT_UNLOCK (self);
   g_mutex_unlock (&self->server_lock);
   gst_zcipc_region_table_attach (self->regions, server);
+  gst_zcipc_frame_sender_attach (self->sender, server);
   self->timing_sent.render_offset = GST_CLOCK_TIME_NONE;
   return TRUE;
 }
@@ -935,8 +772,7 @@ gst_zcipc_sink_stop (GstBaseSink * bsink)
   /* Hangs up on every consumer, which gives their buffers back. */
   zcipc_server_free (server);
   gst_zcipc_region_table_detach (self->regions);
-  self->copy_logged = FALSE;
-  self->meta_refusal_said = FALSE;
+  gst_zcipc_frame_sender_detach (self->sender);
 
   GST_OBJECT_LOCK (self);
   gst_clear_object (&self->pool);
@@ -999,41 +835,18 @@ reclaim_released_buffers (gpointer data)
 
 /* ------------------------------------------------------------------ caps */
 
-/* The sink takes any caps, but an upstream free to choose (videotestsrc
- * with no capsfilter picks the first format it is offered) should publish
- * a format consumers commonly expect, not the first of GStreamer's list
- * (ABGR64_LE, 8 bytes a pixel). One structure per format keeps the order
- * through intersections. */
-#define PREFERRED_CAPS \
-  "video/x-raw, format=RGBA; " \
-  "video/x-raw, format=RGB; " \
-  "video/x-raw, format=BGRx; " \
-  "video/x-raw, format=I420; " \
-  "video/x-raw, format=NV12; " \
-  "video/x-raw, format=GRAY8"
-
-static GstStaticCaps preferred_caps = GST_STATIC_CAPS (PREFERRED_CAPS);
-
-/* The preferred formats upstream can produce first, then everything else
- * upstream offers. Without a filter the answer stays ANY: nothing can be
- * put before ANY, and negotiating peers (basesrc, basetransform, capsfilter)
- * query with their own caps as the filter. */
 static GstCaps *
 gst_zcipc_sink_get_caps (GstBaseSink * bsink, GstCaps * filter)
 {
-  GstCaps *preferred, *caps;
+  GstCaps *caps = gst_zcipc_sink_caps_for_filter (filter);
 
-  if (!filter)
-    return gst_caps_new_any ();
-
-  preferred = gst_static_caps_get (&preferred_caps);
-  caps = gst_caps_intersect_full (preferred, filter, GST_CAPS_INTERSECT_FIRST);
-  gst_caps_unref (preferred);
-  caps = gst_caps_merge (caps, gst_caps_ref (filter));
-  GST_LOG_OBJECT (bsink, "caps for filter %" GST_PTR_FORMAT ": %"
-      GST_PTR_FORMAT, filter, caps);
+  if (filter)
+    GST_LOG_OBJECT (bsink, "caps for filter %" GST_PTR_FORMAT ": %"
+        GST_PTR_FORMAT, filter, caps);
   return caps;
 }
+
+/* ------------------------------------------------------------- allocation */
 
 static void
 free_weak_ref (gpointer data)
@@ -1079,23 +892,15 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   GST_OBJECT_UNLOCK (self);
 
   if (!pool) {
-    GstStructure *config;
     GWeakRef *weak = g_new0 (GWeakRef, 1);
 
-    pool = gst_zcipc_producer_pool_new (self->allocator);
     g_weak_ref_init (weak, self);
-    gst_zcipc_producer_pool_set_reclaim_func (GST_ZCIPC_PRODUCER_POOL (pool),
-        reclaim_released_buffers, weak, free_weak_ref);
-    config = gst_buffer_pool_get_config (pool);
-    gst_buffer_pool_config_set_params (config, caps, (guint) info.size, min,
-        max);
-    gst_buffer_pool_config_set_allocator (config, self->allocator, &params);
-    gst_buffer_pool_config_add_option (config,
-        GST_BUFFER_POOL_OPTION_VIDEO_META);
-    if (!gst_buffer_pool_set_config (pool, config)) {
+    pool = gst_zcipc_producer_pool_new_configured (self->allocator, caps,
+        (guint) info.size, min, max, reclaim_released_buffers, weak,
+        free_weak_ref);
+    if (!pool) {
       GST_WARNING_OBJECT (self, "could not configure a pool for %"
           GST_PTR_FORMAT, caps);
-      gst_object_unref (pool);
       return TRUE;
     }
     GST_OBJECT_LOCK (self);
@@ -1111,173 +916,6 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 }
 
 /* ---------------------------------------------------------------- render */
-
-/* gst_buffer_copy_into() leaves out metas tagged "memory" (GstVideoMeta
- * among them) when memories are not copied along. Our copy keeps the byte
- * layout exactly (planes at the same offsets), so they stay true: copy
- * them through their own transform. */
-static void
-copy_memory_metas (GstBuffer * dest, GstBuffer * src)
-{
-  gpointer state = NULL;
-  GstMeta *meta;
-
-  while ((meta = gst_buffer_iterate_meta (src, &state))) {
-    GstMetaTransformCopy copy_data = { FALSE, 0, (gsize) - 1 };
-
-    if (!gst_meta_api_type_has_tag (meta->info->api,
-            g_quark_from_static_string (GST_META_TAG_MEMORY_STR)) ||
-        !meta->info->transform_func)
-      continue;
-    meta->info->transform_func (dest, meta, src, _gst_meta_transform_copy,
-        &copy_data);
-  }
-}
-
-static GstBuffer *
-copy_into_shared (GstZcipcSink * self, GstBuffer * buffer, const gchar * reason)
-{
-  gsize size = gst_buffer_get_size (buffer);
-  GstBuffer *copy;
-  GstMemory *mem;
-  GstMapInfo map;
-
-  mem = gst_allocator_alloc (self->allocator, size, NULL);
-  if (!mem)
-    return NULL;
-  if (!gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-    gst_memory_unref (mem);
-    return NULL;
-  }
-  gst_buffer_extract (buffer, 0, map.data, size);
-  gst_memory_unmap (mem, &map);
-  copy = gst_buffer_new ();
-  gst_buffer_append_memory (copy, mem);
-  gst_buffer_copy_into (copy, buffer, GST_BUFFER_COPY_METADATA, 0, -1);
-  copy_memory_metas (copy, buffer);
-
-  GST_ZCIPC_SINK_COUNT (&self->counters, frames_copied, 1);
-  GST_ZCIPC_SINK_COUNT (&self->counters, bytes_copied, size);
-  if (!self->copy_logged) {
-    /* Once per stream where it can be seen without LOG level. */
-    GST_CAT_INFO_OBJECT (GST_CAT_PERFORMANCE, self, "copying frames into "
-        "shared memory (%s): upstream did not allocate from zcipcsink's "
-        "pool or allocator (behind a tee, say); frames-copied counts them",
-        reason);
-    self->copy_logged = TRUE;
-  }
-  GST_CAT_LOG_OBJECT (GST_CAT_PERFORMANCE, self, "copied %" G_GSIZE_FORMAT
-      " bytes into shared memory: %s", size, reason);
-  return copy;
-}
-
-/* Waits as min-consumers and slow-consumer=wait ask. unlock() cancels the
- * waits for a flush, a stop and for PLAYING -> PAUSED alike; the last is no
- * reason to drop the frame: as a prerolled sink we then wait in
- * gst_base_sink_wait_preroll(), which says FLUSHING for the first two and
- * OK once the pipeline plays again, and wait once more. */
-static GstFlowReturn
-wait_to_send (GstZcipcSink * self, guint min_consumers,
-    GstZcipcSlowConsumer policy, guint wait_timeout)
-{
-  for (;;) {
-    GstFlowReturn ret;
-    int res = 0;
-
-    if (min_consumers > 0)
-      res = zcipc_server_wait_consumers (self->server, min_consumers, -1);
-    if (res == 0 && policy == GST_ZCIPC_SLOW_CONSUMER_WAIT)
-      res = zcipc_server_wait_room (self->server, wait_timeout ?
-          (gint64) wait_timeout * GST_MSECOND : -1);
-    if (res != -ECANCELED)
-      return GST_FLOW_OK;
-    GST_DEBUG_OBJECT (self, "wait for consumers interrupted; waiting for "
-        "PLAYING or a flush");
-    ret = gst_base_sink_wait_preroll (GST_BASE_SINK (self));
-    if (ret != GST_FLOW_OK) {
-      GST_DEBUG_OBJECT (self, "not waiting any more: %s",
-          gst_flow_get_name (ret));
-      return ret;
-    }
-  }
-}
-
-/* The serializer's limits fit the wire's: what it lets through inline fits
- * a frame's message, and the rest a metas' region. */
-G_STATIC_ASSERT (GST_ZCIPC_MAX_META_SIZE <= ZCIPC_WIRE_MAX_META_SIZE);
-G_STATIC_ASSERT (GST_ZCIPC_MAX_INLINE_META_SIZE + sizeof (struct
-        zcipc_wire_frame) + (ZCIPC_WIRE_MAX_MEMS + 1) *
-    sizeof (struct zcipc_wire_mem) <= ZCIPC_WIRE_MAX_MESSAGE_SIZE);
-
-/* Metas too big for the frame's message go in shared memory of their own,
- * named by one more mem at the end of `mems`. The frame handed to the
- * server is then a buffer that holds that memory and (as its parent) the
- * frame's buffer, so that both live until every consumer released it.
- * Returns that buffer (a new reference), or NULL after an error. */
-static GstBuffer *
-put_metas_in_region (GstZcipcSink * self, GstBuffer * shared,
-    struct zcipc_wire_mem *meta_mem)
-{
-  gsize size = self->meta_scratch->len, offset;
-  GstZcipcRegion *region;
-  GstBuffer *carrier;
-  GstMemory *mem;
-  GstMapInfo map;
-
-  mem = gst_allocator_alloc (self->allocator, size, NULL);
-  if (mem && gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-    memcpy (map.data, self->meta_scratch->data, size);
-    gst_memory_unmap (mem, &map);
-  } else {
-    if (mem)
-      gst_memory_unref (mem);
-    mem = NULL;
-  }
-  if (!mem) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Could not allocate %" G_GSIZE_FORMAT " bytes of shared memory for "
-            "a frame's metas", size), (NULL));
-    return NULL;
-  }
-  region = gst_zcipc_memory_get_region (mem, &offset);
-  if (!gst_zcipc_region_table_announce (self->regions, region)) {
-    gst_memory_unref (mem);
-    return NULL;
-  }
-  *meta_mem = (struct zcipc_wire_mem) {
-    .region_id = region->id,.offset = offset,.size = size
-  };
-  carrier = gst_buffer_new ();
-  gst_buffer_append_memory (carrier, mem);
-  gst_buffer_add_parent_buffer_meta (carrier, shared);
-  GST_LOG_OBJECT (self, "%" G_GSIZE_FORMAT " bytes of metas in region %u",
-      size, region->id);
-  return carrier;
-}
-
-/* Serializes the metas of `shared` into self->meta_scratch. A meta that
- * cannot cross for its size is said once per stream, as a WARNING. */
-static void
-serialize_metas (GstZcipcSink * self, GstBuffer * shared)
-{
-  const gchar *too_big = NULL;
-  gsize too_big_size = 0;
-  guint n_skipped = 0;
-
-  g_byte_array_set_size (self->meta_scratch, 0);
-  gst_zcipc_metas_serialize (shared, self->meta_scratch, &n_skipped,
-      &too_big, &too_big_size);
-  if (n_skipped)
-    GST_ZCIPC_SINK_COUNT (&self->counters, metas_skipped, n_skipped);
-  if (too_big && !self->meta_refusal_said) {
-    GST_ELEMENT_WARNING (self, STREAM, FAILED,
-        ("A %s of %" G_GSIZE_FORMAT " bytes was left out of a frame: a "
-            "frame's metas cross up to %u bytes in all", too_big,
-            too_big_size, GST_ZCIPC_MAX_META_SIZE),
-        ("counted in metas-skipped; said once per stream"));
-    self->meta_refusal_said = TRUE;
-  }
-}
 
 
 /* The properties one render() follows, read once per frame. */
@@ -1338,114 +976,6 @@ refuse_copy (GstZcipcSink * self, GstBuffer * buffer, const gchar * reason)
   return GST_FLOW_ERROR;
 }
 
-/* A copy of `buffer` in our shared memory, described in `mems`; NULL after
- * posting an error. */
-static GstBuffer *
-copy_frame (GstZcipcSink * self, GstBuffer * buffer, GstZcipcFrameMems * mems,
-    const gchar * reason)
-{
-  GstBuffer *copy = copy_into_shared (self, buffer, reason);
-
-  if (!copy || !gst_zcipc_region_table_describe (self->regions, copy, mems,
-          &reason)) {
-    gst_clear_buffer (&copy);
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Could not allocate shared memory for a frame of %" G_GSIZE_FORMAT
-            " bytes", gst_buffer_get_size (buffer)), (NULL));
-  }
-  return copy;
-}
-
-/* The frame handed to the server for `shared`, its metas serialized in
- * self->meta_scratch: `shared` itself when they fit the frame's message
- * (`meta_size` of them go inline), else a buffer carrying them in a region
- * of their own, named by one more mem in `mems`. NULL after an error. */
-static GstBuffer *
-attach_metas (GstZcipcSink * self, GstBuffer * shared,
-    GstZcipcFrameMems * mems, struct zcipc_wire_frame *info, guint * meta_size)
-{
-  GstBuffer *frame;
-
-  serialize_metas (self, shared);
-  *meta_size = self->meta_scratch->len;
-  if (*meta_size <= GST_ZCIPC_MAX_INLINE_META_SIZE)
-    return gst_buffer_ref (shared);
-  frame = put_metas_in_region (self, shared, &mems->mems[mems->n_mems]);
-  if (!frame)
-    return NULL;
-  mems->n_mems++;
-  *meta_size = 0;
-  info->frame_flags = ZCIPC_FRAME_FLAG_METAS_IN_REGION;
-  return frame;
-}
-
-static void
-fill_frame_info (struct zcipc_wire_frame *info, GstBuffer * shared)
-{
-  info->pts = GST_BUFFER_PTS (shared);
-  info->dts = GST_BUFFER_DTS (shared);
-  info->duration = GST_BUFFER_DURATION (shared);
-  info->offset = GST_BUFFER_OFFSET (shared);
-  info->offset_end = GST_BUFFER_OFFSET_END (shared);
-  info->flags = GST_BUFFER_FLAGS (shared) & ~GST_BUFFER_FLAG_TAG_MEMORY;
-}
-
-/* Releases are read with the next frame instead of waking a thread for
- * each (half the wake-ups per frame), when the buffers come from our pool
- * (it reclaims them when it runs dry) or are our copies. Someone else's
- * pool could run dry waiting for a frame that needs its buffers. */
-static void
-choose_release_reading (GstZcipcSink * self, gboolean ours)
-{
-  zcipc_server_set_lazy_releases (self->server, ours ?
-      ZCIPC_SERVER_LAZY_WINDOW_NS : 0);
-}
-
-/* Waking a consumer queues it, often on our CPU, behind the rest of this
- * streaming thread's iteration: let it run first. A consumer still busy
- * with an earlier frame (it takes this one from its channel without
- * sleeping) was not woken: no yield, no system call. */
-static void
-yield_to_woken_consumers (GstZcipcSink * self, guint n_sent,
-    gboolean yield_after_send)
-{
-  if (n_sent && yield_after_send && zcipc_server_last_frame_woke (self->server))
-    sched_yield ();
-}
-
-/* Sends `shared` (described by `mems`, its regions announced) to every
- * consumer that can take it. */
-static GstFlowReturn
-send_frame (GstZcipcSink * self, GstBuffer * shared, GstZcipcFrameMems * mems,
-    gboolean ours, gboolean yield_after_send)
-{
-  struct zcipc_wire_frame info = { {0} };
-  unsigned int n_sent = 0;
-  GstBuffer *frame;
-  guint meta_size;
-  int res;
-
-  if (!(frame = attach_metas (self, shared, mems, &info, &meta_size)))
-    return GST_FLOW_ERROR;
-  fill_frame_info (&info, shared);
-  choose_release_reading (self, ours);
-  res = zcipc_server_send_frame (self->server, &info, mems->mems,
-      mems->n_mems, self->meta_scratch->data, meta_size, frame, &n_sent);
-  yield_to_woken_consumers (self, n_sent, yield_after_send);
-  gst_buffer_unref (frame);
-  if (res < 0) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Could not describe a frame to consumers"),
-        ("zcipc_server_send_frame: %s (%u metas bytes)", g_strerror (-res),
-            self->meta_scratch->len));
-    return GST_FLOW_ERROR;
-  }
-  GST_LOG_OBJECT (self, "frame %" GST_TIME_FORMAT " (%u memories, %u bytes "
-      "of metas) sent to %u consumers", GST_TIME_ARGS (info.pts),
-      mems->n_mems, self->meta_scratch->len, n_sent);
-  return GST_FLOW_OK;
-}
-
 /* Nobody to see the frame: no copy, no region to announce (counted
  * unsent). */
 static gboolean
@@ -1470,8 +1000,8 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   GstFlowReturn ret;
 
   snapshot_render_settings (self, buffer, &settings);
-  ret = wait_to_send (self, settings.min_consumers, settings.policy,
-      settings.wait_timeout);
+  ret = gst_zcipc_sink_server_wait (bsink, self->server,
+      settings.min_consumers, settings.policy, settings.wait_timeout);
   if (ret != GST_FLOW_OK)
     return ret;
   gst_zcipc_sink_events_update_timing (bsink, self->server, &self->timing_sent);
@@ -1485,15 +1015,16 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     return GST_FLOW_OK;
   }
   shared = described ? gst_buffer_ref (buffer) :
-      copy_frame (self, buffer, &mems, reason);
+      gst_zcipc_frame_sender_copy (self->sender, buffer, &mems, reason);
   if (!shared)
     return GST_FLOW_ERROR;
   if (!gst_zcipc_region_table_announce_frame (self->regions, shared, &mems)) {
     gst_buffer_unref (shared);
     return GST_FLOW_ERROR;
   }
-  ret = send_frame (self, shared, &mems, settings.from_our_pool ||
-      shared != buffer, settings.yield_after_send);
+  ret =
+      gst_zcipc_frame_sender_send (self->sender, shared, &mems,
+      settings.from_our_pool || shared != buffer, settings.yield_after_send);
   gst_buffer_unref (shared);
   if (ret != GST_FLOW_OK)
     return ret;
