@@ -73,53 +73,20 @@
 #include "gstzcipcsinkcaps.h"
 #include "gstzcipcsinkevents.h"
 #include "gstzcipcsinkserver.h"
+#include "gstzcipcsinksettings.h"
 #include "gstzcipcsinkstats.h"
 #include "zcipc/server.h"
 
-/* Not static: the sink's parts (fd cache, region table, config, events)
- * log in it too. Hidden like every symbol of the plugin. */
+/* Not static: the sink's parts (fd cache, region table, frame sender,
+ * server glue, config, events) log in it too. Hidden like every symbol of
+ * the plugin. */
 GST_DEBUG_CATEGORY (gst_zcipc_sink_debug);
 #define GST_CAT_DEFAULT gst_zcipc_sink_debug
-GST_DEBUG_CATEGORY_EXTERN (GST_CAT_PERFORMANCE);
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS_ANY);
-
-#define DEFAULT_SOCKET_PATH NULL
-#define DEFAULT_STREAM_NAME NULL
-#define DEFAULT_SOCKET_MODE 0660
-#define DEFAULT_CONSUMER_QUOTA 8
-#define DEFAULT_MAX_CONSUMERS 32
-#define DEFAULT_SLOW_CONSUMER GST_ZCIPC_SLOW_CONSUMER_SKIP
-#define DEFAULT_WAIT_TIMEOUT 2000
-#define DEFAULT_MIN_CONSUMERS 0
-#define DEFAULT_POOL_SIZE 8
-#define DEFAULT_COPY_MODE GST_ZCIPC_COPY_MODE_ALLOW
-#define DEFAULT_YIELD_AFTER_SEND TRUE
-#define DEFAULT_ALLOWED_UIDS NULL
-#define DEFAULT_ALLOWED_GIDS NULL
-
-enum
-{
-  PROP_0,
-  PROP_SOCKET_PATH,
-  PROP_STREAM_NAME,
-  PROP_SOCKET_MODE,
-  PROP_CONSUMER_QUOTA,
-  PROP_MAX_CONSUMERS,
-  PROP_SLOW_CONSUMER,
-  PROP_WAIT_TIMEOUT,
-  PROP_MIN_CONSUMERS,
-  PROP_POOL_SIZE,
-  PROP_COPY_MODE,
-  PROP_YIELD_AFTER_SEND,
-  PROP_ALLOWED_UIDS,
-  PROP_ALLOWED_GIDS,
-  PROP_STATS,
-  N_PROPERTIES
-};
 
 static GParamSpec *properties[N_PROPERTIES];
 
@@ -136,20 +103,7 @@ struct _GstZcipcSink
 {
   GstBaseSink parent;
 
-  /* OBJECT LOCK: properties */
-  gchar *socket_path;
-  gchar *stream_name;
-  guint socket_mode;
-  guint consumer_quota;
-  guint max_consumers;
-  GstZcipcSlowConsumer slow_consumer;
-  guint wait_timeout;
-  guint min_consumers;
-  guint pool_size;
-  GstZcipcCopyMode copy_mode;
-  gboolean yield_after_send;
-  gchar *allowed_uids;
-  gchar *allowed_gids;
+  GstZcipcSinkSettings settings;        /* OBJECT LOCK */
 
   /* Created in start(), freed in stop(); used from the streaming thread and,
    * for stats, the application thread (lib's own lock guards it). */
@@ -482,17 +436,7 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
 static void
 gst_zcipc_sink_init (GstZcipcSink * self)
 {
-  self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
-  self->stream_name = g_strdup (DEFAULT_STREAM_NAME);
-  self->socket_mode = DEFAULT_SOCKET_MODE;
-  self->consumer_quota = DEFAULT_CONSUMER_QUOTA;
-  self->max_consumers = DEFAULT_MAX_CONSUMERS;
-  self->slow_consumer = DEFAULT_SLOW_CONSUMER;
-  self->wait_timeout = DEFAULT_WAIT_TIMEOUT;
-  self->min_consumers = DEFAULT_MIN_CONSUMERS;
-  self->pool_size = DEFAULT_POOL_SIZE;
-  self->copy_mode = DEFAULT_COPY_MODE;
-  self->yield_after_send = DEFAULT_YIELD_AFTER_SEND;
+  gst_zcipc_sink_settings_init (&self->settings);
   self->allocator = gst_zcipc_allocator_new ();
   g_mutex_init (&self->server_lock);
   self->fd_cache = gst_zcipc_fd_cache_new ();
@@ -508,10 +452,7 @@ gst_zcipc_sink_finalize (GObject * object)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (object);
 
-  g_free (self->socket_path);
-  g_free (self->stream_name);
-  g_free (self->allowed_uids);
-  g_free (self->allowed_gids);
+  gst_zcipc_sink_settings_clear (&self->settings);
   gst_zcipc_frame_sender_free (self->sender);
   gst_zcipc_region_table_free (self->regions);
   gst_zcipc_fd_cache_unref (self->fd_cache);
@@ -543,57 +484,13 @@ gst_zcipc_sink_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (object);
+  gboolean known;
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_SOCKET_PATH:
-      g_free (self->socket_path);
-      self->socket_path = g_value_dup_string (value);
-      break;
-    case PROP_STREAM_NAME:
-      g_free (self->stream_name);
-      self->stream_name = g_value_dup_string (value);
-      break;
-    case PROP_SOCKET_MODE:
-      self->socket_mode = g_value_get_uint (value);
-      break;
-    case PROP_CONSUMER_QUOTA:
-      self->consumer_quota = g_value_get_uint (value);
-      break;
-    case PROP_MAX_CONSUMERS:
-      self->max_consumers = g_value_get_uint (value);
-      break;
-    case PROP_SLOW_CONSUMER:
-      self->slow_consumer = g_value_get_enum (value);
-      break;
-    case PROP_WAIT_TIMEOUT:
-      self->wait_timeout = g_value_get_uint (value);
-      break;
-    case PROP_MIN_CONSUMERS:
-      self->min_consumers = g_value_get_uint (value);
-      break;
-    case PROP_POOL_SIZE:
-      self->pool_size = g_value_get_uint (value);
-      break;
-    case PROP_COPY_MODE:
-      self->copy_mode = g_value_get_enum (value);
-      break;
-    case PROP_YIELD_AFTER_SEND:
-      self->yield_after_send = g_value_get_boolean (value);
-      break;
-    case PROP_ALLOWED_UIDS:
-      g_free (self->allowed_uids);
-      self->allowed_uids = g_value_dup_string (value);
-      break;
-    case PROP_ALLOWED_GIDS:
-      g_free (self->allowed_gids);
-      self->allowed_gids = g_value_dup_string (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
+  known = gst_zcipc_sink_settings_set (&self->settings, prop_id, value);
   GST_OBJECT_UNLOCK (self);
+  if (!known)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 static void
@@ -601,57 +498,17 @@ gst_zcipc_sink_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (object);
+  gboolean known;
 
   if (prop_id == PROP_STATS) {
     g_value_take_boxed (value, gst_zcipc_sink_create_stats (self));
     return;
   }
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_SOCKET_PATH:
-      g_value_set_string (value, self->socket_path);
-      break;
-    case PROP_STREAM_NAME:
-      g_value_set_string (value, self->stream_name);
-      break;
-    case PROP_SOCKET_MODE:
-      g_value_set_uint (value, self->socket_mode);
-      break;
-    case PROP_CONSUMER_QUOTA:
-      g_value_set_uint (value, self->consumer_quota);
-      break;
-    case PROP_MAX_CONSUMERS:
-      g_value_set_uint (value, self->max_consumers);
-      break;
-    case PROP_SLOW_CONSUMER:
-      g_value_set_enum (value, self->slow_consumer);
-      break;
-    case PROP_WAIT_TIMEOUT:
-      g_value_set_uint (value, self->wait_timeout);
-      break;
-    case PROP_MIN_CONSUMERS:
-      g_value_set_uint (value, self->min_consumers);
-      break;
-    case PROP_POOL_SIZE:
-      g_value_set_uint (value, self->pool_size);
-      break;
-    case PROP_COPY_MODE:
-      g_value_set_enum (value, self->copy_mode);
-      break;
-    case PROP_YIELD_AFTER_SEND:
-      g_value_set_boolean (value, self->yield_after_send);
-      break;
-    case PROP_ALLOWED_UIDS:
-      g_value_set_string (value, self->allowed_uids);
-      break;
-    case PROP_ALLOWED_GIDS:
-      g_value_set_string (value, self->allowed_gids);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
+  known = gst_zcipc_sink_settings_get (&self->settings, prop_id, value);
   GST_OBJECT_UNLOCK (self);
+  if (!known)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 /* ----------------------------------------------------------- URI handler */
@@ -675,8 +532,8 @@ gst_zcipc_sink_uri_get_uri (GstURIHandler * handler)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (handler);
 
-  return gst_zcipc_uri_get (GST_ELEMENT (self), &self->stream_name,
-      &self->socket_path);
+  return gst_zcipc_uri_get (GST_ELEMENT (self), &self->settings.stream_name,
+      &self->settings.socket_path);
 }
 
 /* zcipc://NAME sets stream-name, zcipc:///path socket-path; the other is
@@ -687,9 +544,10 @@ gst_zcipc_sink_uri_set_uri (GstURIHandler * handler, const gchar * uri,
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (handler);
 
-  return gst_zcipc_uri_set (GST_ELEMENT (self), uri, &self->stream_name,
-      &self->socket_path, properties[PROP_STREAM_NAME],
-      properties[PROP_SOCKET_PATH], "publishes", error);
+  return gst_zcipc_uri_set (GST_ELEMENT (self), uri,
+      &self->settings.stream_name, &self->settings.socket_path,
+      properties[PROP_STREAM_NAME], properties[PROP_SOCKET_PATH], "publishes",
+      error);
 }
 
 static void
@@ -714,8 +572,8 @@ resolve_socket_path (GstZcipcSink * self)
   g_autofree gchar *stream_name = NULL;
 
   GST_OBJECT_LOCK (self);
-  socket_path = g_strdup (self->socket_path);
-  stream_name = g_strdup (self->stream_name);
+  socket_path = g_strdup (self->settings.socket_path);
+  stream_name = g_strdup (self->settings.stream_name);
   GST_OBJECT_UNLOCK (self);
   return gst_zcipc_address_resolve (GST_ELEMENT_CAST (self), stream_name,
       socket_path, TRUE, NULL);
@@ -734,11 +592,11 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   if (!(path = resolve_socket_path (self)))
     return FALSE;
   GST_OBJECT_LOCK (self);
-  settings.socket_mode = self->socket_mode;
-  settings.quota = self->consumer_quota;
-  settings.max_consumers = self->max_consumers;
-  settings.allowed_uids = uid_list = g_strdup (self->allowed_uids);
-  settings.allowed_gids = gid_list = g_strdup (self->allowed_gids);
+  settings.socket_mode = self->settings.socket_mode;
+  settings.quota = self->settings.consumer_quota;
+  settings.max_consumers = self->settings.max_consumers;
+  settings.allowed_uids = uid_list = g_strdup (self->settings.allowed_uids);
+  settings.allowed_gids = gid_list = g_strdup (self->settings.allowed_gids);
   GST_OBJECT_UNLOCK (self);
   server = gst_zcipc_sink_server_new (GST_ELEMENT_CAST (self), path, &settings);
   if (!server)
@@ -882,10 +740,10 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
     return TRUE;                /* no frame size to build a pool for */
 
   GST_OBJECT_LOCK (self);
-  min = self->pool_size;
+  min = self->settings.pool_size;
   /* Enough that consumers holding their quota never starve upstream in
    * the default skip mode; slots beyond min are created only when needed. */
-  max = min + self->consumer_quota * self->max_consumers;
+  max = min + self->settings.consumer_quota * self->settings.max_consumers;
   if (self->pool && self->pool_caps && gst_caps_is_equal (caps,
           self->pool_caps))
     pool = gst_object_ref (self->pool);
@@ -934,11 +792,11 @@ snapshot_render_settings (GstZcipcSink * self, GstBuffer * buffer,
     RenderSettings * settings)
 {
   GST_OBJECT_LOCK (self);
-  settings->policy = self->slow_consumer;
-  settings->min_consumers = self->min_consumers;
-  settings->wait_timeout = self->wait_timeout;
-  settings->copy_mode = self->copy_mode;
-  settings->yield_after_send = self->yield_after_send;
+  settings->policy = self->settings.slow_consumer;
+  settings->min_consumers = self->settings.min_consumers;
+  settings->wait_timeout = self->settings.wait_timeout;
+  settings->copy_mode = self->settings.copy_mode;
+  settings->yield_after_send = self->settings.yield_after_send;
   settings->from_our_pool = self->pool && buffer->pool == self->pool;
   GST_OBJECT_UNLOCK (self);
 }

@@ -14,52 +14,11 @@
 
 #include <glib/gstdio.h>
 
-#include "gstzcipcsink.h"
 #include "gstzcipcsinkconfig.h"
 
 /* The sink's parts log in the sink's category, with the sink as object. */
 GST_DEBUG_CATEGORY_EXTERN (gst_zcipc_sink_debug);
 #define GST_CAT_DEFAULT gst_zcipc_sink_debug
-
-/* The types of the sink's enum properties (declared in gstzcipcsink.h). */
-GType
-gst_zcipc_slow_consumer_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ZCIPC_SLOW_CONSUMER_SKIP,
-        "A consumer at its quota misses frames; nobody waits for it", "skip"},
-    {GST_ZCIPC_SLOW_CONSUMER_WAIT,
-          "Lossless: wait for the slowest consumer, drop it after wait-timeout",
-        "wait"},
-    {0, NULL, NULL}
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstZcipcSlowConsumer", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
-GType
-gst_zcipc_copy_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ZCIPC_COPY_MODE_ALLOW,
-        "Copy buffers that are not in shared memory (counted)", "allow"},
-    {GST_ZCIPC_COPY_MODE_FORBID,
-        "Fail on a buffer that is not in shared memory", "forbid"},
-    {0, NULL, NULL}
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstZcipcCopyMode", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
 
 /* Parses "1000,alice" into ids, resolving names; FALSE names the bad entry. */
 static gboolean

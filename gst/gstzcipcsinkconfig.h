@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Copyright (C) 2026 The zcipc authors */
-/* zcipcsink's settings as the server needs them: user and group names to
+/* From zcipcsink's setup properties to its server: user and group names to
  * ids (allowed-uids, allowed-gids), socket-mode as gst-launch-1.0 writes it,
- * the error a user can act on when the server cannot be made, and the
- * types of the enum properties (GstZcipcSlowConsumer, GstZcipcCopyMode,
- * declared in gstzcipcsink.h).
+ * and the error a user can act on when the server cannot be made.
  *
  * Owns nothing and keeps no state: plain functions, called from start().
  * Each one that fails posts a GST_ELEMENT_ERROR on `sink` itself.
