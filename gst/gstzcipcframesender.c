@@ -90,6 +90,20 @@ copy_memory_metas (GstBuffer * dest, GstBuffer * src)
   }
 }
 
+/* `size` bytes of our shared memory, mapped for writing into `map`; NULL
+ * when none can be had. */
+static GstMemory *
+alloc_mapped (GstZcipcFrameSender * self, gsize size, GstMapInfo * map)
+{
+  GstMemory *mem = gst_allocator_alloc (self->allocator, size, NULL);
+
+  if (mem && !gst_memory_map (mem, map, GST_MAP_WRITE)) {
+    gst_memory_unref (mem);
+    return NULL;
+  }
+  return mem;
+}
+
 static GstBuffer *
 copy_into_shared (GstZcipcFrameSender * self, GstBuffer * buffer,
     const gchar * reason)
@@ -99,13 +113,8 @@ copy_into_shared (GstZcipcFrameSender * self, GstBuffer * buffer,
   GstMemory *mem;
   GstMapInfo map;
 
-  mem = gst_allocator_alloc (self->allocator, size, NULL);
-  if (!mem)
+  if (!(mem = alloc_mapped (self, size, &map)))
     return NULL;
-  if (!gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-    gst_memory_unref (mem);
-    return NULL;
-  }
   gst_buffer_extract (buffer, 0, map.data, size);
   gst_memory_unmap (mem, &map);
   copy = gst_buffer_new ();
@@ -150,21 +159,14 @@ put_metas_in_region (GstZcipcFrameSender * self, GstBuffer * shared,
   GstMemory *mem;
   GstMapInfo map;
 
-  mem = gst_allocator_alloc (self->allocator, size, NULL);
-  if (mem && gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-    memcpy (map.data, self->meta_scratch->data, size);
-    gst_memory_unmap (mem, &map);
-  } else {
-    if (mem)
-      gst_memory_unref (mem);
-    mem = NULL;
-  }
-  if (!mem) {
+  if (!(mem = alloc_mapped (self, size, &map))) {
     GST_ELEMENT_ERROR (self->sink, RESOURCE, NO_SPACE_LEFT,
         ("Could not allocate %" G_GSIZE_FORMAT " bytes of shared memory for "
             "a frame's metas", size), (NULL));
     return NULL;
   }
+  memcpy (map.data, self->meta_scratch->data, size);
+  gst_memory_unmap (mem, &map);
   region = gst_zcipc_memory_get_region (mem, &offset);
   if (!gst_zcipc_region_table_announce (self->regions, region)) {
     gst_memory_unref (mem);
@@ -204,7 +206,6 @@ serialize_metas (GstZcipcFrameSender * self, GstBuffer * shared)
     self->meta_refusal_said = TRUE;
   }
 }
-
 
 /**
  * gst_zcipc_frame_sender_copy:
