@@ -595,9 +595,11 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   settings.socket_mode = self->settings.socket_mode;
   settings.quota = self->settings.consumer_quota;
   settings.max_consumers = self->settings.max_consumers;
-  settings.allowed_uids = uid_list = g_strdup (self->settings.allowed_uids);
-  settings.allowed_gids = gid_list = g_strdup (self->settings.allowed_gids);
+  uid_list = g_strdup (self->settings.allowed_uids);
+  gid_list = g_strdup (self->settings.allowed_gids);
   GST_OBJECT_UNLOCK (self);
+  settings.allowed_uids = uid_list;
+  settings.allowed_gids = gid_list;
   server = gst_zcipc_sink_server_new (GST_ELEMENT_CAST (self), path, &settings);
   if (!server)
     return FALSE;
