@@ -674,6 +674,19 @@ gst_zcipc_sink_event (GstBaseSink * bsink, GstEvent * event)
   return GST_BASE_SINK_CLASS (parent_class)->event (bsink, event);
 }
 
+/* ------------------------------------------------------------------ caps */
+
+static GstCaps *
+gst_zcipc_sink_get_caps (GstBaseSink * bsink, GstCaps * filter)
+{
+  GstCaps *caps = gst_zcipc_sink_caps_for_filter (filter);
+
+  if (filter)
+    GST_LOG_OBJECT (bsink, "caps for filter %" GST_PTR_FORMAT ": %"
+        GST_PTR_FORMAT, filter, caps);
+  return caps;
+}
+
 /* ------------------------------------------------------------- allocation */
 
 /* The pool ran dry: buffers whose consumers are done with them may wait
@@ -692,21 +705,6 @@ reclaim_released_buffers (gpointer data)
   g_mutex_unlock (&self->server_lock);
   gst_object_unref (self);
 }
-
-/* ------------------------------------------------------------------ caps */
-
-static GstCaps *
-gst_zcipc_sink_get_caps (GstBaseSink * bsink, GstCaps * filter)
-{
-  GstCaps *caps = gst_zcipc_sink_caps_for_filter (filter);
-
-  if (filter)
-    GST_LOG_OBJECT (bsink, "caps for filter %" GST_PTR_FORMAT ": %"
-        GST_PTR_FORMAT, filter, caps);
-  return caps;
-}
-
-/* ------------------------------------------------------------- allocation */
 
 static void
 free_weak_ref (gpointer data)
@@ -776,7 +774,6 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 }
 
 /* ---------------------------------------------------------------- render */
-
 
 /* The properties one render() follows, read once per frame. */
 typedef struct
@@ -858,6 +855,7 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   gboolean described;
   GstBuffer *shared;
   GstFlowReturn ret;
+  gboolean lazy;
 
   snapshot_render_settings (self, buffer, &settings);
   ret = gst_zcipc_sink_server_wait (bsink, self->server,
@@ -882,9 +880,11 @@ gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     gst_buffer_unref (shared);
     return GST_FLOW_ERROR;
   }
-  ret =
-      gst_zcipc_frame_sender_send (self->sender, shared, &mems,
-      settings.from_our_pool || shared != buffer, settings.yield_after_send);
+  /* Releases may wait for the next frame when our pool reclaims them when
+   * it runs dry, or the buffer is our copy. */
+  lazy = settings.from_our_pool || shared != buffer;
+  ret = gst_zcipc_frame_sender_send (self->sender, shared, &mems, lazy,
+      settings.yield_after_send);
   gst_buffer_unref (shared);
   if (ret != GST_FLOW_OK)
     return ret;
