@@ -7,7 +7,7 @@
  *
  * Memory handed out by zcipcsink lives in #GstZcipcRegion objects: one memfd
  * each, mapped once, sealed after the producer's writable mapping. A
- * #GstZcipcBufferPool carves many slots out of one region; a plain
+ * #GstZcipcProducerPool carves many slots out of one region; a plain
  * gst_allocator_alloc() (upstream that builds its own pool from the
  * allocation parameters) gets a region of its own, recycled through a small
  * cache so that consumers map each region once and not once per frame.
@@ -105,6 +105,16 @@ gboolean
 gst_zcipc_region_is_retired (GstZcipcRegion * region)
 {
   return g_atomic_int_get (&region->retired) != 0;
+}
+
+/* Whether the caller's reference is the last one: no memory, pool or
+ * allocator cache uses the region any more, so nothing can hand out or
+ * point into it again. (Another thread may take no new reference: only
+ * holders of one can.) */
+gboolean
+gst_zcipc_region_is_held_only_by_caller (GstZcipcRegion * region)
+{
+  return g_atomic_int_get (&region->refcount) == 1;
 }
 
 static GstZcipcMemory *

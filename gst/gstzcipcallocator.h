@@ -34,6 +34,7 @@ GstZcipcRegion *gst_zcipc_region_ref (GstZcipcRegion * region);
 void gst_zcipc_region_unref (GstZcipcRegion * region);
 void gst_zcipc_region_retire (GstZcipcRegion * region);
 gboolean gst_zcipc_region_is_retired (GstZcipcRegion * region);
+gboolean gst_zcipc_region_is_held_only_by_caller (GstZcipcRegion * region);
 
 #define GST_TYPE_ZCIPC_ALLOCATOR (gst_zcipc_allocator_get_type ())
 G_DECLARE_FINAL_TYPE (GstZcipcAllocator, gst_zcipc_allocator, GST,

@@ -56,77 +56,37 @@
  * ]| shows it in another process of the same user (so does
  * `gst-play-1.0 zcipc://cam0`).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE             /* F_ADD_SEALS, F_GET_SEALS */
-#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sched.h>
-#include <unistd.h>
-
-#include <glib/gstdio.h>
-#include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
 
 #include "gstzcipcsink.h"
 #include "gstzcipcaddress.h"
 #include "gstzcipcallocator.h"
-#include "gstzcipcbufferpool.h"
+#include "gstzcipcfdcache.h"
+#include "gstzcipcframesender.h"
+#include "gstzcipcproducerpool.h"
+#include "gstzcipcregiontable.h"
 #include "gstzcipcserial.h"
+#include "gstzcipcsinkcaps.h"
+#include "gstzcipcsinkevents.h"
+#include "gstzcipcsinkserver.h"
+#include "gstzcipcsinksettings.h"
+#include "gstzcipcsinkstats.h"
 #include "zcipc/server.h"
-#include "zcipc/socket.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_zcipc_sink_debug);
+/* Not static: the sink's parts (fd cache, region table, frame sender,
+ * server glue, config, events) log in it too. Hidden like every symbol of
+ * the plugin. */
+GST_DEBUG_CATEGORY (gst_zcipc_sink_debug);
 #define GST_CAT_DEFAULT gst_zcipc_sink_debug
-GST_DEBUG_CATEGORY_EXTERN (GST_CAT_PERFORMANCE);
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS_ANY);
-
-#define DEFAULT_SOCKET_PATH NULL
-#define DEFAULT_STREAM_NAME NULL
-#define DEFAULT_SOCKET_MODE 0660
-#define DEFAULT_CONSUMER_QUOTA 8
-#define DEFAULT_MAX_CONSUMERS 32
-#define DEFAULT_SLOW_CONSUMER GST_ZCIPC_SLOW_CONSUMER_SKIP
-#define DEFAULT_WAIT_TIMEOUT 2000
-#define DEFAULT_MIN_CONSUMERS 0
-#define DEFAULT_POOL_SIZE 8
-#define DEFAULT_COPY_MODE GST_ZCIPC_COPY_MODE_ALLOW
-#define DEFAULT_YIELD_AFTER_SEND TRUE
-#define DEFAULT_ALLOWED_UIDS NULL
-#define DEFAULT_ALLOWED_GIDS NULL
-
-enum
-{
-  PROP_0,
-  PROP_SOCKET_PATH,
-  PROP_STREAM_NAME,
-  PROP_SOCKET_MODE,
-  PROP_CONSUMER_QUOTA,
-  PROP_MAX_CONSUMERS,
-  PROP_SLOW_CONSUMER,
-  PROP_WAIT_TIMEOUT,
-  PROP_MIN_CONSUMERS,
-  PROP_POOL_SIZE,
-  PROP_COPY_MODE,
-  PROP_YIELD_AFTER_SEND,
-  PROP_ALLOWED_UIDS,
-  PROP_ALLOWED_GIDS,
-  PROP_STATS,
-  N_PROPERTIES
-};
 
 static GParamSpec *properties[N_PROPERTIES];
 
@@ -139,58 +99,11 @@ enum
 
 static guint signals[N_SIGNALS];
 
-/* Fd-backed memory that upstream owns (a DMABuf, a memfd) crosses as its fd:
- * one region per underlying object, named by (st_dev, st_ino), announced
- * once and kept as long as one GstMemory over it lives. */
-typedef struct
-{
-  guint32 id;                   /* wire id, in the upper half of the space */
-  dev_t dev;
-  ino_t ino;
-  guint64 size;
-  guint32 flags;                /* ZCIPC_REGION_FLAG_* */
-  gint users;                   /* cache lock: root memories carrying it */
-  gboolean announced;           /* cache lock: to the current server */
-} GstZcipcFdRegion;
-
-/* Shared between the sink and the qdata of every memory it has seen, so
- * that a memory freed after the sink (from any thread) is still safe. */
-typedef struct
-{
-  gint refcount;                /* atomic */
-  GMutex lock;                  /* protects regions, removed and each
-                                 * region's users and announced */
-  GHashTable *regions;          /* GstZcipcFdRegion* (key and value) */
-  GArray *removed;              /* guint32 ids to REGION_REMOVE */
-} GstZcipcFdCache;
-
-/* The qdata a sink sets on each root fd memory it has seen: its region, or
- * why it cannot be passed by fd (then it is copied). */
-typedef struct
-{
-  GstZcipcFdCache *cache;
-  GstZcipcFdRegion *region;     /* NULL: refused, see reason */
-  gchar *reason;
-} GstZcipcFdUse;
-
 struct _GstZcipcSink
 {
   GstBaseSink parent;
 
-  /* OBJECT LOCK: properties */
-  gchar *socket_path;
-  gchar *stream_name;
-  guint socket_mode;
-  guint consumer_quota;
-  guint max_consumers;
-  GstZcipcSlowConsumer slow_consumer;
-  guint wait_timeout;
-  guint min_consumers;
-  guint pool_size;
-  GstZcipcCopyMode copy_mode;
-  gboolean yield_after_send;
-  gchar *allowed_uids;
-  gchar *allowed_gids;
+  GstZcipcSinkSettings settings;        /* OBJECT LOCK */
 
   /* Created in start(), freed in stop(); used from the streaming thread and,
    * for stats, the application thread (lib's own lock guards it). */
@@ -204,25 +117,16 @@ struct _GstZcipcSink
   GstBufferPool *pool;
   GstCaps *pool_caps;
 
-  /* Streaming thread only */
-  GHashTable *announced;        /* region id -> GstZcipcRegion* (ref) */
-  GByteArray *meta_scratch;
+  /* Streaming thread only (and start/stop) */
+  GstZcipcRegionTable *regions;
+  GstZcipcFrameSender *sender;
   GstZcipcTiming timing_sent;   /* render_offset NONE: none sent */
-  gboolean copy_logged;         /* first copy of the stream said at INFO */
-  gboolean meta_refusal_said;   /* first meta too big, posted as WARNING */
 
-  /* Foreign fd memory; the cache has its own lock. fd_quark names this
-   * sink's qdata (one quark per sink: two sinks may see one memory). */
+  /* Foreign fd memory; the cache has its own lock and outlives the sink on
+   * memory that still carries its qdata. */
   GstZcipcFdCache *fd_cache;
-  GQuark fd_quark;
 
-  /* Atomic counters */
-  guint64 frames_copied;
-  guint64 bytes_copied;
-  guint64 metas_skipped;
-  guint64 regions_announced;
-  guint64 fd_regions_announced;
-  guint64 frames_by_fd;
+  GstZcipcSinkCounters counters;        /* atomic */
 };
 
 static void gst_zcipc_sink_uri_handler_init (gpointer g_iface,
@@ -234,45 +138,6 @@ G_DEFINE_TYPE_WITH_CODE (GstZcipcSink, gst_zcipc_sink, GST_TYPE_BASE_SINK,
         gst_zcipc_sink_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE (zcipcsink, "zcipcsink", GST_RANK_NONE,
     GST_TYPE_ZCIPC_SINK);
-
-GType
-gst_zcipc_slow_consumer_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ZCIPC_SLOW_CONSUMER_SKIP,
-        "A consumer at its quota misses frames; nobody waits for it", "skip"},
-    {GST_ZCIPC_SLOW_CONSUMER_WAIT,
-          "Lossless: wait for the slowest consumer, drop it after wait-timeout",
-        "wait"},
-    {0, NULL, NULL}
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstZcipcSlowConsumer", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
-GType
-gst_zcipc_copy_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ZCIPC_COPY_MODE_ALLOW,
-        "Copy buffers that are not in shared memory (counted)", "allow"},
-    {GST_ZCIPC_COPY_MODE_FORBID,
-        "Fail on a buffer that is not in shared memory", "forbid"},
-    {0, NULL, NULL}
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstZcipcCopyMode", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
 
 static void gst_zcipc_sink_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec);
@@ -568,296 +433,18 @@ gst_zcipc_sink_class_init (GstZcipcSinkClass * klass)
       "zcipc zero-copy IPC sink");
 }
 
-/* --------------------------------------------------- foreign fd memory */
-
-static guint
-fd_region_hash (gconstpointer key)
-{
-  const GstZcipcFdRegion *r = key;
-  return (guint) r->ino ^ (guint) (r->ino >> 32) ^ (guint) r->dev;
-}
-
-static gboolean
-fd_region_equal (gconstpointer a, gconstpointer b)
-{
-  const GstZcipcFdRegion *ra = a, *rb = b;
-  return ra->ino == rb->ino && ra->dev == rb->dev;
-}
-
-static GstZcipcFdCache *
-fd_cache_new (void)
-{
-  GstZcipcFdCache *cache = g_new0 (GstZcipcFdCache, 1);
-
-  cache->refcount = 1;
-  g_mutex_init (&cache->lock);
-  cache->regions = g_hash_table_new_full (fd_region_hash, fd_region_equal,
-      NULL, g_free);
-  cache->removed = g_array_new (FALSE, FALSE, sizeof (guint32));
-  return cache;
-}
-
-static GstZcipcFdCache *
-fd_cache_ref (GstZcipcFdCache * cache)
-{
-  g_atomic_int_inc (&cache->refcount);
-  return cache;
-}
-
-static void
-fd_cache_unref (GstZcipcFdCache * cache)
-{
-  if (!g_atomic_int_dec_and_test (&cache->refcount))
-    return;
-  g_hash_table_unref (cache->regions);
-  g_array_unref (cache->removed);
-  g_mutex_clear (&cache->lock);
-  g_free (cache);
-}
-
-/* The qdata's destroy notify: the memory is being freed, from whatever
- * thread dropped it last (the sink's socket thread when a consumer releases,
- * upstream's pool, or after the sink itself is gone). No frame can point
- * into the region any more (the sink held the buffer while consumers held
- * the frame), so once no memory over the object is left the region is
- * queued for REGION_REMOVE, sent by the next render() (or dropped with the
- * server at stop()). */
-static void
-fd_use_free (gpointer data)
-{
-  GstZcipcFdUse *use = data;
-  GstZcipcFdCache *cache = use->cache;
-  GstZcipcFdRegion *region = use->region;
-
-  if (region) {
-    g_mutex_lock (&cache->lock);
-    if (--region->users == 0) {
-      if (region->announced)
-        g_array_append_val (cache->removed, region->id);
-      g_hash_table_remove (cache->regions, region);     /* frees it */
-    }
-    g_mutex_unlock (&cache->lock);
-  }
-  fd_cache_unref (cache);
-  g_free (use->reason);
-  g_free (use);
-}
-
-static GstZcipcFdUse *
-fd_use_refuse (GstZcipcFdUse * use, const gchar * format, ...)
-G_GNUC_PRINTF (2, 3);
-
-     static GstZcipcFdUse *fd_use_refuse (GstZcipcFdUse * use,
-    const gchar * format, ...)
-{
-  va_list args;
-
-  va_start (args, format);
-  use->reason = g_strdup_vprintf (format, args);
-  va_end (args);
-  return use;
-}
-
-/* First sight of a root fd memory: find (or make) the region of the object
- * behind its fd. The only syscalls of the fd path are here: fstat for the
- * identity, and for an object not seen before F_GET_SEALS (and F_ADD_SEALS
- * or lseek). Everything later goes through the memory's qdata. */
-static GstZcipcFdUse *
-fd_use_new (GstZcipcSink * self, GstMemory * root)
-{
-  static gint next_id = 0;      /* atomic */
-  GstZcipcFdCache *cache = self->fd_cache;
-  GstZcipcFdUse *use = g_new0 (GstZcipcFdUse, 1);
-  GstZcipcFdRegion key = { 0 }, *region;
-  gboolean dmabuf = gst_is_dmabuf_memory (root);
-  guint64 size;
-  guint32 flags;
-  struct stat st;
-  int fd = gst_fd_memory_get_fd (root), seals;
-
-  use->cache = fd_cache_ref (cache);
-  if (fd < 0)
-    return fd_use_refuse (use, "%s memory without an fd",
-        root->allocator->mem_type);
-  if (fstat (fd, &st) < 0)
-    return fd_use_refuse (use, "fstat on fd %d: %s", fd, g_strerror (errno));
-  key.dev = st.st_dev;
-  key.ino = st.st_ino;
-
-  g_mutex_lock (&cache->lock);
-  if ((region = g_hash_table_lookup (cache->regions, &key))) {
-    region->users++;
-    use->region = region;
-  }
-  g_mutex_unlock (&cache->lock);
-  if (region) {
-    GST_DEBUG_OBJECT (self, "memory %p: fd %d is region %u again", root, fd,
-        region->id);
-    return use;
-  }
-
-  /* An object that takes seals (a memfd, a tmpfs file) could be shrunk
-   * under the consumers' mappings (SIGBUS) unless sealed: consumers refuse
-   * it unsealed, so seal it now or copy. A DMABuf takes no seals and
-   * cannot change size. */
-  seals = fcntl (fd, F_GET_SEALS);
-  if (seals >= 0) {
-    const int need = F_SEAL_SHRINK | F_SEAL_GROW;
-
-    if ((seals & need) != need && fcntl (fd, F_ADD_SEALS, need) < 0)
-      return fd_use_refuse (use, "%s memory in a memfd that cannot be sealed "
-          "against shrinking (F_ADD_SEALS: %s)", root->allocator->mem_type,
-          g_strerror (errno));
-    if ((seals & need) != need)
-      GST_INFO_OBJECT (self, "sealed upstream's memfd (fd %d) against "
-          "shrinking and growing, so consumers can map it", fd);
-    if (fstat (fd, &st) < 0)
-      return fd_use_refuse (use, "fstat on fd %d: %s", fd, g_strerror (errno));
-    size = (guint64) st.st_size;
-    flags = ZCIPC_REGION_FLAG_MEMFD | (dmabuf ? ZCIPC_REGION_FLAG_DMABUF : 0);
-  } else if (dmabuf) {
-    off_t end = lseek (fd, 0, SEEK_END);
-    if (end <= 0)
-      return fd_use_refuse (use, "DMABuf fd %d of unknown size (lseek: %s)",
-          fd, end < 0 ? g_strerror (errno) : "0 bytes");
-    size = (guint64) end;
-    flags = ZCIPC_REGION_FLAG_DMABUF;
-  } else {
-    return fd_use_refuse (use, "%s memory whose fd is neither a DMABuf nor "
-        "a memfd, so consumers could not be kept safe from it shrinking",
-        root->allocator->mem_type);
-  }
-  if (size == 0)
-    return fd_use_refuse (use, "fd %d is empty", fd);
-
-  region = g_new0 (GstZcipcFdRegion, 1);
-  *region = key;
-  region->id = 0x80000000u | ((guint32) g_atomic_int_add (&next_id, 1) + 1u);
-  region->size = size;
-  region->flags = flags;
-  region->users = 1;
-  /* Only this (streaming) thread adds entries, so nobody added this one
-   * while the lock was not held. */
-  g_mutex_lock (&cache->lock);
-  g_hash_table_add (cache->regions, region);
-  g_mutex_unlock (&cache->lock);
-  use->region = region;
-  GST_DEBUG_OBJECT (self, "memory %p: %s fd %d is new region %u (%"
-      G_GUINT64_FORMAT " bytes, flags 0x%x)", root, root->allocator->mem_type,
-      fd, region->id, size, flags);
-  return use;
-}
-
-/* Where `mem`'s bytes lie in a region consumers can map by fd; FALSE (with
- * the reason) when they cannot. Per frame for memory seen before: one qdata
- * lookup, no syscall. */
-static gboolean
-resolve_fd_memory (GstZcipcSink * self, GstMemory * mem,
-    struct zcipc_wire_mem *out, GstZcipcFdRegion ** out_region,
-    const gchar ** reason)
-{
-  /* Shares point at their root (gst_fd_mem_share): the root lives as long
-   * as they do, and carries the cache entry for all of them. */
-  GstMemory *root = mem->parent && gst_is_fd_memory (mem->parent) ?
-      mem->parent : mem;
-  GstZcipcFdUse *use = gst_mini_object_get_qdata (GST_MINI_OBJECT_CAST (root),
-      self->fd_quark);
-
-  if (!use) {
-    use = fd_use_new (self, root);
-    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (root), self->fd_quark,
-        use, fd_use_free);
-    if (!use->region)
-      GST_DEBUG_OBJECT (self, "memory %p cannot be passed by fd: %s", root,
-          use->reason);
-  }
-  if (!use->region) {
-    *reason = use->reason;
-    return FALSE;
-  }
-  /* GstFdMemory maps its fd from offset 0; mem->offset is where the bytes
-   * start inside it (shares included), so it is the offset in the fd. */
-  if (mem->offset + mem->size > use->region->size) {
-    *reason = "fd memory reaching past the end of its fd";
-    return FALSE;
-  }
-  *out = (struct zcipc_wire_mem) {
-    .region_id = use->region->id,.offset = mem->offset,.size = mem->size
-  };
-  *out_region = use->region;
-  return TRUE;
-}
-
-/* Sends REGION_REMOVE for fd regions whose last memory went. */
-static void
-flush_fd_removals (GstZcipcSink * self)
-{
-  GstZcipcFdCache *cache = self->fd_cache;
-  GArray *removed = NULL;
-
-  g_mutex_lock (&cache->lock);
-  if (cache->removed->len) {
-    removed = cache->removed;
-    cache->removed = g_array_new (FALSE, FALSE, sizeof (guint32));
-  }
-  g_mutex_unlock (&cache->lock);
-  if (!removed)
-    return;
-  for (guint i = 0; i < removed->len; i++) {
-    guint32 id = g_array_index (removed, guint32, i);
-    GST_DEBUG_OBJECT (self, "fd region %u: its last memory was freed", id);
-    zcipc_server_remove_region (self->server, id);
-  }
-  g_array_unref (removed);
-}
-
-/* The server is gone: nothing is announced any more. Memories still alive
- * keep their entries and are announced again by the next server. */
-static void
-reset_fd_cache (GstZcipcSink * self)
-{
-  GstZcipcFdCache *cache = self->fd_cache;
-  GHashTableIter iter;
-  gpointer key;
-
-  g_mutex_lock (&cache->lock);
-  g_array_set_size (cache->removed, 0);
-  g_hash_table_iter_init (&iter, cache->regions);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    ((GstZcipcFdRegion *) key)->announced = FALSE;
-  g_mutex_unlock (&cache->lock);
-}
-
 static void
 gst_zcipc_sink_init (GstZcipcSink * self)
 {
-  static gint n_sinks = 0;      /* atomic */
-  gchar *quark_name;
-
-  self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
-  self->stream_name = g_strdup (DEFAULT_STREAM_NAME);
-  self->socket_mode = DEFAULT_SOCKET_MODE;
-  self->consumer_quota = DEFAULT_CONSUMER_QUOTA;
-  self->max_consumers = DEFAULT_MAX_CONSUMERS;
-  self->slow_consumer = DEFAULT_SLOW_CONSUMER;
-  self->wait_timeout = DEFAULT_WAIT_TIMEOUT;
-  self->min_consumers = DEFAULT_MIN_CONSUMERS;
-  self->pool_size = DEFAULT_POOL_SIZE;
-  self->copy_mode = DEFAULT_COPY_MODE;
-  self->yield_after_send = DEFAULT_YIELD_AFTER_SEND;
+  gst_zcipc_sink_settings_init (&self->settings);
   self->allocator = gst_zcipc_allocator_new ();
   g_mutex_init (&self->server_lock);
-  self->announced = g_hash_table_new_full (NULL, NULL, NULL,
-      (GDestroyNotify) gst_zcipc_region_unref);
-  self->meta_scratch = g_byte_array_new ();
+  self->fd_cache = gst_zcipc_fd_cache_new ();
+  self->regions = gst_zcipc_region_table_new (GST_ELEMENT_CAST (self),
+      self->fd_cache, &self->counters);
+  self->sender = gst_zcipc_frame_sender_new (GST_ELEMENT_CAST (self),
+      self->allocator, self->regions, &self->counters);
   self->timing_sent.render_offset = GST_CLOCK_TIME_NONE;
-  self->fd_cache = fd_cache_new ();
-  /* Never reused (a dead sink's qdata may outlive it on live memories); a
-   * quark per sink instance is a few bytes for the process's lifetime. */
-  quark_name = g_strdup_printf ("GstZcipcSink-fd-%d",
-      g_atomic_int_add (&n_sinks, 1));
-  self->fd_quark = g_quark_from_string (quark_name);
-  g_free (quark_name);
 }
 
 static void
@@ -865,13 +452,10 @@ gst_zcipc_sink_finalize (GObject * object)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (object);
 
-  g_free (self->socket_path);
-  g_free (self->stream_name);
-  g_free (self->allowed_uids);
-  g_free (self->allowed_gids);
-  g_hash_table_unref (self->announced);
-  g_byte_array_unref (self->meta_scratch);
-  fd_cache_unref (self->fd_cache);
+  gst_zcipc_sink_settings_clear (&self->settings);
+  gst_zcipc_frame_sender_free (self->sender);
+  gst_zcipc_region_table_free (self->regions);
+  gst_zcipc_fd_cache_unref (self->fd_cache);
   gst_clear_object (&self->pool);
   gst_clear_caps (&self->pool_caps);
   gst_object_unref (self->allocator);
@@ -884,55 +468,14 @@ gst_zcipc_sink_create_stats (GstZcipcSink * self)
 {
   GstStructure *s = gst_base_sink_get_stats (GST_BASE_SINK (self));
   struct zcipc_server_stats st = { 0 };
-  struct zcipc_consumer_stats per[64];
-  GValue array = G_VALUE_INIT;
-  guint n = 0, fd_regions;
+  struct zcipc_consumer_stats per[GST_ZCIPC_SINK_STATS_MAX_CONSUMERS];
+  guint n = 0, fd_regions = gst_zcipc_fd_cache_n_regions (self->fd_cache);
 
-  g_mutex_lock (&self->fd_cache->lock);
-  fd_regions = g_hash_table_size (self->fd_cache->regions);
-  g_mutex_unlock (&self->fd_cache->lock);
   GST_OBJECT_LOCK (self);
   if (self->server)
     n = zcipc_server_get_stats (self->server, &st, per, G_N_ELEMENTS (per));
   GST_OBJECT_UNLOCK (self);
-
-  gst_structure_set (s,
-      "consumers", G_TYPE_UINT, st.consumers,
-      "frames-sent", G_TYPE_UINT64, st.frames_sent,
-      "frames-unsent", G_TYPE_UINT64, st.frames_unsent,
-      "frames-dropped", G_TYPE_UINT64, st.frames_missed,
-      "frames-copied", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->frames_copied),
-      "bytes-copied", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->bytes_copied),
-      "frames-held", G_TYPE_UINT, st.held,
-      "consumers-joined", G_TYPE_UINT64, st.consumers_joined,
-      "consumers-dropped", G_TYPE_UINT64, st.consumers_dropped,
-      "metas-skipped", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->metas_skipped),
-      "regions-announced", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->regions_announced),
-      "fd-regions-announced", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->fd_regions_announced),
-      "frames-by-fd", G_TYPE_UINT64,
-      (guint64) g_atomic_pointer_get (&self->frames_by_fd),
-      "fd-regions", G_TYPE_UINT, fd_regions, NULL);
-
-  g_value_init (&array, GST_TYPE_ARRAY);
-  for (guint i = 0; i < n; i++) {
-    GValue v = G_VALUE_INIT;
-    g_value_init (&v, GST_TYPE_STRUCTURE);
-    g_value_take_boxed (&v, gst_structure_new ("consumer",
-            "id", G_TYPE_UINT, per[i].info.id,
-            "pid", G_TYPE_INT, (gint) per[i].info.pid,
-            "uid", G_TYPE_UINT, (guint) per[i].info.uid,
-            "quota", G_TYPE_UINT, per[i].info.quota,
-            "frames-sent", G_TYPE_UINT64, per[i].frames_sent,
-            "frames-missed", G_TYPE_UINT64, per[i].frames_missed,
-            "frames-held", G_TYPE_UINT, per[i].held, NULL));
-    gst_value_array_append_and_take_value (&array, &v);
-  }
-  gst_structure_take_value (s, "consumer-stats", &array);
+  gst_zcipc_sink_stats_fill (s, &st, per, n, &self->counters, fd_regions);
   return s;
 }
 
@@ -941,57 +484,13 @@ gst_zcipc_sink_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (object);
+  gboolean known;
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_SOCKET_PATH:
-      g_free (self->socket_path);
-      self->socket_path = g_value_dup_string (value);
-      break;
-    case PROP_STREAM_NAME:
-      g_free (self->stream_name);
-      self->stream_name = g_value_dup_string (value);
-      break;
-    case PROP_SOCKET_MODE:
-      self->socket_mode = g_value_get_uint (value);
-      break;
-    case PROP_CONSUMER_QUOTA:
-      self->consumer_quota = g_value_get_uint (value);
-      break;
-    case PROP_MAX_CONSUMERS:
-      self->max_consumers = g_value_get_uint (value);
-      break;
-    case PROP_SLOW_CONSUMER:
-      self->slow_consumer = g_value_get_enum (value);
-      break;
-    case PROP_WAIT_TIMEOUT:
-      self->wait_timeout = g_value_get_uint (value);
-      break;
-    case PROP_MIN_CONSUMERS:
-      self->min_consumers = g_value_get_uint (value);
-      break;
-    case PROP_POOL_SIZE:
-      self->pool_size = g_value_get_uint (value);
-      break;
-    case PROP_COPY_MODE:
-      self->copy_mode = g_value_get_enum (value);
-      break;
-    case PROP_YIELD_AFTER_SEND:
-      self->yield_after_send = g_value_get_boolean (value);
-      break;
-    case PROP_ALLOWED_UIDS:
-      g_free (self->allowed_uids);
-      self->allowed_uids = g_value_dup_string (value);
-      break;
-    case PROP_ALLOWED_GIDS:
-      g_free (self->allowed_gids);
-      self->allowed_gids = g_value_dup_string (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
+  known = gst_zcipc_sink_settings_set (&self->settings, prop_id, value);
   GST_OBJECT_UNLOCK (self);
+  if (!known)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 static void
@@ -999,57 +498,17 @@ gst_zcipc_sink_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (object);
+  gboolean known;
 
   if (prop_id == PROP_STATS) {
     g_value_take_boxed (value, gst_zcipc_sink_create_stats (self));
     return;
   }
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_SOCKET_PATH:
-      g_value_set_string (value, self->socket_path);
-      break;
-    case PROP_STREAM_NAME:
-      g_value_set_string (value, self->stream_name);
-      break;
-    case PROP_SOCKET_MODE:
-      g_value_set_uint (value, self->socket_mode);
-      break;
-    case PROP_CONSUMER_QUOTA:
-      g_value_set_uint (value, self->consumer_quota);
-      break;
-    case PROP_MAX_CONSUMERS:
-      g_value_set_uint (value, self->max_consumers);
-      break;
-    case PROP_SLOW_CONSUMER:
-      g_value_set_enum (value, self->slow_consumer);
-      break;
-    case PROP_WAIT_TIMEOUT:
-      g_value_set_uint (value, self->wait_timeout);
-      break;
-    case PROP_MIN_CONSUMERS:
-      g_value_set_uint (value, self->min_consumers);
-      break;
-    case PROP_POOL_SIZE:
-      g_value_set_uint (value, self->pool_size);
-      break;
-    case PROP_COPY_MODE:
-      g_value_set_enum (value, self->copy_mode);
-      break;
-    case PROP_YIELD_AFTER_SEND:
-      g_value_set_boolean (value, self->yield_after_send);
-      break;
-    case PROP_ALLOWED_UIDS:
-      g_value_set_string (value, self->allowed_uids);
-      break;
-    case PROP_ALLOWED_GIDS:
-      g_value_set_string (value, self->allowed_gids);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
+  known = gst_zcipc_sink_settings_get (&self->settings, prop_id, value);
   GST_OBJECT_UNLOCK (self);
+  if (!known)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 /* ----------------------------------------------------------- URI handler */
@@ -1073,8 +532,8 @@ gst_zcipc_sink_uri_get_uri (GstURIHandler * handler)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (handler);
 
-  return gst_zcipc_uri_get (GST_ELEMENT (self), &self->stream_name,
-      &self->socket_path);
+  return gst_zcipc_uri_get (GST_ELEMENT (self), &self->settings.stream_name,
+      &self->settings.socket_path);
 }
 
 /* zcipc://NAME sets stream-name, zcipc:///path socket-path; the other is
@@ -1085,9 +544,10 @@ gst_zcipc_sink_uri_set_uri (GstURIHandler * handler, const gchar * uri,
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (handler);
 
-  return gst_zcipc_uri_set (GST_ELEMENT (self), uri, &self->stream_name,
-      &self->socket_path, properties[PROP_STREAM_NAME],
-      properties[PROP_SOCKET_PATH], "publishes", error);
+  return gst_zcipc_uri_set (GST_ELEMENT (self), uri,
+      &self->settings.stream_name, &self->settings.socket_path,
+      properties[PROP_STREAM_NAME], properties[PROP_SOCKET_PATH], "publishes",
+      error);
 }
 
 static void
@@ -1101,291 +561,47 @@ gst_zcipc_sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
   iface->set_uri = gst_zcipc_sink_uri_set_uri;
 }
 
-/* ---------------------------------------------------- server callbacks */
-
-static void
-on_hold (void *data, void *frame)
-{
-  gst_buffer_ref (GST_BUFFER_CAST (frame));
-}
-
-static void
-on_release (void *data, void *frame)
-{
-  gst_buffer_unref (GST_BUFFER_CAST (frame));
-}
-
-/* Whether every memory of `buffer` (and of the buffers it keeps alive
- * through a parent buffer meta: a frame whose metas lie in a region) is
- * ours and freed, not recycled, when the buffer goes: then retiring its
- * regions keeps anyone from writing them again. A buffer of another pool
- * would go back to that pool and be written again. */
-static gboolean
-buffer_can_retire (GstBuffer * buffer, gboolean retire)
-{
-  gpointer state = NULL;
-  GstMeta *meta;
-
-  if (buffer->pool && !GST_IS_ZCIPC_BUFFER_POOL (buffer->pool))
-    return FALSE;
-  for (guint i = 0; i < gst_buffer_n_memory (buffer); i++) {
-    GstZcipcRegion *region =
-        gst_zcipc_memory_get_region (gst_buffer_peek_memory (buffer, i), NULL);
-    if (!region)
-      return FALSE;
-    if (retire)
-      gst_zcipc_region_retire (region);
-  }
-  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
-              GST_PARENT_BUFFER_META_API_TYPE)))
-    if (!buffer_can_retire (((GstParentBufferMeta *) meta)->buffer, retire))
-      return FALSE;
-  return TRUE;
-}
-
-/* A consumer that left or was cut off pinned `frame` past the server's
- * bounds: its regions are never written or handed out again, so the
- * server may drop our reference while the pinner still reads them. */
-static bool
-on_retire (void *data, void *frame)
-{
-  GstBuffer *buffer = GST_BUFFER_CAST (frame);
-
-  if (!buffer_can_retire (buffer, FALSE)) {
-    GST_DEBUG_OBJECT (data, "frame %p is not all in our own memory: it "
-        "stays pinned", buffer);
-    return false;
-  }
-  buffer_can_retire (buffer, TRUE);
-  return true;
-}
-
-static void
-post_consumer_message (GstZcipcSink * self, const gchar * name,
-    const struct zcipc_consumer_info *info, const gchar * reason)
-{
-  GstStructure *s = gst_structure_new (name,
-      "id", G_TYPE_UINT, info->id,
-      "pid", G_TYPE_INT, (gint) info->pid,
-      "uid", G_TYPE_UINT, (guint) info->uid,
-      "gid", G_TYPE_UINT, (guint) info->gid,
-      "quota", G_TYPE_UINT, info->quota, NULL);
-  if (reason)
-    gst_structure_set (s, "reason", G_TYPE_STRING, reason, NULL);
-  gst_element_post_message (GST_ELEMENT_CAST (self),
-      gst_message_new_element (GST_OBJECT_CAST (self), s));
-}
-
-static void
-on_consumer_joined (void *data, const struct zcipc_consumer_info *info)
-{
-  GstZcipcSink *self = data;
-
-  post_consumer_message (self, "zcipc-consumer-joined", info, NULL);
-  g_signal_emit (self, signals[SIGNAL_CONSUMER_JOINED], 0, info->id,
-      (gint) info->pid, (guint) info->uid);
-}
-
-static void
-on_consumer_left (void *data, const struct zcipc_consumer_info *info,
-    const char *reason)
-{
-  GstZcipcSink *self = data;
-
-  post_consumer_message (self, "zcipc-consumer-left", info, reason);
-  g_signal_emit (self, signals[SIGNAL_CONSUMER_LEFT], 0, info->id,
-      (gint) info->pid, (guint) info->uid, reason);
-}
-
-static void
-on_log (void *data, enum zcipc_log_level level, const char *message)
-{
-  static const GstDebugLevel levels[] = {
-    [ZCIPC_LOG_ERROR] = GST_LEVEL_ERROR,
-    [ZCIPC_LOG_WARNING] = GST_LEVEL_WARNING,
-    [ZCIPC_LOG_INFO] = GST_LEVEL_INFO,
-    [ZCIPC_LOG_DEBUG] = GST_LEVEL_DEBUG,
-  };
-  GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, levels[level], data, "%s", message);
-}
-
-static const struct zcipc_server_callbacks server_callbacks = {
-  .hold = on_hold,
-  .release = on_release,
-  .retire = on_retire,
-  .consumer_joined = on_consumer_joined,
-  .consumer_left = on_consumer_left,
-  .log = on_log,
-};
-
 /* ------------------------------------------------------------ lifecycle */
 
-/* Parses "1000,alice" into ids, resolving names; FALSE names the bad entry. */
-static gboolean
-parse_id_list (const gchar * list, gboolean groups, GArray * out, gchar ** bad)
+/* The socket path the properties name; NULL after posting an error. The
+ * producer makes the stream directory of a name. */
+static gchar *
+resolve_socket_path (GstZcipcSink * self)
 {
-  gchar **items;
-  gboolean ok = TRUE;
+  g_autofree gchar *socket_path = NULL;
+  g_autofree gchar *stream_name = NULL;
 
-  if (!list || !*list)
-    return TRUE;
-  items = g_strsplit (list, ",", -1);
-  for (gchar ** item = items; *item && ok; item++) {
-    gchar *name = g_strstrip (*item), *end = NULL;
-    guint64 id;
-
-    if (!*name)
-      continue;
-    id = g_ascii_strtoull (name, &end, 10);
-    if (end && *end == '\0' && id <= G_MAXUINT32) {
-      guint32 v = (guint32) id;
-      g_array_append_val (out, v);
-    } else if (!groups && getpwnam (name)) {
-      guint32 v = getpwnam (name)->pw_uid;
-      g_array_append_val (out, v);
-    } else if (groups && getgrnam (name)) {
-      guint32 v = getgrnam (name)->gr_gid;
-      g_array_append_val (out, v);
-    } else {
-      *bad = g_strdup (name);
-      ok = FALSE;
-    }
-  }
-  g_strfreev (items);
-  return ok;
-}
-
-/* gst-launch-1.0 reads "socket-mode=0660" as octal but "socket-mode=660"
- * as decimal 660, which no mode is: a value above 0777 whose decimal
- * digits are all octal digits is taken as the octal mode they spell. */
-static gboolean
-socket_mode_from_value (guint value, guint * mode)
-{
-  guint octal = 0, scale = 1;
-
-  if (value <= 0777) {
-    *mode = value;
-    return TRUE;
-  }
-  for (; value > 0; value /= 10, scale *= 8) {
-    if (value % 10 > 7)
-      return FALSE;
-    octal += (value % 10) * scale;
-  }
-  if (octal > 0777)
-    return FALSE;
-  *mode = octal;
-  return TRUE;
+  GST_OBJECT_LOCK (self);
+  socket_path = g_strdup (self->settings.socket_path);
+  stream_name = g_strdup (self->settings.stream_name);
+  GST_OBJECT_UNLOCK (self);
+  return gst_zcipc_address_resolve (GST_ELEMENT_CAST (self), stream_name,
+      socket_path, TRUE, NULL);
 }
 
 static gboolean
 gst_zcipc_sink_start (GstBaseSink * bsink)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
-  struct zcipc_server_config config = { 0 };
-  struct zcipc_server *server = NULL;
-  /* Freed on every return: the checks below just return. */
-  g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
-  g_autoptr (GArray) gids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GstZcipcSinkServerSettings settings;
   g_autofree gchar *path = NULL;
-  g_autofree gchar *socket_path = NULL;
-  g_autofree gchar *stream_name = NULL;
   g_autofree gchar *uid_list = NULL;
   g_autofree gchar *gid_list = NULL;
-  g_autofree gchar *bad = NULL;
-  gboolean ids_ok;
-  int res;
+  struct zcipc_server *server;
 
+  if (!(path = resolve_socket_path (self)))
+    return FALSE;
   GST_OBJECT_LOCK (self);
-  socket_path = g_strdup (self->socket_path);
-  stream_name = g_strdup (self->stream_name);
-  uid_list = g_strdup (self->allowed_uids);
-  gid_list = g_strdup (self->allowed_gids);
-  config.socket_mode = self->socket_mode;
-  config.quota = self->consumer_quota;
-  config.max_consumers = self->max_consumers;
+  settings.socket_mode = self->settings.socket_mode;
+  settings.quota = self->settings.consumer_quota;
+  settings.max_consumers = self->settings.max_consumers;
+  uid_list = g_strdup (self->settings.allowed_uids);
+  gid_list = g_strdup (self->settings.allowed_gids);
   GST_OBJECT_UNLOCK (self);
-
-  /* The producer makes the stream directory of a name. */
-  path = gst_zcipc_address_resolve (GST_ELEMENT_CAST (self), stream_name,
-      socket_path, TRUE, NULL);
-  if (!path)
-    return FALSE;
-  if (!socket_mode_from_value (config.socket_mode, &config.socket_mode)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("socket-mode %u is not a file mode: write it in octal with its "
-            "leading 0, from 0 to 0777, e.g. socket-mode=0660",
-            config.socket_mode), ("socket-mode above 0777 with a digit 8 or "
-            "9, or above 0777 read as octal"));
-    return FALSE;
-  }
-  GST_DEBUG_OBJECT (self, "socket mode %04o", config.socket_mode);
-  ids_ok = parse_id_list (uid_list, FALSE, uids, &bad) &&
-      parse_id_list (gid_list, TRUE, gids, &bad);
-  if (!ids_ok) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("'%s' in allowed-uids/allowed-gids is neither a number nor a known "
-            "user or group", bad), (NULL));
-    return FALSE;
-  }
-  G_STATIC_ASSERT (sizeof (uid_t) == sizeof (guint32));
-  G_STATIC_ASSERT (sizeof (gid_t) == sizeof (guint32));
-  config.allowed_uids = (const uid_t *) uids->data;
-  config.n_allowed_uids = uids->len;
-  config.allowed_gids = (const gid_t *) gids->data;
-  config.n_allowed_gids = gids->len;
-  config.path = path;
-  res = zcipc_server_new (&config, &server_callbacks, self, &server);
-  switch (res) {
-    case 0:
-      break;
-    case -ENAMETOOLONG:
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("Socket path '%s' is too long: a Unix socket path holds at most "
-              "107 bytes", path), ("zcipc_socket_listen: %s",
-              g_strerror (-res)));
-      break;
-    case -ENOENT:
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-          ("Could not create socket '%s': its directory does not exist",
-              path), ("bind: %s", g_strerror (-res)));
-      break;
-    case -EACCES:
-    case -EPERM:
-    case -EROFS:
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-          ("Could not create socket '%s': no permission to write in its "
-              "directory", path), ("bind: %s", g_strerror (-res)));
-      break;
-    case -EADDRINUSE:
-      GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
-          ("Could not bind socket '%s': already in use by a running "
-              "zcipcsink (or another live server)", path),
-          ("bind: %s; a connect succeeded, so the socket is not stale",
-              g_strerror (-res)));
-      break;
-    case -EEXIST:{
-      GStatBuf st;
-      const gchar *what = "a file";
-
-      if (g_lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
-        what = "a directory";
-      else if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode))
-        what = "a regular file";
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-          ("Could not create socket '%s': %s is in the way (not a socket; "
-              "zcipcsink replaces only a stale socket): remove it or choose "
-              "another socket-path", path, what), ("bind: %s",
-              g_strerror (-res)));
-      break;
-    }
-    default:
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-          ("Could not create socket '%s': %s", path, g_strerror (-res)),
-          ("zcipc_server_new: %s", g_strerror (-res)));
-      break;
-  }
-  if (res < 0)
+  settings.allowed_uids = uid_list;
+  settings.allowed_gids = gid_list;
+  server = gst_zcipc_sink_server_new (GST_ELEMENT_CAST (self), path, &settings);
+  if (!server)
     return FALSE;
   GST_INFO_OBJECT (self, "publishing on '%s'", path);
 
@@ -1394,6 +610,8 @@ gst_zcipc_sink_start (GstBaseSink * bsink)
   self->server = server;
   GST_OBJECT_UNLOCK (self);
   g_mutex_unlock (&self->server_lock);
+  gst_zcipc_region_table_attach (self->regions, server);
+  gst_zcipc_frame_sender_attach (self->sender, server);
   self->timing_sent.render_offset = GST_CLOCK_TIME_NONE;
   return TRUE;
 }
@@ -1413,10 +631,8 @@ gst_zcipc_sink_stop (GstBaseSink * bsink)
 
   /* Hangs up on every consumer, which gives their buffers back. */
   zcipc_server_free (server);
-  g_hash_table_remove_all (self->announced);
-  reset_fd_cache (self);
-  self->copy_logged = FALSE;
-  self->meta_refusal_said = FALSE;
+  gst_zcipc_region_table_detach (self->regions);
+  gst_zcipc_frame_sender_detach (self->sender);
 
   GST_OBJECT_LOCK (self);
   gst_clear_object (&self->pool);
@@ -1448,110 +664,27 @@ gst_zcipc_sink_unlock_stop (GstBaseSink * bsink)
 
 /* ---------------------------------------------------------------- events */
 
-static void
-send_event_bytes (GstZcipcSink * self, guint32 kind, GBytes * bytes,
-    gboolean sticky)
-{
-  gsize size;
-  gconstpointer data = g_bytes_get_data (bytes, &size);
-  int res = zcipc_server_send_event (self->server, kind, data, (guint32) size,
-      sticky);
-
-  if (res < 0)
-    GST_WARNING_OBJECT (self, "could not send event kind %u: %s", kind,
-        g_strerror (-res));
-}
-
 static gboolean
 gst_zcipc_sink_event (GstBaseSink * bsink, GstEvent * event)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
 
-  if (self->server) {
-    guint32 kind = 0;
-    GBytes *bytes;
-
-    switch (GST_EVENT_TYPE (event)) {
-      case GST_EVENT_EOS:
-        /* No frame will come to read releases lazily: read them now, and
-         * let the server thread read the rest. */
-        zcipc_server_collect_releases (self->server);
-        break;
-      case GST_EVENT_FLUSH_STOP:
-        /* After a flush the stream goes on: a new segment follows. */
-        zcipc_server_forget_event (self->server, GST_ZCIPC_EVENT_EOS);
-        break;
-      case GST_EVENT_CAPS:{
-        GstCaps *caps;
-        gchar *text;
-        int res;
-
-        /* For monitors (zcipc-top, the device provider). */
-        gst_event_parse_caps (event, &caps);
-        text = gst_caps_to_string (caps);
-        if ((res = zcipc_server_set_caps_string (self->server, text)) < 0)
-          GST_WARNING_OBJECT (self, "zcipc_server_set_caps_string: %s",
-              g_strerror (-res));
-        g_free (text);
-        break;
-      }
-      case GST_EVENT_STREAM_START:
-        /* A new stream: late joiners must not see the old one's end. */
-        zcipc_server_forget_event (self->server, GST_ZCIPC_EVENT_EOS);
-        zcipc_server_forget_event (self->server, GST_ZCIPC_EVENT_TAG);
-        break;
-      default:
-        break;
-    }
-    bytes = gst_zcipc_event_serialize (event, &kind);
-    if (bytes) {
-      GST_DEBUG_OBJECT (self, "forwarding %" GST_PTR_FORMAT, event);
-      send_event_bytes (self, kind, bytes, GST_EVENT_IS_STICKY (event));
-      g_bytes_unref (bytes);
-    }
-  }
+  if (self->server)
+    gst_zcipc_sink_events_forward (GST_OBJECT_CAST (self), self->server, event);
   return GST_BASE_SINK_CLASS (parent_class)->event (bsink, event);
 }
 
-/* Tells consumers when we render running time 0: at base time + latency on
- * our clock, and that time in CLOCK_MONOTONIC, which every process shares.
- * Said again when either changes; our clock may drift against CLOCK_MONOTONIC
- * (an audio or network clock), so that is checked each frame. */
-static void
-update_timing (GstZcipcSink * self)
-{
-  GstElement *element = GST_ELEMENT_CAST (self);
-  GstZcipcTiming timing = { 0 };
-  const GstZcipcTiming *sent = &self->timing_sent;
-  GstClock *clock;
-  GBytes *bytes;
+/* ------------------------------------------------------------------ caps */
 
-  timing.render_offset = gst_element_get_base_time (element) +
-      gst_base_sink_get_latency (GST_BASE_SINK (self));
-  clock = gst_element_get_clock (element);
-  if (clock) {
-    timing.monotonic = gst_zcipc_clock_is_monotonic (clock);
-    timing.have_render_monotonic = TRUE;
-    timing.render_monotonic = (gint64) timing.render_offset -
-        (timing.monotonic ? 0 : gst_zcipc_clock_monotonic_offset (clock));
-    gst_object_unref (clock);
-  }
-  timing.unpaced = !gst_base_sink_get_sync (GST_BASE_SINK (self));
-  if (timing.render_offset == sent->render_offset &&
-      timing.unpaced == sent->unpaced &&
-      timing.monotonic == sent->monotonic &&
-      timing.have_render_monotonic == sent->have_render_monotonic &&
-      ABS (timing.render_monotonic - sent->render_monotonic) <
-      GST_ZCIPC_TIMING_TOLERANCE)
-    return;
-  GST_DEBUG_OBJECT (self, "running time 0 renders at %" GST_TIME_FORMAT
-      " on our clock, %" GST_STIME_FORMAT " in CLOCK_MONOTONIC",
-      GST_TIME_ARGS (timing.render_offset),
-      GST_STIME_ARGS (timing.render_monotonic));
-  bytes = gst_zcipc_timing_serialize (&timing);
-  send_event_bytes (self, GST_ZCIPC_EVENT_TIMING, bytes, TRUE);
-  g_bytes_unref (bytes);
-  self->timing_sent = timing;
+static GstCaps *
+gst_zcipc_sink_get_caps (GstBaseSink * bsink, GstCaps * filter)
+{
+  GstCaps *caps = gst_zcipc_sink_caps_for_filter (filter);
+
+  if (filter)
+    GST_LOG_OBJECT (bsink, "caps for filter %" GST_PTR_FORMAT ": %"
+        GST_PTR_FORMAT, filter, caps);
+  return caps;
 }
 
 /* ------------------------------------------------------------- allocation */
@@ -1571,44 +704,6 @@ reclaim_released_buffers (gpointer data)
     zcipc_server_collect_releases (self->server);
   g_mutex_unlock (&self->server_lock);
   gst_object_unref (self);
-}
-
-/* ------------------------------------------------------------------ caps */
-
-/* The sink takes any caps, but an upstream free to choose (videotestsrc
- * with no capsfilter picks the first format it is offered) should publish
- * a format consumers commonly expect, not the first of GStreamer's list
- * (ABGR64_LE, 8 bytes a pixel). One structure per format keeps the order
- * through intersections. */
-#define PREFERRED_CAPS \
-  "video/x-raw, format=RGBA; " \
-  "video/x-raw, format=RGB; " \
-  "video/x-raw, format=BGRx; " \
-  "video/x-raw, format=I420; " \
-  "video/x-raw, format=NV12; " \
-  "video/x-raw, format=GRAY8"
-
-static GstStaticCaps preferred_caps = GST_STATIC_CAPS (PREFERRED_CAPS);
-
-/* The preferred formats upstream can produce first, then everything else
- * upstream offers. Without a filter the answer stays ANY: nothing can be
- * put before ANY, and negotiating peers (basesrc, basetransform, capsfilter)
- * query with their own caps as the filter. */
-static GstCaps *
-gst_zcipc_sink_get_caps (GstBaseSink * bsink, GstCaps * filter)
-{
-  GstCaps *preferred, *caps;
-
-  if (!filter)
-    return gst_caps_new_any ();
-
-  preferred = gst_static_caps_get (&preferred_caps);
-  caps = gst_caps_intersect_full (preferred, filter, GST_CAPS_INTERSECT_FIRST);
-  gst_caps_unref (preferred);
-  caps = gst_caps_merge (caps, gst_caps_ref (filter));
-  GST_LOG_OBJECT (bsink, "caps for filter %" GST_PTR_FORMAT ": %"
-      GST_PTR_FORMAT, filter, caps);
-  return caps;
 }
 
 static void
@@ -1645,33 +740,25 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
     return TRUE;                /* no frame size to build a pool for */
 
   GST_OBJECT_LOCK (self);
-  min = self->pool_size;
+  min = self->settings.pool_size;
   /* Enough that consumers holding their quota never starve upstream in
    * the default skip mode; slots beyond min are created only when needed. */
-  max = min + self->consumer_quota * self->max_consumers;
+  max = min + self->settings.consumer_quota * self->settings.max_consumers;
   if (self->pool && self->pool_caps && gst_caps_is_equal (caps,
           self->pool_caps))
     pool = gst_object_ref (self->pool);
   GST_OBJECT_UNLOCK (self);
 
   if (!pool) {
-    GstStructure *config;
     GWeakRef *weak = g_new0 (GWeakRef, 1);
 
-    pool = gst_zcipc_buffer_pool_new (self->allocator);
     g_weak_ref_init (weak, self);
-    gst_zcipc_buffer_pool_set_reclaim_func (GST_ZCIPC_BUFFER_POOL (pool),
-        reclaim_released_buffers, weak, free_weak_ref);
-    config = gst_buffer_pool_get_config (pool);
-    gst_buffer_pool_config_set_params (config, caps, (guint) info.size, min,
-        max);
-    gst_buffer_pool_config_set_allocator (config, self->allocator, &params);
-    gst_buffer_pool_config_add_option (config,
-        GST_BUFFER_POOL_OPTION_VIDEO_META);
-    if (!gst_buffer_pool_set_config (pool, config)) {
+    pool = gst_zcipc_producer_pool_new_configured (self->allocator, caps,
+        (guint) info.size, min, max, reclaim_released_buffers, weak,
+        free_weak_ref);
+    if (!pool) {
       GST_WARNING_OBJECT (self, "could not configure a pool for %"
           GST_PTR_FORMAT, caps);
-      gst_object_unref (pool);
       return TRUE;
     }
     GST_OBJECT_LOCK (self);
@@ -1688,448 +775,119 @@ gst_zcipc_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 
 /* ---------------------------------------------------------------- render */
 
-/* Where each memory of `buffer` lies in a region consumers can map: zcipc
- * memory in our own regions, fd memory (DMABuf, memfd) in the region of its
- * fd. FALSE, with the reason, when one cannot be passed (then the buffer
- * is copied). `n_described`: how many memories were described. */
-static gboolean
-describe_memories (GstZcipcSink * self, GstBuffer * buffer,
-    struct zcipc_wire_mem *mems, GstZcipcRegion ** own,
-    GstZcipcFdRegion ** fd_regions, guint * n_described, const gchar ** reason)
+/* The properties one render() follows, read once per frame. */
+typedef struct
 {
-  guint n = gst_buffer_n_memory (buffer);
+  GstZcipcSlowConsumer policy;
+  guint min_consumers;
+  guint wait_timeout;
+  GstZcipcCopyMode copy_mode;
+  gboolean yield_after_send;
+  gboolean from_our_pool;       /* the buffer comes from the pool proposed */
+} RenderSettings;
 
-  *n_described = 0;
-
-  if (n == 0 || n > ZCIPC_WIRE_MAX_MEMS) {
-    *reason = "a buffer of more than 16 memories";
-    return FALSE;
-  }
-  for (guint i = 0; i < n; i++) {
-    GstMemory *mem = gst_buffer_peek_memory (buffer, i);
-    gsize offset;
-
-    own[i] = NULL;
-    fd_regions[i] = NULL;
-    if (mem->size == 0) {
-      /* The wire has no empty mems: copied into one memory (rare). */
-      *reason = "an empty memory among others";
-      return FALSE;
-    }
-    if ((own[i] = gst_zcipc_memory_get_region (mem, &offset))) {
-      mems[i] = (struct zcipc_wire_mem) {
-        .region_id = own[i]->id,.offset = offset,.size = mem->size
-      };
-    } else if (gst_is_fd_memory (mem)) {
-      if (!resolve_fd_memory (self, mem, &mems[i], &fd_regions[i], reason))
-        return FALSE;
-    } else {
-      *reason = "memory without an fd, not from zcipcsink's pool or "
-          "allocator";
-      return FALSE;
-    }
-  }
-  *n_described = n;
-  return TRUE;
-}
-
-/* gst_buffer_copy_into() leaves out metas tagged "memory" (GstVideoMeta
- * among them) when memories are not copied along. Our copy keeps the byte
- * layout exactly (planes at the same offsets), so they stay true: copy
- * them through their own transform. */
 static void
-copy_memory_metas (GstBuffer * dest, GstBuffer * src)
+snapshot_render_settings (GstZcipcSink * self, GstBuffer * buffer,
+    RenderSettings * settings)
 {
-  gpointer state = NULL;
-  GstMeta *meta;
-
-  while ((meta = gst_buffer_iterate_meta (src, &state))) {
-    GstMetaTransformCopy copy_data = { FALSE, 0, (gsize) - 1 };
-
-    if (!gst_meta_api_type_has_tag (meta->info->api,
-            g_quark_from_static_string (GST_META_TAG_MEMORY_STR)) ||
-        !meta->info->transform_func)
-      continue;
-    meta->info->transform_func (dest, meta, src, _gst_meta_transform_copy,
-        &copy_data);
-  }
+  GST_OBJECT_LOCK (self);
+  settings->policy = self->settings.slow_consumer;
+  settings->min_consumers = self->settings.min_consumers;
+  settings->wait_timeout = self->settings.wait_timeout;
+  settings->copy_mode = self->settings.copy_mode;
+  settings->yield_after_send = self->settings.yield_after_send;
+  settings->from_our_pool = self->pool && buffer->pool == self->pool;
+  GST_OBJECT_UNLOCK (self);
 }
 
-static GstBuffer *
-copy_into_shared (GstZcipcSink * self, GstBuffer * buffer, const gchar * reason)
-{
-  gsize size = gst_buffer_get_size (buffer);
-  GstBuffer *copy;
-  GstMemory *mem;
-  GstMapInfo map;
-
-  mem = gst_allocator_alloc (self->allocator, size, NULL);
-  if (!mem)
-    return NULL;
-  if (!gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-    gst_memory_unref (mem);
-    return NULL;
-  }
-  gst_buffer_extract (buffer, 0, map.data, size);
-  gst_memory_unmap (mem, &map);
-  copy = gst_buffer_new ();
-  gst_buffer_append_memory (copy, mem);
-  gst_buffer_copy_into (copy, buffer, GST_BUFFER_COPY_METADATA, 0, -1);
-  copy_memory_metas (copy, buffer);
-
-  g_atomic_pointer_add (&self->frames_copied, 1);
-  g_atomic_pointer_add (&self->bytes_copied, size);
-  if (!self->copy_logged) {
-    /* Once per stream where it can be seen without LOG level. */
-    GST_CAT_INFO_OBJECT (GST_CAT_PERFORMANCE, self, "copying frames into "
-        "shared memory (%s): upstream did not allocate from zcipcsink's "
-        "pool or allocator (behind a tee, say); frames-copied counts them",
-        reason);
-    self->copy_logged = TRUE;
-  }
-  GST_CAT_LOG_OBJECT (GST_CAT_PERFORMANCE, self, "copied %" G_GSIZE_FORMAT
-      " bytes into shared memory: %s", size, reason);
-  return copy;
-}
-
-/* Announces regions not yet known to consumers. */
+/* Where `buffer`'s memories lie in regions consumers can map; FALSE, with
+ * the reason, when it must be copied. A buffer without memory, or only
+ * empty ones, crosses as a frame with no memory: its timestamps, flags
+ * and metas. */
 static gboolean
-announce_region (GstZcipcSink * self, GstZcipcRegion * region)
+describe_buffer (GstZcipcSink * self, GstBuffer * buffer,
+    GstZcipcFrameMems * mems, const gchar ** reason)
 {
-  int res;
-
-  if (g_hash_table_contains (self->announced, GUINT_TO_POINTER (region->id)))
+  if (gst_buffer_get_size (buffer) == 0) {
+    mems->n_mems = 0;
     return TRUE;
-  res = zcipc_server_add_region (self->server, region->id, region->region.fd,
-      region->region.size, ZCIPC_REGION_FLAG_MEMFD);
-  if (res < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Could not share a memory region with consumers"),
-        ("zcipc_server_add_region: %s", g_strerror (-res)));
-    return FALSE;
   }
-  g_hash_table_insert (self->announced, GUINT_TO_POINTER (region->id),
-      gst_zcipc_region_ref (region));
-  g_atomic_pointer_add (&self->regions_announced, 1);
-  GST_DEBUG_OBJECT (self, "announced region %u (%" G_GSIZE_FORMAT " bytes)",
-      region->id, region->region.size);
-  return TRUE;
+  return gst_zcipc_region_table_describe (self->regions, buffer, mems, reason);
 }
 
-/* Announces an fd region on first use (and again to a new server after a
- * restart), with the fd of `mem`, a memory over it. */
-static gboolean
-announce_fd_region (GstZcipcSink * self, GstZcipcFdRegion * region,
-    GstMemory * mem)
-{
-  gboolean announced;
-  int fd = gst_fd_memory_get_fd (mem), ro = -1, res;
-
-  g_mutex_lock (&self->fd_cache->lock);
-  announced = region->announced;
-  g_mutex_unlock (&self->fd_cache->lock);
-  if (announced)
-    return TRUE;
-
-  /* A memfd can be reopened read-only: consumers then get an fd they
-   * cannot map writable (upstream's own fd is read-write; it cannot get
-   * F_SEAL_FUTURE_WRITE as ours do, upstream maps it writable again). */
-  if (region->flags & ZCIPC_REGION_FLAG_MEMFD) {
-    gchar path[64];
-    g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
-    ro = open (path, O_RDONLY | O_CLOEXEC);
-  }
-  res = zcipc_server_add_region (self->server, region->id, ro >= 0 ? ro : fd,
-      region->size, region->flags);
-  if (ro >= 0)
-    close (ro);
-  if (res < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Could not share upstream's fd-backed memory with consumers"),
-        ("zcipc_server_add_region (fd %d): %s", fd, g_strerror (-res)));
-    return FALSE;
-  }
-  g_mutex_lock (&self->fd_cache->lock);
-  region->announced = TRUE;
-  g_mutex_unlock (&self->fd_cache->lock);
-  g_atomic_pointer_add (&self->regions_announced, 1);
-  g_atomic_pointer_add (&self->fd_regions_announced, 1);
-  GST_DEBUG_OBJECT (self, "announced fd region %u (%s, %" G_GUINT64_FORMAT
-      " bytes)", region->id, (region->flags & ZCIPC_REGION_FLAG_DMABUF) ?
-      "DMABuf" : "memfd", region->size);
-  return TRUE;
-}
-
-/* Forgets regions only we still reference (their pool went away and every
- * consumer released its frames), so consumers unmap them. */
-static void
-sweep_regions (GstZcipcSink * self)
-{
-  GHashTableIter iter;
-  gpointer key, value;
-
-  g_hash_table_iter_init (&iter, self->announced);
-  while (g_hash_table_iter_next (&iter, &key, &value)) {
-    GstZcipcRegion *region = value;
-    if (g_atomic_int_get (&region->refcount) == 1) {
-      GST_DEBUG_OBJECT (self, "region %u no longer used", region->id);
-      zcipc_server_remove_region (self->server, region->id);
-      g_hash_table_iter_remove (&iter);
-    }
-  }
-}
-
-/* Waits as min-consumers and slow-consumer=wait ask. unlock() cancels the
- * waits for a flush, a stop and for PLAYING -> PAUSED alike; the last is no
- * reason to drop the frame: as a prerolled sink we then wait in
- * gst_base_sink_wait_preroll(), which says FLUSHING for the first two and
- * OK once the pipeline plays again, and wait once more. */
+/* copy-mode=forbid and `buffer` would have to be copied. */
 static GstFlowReturn
-wait_to_send (GstZcipcSink * self, guint min_consumers,
-    GstZcipcSlowConsumer policy, guint wait_timeout)
+refuse_copy (GstZcipcSink * self, GstBuffer * buffer, const gchar * reason)
 {
-  for (;;) {
-    GstFlowReturn ret;
-    int res = 0;
+  GstMemory *mem = gst_buffer_peek_memory (buffer, 0);
 
-    if (min_consumers > 0)
-      res = zcipc_server_wait_consumers (self->server, min_consumers, -1);
-    if (res == 0 && policy == GST_ZCIPC_SLOW_CONSUMER_WAIT)
-      res = zcipc_server_wait_room (self->server, wait_timeout ?
-          (gint64) wait_timeout * GST_MSECOND : -1);
-    if (res != -ECANCELED)
-      return GST_FLOW_OK;
-    GST_DEBUG_OBJECT (self, "wait for consumers interrupted; waiting for "
-        "PLAYING or a flush");
-    ret = gst_base_sink_wait_preroll (GST_BASE_SINK (self));
-    if (ret != GST_FLOW_OK) {
-      GST_DEBUG_OBJECT (self, "not waiting any more: %s",
-          gst_flow_get_name (ret));
-      return ret;
-    }
-  }
+  GST_ELEMENT_ERROR (self, STREAM, FAILED,
+      ("A frame would have to be copied into shared memory, and "
+          "copy-mode=forbid. Let upstream allocate from zcipcsink's pool "
+          "or allocator (a tee in front of zcipcsink hides them), give "
+          "zcipcsink fd-backed memory (DMABuf, a sealable memfd), or set "
+          "copy-mode=allow to copy (counted in stats)"),
+      ("buffer %" GST_PTR_FORMAT " (%u memories, the first from %s): %s",
+          buffer, gst_buffer_n_memory (buffer), mem && mem->allocator ?
+          mem->allocator->mem_type : "no allocator", reason));
+  return GST_FLOW_ERROR;
 }
 
-/* The serializer's limits fit the wire's: what it lets through inline fits
- * a frame's message, and the rest a metas' region. */
-G_STATIC_ASSERT (GST_ZCIPC_MAX_META_SIZE <= ZCIPC_WIRE_MAX_META_SIZE);
-G_STATIC_ASSERT (GST_ZCIPC_MAX_INLINE_META_SIZE + sizeof (struct
-        zcipc_wire_frame) + (ZCIPC_WIRE_MAX_MEMS + 1) *
-    sizeof (struct zcipc_wire_mem) <= ZCIPC_WIRE_MAX_MESSAGE_SIZE);
-
-/* Metas too big for the frame's message go in shared memory of their own,
- * named by one more mem at the end of `mems`. The frame handed to the
- * server is then a buffer that holds that memory and (as its parent) the
- * frame's buffer, so that both live until every consumer released it.
- * Returns that buffer (a new reference), or NULL after an error. */
-static GstBuffer *
-put_metas_in_region (GstZcipcSink * self, GstBuffer * shared,
-    struct zcipc_wire_mem *meta_mem)
+/* Nobody to see the frame: no copy, no region to announce (counted
+ * unsent). */
+static gboolean
+skip_unwatched_frame (GstZcipcSink * self, GstBuffer * buffer)
 {
-  gsize size = self->meta_scratch->len, offset;
-  GstZcipcRegion *region;
-  GstBuffer *carrier;
-  GstMemory *mem;
-  GstMapInfo map;
-
-  mem = gst_allocator_alloc (self->allocator, size, NULL);
-  if (mem && gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-    memcpy (map.data, self->meta_scratch->data, size);
-    gst_memory_unmap (mem, &map);
-  } else {
-    if (mem)
-      gst_memory_unref (mem);
-    mem = NULL;
-  }
-  if (!mem) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Could not allocate %" G_GSIZE_FORMAT " bytes of shared memory for "
-            "a frame's metas", size), (NULL));
-    return NULL;
-  }
-  region = gst_zcipc_memory_get_region (mem, &offset);
-  if (!announce_region (self, region)) {
-    gst_memory_unref (mem);
-    return NULL;
-  }
-  *meta_mem = (struct zcipc_wire_mem) {
-    .region_id = region->id,.offset = offset,.size = size
-  };
-  carrier = gst_buffer_new ();
-  gst_buffer_append_memory (carrier, mem);
-  gst_buffer_add_parent_buffer_meta (carrier, shared);
-  GST_LOG_OBJECT (self, "%" G_GSIZE_FORMAT " bytes of metas in region %u",
-      size, region->id);
-  return carrier;
-}
-
-/* Serializes the metas of `shared` into self->meta_scratch. A meta that
- * cannot cross for its size is said once per stream, as a WARNING. */
-static void
-serialize_metas (GstZcipcSink * self, GstBuffer * shared)
-{
-  const gchar *too_big = NULL;
-  gsize too_big_size = 0;
-  guint n_skipped = 0;
-
-  g_byte_array_set_size (self->meta_scratch, 0);
-  gst_zcipc_metas_serialize (shared, self->meta_scratch, &n_skipped,
-      &too_big, &too_big_size);
-  if (n_skipped)
-    g_atomic_pointer_add (&self->metas_skipped, n_skipped);
-  if (too_big && !self->meta_refusal_said) {
-    GST_ELEMENT_WARNING (self, STREAM, FAILED,
-        ("A %s of %" G_GSIZE_FORMAT " bytes was left out of a frame: a "
-            "frame's metas cross up to %u bytes in all", too_big,
-            too_big_size, GST_ZCIPC_MAX_META_SIZE),
-        ("counted in metas-skipped; said once per stream"));
-    self->meta_refusal_said = TRUE;
-  }
+  if (!zcipc_server_skip_unwatched_frame (self->server))
+    return FALSE;
+  GST_LOG_OBJECT (self, "no consumer: frame %" GST_TIME_FORMAT " unsent",
+      GST_TIME_ARGS (GST_BUFFER_PTS (buffer)));
+  return TRUE;
 }
 
 static GstFlowReturn
 gst_zcipc_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 {
   GstZcipcSink *self = GST_ZCIPC_SINK (bsink);
-  struct zcipc_wire_mem mems[ZCIPC_WIRE_MAX_MEMS + 1];
-  GstZcipcRegion *own[ZCIPC_WIRE_MAX_MEMS] = { NULL };
-  GstZcipcFdRegion *fd_regions[ZCIPC_WIRE_MAX_MEMS] = { NULL };
-  struct zcipc_wire_frame info = { {0} };
+  GstZcipcFrameMems mems;
+  RenderSettings settings;
   const gchar *reason = NULL;
-  gboolean by_fd = FALSE, described;
-  GstZcipcSlowConsumer policy;
-  guint min_consumers, wait_timeout, n_mems, meta_size;
-  GstZcipcCopyMode copy_mode;
-  GstBuffer *shared, *frame;
-  gboolean from_our_pool, yield_after_send;
-  unsigned int n_sent = 0;
+  gboolean described;
+  GstBuffer *shared;
   GstFlowReturn ret;
-  int res;
+  gboolean lazy;
 
-  GST_OBJECT_LOCK (self);
-  policy = self->slow_consumer;
-  min_consumers = self->min_consumers;
-  wait_timeout = self->wait_timeout;
-  copy_mode = self->copy_mode;
-  yield_after_send = self->yield_after_send;
-  from_our_pool = self->pool && buffer->pool == self->pool;
-  GST_OBJECT_UNLOCK (self);
-
-  ret = wait_to_send (self, min_consumers, policy, wait_timeout);
+  snapshot_render_settings (self, buffer, &settings);
+  ret = gst_zcipc_sink_server_wait (bsink, self->server,
+      settings.min_consumers, settings.policy, settings.wait_timeout);
   if (ret != GST_FLOW_OK)
     return ret;
-  update_timing (self);
-  flush_fd_removals (self);
+  gst_zcipc_sink_events_update_timing (bsink, self->server, &self->timing_sent);
+  gst_zcipc_region_table_remove_freed_fd_regions (self->regions);
 
-  /* A buffer without memory, or only empty ones, crosses as a frame with
-   * no memory: its timestamps, flags and metas. */
-  if (gst_buffer_get_size (buffer) == 0) {
-    described = TRUE;
-    n_mems = 0;
-  } else {
-    described = describe_memories (self, buffer, mems, own, fd_regions,
-        &n_mems, &reason);
-  }
-  if (!described && copy_mode == GST_ZCIPC_COPY_MODE_FORBID) {
-    GstMemory *mem = gst_buffer_peek_memory (buffer, 0);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("A frame would have to be copied into shared memory, and "
-            "copy-mode=forbid. Let upstream allocate from zcipcsink's pool "
-            "or allocator (a tee in front of zcipcsink hides them), give "
-            "zcipcsink fd-backed memory (DMABuf, a sealable memfd), or set "
-            "copy-mode=allow to copy (counted in stats)"),
-        ("buffer %" GST_PTR_FORMAT " (%u memories, the first from %s): %s",
-            buffer, gst_buffer_n_memory (buffer), mem && mem->allocator ?
-            mem->allocator->mem_type : "no allocator", reason));
-    return GST_FLOW_ERROR;
-  }
-  /* Nobody to see it: no copy, no region to announce (counted unsent). */
-  if (zcipc_server_skip_unwatched_frame (self->server)) {
-    GST_LOG_OBJECT (self, "no consumer: frame %" GST_TIME_FORMAT " unsent",
-        GST_TIME_ARGS (GST_BUFFER_PTS (buffer)));
-    sweep_regions (self);
+  described = describe_buffer (self, buffer, &mems, &reason);
+  if (!described && settings.copy_mode == GST_ZCIPC_COPY_MODE_FORBID)
+    return refuse_copy (self, buffer, reason);
+  if (skip_unwatched_frame (self, buffer)) {
+    gst_zcipc_region_table_sweep (self->regions);
     return GST_FLOW_OK;
   }
-
-  if (described) {
-    shared = gst_buffer_ref (buffer);
-  } else if (!(shared = copy_into_shared (self, buffer, reason)) ||
-      !describe_memories (self, shared, mems, own, fd_regions, &n_mems,
-          &reason)) {
-    gst_clear_buffer (&shared);
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Could not allocate shared memory for a frame of %" G_GSIZE_FORMAT
-            " bytes", gst_buffer_get_size (buffer)), (NULL));
+  shared = described ? gst_buffer_ref (buffer) :
+      gst_zcipc_frame_sender_copy (self->sender, buffer, &mems, reason);
+  if (!shared)
+    return GST_FLOW_ERROR;
+  if (!gst_zcipc_region_table_announce_frame (self->regions, shared, &mems)) {
+    gst_buffer_unref (shared);
     return GST_FLOW_ERROR;
   }
-
-  for (guint i = 0; i < n_mems; i++) {
-    gboolean ok;
-
-    if (own[i]) {
-      ok = announce_region (self, own[i]);
-    } else {
-      ok = announce_fd_region (self, fd_regions[i],
-          gst_buffer_peek_memory (shared, i));
-      by_fd = TRUE;
-    }
-    if (!ok) {
-      gst_buffer_unref (shared);
-      return GST_FLOW_ERROR;
-    }
-  }
-  if (by_fd)
-    g_atomic_pointer_add (&self->frames_by_fd, 1);
-
-  serialize_metas (self, shared);
-  meta_size = self->meta_scratch->len;
-  if (meta_size > GST_ZCIPC_MAX_INLINE_META_SIZE) {
-    frame = put_metas_in_region (self, shared, &mems[n_mems]);
-    if (!frame) {
-      gst_buffer_unref (shared);
-      return GST_FLOW_ERROR;
-    }
-    n_mems++;
-    meta_size = 0;
-    info.frame_flags = ZCIPC_FRAME_FLAG_METAS_IN_REGION;
-  } else {
-    frame = gst_buffer_ref (shared);
-  }
-
-  info.pts = GST_BUFFER_PTS (shared);
-  info.dts = GST_BUFFER_DTS (shared);
-  info.duration = GST_BUFFER_DURATION (shared);
-  info.offset = GST_BUFFER_OFFSET (shared);
-  info.offset_end = GST_BUFFER_OFFSET_END (shared);
-  info.flags = GST_BUFFER_FLAGS (shared) & ~GST_BUFFER_FLAG_TAG_MEMORY;
-
-  /* Releases are read with the next frame instead of waking a thread for
-   * each (half the wake-ups per frame), when the buffers come from our pool
-   * (it reclaims them when it runs dry) or are our copies. Someone else's
-   * pool could run dry waiting for a frame that needs its buffers. */
-  zcipc_server_set_lazy_releases (self->server, from_our_pool ||
-      shared != buffer ? ZCIPC_SERVER_LAZY_WINDOW_NS : 0);
-  res = zcipc_server_send_frame (self->server, &info, mems, n_mems,
-      self->meta_scratch->data, meta_size, frame, &n_sent);
-  /* Waking a consumer queues it, often on our CPU, behind the rest of this
-   * streaming thread's iteration: let it run first. A consumer still busy
-   * with an earlier frame (it takes this one from its channel without
-   * sleeping) was not woken: no yield, no system call. */
-  if (n_sent && yield_after_send && zcipc_server_last_frame_woke (self->server))
-    sched_yield ();
-  gst_buffer_unref (frame);
+  /* Releases may wait for the next frame when our pool reclaims them when
+   * it runs dry, or the buffer is our copy. */
+  lazy = settings.from_our_pool || shared != buffer;
+  ret = gst_zcipc_frame_sender_send (self->sender, shared, &mems, lazy,
+      settings.yield_after_send);
   gst_buffer_unref (shared);
-  if (res < 0) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Could not describe a frame to consumers"),
-        ("zcipc_server_send_frame: %s (%u metas bytes)", g_strerror (-res),
-            self->meta_scratch->len));
-    return GST_FLOW_ERROR;
-  }
-  GST_LOG_OBJECT (self, "frame %" GST_TIME_FORMAT " (%u memories, %u bytes "
-      "of metas) sent to %u consumers", GST_TIME_ARGS (info.pts), n_mems,
-      self->meta_scratch->len, n_sent);
-
-  sweep_regions (self);
+  if (ret != GST_FLOW_OK)
+    return ret;
+  gst_zcipc_region_table_sweep (self->regions);
   return GST_FLOW_OK;
 }

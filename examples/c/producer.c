@@ -18,7 +18,7 @@
  *     caps you will push, sent from appsrc's src pad to its peer:
  *       query = gst_query_new_allocation (caps, TRUE);
  *       gst_pad_peer_query (appsrc_src_pad, query);
- *     zcipcsink answers with its GstZcipcBufferPool (slots in sealed memfd
+ *     zcipcsink answers with its GstZcipcProducerPool (slots in sealed memfd
  *     regions) and the size / min / max buffers to use.
  *  3. Take the pool from the answer (gst_query_parse_nth_allocation_pool),
  *     configure it with the same caps and sizes (set_config; add the

@@ -8,9 +8,9 @@
 
 #include "helpers.h"
 #include "gstzcipcallocator.h"
-#include "gstzcipcbufferpool.h"
+#include "gstzcipcproducerpool.h"
 
-/* GstZcipcAllocator and GstZcipcBufferPool, compiled into this test (the
+/* GstZcipcAllocator and GstZcipcProducerPool, compiled into this test (the
  * plugin hides their symbols). This suite never loads the plugin: its types
  * have the same names. */
 
@@ -68,7 +68,7 @@ static gboolean
 configure_pool (GstAllocator * allocator, const gchar * caps_str, guint size,
     guint min, guint max, const GstVideoAlignment * align, GstBufferPool ** out)
 {
-  GstBufferPool *pool = gst_zcipc_buffer_pool_new (allocator);
+  GstBufferPool *pool = gst_zcipc_producer_pool_new (allocator);
   GstCaps *caps = gst_caps_from_string (caps_str);
   GstStructure *config = gst_buffer_pool_get_config (pool);
   gboolean ok;

@@ -143,7 +143,7 @@ GST_START_TEST (test_propose_allocation_offers_pool_allocator_and_video_meta)
   fail_unless (gst_query_get_n_allocation_pools (query) >= 1);
   gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
   fail_unless (pool != NULL);
-  fail_unless_equals_string (G_OBJECT_TYPE_NAME (pool), "GstZcipcBufferPool");
+  fail_unless_equals_string (G_OBJECT_TYPE_NAME (pool), "GstZcipcProducerPool");
   fail_unless (size >= GST_VIDEO_INFO_SIZE (&info));
   fail_unless_equals_int (min, 8);      /* the default pool-size */
   fail_unless (max == 0 || max >= min);

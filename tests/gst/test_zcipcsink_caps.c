@@ -289,7 +289,7 @@ on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   g_string_append_printf (r->formats, "%s%s", r->formats->len ? " " : "",
       gst_structure_get_string (gst_caps_get_structure (caps, 0), "format"));
   if (buffer->pool && g_strcmp0 (G_OBJECT_TYPE_NAME (buffer->pool),
-          "GstZcipcBufferPool") == 0)
+          "GstZcipcProducerPool") == 0)
     r->from_zcipc_pool++;
   gst_caps_unref (caps);
   return GST_PAD_PROBE_OK;

@@ -7,12 +7,19 @@ forbidden); the C examples exchange checksummed frames."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import mmap
+import os
 import re
+import socket
+import struct
 import sys
+import time
 
 import pytest
 
+import wire
 from zcipctest import BUILD_DIR, SOURCE_DIR, checksums, wait_for_path
 
 HERE = SOURCE_DIR / "tests/integration"
@@ -46,6 +53,53 @@ def assert_bytes_match(produced: dict, received: dict, replace_at: int = 0):
     for frame in received["frames"]:
         gen, slot = expected_for(produced, frame["offset"], replace_at)
         assert [m["sha1"] for m in frame["memories"]] == gen["sha1"][slot], frame
+
+
+def first_fd_region(sock, timeout: float = 20.0) -> tuple[int, int, int]:
+    """Connects by hand and returns (fd, flags, size) of the first REGION_ADD
+    of an upstream object (ids of upstream's fds have the top bit set)."""
+    s = wire.connect(str(sock))
+    s.send(wire.hello(max_held=8))
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            s.settimeout(max(deadline - time.monotonic(), 0.01))
+            data, anc, _, _ = s.recvmsg(1 << 18, socket.CMSG_SPACE(4 * 4))
+            assert data, "the producer hung up before announcing upstream's memfd"
+            fds = [fd for level, kind, raw in anc
+                   if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
+                   for fd in struct.unpack(f"={len(raw) // 4}i", raw[:len(raw) // 4 * 4])]
+            kind, _ = wire.parse_header(data)
+            if kind == wire.REGION_ADD:
+                region_id, flags, size = struct.unpack_from("=IIQ", data, 8)
+                if region_id & 0x80000000:
+                    return fds.pop(), flags, size
+            for fd in fds:
+                os.close(fd)
+    finally:
+        s.close()
+    raise AssertionError("no REGION_ADD for upstream's memfd")
+
+
+def test_upstreams_memfd_reaches_consumers_as_a_read_only_fd(launcher, sock_dir):
+    """Upstream's own fd to its memfd is read-write; what a consumer gets is
+    a read-only open of the same memfd, so it cannot map it writable (the
+    sink's own regions get F_SEAL_FUTURE_WRITE instead, which upstream's
+    memfd cannot take: upstream maps it writable again)."""
+    sock = sock_dir / "s"
+    producer = launcher.run([sys.executable, str(HERE / "foreign_producer.py"),
+                             "--socket-path", str(sock), "--kind", "fd"], name="producer")
+    wait_for_path(sock)
+    fd, flags, size = first_fd_region(sock)
+    try:
+        assert flags & wire.REGION_FLAG_MEMFD, flags
+        assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+        with pytest.raises(PermissionError):
+            mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ).close()
+    finally:
+        os.close(fd)
+        producer.kill()
 
 
 @pytest.mark.parametrize("kind,consumer_kind", [("fd", "fd"), ("dmabuf", "dmabuf")])

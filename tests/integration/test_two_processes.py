@@ -114,7 +114,7 @@ def test_producer_buffers_come_from_the_proposed_pool_and_nothing_is_copied(sock
     def probe(pad, info):
         buf = info.get_buffer()
         seen["frames"] += 1
-        if buf.pool is not None and type(buf.pool).__gtype__.name == "GstZcipcBufferPool":
+        if buf.pool is not None and type(buf.pool).__gtype__.name == "GstZcipcProducerPool":
             seen["from_zcipc_pool"] += 1
             seen["pools"].add(hash(buf.pool))
         if all(buf.peek_memory(i).allocator.mem_type == "ZcipcMemory"

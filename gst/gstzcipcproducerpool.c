@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Copyright (C) 2026 The zcipc authors */
 /**
- * SECTION:gstzcipcbufferpool
- * @title: GstZcipcBufferPool
+ * SECTION:gstzcipcproducerpool
+ * @title: GstZcipcProducerPool
  * @short_description: the buffer pool zcipcsink proposes upstream
  *
  * A video-aware pool (alignment, strides, #GstVideoMeta) whose buffers are
@@ -24,15 +24,15 @@
 
 #include <gst/video/video.h>
 
-#include "gstzcipcbufferpool.h"
+#include "gstzcipcproducerpool.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_zcipc_buffer_pool_debug);
-#define GST_CAT_DEFAULT gst_zcipc_buffer_pool_debug
+GST_DEBUG_CATEGORY_STATIC (gst_zcipc_producer_pool_debug);
+#define GST_CAT_DEFAULT gst_zcipc_producer_pool_debug
 
 /* A region's slot bitmap is 64 bits wide. */
 #define MAX_SLOTS_PER_REGION 64
 
-struct _GstZcipcBufferPool
+struct _GstZcipcProducerPool
 {
   GstBufferPool parent;
 
@@ -82,10 +82,11 @@ struct _GstZcipcBufferPool
  * every consumer) over and over. */
 #define SHRINK_WINDOW_US (2 * G_USEC_PER_SEC)
 
-G_DEFINE_TYPE (GstZcipcBufferPool, gst_zcipc_buffer_pool, GST_TYPE_BUFFER_POOL);
+G_DEFINE_TYPE (GstZcipcProducerPool, gst_zcipc_producer_pool,
+    GST_TYPE_BUFFER_POOL);
 
 static const gchar **
-gst_zcipc_buffer_pool_get_options (GstBufferPool * pool)
+gst_zcipc_producer_pool_get_options (GstBufferPool * pool)
 {
   static const gchar *options[] = { GST_BUFFER_POOL_OPTION_VIDEO_META,
     GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT, NULL
@@ -101,9 +102,9 @@ page_round (gsize size)
 }
 
 static gboolean
-gst_zcipc_buffer_pool_set_config (GstBufferPool * pool, GstStructure * config)
+gst_zcipc_producer_pool_set_config (GstBufferPool * pool, GstStructure * config)
 {
-  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstZcipcProducerPool *self = GST_ZCIPC_PRODUCER_POOL (pool);
   GstCaps *caps;
   guint size, min, max;
 
@@ -154,13 +155,15 @@ gst_zcipc_buffer_pool_set_config (GstBufferPool * pool, GstStructure * config)
 
   /* Write back what we will really do. */
   gst_buffer_pool_config_set_params (config, caps, size, min, max);
-  return GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->set_config
+  return
+      GST_BUFFER_POOL_CLASS (gst_zcipc_producer_pool_parent_class)->set_config
       (pool, config);
 }
 
 /* Lock held. A region with a free slot, creating one if all are full. */
 static GstZcipcRegion *
-find_free_slot_locked (GstZcipcBufferPool * self, guint * slot, GError ** error)
+find_free_slot_locked (GstZcipcProducerPool * self, guint * slot,
+    GError ** error)
 {
   GstZcipcRegion *region;
   guint n;
@@ -197,10 +200,10 @@ find_free_slot_locked (GstZcipcBufferPool * self, guint * slot, GError ** error)
 }
 
 static GstFlowReturn
-gst_zcipc_buffer_pool_alloc_buffer (GstBufferPool * pool, GstBuffer ** buffer,
+gst_zcipc_producer_pool_alloc_buffer (GstBufferPool * pool, GstBuffer ** buffer,
     GstBufferPoolAcquireParams * params)
 {
-  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstZcipcProducerPool *self = GST_ZCIPC_PRODUCER_POOL (pool);
   GstZcipcRegion *region;
   GError *error = NULL;
   GstBuffer *buf;
@@ -244,19 +247,20 @@ buffer_region (GstBuffer * buffer)
 
 /* Lock held. An added region is extra while demand fits the first one. */
 static gboolean
-is_added_region_locked (GstZcipcBufferPool * self, GstZcipcRegion * region)
+is_added_region_locked (GstZcipcProducerPool * self, GstZcipcRegion * region)
 {
   return region && self->regions->len > 1 &&
       region != g_ptr_array_index (self->regions, 0);
 }
 
-static void free_through_parent (GstZcipcBufferPool * self, GstBuffer * buffer);
+static void free_through_parent (GstZcipcProducerPool * self,
+    GstBuffer * buffer);
 
 static GstFlowReturn
-gst_zcipc_buffer_pool_acquire_buffer (GstBufferPool * pool,
+gst_zcipc_producer_pool_acquire_buffer (GstBufferPool * pool,
     GstBuffer ** buffer, GstBufferPoolAcquireParams * params)
 {
-  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstZcipcProducerPool *self = GST_ZCIPC_PRODUCER_POOL (pool);
   GstFlowReturn ret;
 
   /* All out: the sink may hold buffers whose consumers already let go
@@ -286,7 +290,7 @@ again:
     g_mutex_unlock (&self->free_lock);
     ret =
         GST_BUFFER_POOL_CLASS
-        (gst_zcipc_buffer_pool_parent_class)->acquire_buffer (pool, buffer,
+        (gst_zcipc_producer_pool_parent_class)->acquire_buffer (pool, buffer,
         params);
     g_mutex_lock (&self->free_lock);
     self->in_parent_acquire--;
@@ -321,10 +325,10 @@ again:
 /* Frees a buffer through GstBufferPool, which frees one that comes back
  * memory-tagged (and with it, in the end, its region). */
 static void
-free_through_parent (GstZcipcBufferPool * self, GstBuffer * buffer)
+free_through_parent (GstZcipcProducerPool * self, GstBuffer * buffer)
 {
   GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY);
-  GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->release_buffer
+  GST_BUFFER_POOL_CLASS (gst_zcipc_producer_pool_parent_class)->release_buffer
       (GST_BUFFER_POOL_CAST (self), buffer);
 }
 
@@ -332,7 +336,7 @@ free_through_parent (GstZcipcBufferPool * self, GstBuffer * buffer)
  * out first, so those under the first region's may never come out (and
  * back, to be freed on release) again. */
 static void
-free_idle_added_buffers (GstZcipcBufferPool * self)
+free_idle_added_buffers (GstZcipcProducerPool * self)
 {
   GPtrArray *idle = g_ptr_array_new ();
 
@@ -359,9 +363,10 @@ free_idle_added_buffers (GstZcipcBufferPool * self)
 }
 
 static void
-gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool, GstBuffer * buffer)
+gst_zcipc_producer_pool_release_buffer (GstBufferPool * pool,
+    GstBuffer * buffer)
 {
-  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstZcipcProducerPool *self = GST_ZCIPC_PRODUCER_POOL (pool);
   gint outstanding = g_atomic_int_add (&self->outstanding, -1) - 1;
   GstZcipcRegion *region = buffer_region (buffer);
   gboolean shrink, purge = FALSE;
@@ -409,20 +414,20 @@ gst_zcipc_buffer_pool_release_buffer (GstBufferPool * pool, GstBuffer * buffer)
     }
     g_mutex_unlock (&self->free_lock);
   }
-  GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->release_buffer
+  GST_BUFFER_POOL_CLASS (gst_zcipc_producer_pool_parent_class)->release_buffer
       (pool, buffer);
 }
 
 static void
-gst_zcipc_buffer_pool_free_buffer (GstBufferPool * pool, GstBuffer * buffer)
+gst_zcipc_producer_pool_free_buffer (GstBufferPool * pool, GstBuffer * buffer)
 {
-  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstZcipcProducerPool *self = GST_ZCIPC_PRODUCER_POOL (pool);
   GstZcipcRegion *region = buffer_region (buffer);
 
   if (region)
     gst_zcipc_region_ref (region);
   g_atomic_int_add (&self->allocated, -1);
-  GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->free_buffer
+  GST_BUFFER_POOL_CLASS (gst_zcipc_producer_pool_parent_class)->free_buffer
       (pool, buffer);
   if (!region)
     return;
@@ -442,9 +447,9 @@ gst_zcipc_buffer_pool_free_buffer (GstBufferPool * pool, GstBuffer * buffer)
 }
 
 static gboolean
-gst_zcipc_buffer_pool_start (GstBufferPool * pool)
+gst_zcipc_producer_pool_start (GstBufferPool * pool)
 {
-  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstZcipcProducerPool *self = GST_ZCIPC_PRODUCER_POOL (pool);
   gboolean ret;
 
   g_atomic_int_set (&self->outstanding, 0);
@@ -453,7 +458,7 @@ gst_zcipc_buffer_pool_start (GstBufferPool * pool)
   self->window_start = g_get_monotonic_time ();
   self->shrinking = FALSE;
   g_mutex_unlock (&self->lock);
-  ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->start
+  ret = GST_BUFFER_POOL_CLASS (gst_zcipc_producer_pool_parent_class)->start
       (pool);
   /* GstBufferPool preallocates min-buffers by releasing them straight into
    * its queue, without an acquire: balance the count. */
@@ -462,9 +467,9 @@ gst_zcipc_buffer_pool_start (GstBufferPool * pool)
 }
 
 static gboolean
-gst_zcipc_buffer_pool_stop (GstBufferPool * pool)
+gst_zcipc_producer_pool_stop (GstBufferPool * pool)
 {
-  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (pool);
+  GstZcipcProducerPool *self = GST_ZCIPC_PRODUCER_POOL (pool);
   GPtrArray *free_buffers;
   gboolean ret;
 
@@ -474,10 +479,11 @@ gst_zcipc_buffer_pool_stop (GstBufferPool * pool)
   self->free = g_ptr_array_new ();
   g_mutex_unlock (&self->free_lock);
   for (guint i = 0; i < free_buffers->len; i++)
-    GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->release_buffer
+    GST_BUFFER_POOL_CLASS (gst_zcipc_producer_pool_parent_class)->release_buffer
         (pool, g_ptr_array_index (free_buffers, i));
   g_ptr_array_unref (free_buffers);
-  ret = GST_BUFFER_POOL_CLASS (gst_zcipc_buffer_pool_parent_class)->stop (pool);
+  ret =
+      GST_BUFFER_POOL_CLASS (gst_zcipc_producer_pool_parent_class)->stop (pool);
   /* The buffers are freed; regions stay alive while a consumer or the sink
    * still references them. */
   g_mutex_lock (&self->lock);
@@ -487,42 +493,42 @@ gst_zcipc_buffer_pool_stop (GstBufferPool * pool)
 }
 
 static void
-gst_zcipc_buffer_pool_finalize (GObject * object)
+gst_zcipc_producer_pool_finalize (GObject * object)
 {
-  GstZcipcBufferPool *self = GST_ZCIPC_BUFFER_POOL (object);
+  GstZcipcProducerPool *self = GST_ZCIPC_PRODUCER_POOL (object);
 
-  gst_zcipc_buffer_pool_set_reclaim_func (self, NULL, NULL, NULL);
+  gst_zcipc_producer_pool_set_reclaim_func (self, NULL, NULL, NULL);
   g_ptr_array_unref (self->regions);
   g_ptr_array_unref (self->free);       /* emptied by stop */
   g_mutex_clear (&self->free_lock);
   g_mutex_clear (&self->lock);
   g_mutex_clear (&self->reclaim_lock);
   gst_object_unref (self->allocator);
-  G_OBJECT_CLASS (gst_zcipc_buffer_pool_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_zcipc_producer_pool_parent_class)->finalize (object);
 }
 
 static void
-gst_zcipc_buffer_pool_class_init (GstZcipcBufferPoolClass * klass)
+gst_zcipc_producer_pool_class_init (GstZcipcProducerPoolClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstBufferPoolClass *pool_class = GST_BUFFER_POOL_CLASS (klass);
 
-  gobject_class->finalize = gst_zcipc_buffer_pool_finalize;
-  pool_class->get_options = gst_zcipc_buffer_pool_get_options;
-  pool_class->set_config = gst_zcipc_buffer_pool_set_config;
-  pool_class->alloc_buffer = gst_zcipc_buffer_pool_alloc_buffer;
-  pool_class->start = gst_zcipc_buffer_pool_start;
-  pool_class->stop = gst_zcipc_buffer_pool_stop;
-  pool_class->acquire_buffer = gst_zcipc_buffer_pool_acquire_buffer;
-  pool_class->release_buffer = gst_zcipc_buffer_pool_release_buffer;
-  pool_class->free_buffer = gst_zcipc_buffer_pool_free_buffer;
+  gobject_class->finalize = gst_zcipc_producer_pool_finalize;
+  pool_class->get_options = gst_zcipc_producer_pool_get_options;
+  pool_class->set_config = gst_zcipc_producer_pool_set_config;
+  pool_class->alloc_buffer = gst_zcipc_producer_pool_alloc_buffer;
+  pool_class->start = gst_zcipc_producer_pool_start;
+  pool_class->stop = gst_zcipc_producer_pool_stop;
+  pool_class->acquire_buffer = gst_zcipc_producer_pool_acquire_buffer;
+  pool_class->release_buffer = gst_zcipc_producer_pool_release_buffer;
+  pool_class->free_buffer = gst_zcipc_producer_pool_free_buffer;
 
-  GST_DEBUG_CATEGORY_INIT (gst_zcipc_buffer_pool_debug, "zcipcbufferpool", 0,
-      "zcipc shared memory buffer pool");
+  GST_DEBUG_CATEGORY_INIT (gst_zcipc_producer_pool_debug, "zcipcproducerpool",
+      0, "zcipc shared memory buffer pool");
 }
 
 static void
-gst_zcipc_buffer_pool_init (GstZcipcBufferPool * self)
+gst_zcipc_producer_pool_init (GstZcipcProducerPool * self)
 {
   g_mutex_init (&self->lock);
   g_mutex_init (&self->reclaim_lock);
@@ -533,19 +539,19 @@ gst_zcipc_buffer_pool_init (GstZcipcBufferPool * self)
 }
 
 GstBufferPool *
-gst_zcipc_buffer_pool_new (GstAllocator * allocator)
+gst_zcipc_producer_pool_new (GstAllocator * allocator)
 {
-  GstZcipcBufferPool *self;
+  GstZcipcProducerPool *self;
 
   g_return_val_if_fail (GST_IS_ZCIPC_ALLOCATOR (allocator), NULL);
-  self = g_object_new (GST_TYPE_ZCIPC_BUFFER_POOL, NULL);
+  self = g_object_new (GST_TYPE_ZCIPC_PRODUCER_POOL, NULL);
   self->allocator = gst_object_ref (GST_ZCIPC_ALLOCATOR (allocator));
   gst_object_ref_sink (self);
   return GST_BUFFER_POOL_CAST (self);
 }
 
 /**
- * gst_zcipc_buffer_pool_set_reclaim_func:
+ * gst_zcipc_producer_pool_set_reclaim_func:
  * @pool: the pool
  * @func: (nullable): called when every buffer is out, or %NULL
  * @user_data: for @func
@@ -554,7 +560,7 @@ gst_zcipc_buffer_pool_new (GstAllocator * allocator)
  * Once this returns, the previous function is not running and will not run.
  */
 void
-gst_zcipc_buffer_pool_set_reclaim_func (GstZcipcBufferPool * pool,
+gst_zcipc_producer_pool_set_reclaim_func (GstZcipcProducerPool * pool,
     GstZcipcReclaimFunc func, gpointer user_data, GDestroyNotify notify)
 {
   GDestroyNotify old_notify;
@@ -569,4 +575,91 @@ gst_zcipc_buffer_pool_set_reclaim_func (GstZcipcBufferPool * pool,
   g_mutex_unlock (&pool->reclaim_lock);
   if (old_notify)
     old_notify (old_data);
+}
+
+/**
+ * gst_zcipc_producer_pool_new_configured:
+ * @allocator: the sink's allocator
+ * @caps: the caps upstream asked a pool for
+ * @size: the size of one frame
+ * @min: buffers to preallocate
+ * @max: most buffers
+ * @reclaim: (nullable): see gst_zcipc_producer_pool_set_reclaim_func()
+ * @user_data: for @reclaim
+ * @notify: (nullable): frees @user_data (also when this fails)
+ *
+ * The pool the sink proposes upstream for @caps, with video metas.
+ *
+ * Returns: (transfer full) (nullable): the pool, or %NULL when @caps
+ * cannot be configured.
+ */
+GstBufferPool *
+gst_zcipc_producer_pool_new_configured (GstAllocator * allocator,
+    GstCaps * caps, guint size, guint min, guint max,
+    GstZcipcReclaimFunc reclaim, gpointer user_data, GDestroyNotify notify)
+{
+  GstBufferPool *pool = gst_zcipc_producer_pool_new (allocator);
+  GstStructure *config;
+  GstAllocationParams params;
+
+  gst_allocation_params_init (&params);
+  gst_zcipc_producer_pool_set_reclaim_func (GST_ZCIPC_PRODUCER_POOL (pool),
+      reclaim, user_data, notify);
+  config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_params (config, caps, size, min, max);
+  gst_buffer_pool_config_set_allocator (config, allocator, &params);
+  gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+  if (!gst_buffer_pool_set_config (pool, config)) {
+    gst_object_unref (pool);
+    return NULL;
+  }
+  return pool;
+}
+
+/* Whether every memory of `buffer` (and of the buffers it keeps alive
+ * through a parent buffer meta: a frame whose metas lie in a region) is
+ * ours and freed, not recycled, when the buffer goes: then retiring its
+ * regions keeps anyone from writing them again. A buffer of another pool
+ * would go back to that pool and be written again. */
+static gboolean
+buffer_can_retire (GstBuffer * buffer, gboolean retire)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  if (buffer->pool && !GST_IS_ZCIPC_PRODUCER_POOL (buffer->pool))
+    return FALSE;
+  for (guint i = 0; i < gst_buffer_n_memory (buffer); i++) {
+    GstZcipcRegion *region =
+        gst_zcipc_memory_get_region (gst_buffer_peek_memory (buffer, i), NULL);
+    if (!region)
+      return FALSE;
+    if (retire)
+      gst_zcipc_region_retire (region);
+  }
+  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
+              GST_PARENT_BUFFER_META_API_TYPE)))
+    if (!buffer_can_retire (((GstParentBufferMeta *) meta)->buffer, retire))
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * gst_zcipc_producer_pool_retire_buffer:
+ * @buffer: a frame a departed consumer pinned
+ *
+ * Retires the regions of @buffer, so that nothing is written to or handed
+ * out of them again, when all of its memory is ours (our pool's or our
+ * allocator's) and so goes away instead of being recycled; then the
+ * sender may drop @buffer while the pinner still reads it.
+ *
+ * Returns: whether @buffer's regions were retired (FALSE: nothing was).
+ */
+gboolean
+gst_zcipc_producer_pool_retire_buffer (GstBuffer * buffer)
+{
+  if (!buffer_can_retire (buffer, FALSE))
+    return FALSE;
+  buffer_can_retire (buffer, TRUE);
+  return TRUE;
 }
