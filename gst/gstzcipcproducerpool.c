@@ -20,7 +20,7 @@
 #include "config.h"
 #endif
 
-#include <unistd.h>
+#include <zcipc/os.h>
 
 #include <gst/video/video.h>
 
@@ -94,13 +94,6 @@ gst_zcipc_producer_pool_get_options (GstBufferPool * pool)
   return options;
 }
 
-static gsize
-page_round (gsize size)
-{
-  gsize page = (gsize) sysconf (_SC_PAGESIZE);
-  return (size + page - 1) / page * page;
-}
-
 static gboolean
 gst_zcipc_producer_pool_set_config (GstBufferPool * pool, GstStructure * config)
 {
@@ -147,7 +140,7 @@ gst_zcipc_producer_pool_set_config (GstBufferPool * pool, GstStructure * config)
     return FALSE;
   }
   self->size = size;
-  self->slot_stride = page_round (size);
+  self->slot_stride = zcipc_page_round (size);
   self->min_buffers = min;
   GST_DEBUG_OBJECT (pool, "size %" G_GSIZE_FORMAT " (slot %" G_GSIZE_FORMAT
       "), min %u, max %u, video meta %d", self->size, self->slot_stride, min,
