@@ -65,6 +65,14 @@ TARGET_P99_X_FLOOR = 2.0
 # --quick: "about zero" page faults per frame in steady state. A fault per
 # frame (what per-frame mmap/munmap or first-touch would cost) is 1.0.
 QUICK_MAX_FAULTS_PER_FRAME = 0.05
+# A consumer that falls behind under load (a busy CI machine) makes the
+# producer's pool grow, once, inside the window: a default zcipcsink pool
+# grows by a region of half its 8 first slots, each slot first touched
+# once. Those faults are the growth's, not a per-frame cost, and are told
+# apart by the sink's regions-announced.
+QUICK_GROWTH_SLOTS = 4
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 TRANSPORTS = ("inproc", "zcipc", "shm")
 
@@ -199,7 +207,7 @@ def machine_info() -> dict:
 STATS_FIELDS = ("frames-sent", "frames-unsent", "frames-dropped", "frames-copied",
                 "bytes-copied", "frames-held", "consumers", "consumers-joined",
                 "consumers-dropped", "metas-skipped", "frames-received", "rendered",
-                "dropped")
+                "dropped", "regions-announced")
 
 
 def run_pipeline(argv: list[str]) -> int:
@@ -1204,6 +1212,20 @@ def replace_block(text: str, name: str, body: str) -> str:
     return pat.sub(lambda _: f"{begin}\n{body}\n{end}", text)
 
 
+def pool_growth_faults(run: dict) -> int:
+    """The most page faults the producer's pool growth explains in `run`:
+    for each region the sink announced beyond its first pool region (per
+    consumer), QUICK_GROWTH_SLOTS frames first touched. 0 when the pool did
+    not grow (or results from before regions-announced was recorded)."""
+    cfg = config_from_key(run["config"])
+    for e in run.get("elements", {}).values():
+        if e.get("factory") == "zcipcsink" and "regions-announced" in e:
+            grown = e["regions-announced"] // max(1, cfg.consumers) - 1
+            pages = -(-cfg.frame_size // PAGE_SIZE)
+            return max(0, grown) * QUICK_GROWTH_SLOTS * pages
+    return 0
+
+
 def quick_check(result: dict) -> list[str]:
     problems = []
     for r in (result["runs"]["throughput"] + result["runs"]["latency"]
@@ -1232,9 +1254,13 @@ def quick_check(result: dict) -> list[str]:
             # ever in flight, which that consumer reaches at its own pace (a
             # late queue thread), so its faults are no per-frame cost.
             continue
-        if s["producer_faults"] > QUICK_MAX_FAULTS_PER_FRAME:
+        growth = pool_growth_faults(r)
+        if s["producer_faults"] > QUICK_MAX_FAULTS_PER_FRAME + \
+                growth / max(1, r["producer"]["frames"]):
             problems.append(f"{what}: producer {s['producer_faults']:.3f} page faults "
-                            f"per frame in steady state (want ~0)")
+                            f"per frame in steady state (want ~0"
+                            + (f", {growth} of them allowed for the pool's growth"
+                               if growth else "") + ")")
         if s["consumer_faults_max"] > QUICK_MAX_FAULTS_PER_FRAME:
             problems.append(f"{what}: consumer {s['consumer_faults_max']:.3f} page "
                             f"faults per frame in steady state (want ~0)")
