@@ -90,6 +90,21 @@ consumer_pipeline_free (GstElement * pipeline, GstElement * src)
 
 /* ---------------------------------------------------------- the stream */
 
+/* Pulls and drops 3 x (4 + 4) frames: several turns of the producer
+ * through every slot (a pool of 4 and a consumer quota of 4), none of them
+ * `kept` (the buffer a test holds on to). */
+static void
+pull_through_every_slot (GstHarness * h, GstBuffer * kept)
+{
+  for (guint i = 0; i < 3 * (4 + 4); i++) {
+    GstBuffer *next = gst_harness_pull (h);
+
+    fail_unless (next != NULL);
+    fail_if (next == kept);
+    gst_buffer_unref (next);
+  }
+}
+
 GST_START_TEST (test_buffers_keep_the_producers_timestamps_caps_and_strides)
 {
   ZgProducer *p = start_producer ("pattern=ball");
@@ -426,12 +441,7 @@ GST_START_TEST (test_held_buffer_keeps_its_bytes_after_the_consumer_stops)
   /* Another consumer keeps the producer going through every slot, several
    * times (pool-size 4 plus this consumer's quota). */
   h = zg_consumer_new (socket_path, "max-held=4", NULL);
-  for (guint i = 0; i < 3 * (4 + 4); i++) {
-    GstBuffer *buffer = gst_harness_pull (h);
-
-    fail_unless (buffer != NULL);
-    gst_buffer_unref (buffer);
-  }
+  pull_through_every_slot (h, NULL);
 
   after = zg_buffer_checksum (held);
   fail_unless_equals_string (after, sum);
@@ -539,13 +549,7 @@ GST_START_TEST (test_a_frame_whose_memory_is_still_shared_is_kept)
 
   /* Several turns through every slot (the producer's pool and this
    * consumer's quota). */
-  for (guint i = 0; i < 3 * (4 + 4); i++) {
-    GstBuffer *next = gst_harness_pull (h);
-
-    fail_unless (next != NULL);
-    fail_if (next == copy);
-    gst_buffer_unref (next);
-  }
+  pull_through_every_slot (h, copy);
   after = zg_buffer_checksum (copy);
   fail_unless_equals_string (after, sum);
 
@@ -580,12 +584,7 @@ GST_START_TEST (test_a_frame_whose_memory_part_is_still_shared_is_kept)
   sum = zg_buffer_checksum (part);
   gst_buffer_unref (buffer);
 
-  for (guint i = 0; i < 3 * (4 + 4); i++) {
-    GstBuffer *next = gst_harness_pull (h);
-
-    fail_unless (next != NULL);
-    gst_buffer_unref (next);
-  }
+  pull_through_every_slot (h, NULL);
   after = zg_buffer_checksum (part);
   fail_unless_equals_string (after, sum);
 
